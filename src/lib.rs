@@ -1,0 +1,6 @@
+//! kafkascope: collects Kafka and ZooKeeper metrics into SQLite time series and serves dashboards.
+//!
+//! Data flows one way: config → collector → sources → store → analysis → web.
+
+pub mod model;
+pub mod sources;
