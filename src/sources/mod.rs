@@ -6,7 +6,6 @@ use crate::model::{Labels, Reading, Severity};
 use std::future::Future;
 use std::time::Duration;
 
-
 /// What a target is, for the `up{cluster,target,source}` series and the targets page.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TargetInfo {
@@ -63,5 +62,8 @@ pub trait Source: Send + 'static {
 
     /// Reads the target once. `timeout` is the whole budget for this scrape; the collector also
     /// enforces it from outside, so a source should spend it carefully rather than rely on it.
-    fn scrape(&mut self, timeout: Duration) -> impl Future<Output = Result<ScrapeOutput, SourceError>> + Send;
+    fn scrape(
+        &mut self,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<ScrapeOutput, SourceError>> + Send;
 }
