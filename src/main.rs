@@ -1,1 +1,228 @@
-fn main() {}
+//! The `kafkascope` command: `serve`, `check-config`, `example-config`, `bench-store`.
+
+use clap::{Parser, Subcommand};
+use kafkascope::collector::{Collector, Schedule};
+use kafkascope::config::{self, Config};
+use kafkascope::store::{Retention, Store, StoreConfig};
+use kafkascope::{sources, targets::TargetRegistry, web};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::{error, info};
+
+#[derive(Parser)]
+#[command(name = "kafkascope", version, about = "Kafka and ZooKeeper metrics with history, in one binary")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Collect from every configured source and serve the pages and the API.
+    Serve {
+        /// Config file; without it, the local defaults run (kafkascope.db here, 127.0.0.1:8080,
+        /// ZooKeeper on 127.0.0.1:2181).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Override `server.listen` (e.g. 127.0.0.1:0 to pick a free port).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Override `server.database`.
+        #[arg(long)]
+        database: Option<PathBuf>,
+    },
+    /// Validate a config file: exit code 0 when valid, 2 with a message naming the key when not.
+    CheckConfig { file: PathBuf },
+    /// Print the annotated example configuration.
+    ExampleConfig,
+    /// Benchmark the storage engine with a realistic Kafka-like generator.
+    BenchStore {
+        /// Active series.
+        #[arg(long)]
+        series: Option<usize>,
+        /// How long to ingest (e.g. 60s).
+        #[arg(long, value_parser = parse_duration_arg)]
+        duration: Option<Duration>,
+        /// Directory for the benchmark database (default: a temporary directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_duration_arg(s: &str) -> Result<Duration, String> {
+    config::parse_duration(s)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::CheckConfig { file } => match Config::load(&file) {
+            Ok(c) => {
+                println!(
+                    "{}: valid ({} cluster{}, listening on {})",
+                    file.display(),
+                    c.clusters.len(),
+                    if c.clusters.len() == 1 { "" } else { "s" },
+                    c.server.listen
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::ExampleConfig => {
+            print!("{}", config::EXAMPLE);
+            ExitCode::SUCCESS
+        }
+        Command::Serve { config, listen, database } => {
+            let mut cfg = match &config {
+                Some(path) => match Config::load(path) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return ExitCode::from(2);
+                    }
+                },
+                None => Config::default_local(),
+            };
+            if let Some(l) = listen {
+                cfg.server.listen = l;
+            }
+            if let Some(d) = database {
+                cfg.server.database = d;
+            }
+            if let Err(m) = cfg.server.listen_addr() {
+                eprintln!("error: server.listen: {m}");
+                return ExitCode::from(2);
+            }
+            init_tracing();
+            run_async(serve(cfg))
+        }
+        Command::BenchStore { series, duration, dir, json } => {
+            init_tracing();
+            let mut opts = kafkascope::store::bench::BenchOptions::default();
+            if let Some(s) = series {
+                opts.series = s;
+            }
+            if let Some(d) = duration {
+                opts.duration = d;
+            }
+            opts.dir = dir;
+            run_async(async move {
+                let report = kafkascope::store::bench::run(opts).await?;
+                if json {
+                    println!("{}", serde_json::to_string(&report)?);
+                } else {
+                    print!("{}", report.to_text());
+                }
+                Ok(())
+            })
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+fn run_async(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(fut) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e:#}");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(cfg: Config) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let r = &cfg.storage.retention;
+    let mut store_cfg = StoreConfig::new(&cfg.server.database);
+    store_cfg.retention = Retention {
+        raw: r.raw.0,
+        m1: r.m1.0,
+        m5: r.m5.0,
+        h1: r.h1.0,
+        d1: r.d1.0,
+    };
+    let store = Store::open(store_cfg)
+        .await
+        .with_context(|| format!("opening the database {}", cfg.server.database.display()))?;
+    let listen = cfg.server.listen_addr().map_err(anyhow::Error::msg)?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen} (server.listen)"))?;
+    let bound = listener.local_addr()?;
+
+    let mut collector = Collector::new(store.clone());
+    for cluster in &cfg.clusters {
+        let schedule = Schedule {
+            interval: cluster.interval(&cfg.collector),
+            timeout: cluster.timeout(&cfg.collector),
+            max_backoff: cfg.collector.max_backoff.0,
+        };
+        for target in sources::zookeeper::build_sources(&cluster.name, &cluster.zookeeper, &cluster.zookeeper_admin) {
+            target.spawn_into(&mut collector, &cluster.name, schedule);
+        }
+    }
+    let targets: TargetRegistry = collector.registry();
+    info!(
+        targets = targets.snapshot().len(),
+        database = %cfg.server.database.display(),
+        "Collector started."
+    );
+
+    // Printed on stdout so scripts and tests that pass `--listen 127.0.0.1:0` learn the port.
+    println!("kafkascope listening on http://{bound}");
+    info!(address = %bound, "Serving pages and API.");
+    let state = web::AppState {
+        store: store.clone(),
+        targets,
+        config: Arc::new(cfg),
+    };
+    web::serve(listener, state, shutdown_signal()).await.context("web server")?;
+
+    info!("Shutting down: stopping scrapes, flushing the store.");
+    collector.shutdown().await;
+    store.close().await.context("closing the store")?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
