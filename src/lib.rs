@@ -2,7 +2,9 @@
 //!
 //! Data flows one way: config → collector → sources → store → analysis → web.
 
+pub mod collector;
 pub mod config;
 pub mod model;
 pub mod sources;
+pub mod store;
 pub mod targets;
