@@ -2,5 +2,7 @@
 //!
 //! Data flows one way: config → collector → sources → store → analysis → web.
 
+pub mod config;
 pub mod model;
 pub mod sources;
+pub mod targets;

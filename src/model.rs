@@ -29,7 +29,9 @@ impl Labels {
 
     /// Builds a label set from pairs; a later pair with the same name replaces an earlier one.
     /// Empty values are dropped, as in Prometheus, where an empty label equals an absent one.
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
         let mut labels = Self::new();
         for (k, v) in pairs {
             labels.insert(k, v);
@@ -245,7 +247,9 @@ impl Reading {
 }
 
 /// How much an event matters to an operator.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     #[default]
@@ -326,10 +330,16 @@ impl PartialEq for Matcher {
 }
 
 impl Matcher {
-    pub fn new(name: impl Into<String>, op: MatchOp, value: impl Into<String>) -> Result<Self, regex::Error> {
+    pub fn new(
+        name: impl Into<String>,
+        op: MatchOp,
+        value: impl Into<String>,
+    ) -> Result<Self, regex::Error> {
         let value = value.into();
         let re = match op {
-            MatchOp::Regex | MatchOp::NotRegex => Some(regex::Regex::new(&format!("^(?:{value})$"))?),
+            MatchOp::Regex | MatchOp::NotRegex => {
+                Some(regex::Regex::new(&format!("^(?:{value})$"))?)
+            }
             _ => None,
         };
         Ok(Self {
@@ -415,12 +425,37 @@ mod tests {
 
     #[test]
     fn matchers_follow_prometheus_rules() {
-        let k = SeriesKey::new("up", Labels::from_pairs([("job", "zk"), ("cluster", "lab")]));
-        assert!(Matcher::new("cluster", MatchOp::Equal, "lab").unwrap().matches_key(&k));
-        assert!(Matcher::new("cluster", MatchOp::Regex, "la.").unwrap().matches_key(&k));
-        assert!(!Matcher::new("cluster", MatchOp::Regex, "la").unwrap().matches_key(&k), "regex is anchored");
-        assert!(Matcher::new("missing", MatchOp::Equal, "").unwrap().matches_key(&k), "absent label is empty");
-        assert!(Matcher::new("__name__", MatchOp::NotRegex, "zk_.*").unwrap().matches_key(&k));
+        let k = SeriesKey::new(
+            "up",
+            Labels::from_pairs([("job", "zk"), ("cluster", "lab")]),
+        );
+        assert!(
+            Matcher::new("cluster", MatchOp::Equal, "lab")
+                .unwrap()
+                .matches_key(&k)
+        );
+        assert!(
+            Matcher::new("cluster", MatchOp::Regex, "la.")
+                .unwrap()
+                .matches_key(&k)
+        );
+        assert!(
+            !Matcher::new("cluster", MatchOp::Regex, "la")
+                .unwrap()
+                .matches_key(&k),
+            "regex is anchored"
+        );
+        assert!(
+            Matcher::new("missing", MatchOp::Equal, "")
+                .unwrap()
+                .matches_key(&k),
+            "absent label is empty"
+        );
+        assert!(
+            Matcher::new("__name__", MatchOp::NotRegex, "zk_.*")
+                .unwrap()
+                .matches_key(&k)
+        );
         assert!(Matcher::new("x", MatchOp::Regex, "(").is_err());
     }
 

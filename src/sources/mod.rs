@@ -64,5 +64,8 @@ pub trait Source: Send + 'static {
 
     /// Reads the target once. `timeout` is the whole budget for this scrape; the collector also
     /// enforces it from outside, so a source should spend it carefully rather than rely on it.
-    fn scrape(&mut self, timeout: Duration) -> impl Future<Output = Result<ScrapeOutput, SourceError>> + Send;
+    fn scrape(
+        &mut self,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<ScrapeOutput, SourceError>> + Send;
 }

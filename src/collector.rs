@@ -1,0 +1,324 @@
+//! The collector: one task per target, each on its own schedule.
+//!
+//! A target is scraped once per interval at a fixed phase inside the interval (spread by a hash of
+//! its name, so targets don't all fire at once), and its samples are stamped with the start of the
+//! interval slot — aligned timestamps compress to almost nothing. Scrapes of one target never
+//! overlap (the loop awaits each one), every scrape is bounded by a timeout, and a failing target
+//! backs off exponentially. Whatever happens, every attempt writes `up` and
+//! `scrape_duration_seconds`, so a dead, slow or garbage-speaking target is data, not silence, and
+//! it never affects any other target.
+
+use crate::model::{Event, Labels, MetricKind, Sample, SeriesKey, Severity, Timestamp, now_ms};
+use crate::sources::{ScrapeOutput, Source, SourceError};
+use crate::store::Store;
+use crate::targets::{TargetRegistry, TargetStatus};
+use std::hash::{Hash, Hasher};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+/// Scheduling parameters of one target.
+#[derive(Clone, Copy, Debug)]
+pub struct Schedule {
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub max_backoff: Duration,
+}
+
+/// Owns the target tasks; dropping it without `shutdown` aborts them.
+pub struct Collector {
+    store: Store,
+    registry: TargetRegistry,
+    tasks: JoinSet<()>,
+    stop: watch::Sender<bool>,
+}
+
+impl Collector {
+    pub fn new(store: Store) -> Self {
+        let (stop, _) = watch::channel(false);
+        Self {
+            store,
+            registry: TargetRegistry::default(),
+            tasks: JoinSet::new(),
+            stop,
+        }
+    }
+
+    pub fn registry(&self) -> TargetRegistry {
+        self.registry.clone()
+    }
+
+    /// Starts the task of one target.
+    pub fn spawn<S: Source>(&mut self, cluster: &str, source: S, schedule: Schedule) {
+        let info = source.info().clone();
+        let index = self.registry.register(TargetStatus {
+            cluster: cluster.to_string(),
+            source: info.source,
+            target: info.target.clone(),
+            identity: Labels::new(),
+            interval_ms: schedule.interval.as_millis() as i64,
+            timeout_ms: schedule.timeout.as_millis() as i64,
+            up: None,
+            last_scrape: None,
+            last_success: None,
+            last_error: None,
+            warnings: vec![],
+            last_duration_ms: None,
+            last_samples: 0,
+            consecutive_failures: 0,
+            next_scrape: None,
+            scrapes_total: 0,
+            failures_total: 0,
+        });
+        let task = TargetTask {
+            cluster: cluster.to_string(),
+            source,
+            schedule,
+            store: self.store.clone(),
+            registry: self.registry.clone(),
+            index,
+            stop: self.stop.subscribe(),
+            was_up: None,
+        };
+        let span = info_span!("target", cluster = %cluster, source = info.source, target = %info.target);
+        self.tasks.spawn(task.run().instrument(span));
+    }
+
+    /// Stops every target task and waits for the scrape in flight (bounded by its timeout).
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+struct TargetTask<S: Source> {
+    cluster: String,
+    source: S,
+    schedule: Schedule,
+    store: Store,
+    registry: TargetRegistry,
+    index: usize,
+    stop: watch::Receiver<bool>,
+    was_up: Option<bool>,
+}
+
+/// Where in the interval a target fires: a stable hash of its identity, so restarts keep the phase.
+fn phase_of(cluster: &str, source: &str, target: &str, interval: Duration) -> Duration {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (cluster, source, target).hash(&mut h);
+    let interval_ms = interval.as_millis().max(1) as u64;
+    Duration::from_millis(h.finish() % interval_ms)
+}
+
+/// The next firing time at or after `now` for a target with this phase, and the slot it stamps.
+fn next_slot(now: Timestamp, interval_ms: i64, phase_ms: i64) -> (Timestamp, Timestamp) {
+    let slot = (now - phase_ms).div_euclid(interval_ms) * interval_ms;
+    let mut fire = slot + phase_ms;
+    let mut stamp = slot;
+    if fire < now {
+        fire += interval_ms;
+        stamp += interval_ms;
+    }
+    (fire, stamp)
+}
+
+/// How many intervals to wait after `failures` consecutive failures: 1, 2, 4, … capped.
+fn backoff_intervals(failures: u32, interval: Duration, max_backoff: Duration) -> u32 {
+    if failures == 0 {
+        return 1;
+    }
+    let cap = (max_backoff.as_millis() / interval.as_millis().max(1)).max(1) as u32;
+    (1u32 << failures.saturating_sub(1).min(16)).min(cap)
+}
+
+impl<S: Source> TargetTask<S> {
+    async fn run(mut self) {
+        let info = self.source.info().clone();
+        let interval_ms = self.schedule.interval.as_millis() as i64;
+        let phase_ms = phase_of(&self.cluster, info.source, &info.target, self.schedule.interval).as_millis() as i64;
+        let mut skip = 0u32;
+        loop {
+            let (fire, stamp) = next_slot(now_ms(), interval_ms, phase_ms);
+            let fire = fire + i64::from(skip) * interval_ms;
+            let stamp = stamp + i64::from(skip) * interval_ms;
+            self.registry.update(self.index, |s| s.next_scrape = Some(fire));
+            let wait = Duration::from_millis((fire - now_ms()).max(0) as u64);
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.stop.changed() => return,
+            }
+            let failures = self.scrape_once(stamp).await;
+            skip = backoff_intervals(failures, self.schedule.interval, self.schedule.max_backoff) - 1;
+            if *self.stop.borrow() {
+                return;
+            }
+        }
+    }
+
+    /// Scrapes once, writes the outcome, and returns the number of consecutive failures.
+    async fn scrape_once(&mut self, stamp: Timestamp) -> u32 {
+        let info = self.source.info().clone();
+        let started = Instant::now();
+        let timeout = self.schedule.timeout;
+        let result = match tokio::time::timeout(timeout, self.source.scrape(timeout)).await {
+            Ok(r) => r,
+            Err(_) => Err(SourceError(format!(
+                "{}: no answer within the {} timeout",
+                info.target,
+                crate::config::format_duration(timeout)
+            ))),
+        };
+        let elapsed = started.elapsed();
+        let target_labels = Labels::from_pairs([
+            ("cluster", self.cluster.as_str()),
+            ("source", info.source),
+            ("target", info.target.as_str()),
+        ]);
+        let mut samples = Vec::new();
+        let mut events = Vec::new();
+        let up = result.is_ok();
+        let meta = |metric: &str, value: f64| Sample {
+            key: SeriesKey::new(metric, target_labels.clone()),
+            kind: MetricKind::Gauge,
+            ts: stamp,
+            value,
+        };
+        samples.push(meta("up", if up { 1.0 } else { 0.0 }));
+        samples.push(meta("scrape_duration_seconds", elapsed.as_secs_f64()));
+
+        let now = now_ms();
+        let mut documents = Vec::new();
+        let (error, warnings, identity, n_readings) = match result {
+            Ok(ScrapeOutput {
+                readings,
+                events: source_events,
+                documents: docs,
+                warnings,
+                identity,
+            }) => {
+                let n = readings.len();
+                samples.push(meta("scrape_samples_scraped", n as f64));
+                for r in readings {
+                    let mut labels = r.labels;
+                    labels.insert("cluster", self.cluster.clone());
+                    samples.push(Sample {
+                        key: SeriesKey::new(r.metric, labels),
+                        kind: r.kind,
+                        ts: stamp,
+                        value: r.value,
+                    });
+                }
+                for e in source_events {
+                    events.push(Event {
+                        ts: now,
+                        kind: e.kind,
+                        severity: e.severity,
+                        cluster: self.cluster.clone(),
+                        subject: e.subject,
+                        message: e.message,
+                    });
+                }
+                documents = docs;
+                (None, warnings, Some(identity), n)
+            }
+            Err(e) => (Some(e.0), vec![], None, 0),
+        };
+
+        if self.was_up != Some(up) {
+            match (&error, self.was_up) {
+                (Some(err), _) => events.push(Event {
+                    ts: now,
+                    kind: "target_down".into(),
+                    severity: Severity::Warning,
+                    cluster: self.cluster.clone(),
+                    subject: info.target.clone(),
+                    message: format!("{} target {} is down: {err}", info.source, info.target),
+                }),
+                (None, Some(false)) => events.push(Event {
+                    ts: now,
+                    kind: "target_up".into(),
+                    severity: Severity::Info,
+                    cluster: self.cluster.clone(),
+                    subject: info.target.clone(),
+                    message: format!("{} target {} is up again", info.source, info.target),
+                }),
+                (None, _) => {}
+            }
+            self.was_up = Some(up);
+        }
+
+        match &error {
+            Some(e) => warn!(error = %e, "Scrape failed."),
+            None => debug!(readings = n_readings, elapsed_ms = elapsed.as_millis() as u64, "Scrape done."),
+        }
+        let mut write_error = None;
+        if let Err(e) = self.store.write(&samples, &events).await {
+            warn!(error = %e, "Could not store the scrape.");
+            write_error = Some(format!("storing the scrape failed: {e}"));
+        }
+        for d in &documents {
+            if let Err(e) = self.store.put_document(&self.cluster, &d.subject, &d.name, now, &d.body).await {
+                warn!(error = %e, document = %d.name, "Could not store a document.");
+            }
+        }
+        if !warnings.is_empty() && self.registry.snapshot().get(self.index).map(|s| s.warnings != warnings).unwrap_or(true) {
+            info!(warnings = ?warnings, "Target reported warnings.");
+        }
+
+        let mut failures = 0;
+        self.registry.update(self.index, |s| {
+            s.scrapes_total += 1;
+            s.last_scrape = Some(now);
+            s.last_duration_ms = Some(elapsed.as_secs_f64() * 1000.0);
+            s.up = Some(up);
+            if let Some(id) = identity {
+                s.identity = id;
+            }
+            if up {
+                s.last_success = Some(now);
+                s.consecutive_failures = 0;
+                s.last_samples = n_readings;
+                s.last_error = write_error;
+                s.warnings = warnings;
+            } else {
+                s.failures_total += 1;
+                s.consecutive_failures += 1;
+                s.last_error = error;
+            }
+            failures = s.consecutive_failures;
+        });
+        failures
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_aligned_and_in_the_future() {
+        // 15 s interval, phase 4 s: at t=100 s the next firing is 109 s stamping slot 105 s.
+        let (fire, stamp) = next_slot(100_000, 15_000, 4_000);
+        assert_eq!((fire, stamp), (109_000, 105_000));
+        // Exactly on a firing time fires now.
+        assert_eq!(next_slot(109_000, 15_000, 4_000), (109_000, 105_000));
+        assert_eq!(stamp % 15_000, 0);
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let i = Duration::from_secs(15);
+        let cap = Duration::from_secs(120);
+        let seq: Vec<u32> = (0..8).map(|f| backoff_intervals(f, i, cap)).collect();
+        assert_eq!(seq, vec![1, 1, 2, 4, 8, 8, 8, 8]);
+    }
+
+    #[test]
+    fn phase_is_stable_and_within_the_interval() {
+        let i = Duration::from_secs(15);
+        let a = phase_of("lab", "zookeeper", "127.0.0.1:2181", i);
+        assert_eq!(a, phase_of("lab", "zookeeper", "127.0.0.1:2181", i));
+        assert!(a < i);
+    }
+}
