@@ -6,6 +6,8 @@ use crate::model::{Labels, Reading, Severity};
 use std::future::Future;
 use std::time::Duration;
 
+pub mod zookeeper;
+
 /// What a target is, for the `up{cluster,target,source}` series and the targets page.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TargetInfo {

@@ -1,0 +1,309 @@
+//! The AdminServer (3.5+) client and source: `monitor`, `stats`, `leader`, `voting_view`,
+//! `connections`, `watch_summary`, `is_read_only` and `ruok` every scrape; `configuration` and
+//! `environment` on the first scrape and every few minutes. The client port from
+//! `configuration` and the host of the URL name the server (`server="host:clientPort"`), so the
+//! series equal the four-letter-word ones.
+
+use super::parse::{self, ParseError, excerpt};
+use super::{CmdError, EnsembleTracker, Histories, Observed, assemble, command_deadline, keep};
+use crate::sources::{Document, ScrapeOutput, Source, SourceError, TargetInfo};
+use serde_json::{Map, Value};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Bodies larger than this are refused (a `connections` of a very busy server is the largest).
+pub const DEFAULT_MAX_BODY: usize = 8 << 20;
+
+/// A ZooKeeper server read through its AdminServer (`http://host:8080`).
+#[derive(Debug)]
+pub struct ZkAdminSource {
+    info: TargetInfo,
+    /// The base URL without a trailing `/` or `/commands`.
+    base: String,
+    /// The host part of the URL, bracketed for IPv6, for the `server` label.
+    host: Result<String, String>,
+    client: Result<reqwest::Client, String>,
+    tracker: EnsembleTracker,
+    histories: Histories,
+    client_port: Option<u16>,
+    document_interval: Duration,
+    documents_read_at: Option<Instant>,
+}
+
+impl ZkAdminSource {
+    /// `url` is the AdminServer base URL as configured (`http://zk1:8080`, with or without a
+    /// trailing `/commands`); it stays the target name on the targets page.
+    pub fn new(url: impl Into<String>, tracker: EnsembleTracker) -> Self {
+        let url = url.into();
+        let trimmed = url.trim().trim_end_matches('/');
+        let base = trimmed
+            .strip_suffix("/commands")
+            .unwrap_or(trimmed)
+            .to_string();
+        let host = reqwest::Url::parse(&base)
+            .map_err(|e| format!("{url}: not a URL: {e}"))
+            // `host_str` keeps the brackets of an IPv6 address, as a `host:port` label needs.
+            .and_then(|u| {
+                u.host_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("{url}: the URL has no host"))
+            });
+        // ZooKeeper is on the operator's own network: no proxy between us and it.
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .map_err(|e| format!("cannot build an HTTP client: {}", error_chain(&e)));
+        Self {
+            info: TargetInfo {
+                source: "zookeeper_admin",
+                target: url,
+            },
+            base,
+            host,
+            client,
+            tracker,
+            histories: Histories::default(),
+            client_port: None,
+            document_interval: super::fourlw::DEFAULT_DOCUMENT_INTERVAL,
+            documents_read_at: None,
+        }
+    }
+
+    /// How often `configuration` and `environment` are read again (default five minutes).
+    pub fn with_document_interval(mut self, every: Duration) -> Self {
+        self.document_interval = every;
+        self
+    }
+
+    async fn get(&self, command: &str, deadline: Instant) -> Result<Map<String, Value>, CmdError> {
+        let client = self
+            .client
+            .as_ref()
+            .map_err(|e| CmdError::Transport(e.clone()))?;
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(CmdError::Transport(format!(
+                "{command}: no time left in the scrape budget"
+            )));
+        }
+        let url = format!("{}/commands/{command}", self.base);
+        let transport = |e: reqwest::Error| {
+            if e.is_timeout() {
+                CmdError::Transport(format!(
+                    "{command}: no reply within {} ms",
+                    remaining.as_millis()
+                ))
+            } else {
+                CmdError::Transport(format!("{command}: {}", error_chain(&e)))
+            }
+        };
+        let mut response = client
+            .get(&url)
+            .timeout(remaining)
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = response.status();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(transport)? {
+            if body.len() + chunk.len() > DEFAULT_MAX_BODY {
+                return Err(CmdError::Transport(format!(
+                    "{command}: reply larger than {DEFAULT_MAX_BODY} bytes"
+                )));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        if !status.is_success() {
+            return Err(CmdError::Parse(ParseError::Unexpected {
+                command: command.to_string(),
+                reason: format!("HTTP {status}"),
+                excerpt: excerpt(String::from_utf8_lossy(&body).trim()),
+            }));
+        }
+        parse::parse_admin(command, &body).map_err(CmdError::Parse)
+    }
+
+    async fn scrape_once(&mut self, timeout: Duration) -> Result<ScrapeOutput, SourceError> {
+        let host = self.host.clone().map_err(SourceError)?;
+        let deadline = command_deadline(timeout);
+        let want_documents = self.client_port.is_none()
+            || self
+                .documents_read_at
+                .is_none_or(|at| at.elapsed() >= self.document_interval);
+        let this: &Self = self;
+        let optional = |command: &'static str| async move {
+            if want_documents {
+                Some(this.get(command, deadline).await)
+            } else {
+                None
+            }
+        };
+        let (
+            monitor,
+            stats,
+            leader,
+            voting,
+            connections,
+            watches,
+            read_only,
+            ruok,
+            configuration,
+            environment,
+        ) = tokio::join!(
+            this.get("monitor", deadline),
+            this.get("stats", deadline),
+            this.get("leader", deadline),
+            this.get("voting_view", deadline),
+            this.get("connections", deadline),
+            this.get("watch_summary", deadline),
+            this.get("is_read_only", deadline),
+            this.get("ruok", deadline),
+            optional("configuration"),
+            optional("environment"),
+        );
+
+        let mut warnings = Vec::new();
+        let mut documents = Vec::new();
+        let mut documents_ok = want_documents;
+        // The client port names the server; without it there is no series to write to.
+        match configuration {
+            Some(Ok(body)) => match parse::client_port_from_admin(&body) {
+                Ok(port) => {
+                    self.client_port = Some(port);
+                    documents.push(Document {
+                        subject: String::new(),
+                        name: "conf".to_string(),
+                        body: parse::key_values_from_admin(&body).to_text(),
+                    });
+                }
+                Err(e) => {
+                    documents_ok = false;
+                    warnings.push(e.to_string());
+                }
+            },
+            Some(Err(e)) => {
+                documents_ok = false;
+                warnings.push(e.to_string());
+            }
+            None => {}
+        }
+        let monitor =
+            monitor.and_then(|body| parse::monitor_from_admin(&body).map_err(CmdError::Parse));
+        let Some(port) = self.client_port else {
+            let mut text = format!(
+                "{}: cannot learn the client port that names this server's series: {}",
+                self.info.target,
+                warnings
+                    .first()
+                    .map(String::as_str)
+                    .unwrap_or("configuration was not read")
+            );
+            if let Err(e) = &monitor {
+                text.push_str(&format!("; {e}"));
+            }
+            return Err(SourceError(text));
+        };
+        let server = format!("{host}:{port}");
+        let monitor = monitor.map_err(|e| SourceError(format!("{}: {e}", self.info.target)))?;
+        for d in &mut documents {
+            d.subject = server.clone();
+        }
+
+        let mut observed = Observed {
+            mntr: Some(monitor),
+            ..Observed::default()
+        };
+        match stats.and_then(|b| parse::zxid_from_admin_stats(&b).map_err(CmdError::Parse)) {
+            Ok(z) => observed.zxid = Some(z),
+            Err(e) => warnings.push(e.to_string()),
+        }
+        let standalone = observed
+            .mntr
+            .as_ref()
+            .and_then(|m| m.server_state())
+            .is_some_and(|s| s == "standalone");
+        match leader.and_then(|b| parse::leader_from_admin(&b).map_err(CmdError::Parse)) {
+            Ok(l) => observed.leader = Some(l),
+            // A standalone server has no leader: "server is not initialized" is expected.
+            Err(_) if standalone => {}
+            Err(e) => warnings.push(e.to_string()),
+        }
+        let w = &mut warnings;
+        observed.voting = keep(
+            w,
+            voting.and_then(|b| parse::voting_view_from_admin(&b).map_err(CmdError::Parse)),
+        );
+        observed.watches = keep(
+            w,
+            watches.and_then(|b| parse::watch_summary_from_admin(&b).map_err(CmdError::Parse)),
+        );
+        observed.read_only = keep(
+            w,
+            read_only.and_then(|b| parse::read_only_from_admin(&b).map_err(CmdError::Parse)),
+        );
+        observed.ruok = keep(w, ruok.map(|_| true));
+        match connections {
+            Ok(body) => match parse::connections_from_admin(&body) {
+                Ok(c) => {
+                    observed.connections = Some(c);
+                    documents.push(Document {
+                        subject: server.clone(),
+                        name: "cons".to_string(),
+                        body: serde_json::to_string_pretty(&body).unwrap_or_default(),
+                    });
+                }
+                Err(e) => warnings.push(e.to_string()),
+            },
+            Err(e) => warnings.push(e.to_string()),
+        }
+        match environment {
+            Some(Ok(body)) => documents.push(Document {
+                subject: server.clone(),
+                name: "envi".to_string(),
+                body: parse::key_values_from_admin(&body).to_text(),
+            }),
+            Some(Err(e)) => {
+                documents_ok = false;
+                warnings.push(e.to_string());
+            }
+            None => {}
+        }
+        if documents_ok {
+            self.documents_read_at = Some(Instant::now());
+        }
+        Ok(assemble(
+            &server,
+            observed,
+            &mut self.histories,
+            &self.tracker,
+            warnings,
+            documents,
+        ))
+    }
+}
+
+/// An error and its causes, `a: b: c`, so "connection refused" is not hidden behind
+/// "error sending request".
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
+}
+
+impl Source for ZkAdminSource {
+    fn info(&self) -> &TargetInfo {
+        &self.info
+    }
+
+    async fn scrape(&mut self, timeout: Duration) -> Result<ScrapeOutput, SourceError> {
+        self.scrape_once(timeout).await
+    }
+}
