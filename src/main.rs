@@ -180,7 +180,7 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
             max_backoff: cfg.collector.max_backoff.0,
         };
         for target in sources::zookeeper::build_sources(&cluster.name, &cluster.zookeeper, &cluster.zookeeper_admin) {
-            target.spawn_into(&mut collector, &cluster.name, schedule);
+            collector.spawn(&cluster.name, target, schedule);
         }
     }
     let targets: TargetRegistry = collector.registry();
