@@ -133,7 +133,7 @@ impl ZkAdminSource {
         let this: &Self = self;
         let optional = |command: &'static str| async move {
             if want_documents {
-                Some(this.get(command, deadline).await)
+                Some(Box::pin(this.get(command, deadline)).await)
             } else {
                 None
             }
@@ -150,14 +150,14 @@ impl ZkAdminSource {
             configuration,
             environment,
         ) = tokio::join!(
-            this.get("monitor", deadline),
-            this.get("stats", deadline),
-            this.get("leader", deadline),
-            this.get("voting_view", deadline),
-            this.get("connections", deadline),
-            this.get("watch_summary", deadline),
-            this.get("is_read_only", deadline),
-            this.get("ruok", deadline),
+            Box::pin(this.get("monitor", deadline)),
+            Box::pin(this.get("stats", deadline)),
+            Box::pin(this.get("leader", deadline)),
+            Box::pin(this.get("voting_view", deadline)),
+            Box::pin(this.get("connections", deadline)),
+            Box::pin(this.get("watch_summary", deadline)),
+            Box::pin(this.get("is_read_only", deadline)),
+            Box::pin(this.get("ruok", deadline)),
             optional("configuration"),
             optional("environment"),
         );
@@ -304,6 +304,7 @@ impl Source for ZkAdminSource {
     }
 
     async fn scrape(&mut self, timeout: Duration) -> Result<ScrapeOutput, SourceError> {
-        self.scrape_once(timeout).await
+        // The joined request futures are large; on the heap they cannot overflow a task's stack.
+        Box::pin(self.scrape_once(timeout)).await
     }
 }

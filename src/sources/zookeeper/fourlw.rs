@@ -76,7 +76,7 @@ pub async fn four_letter(
         Ok(r) => r.map_err(io)?,
     }
     let mut reply = Vec::new();
-    let mut chunk = [0u8; 16 * 1024];
+    let mut chunk = vec![0u8; 16 * 1024];
     loop {
         let n = match timeout_at(deadline, stream.read(&mut chunk)).await {
             Err(_) => return Err(timeout_err(&reply)),
@@ -183,12 +183,12 @@ impl ZkFourLetterSource {
             }
         };
         let (mntr, srvr, ruok, isro, wchs, cons, conf, envi) = tokio::join!(
-            this.fetch_parsed("mntr", deadline, parse::parse_mntr),
-            this.fetch_parsed("srvr", deadline, |t| parse::parse_srvr("srvr", t)),
-            this.fetch_parsed("ruok", deadline, parse::parse_ruok),
-            this.fetch_parsed("isro", deadline, parse::parse_isro),
-            this.fetch_parsed("wchs", deadline, parse::parse_wchs),
-            this.fetch_parsed("cons", deadline, parse::parse_cons),
+            Box::pin(this.fetch_parsed("mntr", deadline, parse::parse_mntr)),
+            Box::pin(this.fetch_parsed("srvr", deadline, |t| parse::parse_srvr("srvr", t))),
+            Box::pin(this.fetch_parsed("ruok", deadline, parse::parse_ruok)),
+            Box::pin(this.fetch_parsed("isro", deadline, parse::parse_isro)),
+            Box::pin(this.fetch_parsed("wchs", deadline, parse::parse_wchs)),
+            Box::pin(this.fetch_parsed("cons", deadline, parse::parse_cons)),
             optional("conf"),
             optional("envi"),
         );
@@ -286,6 +286,7 @@ impl Source for ZkFourLetterSource {
     }
 
     async fn scrape(&mut self, timeout: Duration) -> Result<ScrapeOutput, SourceError> {
-        self.scrape_once(timeout).await
+        // The joined command futures are large; on the heap they cannot overflow a task's stack.
+        Box::pin(self.scrape_once(timeout)).await
     }
 }
