@@ -114,10 +114,21 @@ impl ZkAdminSource {
             body.extend_from_slice(&chunk);
         }
         if !status.is_success() {
+            let text = String::from_utf8_lossy(&body);
+            // Jetty's error page puts the exception in its <title>.
+            let shown = html_title(&text).unwrap_or_else(|| text.trim().to_string());
+            // 3.8 answers `monitor` on a server without quorum with a NullPointerException on
+            // its missing ZooKeeperServer: that is "not serving", as the four-letter words say.
+            if shown.contains("\"zkServer\" is null") {
+                return Err(CmdError::Parse(ParseError::NotServing {
+                    command: command.to_string(),
+                    reply: excerpt(&format!("HTTP {status}: {shown}")),
+                }));
+            }
             return Err(CmdError::Parse(ParseError::Unexpected {
                 command: command.to_string(),
                 reason: format!("HTTP {status}"),
-                excerpt: excerpt(String::from_utf8_lossy(&body).trim()),
+                excerpt: excerpt(&shown),
             }));
         }
         parse::parse_admin(command, &body).map_err(CmdError::Parse)
@@ -280,6 +291,19 @@ impl ZkAdminSource {
             documents,
         ))
     }
+}
+
+/// The text of an HTML page's `<title>`, entities for quotes and brackets decoded.
+fn html_title(page: &str) -> Option<String> {
+    let start = page.find("<title>")? + "<title>".len();
+    let end = start + page[start..].find("</title>")?;
+    let title = page[start..end]
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    Some(title.trim().to_string())
 }
 
 /// An error and its causes, `a: b: c`, so "connection refused" is not hidden behind
