@@ -497,3 +497,65 @@ async fn closed_ports_and_garbage_speakers_are_down_with_their_error() {
         .expect_err("404");
     assert!(e.0.contains("HTTP 404"), "{e}");
 }
+
+/// A loopback four-letter-word server that answers each word from `replies` (closing the
+/// connection without a word for any other, as servers older than a command do).
+fn fake_4lw_server(replies: &'static [(&'static str, &'static str)]) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(64) {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut word = [0u8; 4];
+            if stream.read_exact(&mut word).is_err() {
+                continue;
+            }
+            if let Some((_, reply)) = replies.iter().find(|(w, _)| w.as_bytes() == word) {
+                let _ = stream.write_all(reply.as_bytes());
+            }
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_3_2_server_without_mntr_and_srvr_is_read_from_stat() {
+    static REPLIES: &[(&str, &str)] = &[
+        (
+            "stat",
+            include_str!("fixtures/zookeeper/older/3.2.2_stat.txt"),
+        ),
+        ("ruok", "imok"),
+    ];
+    let addr = fake_4lw_server(REPLIES);
+    let out = ZkFourLetterSource::new(&addr, EnsembleTracker::new("lab"))
+        .scrape(BUDGET)
+        .await
+        .expect("stat is enough");
+    let at = [("server", addr.as_str())];
+    assert_eq!(value(&out, "zk_znode_count", &at), Some(487.0));
+    assert_eq!(value(&out, "zk_num_alive_connections", &at), Some(6.0));
+    assert_eq!(value(&out, "zk_min_latency", &at), Some(-10.0));
+    assert_eq!(value(&out, "zk_zxid_epoch", &at), Some(1.0));
+    assert_eq!(value(&out, "zk_ruok", &at), Some(1.0));
+    assert_eq!(
+        value(&out, "zk_server_state", &[("state", "leader")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &out,
+            "zk_version_info",
+            &[("version", "3.2.2--1, built on 03/16/2010 07:31 GMT")]
+        ),
+        Some(1.0)
+    );
+    assert!(
+        out.warnings
+            .iter()
+            .any(|w| w == "mntr: empty reply (using srvr/stat instead)"),
+        "{:?}",
+        out.warnings
+    );
+}

@@ -257,13 +257,23 @@ impl ZkServer {
 impl Drop for ZkServer {
     fn drop(&mut self) {
         self.stop();
+        keep_if_panicking(&mut self._tmp);
+    }
+}
+
+/// When a test fails, keeps the servers' directories (configs, data, logs) for a look afterwards.
+fn keep_if_panicking(tmp: &mut Option<tempfile::TempDir>) {
+    if std::thread::panicking()
+        && let Some(dir) = tmp.take()
+    {
+        eprintln!("ZooKeeper test files kept in {}", dir.keep().display());
     }
 }
 
 /// A quorum of servers on loopback.
 pub struct ZkEnsemble {
     pub servers: Vec<ZkServer>,
-    tmp: tempfile::TempDir,
+    tmp: Option<tempfile::TempDir>,
 }
 
 impl ZkEnsemble {
@@ -303,7 +313,10 @@ impl ZkEnsemble {
             for s in &mut servers {
                 s.start();
             }
-            let mut ensemble = ZkEnsemble { servers, tmp };
+            let mut ensemble = ZkEnsemble {
+                servers,
+                tmp: Some(tmp),
+            };
             match ensemble.wait_until_serving(START_TIMEOUT) {
                 Ok(()) => return ensemble,
                 Err(log) if port_clash(&log) => last_log = log,
@@ -383,8 +396,8 @@ impl ZkEnsemble {
             .join("\n")
     }
 
-    pub fn dir(&self) -> &Path {
-        self.tmp.path()
+    pub fn dir(&self) -> Option<&Path> {
+        self.tmp.as_ref().map(tempfile::TempDir::path)
     }
 
     fn wait_until_serving(&mut self, timeout: Duration) -> Result<(), String> {
@@ -404,6 +417,15 @@ impl ZkEnsemble {
             std::thread::sleep(Duration::from_millis(250));
         }
         Err(self.logs())
+    }
+}
+
+impl Drop for ZkEnsemble {
+    fn drop(&mut self) {
+        for s in &mut self.servers {
+            s.stop();
+        }
+        keep_if_panicking(&mut self.tmp);
     }
 }
 

@@ -26,6 +26,8 @@ pub struct ZkAdminSource {
     tracker: EnsembleTracker,
     histories: Histories,
     client_port: Option<u16>,
+    /// `server_id` from `configuration`, for the targets page.
+    server_id: Option<String>,
     document_interval: Duration,
     documents_read_at: Option<Instant>,
 }
@@ -64,6 +66,7 @@ impl ZkAdminSource {
             tracker,
             histories: Histories::default(),
             client_port: None,
+            server_id: None,
             document_interval: super::fourlw::DEFAULT_DOCUMENT_INTERVAL,
             documents_read_at: None,
         }
@@ -181,6 +184,7 @@ impl ZkAdminSource {
             Some(Ok(body)) => match parse::client_port_from_admin(&body) {
                 Ok(port) => {
                     self.client_port = Some(port);
+                    self.server_id = body.get("server_id").map(|v| v.to_string());
                     documents.push(Document {
                         subject: String::new(),
                         name: "conf".to_string(),
@@ -222,6 +226,7 @@ impl ZkAdminSource {
 
         let mut observed = Observed {
             mntr: Some(monitor),
+            server_id: self.server_id.clone(),
             ..Observed::default()
         };
         match stats.and_then(|b| parse::zxid_from_admin_stats(&b).map_err(CmdError::Parse)) {

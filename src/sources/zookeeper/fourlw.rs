@@ -192,9 +192,10 @@ impl ZkFourLetterSource {
             optional("conf"),
             optional("envi"),
         );
-        // `srvr` arrived in 3.3; a whitelist may allow `stat` but not `srvr`.
+        // `srvr` arrived in 3.3 (older servers close the connection on it), and a whitelist in
+        // front of a server may allow `stat` but not `srvr`: ask `stat` then.
         let srvr = match srvr {
-            Err(CmdError::Parse(ParseError::NotWhitelisted { .. })) => {
+            Err(CmdError::Parse(ParseError::NotWhitelisted { .. } | ParseError::Empty { .. })) => {
                 match self
                     .fetch_parsed("stat", deadline, |t| parse::parse_srvr("stat", t))
                     .await
@@ -223,7 +224,7 @@ impl ZkFourLetterSource {
         let mut observed = Observed::default();
         match mntr {
             Ok((m, _)) => observed.mntr = Some(m),
-            Err(e) => warnings.push(format!("{e} (using srvr instead)")),
+            Err(e) => warnings.push(format!("{e} (using srvr/stat instead)")),
         }
         match srvr {
             Ok((s, _)) => {
