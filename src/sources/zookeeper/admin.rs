@@ -26,6 +26,8 @@ pub struct ZkAdminSource {
     tracker: EnsembleTracker,
     histories: Histories,
     client_port: Option<u16>,
+    /// `server_id` from `configuration`, for the targets page.
+    server_id: Option<String>,
     document_interval: Duration,
     documents_read_at: Option<Instant>,
 }
@@ -64,6 +66,7 @@ impl ZkAdminSource {
             tracker,
             histories: Histories::default(),
             client_port: None,
+            server_id: None,
             document_interval: super::fourlw::DEFAULT_DOCUMENT_INTERVAL,
             documents_read_at: None,
         }
@@ -114,10 +117,21 @@ impl ZkAdminSource {
             body.extend_from_slice(&chunk);
         }
         if !status.is_success() {
+            let text = String::from_utf8_lossy(&body);
+            // Jetty's error page puts the exception in its <title>.
+            let shown = html_title(&text).unwrap_or_else(|| text.trim().to_string());
+            // 3.8 answers `monitor` on a server without quorum with a NullPointerException on
+            // its missing ZooKeeperServer: that is "not serving", as the four-letter words say.
+            if shown.contains("\"zkServer\" is null") {
+                return Err(CmdError::Parse(ParseError::NotServing {
+                    command: command.to_string(),
+                    reply: excerpt(&format!("HTTP {status}: {shown}")),
+                }));
+            }
             return Err(CmdError::Parse(ParseError::Unexpected {
                 command: command.to_string(),
                 reason: format!("HTTP {status}"),
-                excerpt: excerpt(String::from_utf8_lossy(&body).trim()),
+                excerpt: excerpt(&shown),
             }));
         }
         parse::parse_admin(command, &body).map_err(CmdError::Parse)
@@ -133,7 +147,7 @@ impl ZkAdminSource {
         let this: &Self = self;
         let optional = |command: &'static str| async move {
             if want_documents {
-                Some(this.get(command, deadline).await)
+                Some(Box::pin(this.get(command, deadline)).await)
             } else {
                 None
             }
@@ -150,14 +164,14 @@ impl ZkAdminSource {
             configuration,
             environment,
         ) = tokio::join!(
-            this.get("monitor", deadline),
-            this.get("stats", deadline),
-            this.get("leader", deadline),
-            this.get("voting_view", deadline),
-            this.get("connections", deadline),
-            this.get("watch_summary", deadline),
-            this.get("is_read_only", deadline),
-            this.get("ruok", deadline),
+            Box::pin(this.get("monitor", deadline)),
+            Box::pin(this.get("stats", deadline)),
+            Box::pin(this.get("leader", deadline)),
+            Box::pin(this.get("voting_view", deadline)),
+            Box::pin(this.get("connections", deadline)),
+            Box::pin(this.get("watch_summary", deadline)),
+            Box::pin(this.get("is_read_only", deadline)),
+            Box::pin(this.get("ruok", deadline)),
             optional("configuration"),
             optional("environment"),
         );
@@ -170,6 +184,7 @@ impl ZkAdminSource {
             Some(Ok(body)) => match parse::client_port_from_admin(&body) {
                 Ok(port) => {
                     self.client_port = Some(port);
+                    self.server_id = body.get("server_id").map(|v| v.to_string());
                     documents.push(Document {
                         subject: String::new(),
                         name: "conf".to_string(),
@@ -211,6 +226,7 @@ impl ZkAdminSource {
 
         let mut observed = Observed {
             mntr: Some(monitor),
+            server_id: self.server_id.clone(),
             ..Observed::default()
         };
         match stats.and_then(|b| parse::zxid_from_admin_stats(&b).map_err(CmdError::Parse)) {
@@ -282,6 +298,19 @@ impl ZkAdminSource {
     }
 }
 
+/// The text of an HTML page's `<title>`, entities for quotes and brackets decoded.
+fn html_title(page: &str) -> Option<String> {
+    let start = page.find("<title>")? + "<title>".len();
+    let end = start + page[start..].find("</title>")?;
+    let title = page[start..end]
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    Some(title.trim().to_string())
+}
+
 /// An error and its causes, `a: b: c`, so "connection refused" is not hidden behind
 /// "error sending request".
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -304,6 +333,7 @@ impl Source for ZkAdminSource {
     }
 
     async fn scrape(&mut self, timeout: Duration) -> Result<ScrapeOutput, SourceError> {
-        self.scrape_once(timeout).await
+        // The joined request futures are large; on the heap they cannot overflow a task's stack.
+        Box::pin(self.scrape_once(timeout)).await
     }
 }

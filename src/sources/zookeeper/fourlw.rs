@@ -76,7 +76,7 @@ pub async fn four_letter(
         Ok(r) => r.map_err(io)?,
     }
     let mut reply = Vec::new();
-    let mut chunk = [0u8; 16 * 1024];
+    let mut chunk = vec![0u8; 16 * 1024];
     loop {
         let n = match timeout_at(deadline, stream.read(&mut chunk)).await {
             Err(_) => return Err(timeout_err(&reply)),
@@ -183,18 +183,19 @@ impl ZkFourLetterSource {
             }
         };
         let (mntr, srvr, ruok, isro, wchs, cons, conf, envi) = tokio::join!(
-            this.fetch_parsed("mntr", deadline, parse::parse_mntr),
-            this.fetch_parsed("srvr", deadline, |t| parse::parse_srvr("srvr", t)),
-            this.fetch_parsed("ruok", deadline, parse::parse_ruok),
-            this.fetch_parsed("isro", deadline, parse::parse_isro),
-            this.fetch_parsed("wchs", deadline, parse::parse_wchs),
-            this.fetch_parsed("cons", deadline, parse::parse_cons),
+            Box::pin(this.fetch_parsed("mntr", deadline, parse::parse_mntr)),
+            Box::pin(this.fetch_parsed("srvr", deadline, |t| parse::parse_srvr("srvr", t))),
+            Box::pin(this.fetch_parsed("ruok", deadline, parse::parse_ruok)),
+            Box::pin(this.fetch_parsed("isro", deadline, parse::parse_isro)),
+            Box::pin(this.fetch_parsed("wchs", deadline, parse::parse_wchs)),
+            Box::pin(this.fetch_parsed("cons", deadline, parse::parse_cons)),
             optional("conf"),
             optional("envi"),
         );
-        // `srvr` arrived in 3.3; a whitelist may allow `stat` but not `srvr`.
+        // `srvr` arrived in 3.3 (older servers close the connection on it), and a whitelist in
+        // front of a server may allow `stat` but not `srvr`: ask `stat` then.
         let srvr = match srvr {
-            Err(CmdError::Parse(ParseError::NotWhitelisted { .. })) => {
+            Err(CmdError::Parse(ParseError::NotWhitelisted { .. } | ParseError::Empty { .. })) => {
                 match self
                     .fetch_parsed("stat", deadline, |t| parse::parse_srvr("stat", t))
                     .await
@@ -223,7 +224,7 @@ impl ZkFourLetterSource {
         let mut observed = Observed::default();
         match mntr {
             Ok((m, _)) => observed.mntr = Some(m),
-            Err(e) => warnings.push(format!("{e} (using srvr instead)")),
+            Err(e) => warnings.push(format!("{e} (using srvr/stat instead)")),
         }
         match srvr {
             Ok((s, _)) => {
@@ -286,6 +287,7 @@ impl Source for ZkFourLetterSource {
     }
 
     async fn scrape(&mut self, timeout: Duration) -> Result<ScrapeOutput, SourceError> {
-        self.scrape_once(timeout).await
+        // The joined command futures are large; on the heap they cannot overflow a task's stack.
+        Box::pin(self.scrape_once(timeout)).await
     }
 }

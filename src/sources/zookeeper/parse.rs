@@ -238,7 +238,9 @@ fn parse_number(s: &str) -> Option<f64> {
     }
 }
 
-type KeyParts<'a> = (&'a str, Vec<(String, String)>, &'a str);
+/// Labels of a tagged line, in the order printed.
+type Labels = Vec<(String, String)>;
+type KeyParts<'a> = (&'a str, Labels, &'a str);
 
 /// Splits `key{a="b",c="d"}<ws>rest` (labels optional). The key ends at the first whitespace or
 /// `{`; label values may contain spaces, commas and escaped quotes.
@@ -260,7 +262,7 @@ fn split_key(line: &str) -> Result<KeyParts<'_>, String> {
 }
 
 /// Parses `a="b",c="d"}` (the text after `{`) and returns the labels and the text after `}`.
-fn parse_labels(body: &str) -> Result<(Vec<(String, String)>, &str), String> {
+fn parse_labels(body: &str) -> Result<(Labels, &str), String> {
     let mut labels = Vec::new();
     let mut rest = body;
     loop {
