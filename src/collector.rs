@@ -81,7 +81,8 @@ impl Collector {
             stop: self.stop.subscribe(),
             was_up: None,
         };
-        let span = info_span!("target", cluster = %cluster, source = info.source, target = %info.target);
+        let span =
+            info_span!("target", cluster = %cluster, source = info.source, target = %info.target);
         self.tasks.spawn(task.run().instrument(span));
     }
 
@@ -136,20 +137,28 @@ impl<S: Source> TargetTask<S> {
     async fn run(mut self) {
         let info = self.source.info().clone();
         let interval_ms = self.schedule.interval.as_millis() as i64;
-        let phase_ms = phase_of(&self.cluster, info.source, &info.target, self.schedule.interval).as_millis() as i64;
+        let phase_ms = phase_of(
+            &self.cluster,
+            info.source,
+            &info.target,
+            self.schedule.interval,
+        )
+        .as_millis() as i64;
         let mut skip = 0u32;
         loop {
             let (fire, stamp) = next_slot(now_ms(), interval_ms, phase_ms);
             let fire = fire + i64::from(skip) * interval_ms;
             let stamp = stamp + i64::from(skip) * interval_ms;
-            self.registry.update(self.index, |s| s.next_scrape = Some(fire));
+            self.registry
+                .update(self.index, |s| s.next_scrape = Some(fire));
             let wait = Duration::from_millis((fire - now_ms()).max(0) as u64);
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = self.stop.changed() => return,
             }
             let failures = self.scrape_once(stamp).await;
-            skip = backoff_intervals(failures, self.schedule.interval, self.schedule.max_backoff) - 1;
+            skip =
+                backoff_intervals(failures, self.schedule.interval, self.schedule.max_backoff) - 1;
             if *self.stop.borrow() {
                 return;
             }
@@ -250,7 +259,11 @@ impl<S: Source> TargetTask<S> {
 
         match &error {
             Some(e) => warn!(error = %e, "Scrape failed."),
-            None => debug!(readings = n_readings, elapsed_ms = elapsed.as_millis() as u64, "Scrape done."),
+            None => debug!(
+                readings = n_readings,
+                elapsed_ms = elapsed.as_millis() as u64,
+                "Scrape done."
+            ),
         }
         let mut write_error = None;
         if let Err(e) = self.store.write(&samples, &events).await {
@@ -258,11 +271,22 @@ impl<S: Source> TargetTask<S> {
             write_error = Some(format!("storing the scrape failed: {e}"));
         }
         for d in &documents {
-            if let Err(e) = self.store.put_document(&self.cluster, &d.subject, &d.name, now, &d.body).await {
+            if let Err(e) = self
+                .store
+                .put_document(&self.cluster, &d.subject, &d.name, now, &d.body)
+                .await
+            {
                 warn!(error = %e, document = %d.name, "Could not store a document.");
             }
         }
-        if !warnings.is_empty() && self.registry.snapshot().get(self.index).map(|s| s.warnings != warnings).unwrap_or(true) {
+        if !warnings.is_empty()
+            && self
+                .registry
+                .snapshot()
+                .get(self.index)
+                .map(|s| s.warnings != warnings)
+                .unwrap_or(true)
+        {
             info!(warnings = ?warnings, "Target reported warnings.");
         }
 

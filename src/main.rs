@@ -12,7 +12,11 @@ use std::time::Duration;
 use tracing::{error, info};
 
 #[derive(Parser)]
-#[command(name = "kafkascope", version, about = "Kafka and ZooKeeper metrics with history, in one binary")]
+#[command(
+    name = "kafkascope",
+    version,
+    about = "Kafka and ZooKeeper metrics with history, in one binary"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -81,7 +85,11 @@ fn main() -> ExitCode {
             print!("{}", config::EXAMPLE);
             ExitCode::SUCCESS
         }
-        Command::Serve { config, listen, database } => {
+        Command::Serve {
+            config,
+            listen,
+            database,
+        } => {
             let mut cfg = match &config {
                 Some(path) => match Config::load(path) {
                     Ok(c) => c,
@@ -105,7 +113,12 @@ fn main() -> ExitCode {
             init_tracing();
             run_async(serve(cfg))
         }
-        Command::BenchStore { series, duration, dir, json } => {
+        Command::BenchStore {
+            series,
+            duration,
+            dir,
+            json,
+        } => {
             init_tracing();
             let mut opts = kafkascope::store::bench::BenchOptions::default();
             if let Some(s) = series {
@@ -131,11 +144,17 @@ fn main() -> ExitCode {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 fn run_async(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -179,7 +198,11 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
             timeout: cluster.timeout(&cfg.collector),
             max_backoff: cfg.collector.max_backoff.0,
         };
-        for target in sources::zookeeper::build_sources(&cluster.name, &cluster.zookeeper, &cluster.zookeeper_admin) {
+        for target in sources::zookeeper::build_sources(
+            &cluster.name,
+            &cluster.zookeeper,
+            &cluster.zookeeper_admin,
+        ) {
             collector.spawn(&cluster.name, target, schedule);
         }
     }
@@ -198,7 +221,9 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         targets,
         config: Arc::new(cfg),
     };
-    web::serve(listener, state, shutdown_signal()).await.context("web server")?;
+    web::serve(listener, state, shutdown_signal())
+        .await
+        .context("web server")?;
 
     info!("Shutting down: stopping scrapes, flushing the store.");
     collector.shutdown().await;

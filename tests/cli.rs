@@ -37,10 +37,17 @@ fn check_config_rejects_a_bad_value_with_exit_code_2_naming_key_and_line() {
 fn check_config_rejects_an_unknown_key() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bad.toml");
-    std::fs::write(&file, "[[clusters]]\nname = \"lab\"\nzookeepers = [\"127.0.0.1:2181\"]\n").unwrap();
+    std::fs::write(
+        &file,
+        "[[clusters]]\nname = \"lab\"\nzookeepers = [\"127.0.0.1:2181\"]\n",
+    )
+    .unwrap();
     let (code, _, err) = kafkascope(&["check-config", file.to_str().unwrap()]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("zookeepers") && err.contains("line 3"), "{err}");
+    assert!(
+        err.contains("zookeepers") && err.contains("line 3"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -55,11 +62,21 @@ fn serve_refuses_an_invalid_config_before_touching_the_database() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bad.toml");
     let db = dir.path().join("k.db");
-    std::fs::write(&file, format!("[server]\ndatabase = {:?}\nlisten = \"nowhere\"\n", db.display().to_string())).unwrap();
+    std::fs::write(
+        &file,
+        format!(
+            "[server]\ndatabase = {:?}\nlisten = \"nowhere\"\n",
+            db.display().to_string()
+        ),
+    )
+    .unwrap();
     let (code, _, err) = kafkascope(&["serve", "--config", file.to_str().unwrap()]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("server.listen"), "{err}");
-    assert!(!db.exists(), "no database may be created for an invalid config");
+    assert!(
+        !db.exists(),
+        "no database may be created for an invalid config"
+    );
 }
 
 #[test]

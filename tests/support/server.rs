@@ -97,7 +97,10 @@ impl Server {
     /// SIGTERM and wait for a clean exit.
     pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
         let mut c = self.child.take()?;
-        let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(c.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = c.try_wait() {
@@ -132,7 +135,10 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<
 
 /// GET returning (status, body) with a blocking client; panics only on transport errors.
 pub fn get(url: &str) -> (u16, String) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(async {
         let r = reqwest::Client::new()
             .get(url)
@@ -150,11 +156,15 @@ pub fn query(base: &str, q: &str) -> Vec<(serde_json::Map<String, serde_json::Va
     let url = format!("{base}/api/v1/query?query={}", urlencode(q));
     let (status, body) = get(&url);
     assert_eq!(status, 200, "GET {url}: {body}");
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: not JSON ({e}): {body}"));
+    let v: serde_json::Value =
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: not JSON ({e}): {body}"));
     let mut out = Vec::new();
     for r in v["data"]["result"].as_array().cloned().unwrap_or_default() {
         let labels = r["metric"].as_object().cloned().unwrap_or_default();
-        let value: f64 = r["value"][1].as_str().and_then(|s| s.parse().ok()).unwrap_or(f64::NAN);
+        let value: f64 = r["value"][1]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(f64::NAN);
         out.push((labels, value));
     }
     out
@@ -164,7 +174,9 @@ pub fn urlencode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
