@@ -3,7 +3,10 @@
 //! Samples go to an in-memory head and, in the same call, to an append-only head log (one BLOB per
 //! append, one transaction), so a returned `append` survives `kill -9`; the log is replayed at open.
 
+// pub mod bench;
+mod chunks;
 mod codec;
+mod compact;
 mod head;
 mod query;
 mod registry;
@@ -22,7 +25,7 @@ use crate::model::{Event, Labels, Matcher, MetricKind, Sample, SeriesKey, Severi
 use head::{Head, rd, wr};
 use registry::Registry;
 
-pub use codec::CodecError;
+pub use codec::{CodecError, ValueCodecs};
 
 pub type SeriesId = u32;
 
@@ -90,6 +93,8 @@ pub struct StoreConfig {
     pub maintenance_tx_bytes: usize,
     /// Check the database at open: "quick" (PRAGMA quick_check), "full" (integrity_check) or "off".
     pub integrity_check: IntegrityCheck,
+    /// Value codecs compaction tries per chunk (the smallest result wins).
+    pub codecs: ValueCodecs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,6 +118,7 @@ impl StoreConfig {
             read_connections: 4,
             maintenance_tx_bytes: 256 * 1024,
             integrity_check: IntegrityCheck::Quick,
+            codecs: ValueCodecs::default(),
         }
     }
 }
@@ -253,6 +259,8 @@ pub enum StoreError {
     InvalidQuery(String),
     #[error("the store is closed")]
     Closed,
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 pub(crate) fn sql(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
@@ -280,6 +288,12 @@ pub(crate) struct Inner {
     pub head: RwLock<Head>,
     pub latest: RwLock<Vec<Option<(Timestamp, f64)>>>,
     pub counters: Counters,
+    /// Serialises maintenance runs (background task, compact_now, run_retention_now).
+    pub maintenance: tokio::sync::Mutex<()>,
+    /// Second read-write connection used only for PASSIVE WAL checkpoints.
+    pub checkpointer: tokio::sync::Mutex<Option<SqliteConnection>>,
+    pub shutdown: tokio::sync::watch::Sender<bool>,
+    pub task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// Cheap to clone (an `Arc` inside); `Send + Sync`.
@@ -317,8 +331,12 @@ impl Store {
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(false)
             .pragma("cache_size", "-65536")
-            .pragma("temp_store", "memory");
-        let mut writer = SqliteConnection::connect_with(&opts).await.map_err(open_err)?;
+            .pragma("temp_store", "memory")
+            .pragma("journal_size_limit", "67108864");
+        // Checkpoints run on their own connection (see compact::checkpoint), never inside a commit.
+        let mut writer = SqliteConnection::connect_with(&opts.clone().pragma("wal_autocheckpoint", "0"))
+            .await
+            .map_err(open_err)?;
         MIGRATOR.run(&mut writer).await.map_err(|source| StoreError::Migrate {
             path: cfg.path.clone(),
             source,
@@ -340,6 +358,7 @@ impl Store {
                 });
             }
         }
+        let checkpointer = SqliteConnection::connect_with(&opts).await.map_err(open_err)?;
         let readers = SqlitePoolOptions::new()
             .max_connections(cfg.read_connections.max(1))
             .connect_with(opts.clone().read_only(true))
@@ -378,11 +397,18 @@ impl Store {
             latest: RwLock::new(vec![None; id_bound]),
             counters: Counters::default(),
             writer: tokio::sync::Mutex::new(None),
+            maintenance: tokio::sync::Mutex::new(()),
+            checkpointer: tokio::sync::Mutex::new(Some(checkpointer)),
+            shutdown: tokio::sync::watch::channel(false).0,
+            task: std::sync::Mutex::new(None),
             cfg,
         });
         let store = Store { inner };
         store.recover(&mut writer).await?;
         *store.inner.writer.lock().await = Some(writer);
+        if store.inner.cfg.background {
+            store.start_maintenance();
+        }
         Ok(store)
     }
 
@@ -390,6 +416,49 @@ impl Store {
     async fn recover(&self, conn: &mut SqliteConnection) -> Result<(), StoreError> {
         let inner = &self.inner;
         let id_bound = rd(&inner.registry).id_bound();
+        // Engine watermarks.
+        let watermark = chunks::get_meta(conn, "watermark").await?;
+        let merged_to = chunks::get_meta(conn, "merged_to").await?;
+        let merged28_to = chunks::get_meta(conn, "merged28_to").await?;
+        let mut retained = [i64::MIN; 5];
+        for (i, key) in compact::RETAINED_KEYS.iter().enumerate() {
+            if let Some(v) = chunks::get_meta(conn, key).await? {
+                retained[i] = v;
+            }
+        }
+        // Newest compacted sample per series, as of the last completed compaction.
+        let mut compacted_last: Vec<Option<(Timestamp, f64)>> = vec![None; id_bound];
+        if let Some(w) = watermark {
+            let rows = sqlx::query(
+                "SELECT part, data FROM series_state WHERE block_start = \
+                 (SELECT max(block_start) FROM series_state WHERE block_start < ?)",
+            )
+            .bind(w)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(sql("reading series state"))?;
+            for row in rows {
+                let part: i64 = row.get(0);
+                let data: Vec<u8> = row.get(1);
+                chunks::decode_state(&data, part as usize * chunks::STATE_PART, &mut compacted_last).map_err(|source| {
+                    StoreError::Corrupt {
+                        what: format!("series state part {part}"),
+                        source,
+                    }
+                })?;
+            }
+        }
+        {
+            let mut h = wr(&inner.head);
+            if let Some(w) = watermark {
+                h.watermark = w;
+                h.floor = w;
+            }
+            h.merged_to = merged_to.unwrap_or(i64::MIN);
+            h.merged28_to = merged28_to.unwrap_or(i64::MIN);
+            h.retained_from = retained;
+            h.compacted_last = compacted_last;
+        }
         let rows = sqlx::query("SELECT id, data FROM head_log ORDER BY id")
             .fetch_all(&mut *conn)
             .await
@@ -747,8 +816,57 @@ impl Store {
         }
     }
 
+    fn start_maintenance(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        let mut stop = self.inner.shutdown.subscribe();
+        let interval = self.inner.cfg.maintenance_interval;
+        let retention_every = self.inner.cfg.retention_interval;
+        let handle = tokio::spawn(async move {
+            let mut last_retention = Instant::now();
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(interval) => {}
+                    _ = stop.changed() => return,
+                }
+                let Some(inner) = weak.upgrade() else { return };
+                if let Err(e) = compact::run_once(&inner, false).await {
+                    tracing::warn!(error = %e, "Store maintenance failed; will retry.");
+                }
+                if let Some(every) = retention_every
+                    && last_retention.elapsed() >= every
+                {
+                    last_retention = Instant::now();
+                    if let Err(e) = compact::run_retention(&inner, crate::model::now_ms()).await {
+                        tracing::warn!(error = %e, "Store retention failed; will retry.");
+                    }
+                }
+            }
+        });
+        *self.inner.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+    }
+
+    /// Seals and compacts every head block that ends at or before the newest sample (ignoring the
+    /// grace period), then runs due merges. For tests and benchmarks.
+    pub async fn compact_now(&self) -> Result<(), StoreError> {
+        compact::run_once(&self.inner, true).await
+    }
+
+    /// Applies retention as if the time were `now`. For tests and benchmarks.
+    pub async fn run_retention_now(&self, now: Timestamp) -> Result<(), StoreError> {
+        compact::run_retention(&self.inner, now).await
+    }
+
     /// Flushes, stops background tasks, checkpoints the WAL. Later calls fail with `Closed`.
     pub async fn close(&self) -> Result<(), StoreError> {
+        let _ = self.inner.shutdown.send(true);
+        let task = self.inner.task.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+        let _maint = self.inner.maintenance.lock().await;
+        if let Some(c) = self.inner.checkpointer.lock().await.take() {
+            let _ = c.close().await;
+        }
         let mut guard = self.inner.writer.lock().await;
         let Some(mut conn) = guard.take() else { return Ok(()) };
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
