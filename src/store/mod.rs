@@ -3,7 +3,7 @@
 //! Samples go to an in-memory head and, in the same call, to an append-only head log (one BLOB per
 //! append, one transaction), so a returned `append` survives `kill -9`; the log is replayed at open.
 
-// pub mod bench;
+pub mod bench;
 mod chunks;
 mod codec;
 mod compact;
