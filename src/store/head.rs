@@ -51,7 +51,6 @@ pub(crate) fn insert_sample(buf: &mut SeriesBuf, ts: Timestamp, v: f64) -> bool 
 }
 
 pub(crate) struct HeadBlock {
-    pub start: Timestamp,
     /// Indexed by series id.
     pub series: RwLock<Vec<SeriesBuf>>,
 }
@@ -65,6 +64,10 @@ pub(crate) struct Head {
     /// The day-level tiers (1m day chunks, 5m, 1h, 1d) are materialised below this; between it and
     /// the watermark, coarse tiers are derived from 1m block chunks at read time.
     pub merged_to: Timestamp,
+    /// The 1h and 1d tiers are merged into 28-day chunks below this.
+    pub merged28_to: Timestamp,
+    /// Newest timestamp ever accepted; blocks are sealed relative to it.
+    pub max_ts: Timestamp,
     pub blocks: BTreeMap<Timestamp, Arc<HeadBlock>>,
     /// Newest sample below the watermark, per series id (for `latest` and counter increases).
     pub compacted_last: Vec<Option<(Timestamp, f64)>>,
@@ -88,6 +91,8 @@ impl Head {
             watermark: i64::MIN,
             floor: i64::MIN,
             merged_to: i64::MIN,
+            merged28_to: i64::MIN,
+            max_ts: i64::MIN,
             blocks: BTreeMap::new(),
             compacted_last: Vec::new(),
             retained_from: [i64::MIN; 5],
@@ -174,10 +179,12 @@ pub(crate) fn apply(
         for b in starts {
             h.blocks.entry(b).or_insert_with(|| {
                 Arc::new(HeadBlock {
-                    start: b,
                     series: RwLock::new(Vec::new()),
                 })
             });
+        }
+        if let Some(m) = samples.iter().map(|s| s.1).max() {
+            h.max_ts = h.max_ts.max(m);
         }
         if h.compacted_last.len() < id_bound {
             h.compacted_last.resize(id_bound, None);
