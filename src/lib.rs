@@ -4,5 +4,6 @@
 
 pub mod config;
 pub mod model;
+pub mod query;
 pub mod sources;
 pub mod targets;
