@@ -7,3 +7,4 @@ pub mod model;
 pub mod query;
 pub mod sources;
 pub mod targets;
+pub mod web;

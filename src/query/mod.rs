@@ -34,7 +34,9 @@
 //! * `offset` must be positive.
 
 pub mod ast;
+pub mod duration;
 pub mod parser;
 
 pub use ast::{AggOp, BinOp, Expr, Grouping, RangeFunc, Selector};
+pub use duration::parse_duration;
 pub use parser::{ParseError, parse, parse_selector};

@@ -3,6 +3,7 @@
 //! `offset`; every error carries the character position where it was found.
 
 use super::ast::{AggOp, BinOp, Expr, Grouping, RangeFunc, Selector};
+use super::duration::scan_duration;
 use crate::model::{MatchOp, Matcher};
 use std::fmt;
 
@@ -700,54 +701,18 @@ impl<'a> Parser<'a> {
     fn duration(&mut self) -> Result<i64, ParseError> {
         self.skip_ws();
         let start = self.pos;
-        let mut total: i64 = 0;
-        let mut parts = 0;
-        loop {
-            let digits = self.rest().bytes().take_while(u8::is_ascii_digit).count();
-            if digits == 0 {
-                break;
-            }
-            let n: i64 = self.rest()[..digits]
-                .parse()
-                .map_err(|_| self.error_at(start, "duration too large"))?;
-            self.pos += digits;
-            let per = if self.rest().starts_with("ms") {
-                self.pos += 2;
-                1
-            } else {
-                let per = match self.peek() {
-                    Some('s') => 1_000,
-                    Some('m') => 60_000,
-                    Some('h') => 3_600_000,
-                    Some('d') => 86_400_000,
-                    Some('w') => 7 * 86_400_000,
-                    Some('y') => 365 * 86_400_000,
-                    _ => {
-                        return Err(self.error(format!(
-                            "expected a duration unit (ms, s, m, h, d, w, y), found {}",
-                            self.describe_next()
-                        )));
-                    }
-                };
-                self.bump();
-                per
-            };
-            total = n
-                .checked_mul(per)
-                .and_then(|v| total.checked_add(v))
-                .ok_or_else(|| self.error_at(start, "duration too large"))?;
-            parts += 1;
-        }
-        if parts == 0 {
+        let (ms, used) = scan_duration(self.rest()).map_err(|e| self.error_at(start, e))?;
+        if used == 0 {
             return Err(self.error(format!(
                 "expected a duration such as 5m, found {}",
                 self.describe_next()
             )));
         }
+        self.pos += used;
         if self.peek().is_some_and(is_ident_char) {
             return Err(self.error(format!("unexpected {} in duration", self.describe_next())));
         }
-        Ok(total)
+        Ok(ms)
     }
 }
 
