@@ -6,5 +6,6 @@ pub mod config;
 pub mod model;
 pub mod query;
 pub mod sources;
+pub mod store;
 pub mod targets;
 pub mod web;

@@ -1,0 +1,762 @@
+//! The kafkascope storage engine: time series in one SQLite file (through sqlx).
+//!
+//! Samples go to an in-memory head and, in the same call, to an append-only head log (one BLOB per
+//! append, one transaction), so a returned `append` survives `kill -9`; the log is replayed at open.
+
+mod codec;
+mod head;
+mod query;
+mod registry;
+mod rollup;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Connection, Row, SqliteConnection};
+
+use crate::model::{Event, Labels, Matcher, MetricKind, Sample, SeriesKey, Severity, Timestamp};
+
+use head::{Head, rd, wr};
+use registry::Registry;
+
+pub use codec::CodecError;
+
+pub type SeriesId = u32;
+
+const MINUTE: i64 = 60_000;
+const HOUR: i64 = 60 * MINUTE;
+const DAY: i64 = 24 * HOUR;
+
+/// Per-tier retention. None = keep forever.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Retention {
+    pub raw: Option<Duration>,
+    pub m1: Option<Duration>,
+    pub m5: Option<Duration>,
+    pub h1: Option<Duration>,
+    pub d1: Option<Duration>,
+}
+
+impl Default for Retention {
+    /// raw 8 days, 1m 35 days, 5m 90 days, 1h 400 days, 1d forever.
+    fn default() -> Self {
+        let days = |d: u64| Some(Duration::from_secs(d * 86_400));
+        Retention {
+            raw: days(8),
+            m1: days(35),
+            m5: days(90),
+            h1: days(400),
+            d1: None,
+        }
+    }
+}
+
+impl Retention {
+    pub fn for_tier(&self, tier: Tier) -> Option<Duration> {
+        match tier {
+            Tier::Raw => self.raw,
+            Tier::M1 => self.m1,
+            Tier::M5 => self.m5,
+            Tier::H1 => self.h1,
+            Tier::D1 => self.d1,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    pub path: PathBuf,
+    pub retention: Retention,
+    /// Length of a head block and of a raw chunk. Must divide a day. Default 2 h.
+    pub block_ms: i64,
+    /// A block is sealed and compacted once ingest has seen a sample this far past its end.
+    /// Samples for a sealed block are rejected. Default 10 min.
+    pub grace_ms: i64,
+    /// Samples more than this far ahead of the wall clock are rejected (a bad clock must not seal
+    /// the head). Default 10 min.
+    pub max_future_ms: i64,
+    /// How often the background task looks for work (sealing, compaction, merges). Default 1 s.
+    pub maintenance_interval: Duration,
+    /// How often background retention runs (against the wall clock). None disables it. Default 10 min.
+    pub retention_interval: Option<Duration>,
+    /// Start the background maintenance task at open. Default true.
+    pub background: bool,
+    /// Read connections in the pool. Default 4.
+    pub read_connections: u32,
+    /// Target payload bytes per maintenance write transaction (bounds the writer lock hold).
+    pub maintenance_tx_bytes: usize,
+    /// Check the database at open: "quick" (PRAGMA quick_check), "full" (integrity_check) or "off".
+    pub integrity_check: IntegrityCheck,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntegrityCheck {
+    Off,
+    Quick,
+    Full,
+}
+
+impl StoreConfig {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        StoreConfig {
+            path: path.into(),
+            retention: Retention::default(),
+            block_ms: 2 * HOUR,
+            grace_ms: 10 * MINUTE,
+            max_future_ms: 10 * MINUTE,
+            maintenance_interval: Duration::from_secs(1),
+            retention_interval: Some(Duration::from_secs(600)),
+            background: true,
+            read_connections: 4,
+            maintenance_tx_bytes: 256 * 1024,
+            integrity_check: IntegrityCheck::Quick,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub enum Tier {
+    Raw,
+    M1,
+    M5,
+    H1,
+    D1,
+}
+
+impl Tier {
+    pub const ALL: [Tier; 5] = [Tier::Raw, Tier::M1, Tier::M5, Tier::H1, Tier::D1];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Raw => "raw",
+            Tier::M1 => "1m",
+            Tier::M5 => "5m",
+            Tier::H1 => "1h",
+            Tier::D1 => "1d",
+        }
+    }
+
+    pub fn resolution_ms(self) -> Option<i64> {
+        match self {
+            Tier::Raw => None,
+            Tier::M1 => Some(MINUTE),
+            Tier::M5 => Some(5 * MINUTE),
+            Tier::H1 => Some(HOUR),
+            Tier::D1 => Some(DAY),
+        }
+    }
+
+    pub(crate) fn code(self) -> i64 {
+        self as i64
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct SeriesInfo {
+    pub id: SeriesId,
+    pub key: SeriesKey,
+    pub kind: MetricKind,
+}
+
+/// Aggregate of the samples whose ts falls in [ts, ts + step).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct Bucket {
+    pub ts: Timestamp,
+    pub count: u32,
+    pub sum: f64,
+    pub min: f64,
+    pub max: f64,
+    pub last: f64,
+    /// Counters: reset-aware increase, i.e. the sum over consecutive sample pairs (p, c) with c in
+    /// this bucket of (c ≥ p ? c − p : c); the series' first sample contributes 0. Summing the
+    /// increases of adjacent buckets gives the increase over their union. Gauges: 0.
+    pub increase: f64,
+}
+
+impl Bucket {
+    pub fn avg(&self) -> f64 {
+        if self.count == 0 { f64::NAN } else { self.sum / f64::from(self.count) }
+    }
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SeriesRange {
+    pub series: SeriesInfo,
+    pub tier: Tier,
+    pub step_ms: i64,
+    /// Only non-empty buckets, ascending ts.
+    pub buckets: Vec<Bucket>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AppendReport {
+    pub accepted: usize,
+    pub rejected: usize,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct EventQuery {
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub cluster: Option<String>,
+    pub subject: Option<String>,
+    pub kinds: Vec<String>,
+    pub limit: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct StoredEvent {
+    pub id: i64,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct StoreStats {
+    pub series: usize,
+    pub samples_ingested_total: u64,
+    pub samples_rejected_total: u64,
+    /// Database file plus WAL and shared-memory files.
+    pub bytes_on_disk: u64,
+    /// Samples in the in-memory head (not yet compacted).
+    pub head_samples: u64,
+    pub head_blocks: usize,
+    /// Everything before this timestamp is in compressed chunks.
+    pub compacted_until: Option<Timestamp>,
+    pub compactions_total: u64,
+    pub chunks_written_total: u64,
+    pub chunks_deleted_total: u64,
+    /// Longest time an append waited for the writer connection.
+    pub max_append_wait_ms: f64,
+    /// Longest single maintenance write transaction (compaction, merge, retention).
+    pub max_maintenance_tx_ms: f64,
+    /// Chunks that failed their checksum or did not decode, seen by queries.
+    pub corrupt_chunks_total: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open database {path}: {source}")]
+    Open { path: PathBuf, source: sqlx::Error },
+    #[error("cannot migrate database {path}: {source}")]
+    Migrate { path: PathBuf, source: sqlx::migrate::MigrateError },
+    #[error("integrity check of {path} failed: {detail}")]
+    Integrity { path: PathBuf, detail: String },
+    #[error("database error while {what}: {source}")]
+    Sql { what: &'static str, source: sqlx::Error },
+    #[error("corrupt {what}: {source}")]
+    Corrupt { what: String, source: CodecError },
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
+    #[error("the store is closed")]
+    Closed,
+}
+
+pub(crate) fn sql(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |source| StoreError::Sql { what, source }
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub ingested: AtomicU64,
+    pub rejected: AtomicU64,
+    pub compactions: AtomicU64,
+    pub chunks_written: AtomicU64,
+    pub chunks_deleted: AtomicU64,
+    pub corrupt_chunks: AtomicU64,
+    /// Microseconds.
+    pub max_append_wait_us: AtomicU64,
+    pub max_maint_tx_us: AtomicU64,
+}
+
+pub(crate) struct Inner {
+    pub cfg: StoreConfig,
+    pub writer: tokio::sync::Mutex<Option<SqliteConnection>>,
+    pub readers: SqlitePool,
+    pub registry: RwLock<Registry>,
+    pub head: RwLock<Head>,
+    pub latest: RwLock<Vec<Option<(Timestamp, f64)>>>,
+    pub counters: Counters,
+}
+
+/// Cheap to clone (an `Arc` inside); `Send + Sync`.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+impl Store {
+    /// Creates or opens the database, runs migrations, checks integrity, replays what was committed
+    /// but not yet compacted, and starts background maintenance (compaction, rollups, retention).
+    pub async fn open(cfg: StoreConfig) -> Result<Store, StoreError> {
+        if cfg.block_ms <= 0 || DAY % cfg.block_ms != 0 {
+            return Err(StoreError::InvalidQuery(format!(
+                "block_ms {} must be positive and divide a day",
+                cfg.block_ms
+            )));
+        }
+        if let Some(dir) = cfg.path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let open_err = |source| StoreError::Open {
+            path: cfg.path.clone(),
+            source,
+        };
+        let opts = SqliteConnectOptions::new()
+            .filename(&cfg.path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(false)
+            .pragma("cache_size", "-65536")
+            .pragma("temp_store", "memory");
+        let mut writer = SqliteConnection::connect_with(&opts).await.map_err(open_err)?;
+        MIGRATOR.run(&mut writer).await.map_err(|source| StoreError::Migrate {
+            path: cfg.path.clone(),
+            source,
+        })?;
+        let check = match cfg.integrity_check {
+            IntegrityCheck::Off => None,
+            IntegrityCheck::Quick => Some("PRAGMA quick_check"),
+            IntegrityCheck::Full => Some("PRAGMA integrity_check"),
+        };
+        if let Some(check) = check {
+            let rows: Vec<String> = sqlx::query_scalar(check)
+                .fetch_all(&mut writer)
+                .await
+                .map_err(sql("checking integrity"))?;
+            if rows.len() != 1 || rows[0] != "ok" {
+                return Err(StoreError::Integrity {
+                    path: cfg.path.clone(),
+                    detail: rows.join("; "),
+                });
+            }
+        }
+        let readers = SqlitePoolOptions::new()
+            .max_connections(cfg.read_connections.max(1))
+            .connect_with(opts.clone().read_only(true))
+            .await
+            .map_err(open_err)?;
+
+        // Registry.
+        let mut registry = Registry::default();
+        let rows = sqlx::query("SELECT id, metric, labels, kind FROM series ORDER BY id")
+            .fetch_all(&mut writer)
+            .await
+            .map_err(sql("loading the series registry"))?;
+        for row in rows {
+            let id: i64 = row.get(0);
+            let metric: String = row.get(1);
+            let labels_text: String = row.get(2);
+            let kind: i64 = row.get(3);
+            let labels = Labels::parse_canonical(&labels_text).map_err(|e| StoreError::Corrupt {
+                what: format!("labels of series {id}"),
+                source: CodecError(e),
+            })?;
+            registry.insert(SeriesInfo {
+                id: id as SeriesId,
+                key: SeriesKey::new(metric, labels),
+                kind: MetricKind::from_code(kind),
+            });
+        }
+        let id_bound = registry.id_bound();
+
+        let mut head = Head::new(cfg.block_ms);
+        head.compacted_last.resize(id_bound, None);
+        let inner = Arc::new(Inner {
+            readers,
+            registry: RwLock::new(registry),
+            head: RwLock::new(head),
+            latest: RwLock::new(vec![None; id_bound]),
+            counters: Counters::default(),
+            writer: tokio::sync::Mutex::new(None),
+            cfg,
+        });
+        let store = Store { inner };
+        store.recover(&mut writer).await?;
+        *store.inner.writer.lock().await = Some(writer);
+        Ok(store)
+    }
+
+    /// Loads engine state and replays the head log.
+    async fn recover(&self, conn: &mut SqliteConnection) -> Result<(), StoreError> {
+        let inner = &self.inner;
+        let id_bound = rd(&inner.registry).id_bound();
+        let rows = sqlx::query("SELECT id, data FROM head_log ORDER BY id")
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(sql("reading the head log"))?;
+        let watermark = rd(&inner.head).watermark;
+        let mut replayed = 0usize;
+        for row in rows {
+            let id: i64 = row.get(0);
+            let data: Vec<u8> = row.get(1);
+            let samples = codec::decode_log(&data).map_err(|source| StoreError::Corrupt {
+                what: format!("head log entry {id}"),
+                source,
+            })?;
+            let keep: Vec<_> = samples
+                .into_iter()
+                .filter(|s| s.1 >= watermark && (s.0 as usize) < id_bound && s.0 > 0)
+                .collect();
+            replayed += keep.len();
+            head::apply(&inner.head, &inner.latest, &keep, id_bound);
+        }
+        tracing::info!(path = %inner.cfg.path.display(), replayed, "Store opened.");
+        Ok(())
+    }
+
+    /// Ids for keys, creating (and persisting) new series. The kind given for a new series is kept.
+    pub async fn resolve(&self, keys: &[(SeriesKey, MetricKind)]) -> Result<Vec<SeriesId>, StoreError> {
+        let mut out = Vec::with_capacity(keys.len());
+        let mut missing = false;
+        {
+            let reg = rd(&self.inner.registry);
+            for (k, _) in keys {
+                let id = reg.get(k).unwrap_or(0);
+                missing |= id == 0;
+                out.push(id);
+            }
+        }
+        if !missing {
+            return Ok(out);
+        }
+        let mut guard = self.inner.writer.lock().await;
+        let conn = guard.as_mut().ok_or(StoreError::Closed)?;
+        // Re-check under the writer lock: another task may have registered some meanwhile.
+        let mut new: Vec<SeriesInfo> = Vec::new();
+        {
+            let reg = rd(&self.inner.registry);
+            let mut next = reg.next_id();
+            for (i, (k, kind)) in keys.iter().enumerate() {
+                if out[i] != 0 {
+                    continue;
+                }
+                if let Some(id) = reg.get(k).or_else(|| new.iter().find(|n| &n.key == k).map(|n| n.id)) {
+                    out[i] = id;
+                    continue;
+                }
+                new.push(SeriesInfo {
+                    id: next,
+                    key: k.clone(),
+                    kind: *kind,
+                });
+                out[i] = next;
+                next += 1;
+            }
+        }
+        if new.is_empty() {
+            return Ok(out);
+        }
+        let mut tx = conn.begin().await.map_err(sql("registering series"))?;
+        for part in new.chunks(8000) {
+            let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO series (id, metric, labels, kind) ");
+            qb.push_values(part, |mut b, s| {
+                b.push_bind(i64::from(s.id))
+                    .push_bind(s.key.metric.clone())
+                    .push_bind(s.key.labels.canonical())
+                    .push_bind(s.kind.code());
+            });
+            qb.build().execute(&mut *tx).await.map_err(sql("registering series"))?;
+        }
+        tx.commit().await.map_err(sql("registering series"))?;
+        let mut reg = wr(&self.inner.registry);
+        for s in new {
+            reg.insert(s);
+        }
+        Ok(out)
+    }
+
+    /// Appends samples and events; returns after they are committed (they survive kill -9).
+    ///
+    /// A sample is rejected (and counted) when its series id is unknown, when its block was already
+    /// sealed for compaction (too old), or when it lies more than `max_future_ms` ahead of the wall
+    /// clock. Within the head, a second sample with the same series and timestamp replaces the
+    /// first (last write wins), in memory and on replay alike.
+    pub async fn append(&self, samples: &[(SeriesId, Timestamp, f64)], events: &[Event]) -> Result<AppendReport, StoreError> {
+        let inner = &self.inner;
+        let waited = Instant::now();
+        let mut guard = inner.writer.lock().await;
+        let wait_us = waited.elapsed().as_micros() as u64;
+        inner.counters.max_append_wait_us.fetch_max(wait_us, Ordering::Relaxed);
+        let conn = guard.as_mut().ok_or(StoreError::Closed)?;
+
+        let id_bound = rd(&inner.registry).id_bound();
+        let floor = rd(&inner.head).floor;
+        let future = crate::model::now_ms().saturating_add(inner.cfg.max_future_ms);
+        let accepted: Vec<(SeriesId, Timestamp, f64)> = samples
+            .iter()
+            .copied()
+            .filter(|&(id, ts, _)| id > 0 && (id as usize) < id_bound && ts >= floor && ts <= future)
+            .collect();
+        let report = AppendReport {
+            accepted: accepted.len(),
+            rejected: samples.len() - accepted.len(),
+        };
+        if accepted.is_empty() && events.is_empty() {
+            inner.counters.rejected.fetch_add(report.rejected as u64, Ordering::Relaxed);
+            return Ok(report);
+        }
+        let mut tx = conn.begin().await.map_err(sql("appending"))?;
+        if !accepted.is_empty() {
+            let max_ts = accepted.iter().map(|s| s.1).max().unwrap_or(i64::MIN);
+            let blob = codec::encode_log(&accepted);
+            sqlx::query("INSERT INTO head_log (max_ts, n, data) VALUES (?, ?, ?)")
+                .bind(max_ts)
+                .bind(accepted.len() as i64)
+                .bind(blob)
+                .execute(&mut *tx)
+                .await
+                .map_err(sql("writing the head log"))?;
+        }
+        for part in events.chunks(4000) {
+            let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO events (ts, kind, severity, cluster, subject, message) ",
+            );
+            qb.push_values(part, |mut b, e| {
+                b.push_bind(e.ts)
+                    .push_bind(e.kind.clone())
+                    .push_bind(e.severity.as_str())
+                    .push_bind(e.cluster.clone())
+                    .push_bind(e.subject.clone())
+                    .push_bind(e.message.clone());
+            });
+            qb.build().execute(&mut *tx).await.map_err(sql("writing events"))?;
+        }
+        tx.commit().await.map_err(sql("committing an append"))?;
+        head::apply(&inner.head, &inner.latest, &accepted, id_bound);
+        inner.counters.ingested.fetch_add(report.accepted as u64, Ordering::Relaxed);
+        inner.counters.rejected.fetch_add(report.rejected as u64, Ordering::Relaxed);
+        Ok(report)
+    }
+
+    /// resolve + append.
+    pub async fn write(&self, samples: &[Sample], events: &[Event]) -> Result<AppendReport, StoreError> {
+        let keys: Vec<(SeriesKey, MetricKind)> = samples.iter().map(|s| (s.key.clone(), s.kind)).collect();
+        let ids = self.resolve(&keys).await?;
+        let triples: Vec<(SeriesId, Timestamp, f64)> =
+            samples.iter().zip(ids).map(|(s, id)| (id, s.ts, s.value)).collect();
+        self.append(&triples, events).await
+    }
+
+    /// Series whose metric equals `metric` (if given) and that satisfy all matchers; sorted by key.
+    pub fn select(&self, metric: Option<&str>, matchers: &[Matcher]) -> Vec<SeriesInfo> {
+        rd(&self.inner.registry).select(metric, matchers)
+    }
+
+    pub fn series_info(&self, id: SeriesId) -> Option<SeriesInfo> {
+        rd(&self.inner.registry).info(id).cloned()
+    }
+
+    /// Sorted, includes `__name__`.
+    pub fn label_names(&self) -> Vec<String> {
+        rd(&self.inner.registry).label_names()
+    }
+
+    /// Sorted; `__name__` gives metric names.
+    pub fn label_values(&self, name: &str) -> Vec<String> {
+        rd(&self.inner.registry).label_values(name)
+    }
+
+    /// Chart query: picks the tier and a step so that each series gets at most `max_points` buckets.
+    pub async fn query_range(
+        &self,
+        ids: &[SeriesId],
+        start: Timestamp,
+        end: Timestamp,
+        max_points: usize,
+    ) -> Result<Vec<SeriesRange>, StoreError> {
+        if end < start {
+            return Err(StoreError::InvalidQuery(format!("end {end} is before start {start}")));
+        }
+        let max_points = max_points.max(1) as i64;
+        // One bucket may be lost to aligning the first bucket down to a step multiple.
+        let slots = (max_points - 1).max(1);
+        let span = end - start + 1;
+        let want = ((span + slots - 1) / slots).max(1);
+        let (tier, step) = query::choose_for_points(&rd(&self.inner.head), start, want);
+        query::run(&self.inner, ids, start, end, step, tier).await
+    }
+
+    /// Explicit step (Prometheus API); buckets aligned to multiples of step_ms; tier None = finest
+    /// that fits, i.e. the coarsest tier whose resolution divides the step and that still holds
+    /// data at `start` (raw when none does).
+    pub async fn query_range_step(
+        &self,
+        ids: &[SeriesId],
+        start: Timestamp,
+        end: Timestamp,
+        step_ms: i64,
+        tier: Option<Tier>,
+    ) -> Result<Vec<SeriesRange>, StoreError> {
+        if end < start {
+            return Err(StoreError::InvalidQuery(format!("end {end} is before start {start}")));
+        }
+        if step_ms <= 0 {
+            return Err(StoreError::InvalidQuery(format!("step {step_ms} ms must be positive")));
+        }
+        let tier = match tier {
+            Some(t) => t,
+            None => query::choose_for_step(&rd(&self.inner.head), start, step_ms),
+        };
+        query::run(&self.inner, ids, start, end, step_ms, tier).await
+    }
+
+    /// Newest sample of each series (None if it has none in memory), without decoding history.
+    pub fn latest(&self, ids: &[SeriesId]) -> Vec<Option<(Timestamp, f64)>> {
+        let l = rd(&self.inner.latest);
+        let h = rd(&self.inner.head);
+        ids.iter()
+            .map(|&id| {
+                let a = l.get(id as usize).copied().flatten();
+                let b = h.compacted_last(id);
+                match (a, b) {
+                    (Some(a), Some(b)) => Some(if b.0 > a.0 { b } else { a }),
+                    (a, b) => a.or(b),
+                }
+            })
+            .collect()
+    }
+
+    /// Newest sample at or before `at` (for Prometheus instant queries at a past time), within `lookback_ms`.
+    pub async fn value_at(
+        &self,
+        ids: &[SeriesId],
+        at: Timestamp,
+        lookback_ms: i64,
+    ) -> Result<Vec<Option<(Timestamp, f64)>>, StoreError> {
+        query::value_at(&self.inner, ids, at, lookback_ms).await
+    }
+
+    /// Newest first.
+    pub async fn events(&self, q: &EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "SELECT id, ts, kind, severity, cluster, subject, message FROM events WHERE ts >= ",
+        );
+        qb.push_bind(q.start).push(" AND ts <= ").push_bind(q.end);
+        if let Some(c) = &q.cluster {
+            qb.push(" AND cluster = ").push_bind(c.clone());
+        }
+        if let Some(s) = &q.subject {
+            qb.push(" AND subject = ").push_bind(s.clone());
+        }
+        if !q.kinds.is_empty() {
+            qb.push(" AND kind IN (");
+            let mut sep = qb.separated(", ");
+            for k in &q.kinds {
+                sep.push_bind(k.clone());
+            }
+            qb.push(")");
+        }
+        let limit = if q.limit == 0 { i64::MAX } else { q.limit as i64 };
+        qb.push(" ORDER BY ts DESC, id DESC LIMIT ").push_bind(limit);
+        let rows = qb
+            .build()
+            .persistent(false)
+            .fetch_all(&self.inner.readers)
+            .await
+            .map_err(sql("reading events"))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let severity: String = r.get(3);
+                StoredEvent {
+                    id: r.get(0),
+                    event: Event {
+                        ts: r.get(1),
+                        kind: r.get(2),
+                        severity: Severity::parse(&severity).unwrap_or_default(),
+                        cluster: r.get(4),
+                        subject: r.get(5),
+                        message: r.get(6),
+                    },
+                }
+            })
+            .collect())
+    }
+
+    /// Latest text snapshot per (cluster, subject, name), e.g. a ZooKeeper server's `conf`. An
+    /// older snapshot than the stored one is ignored.
+    pub async fn put_document(&self, cluster: &str, subject: &str, name: &str, ts: Timestamp, body: &str) -> Result<(), StoreError> {
+        let mut guard = self.inner.writer.lock().await;
+        let conn = guard.as_mut().ok_or(StoreError::Closed)?;
+        sqlx::query(
+            "INSERT INTO documents (cluster, subject, name, ts, body) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (cluster, subject, name) DO UPDATE SET ts = excluded.ts, body = excluded.body \
+             WHERE excluded.ts >= documents.ts",
+        )
+        .bind(cluster.to_string())
+        .bind(subject.to_string())
+        .bind(name.to_string())
+        .bind(ts)
+        .bind(body.to_string())
+        .execute(conn)
+        .await
+        .map_err(sql("writing a document"))?;
+        Ok(())
+    }
+
+    /// (name, ts, body), sorted by name.
+    pub async fn documents(&self, cluster: &str, subject: &str) -> Result<Vec<(String, Timestamp, String)>, StoreError> {
+        let rows = sqlx::query("SELECT name, ts, body FROM documents WHERE cluster = ? AND subject = ? ORDER BY name")
+            .bind(cluster.to_string())
+            .bind(subject.to_string())
+            .fetch_all(&self.inner.readers)
+            .await
+            .map_err(sql("reading documents"))?;
+        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+    }
+
+    pub async fn stats(&self) -> StoreStats {
+        let inner = &self.inner;
+        let c = &inner.counters;
+        let (head_samples, head_blocks, watermark) = {
+            let h = rd(&inner.head);
+            (h.samples, h.blocks.len(), h.watermark)
+        };
+        let mut bytes_on_disk = 0;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = inner.cfg.path.clone().into_os_string();
+            p.push(suffix);
+            if let Ok(m) = std::fs::metadata(PathBuf::from(p)) {
+                bytes_on_disk += m.len();
+            }
+        }
+        StoreStats {
+            series: rd(&inner.registry).len(),
+            samples_ingested_total: c.ingested.load(Ordering::Relaxed),
+            samples_rejected_total: c.rejected.load(Ordering::Relaxed),
+            bytes_on_disk,
+            head_samples,
+            head_blocks,
+            compacted_until: (watermark != i64::MIN).then_some(watermark),
+            compactions_total: c.compactions.load(Ordering::Relaxed),
+            chunks_written_total: c.chunks_written.load(Ordering::Relaxed),
+            chunks_deleted_total: c.chunks_deleted.load(Ordering::Relaxed),
+            max_append_wait_ms: c.max_append_wait_us.load(Ordering::Relaxed) as f64 / 1000.0,
+            max_maintenance_tx_ms: c.max_maint_tx_us.load(Ordering::Relaxed) as f64 / 1000.0,
+            corrupt_chunks_total: c.corrupt_chunks.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Flushes, stops background tasks, checkpoints the WAL. Later calls fail with `Closed`.
+    pub async fn close(&self) -> Result<(), StoreError> {
+        let mut guard = self.inner.writer.lock().await;
+        let Some(mut conn) = guard.take() else { return Ok(()) };
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&mut conn)
+            .await
+            .map_err(sql("checkpointing the WAL"))?;
+        conn.close().await.map_err(sql("closing the writer"))?;
+        self.inner.readers.close().await;
+        Ok(())
+    }
+}

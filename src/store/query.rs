@@ -1,0 +1,138 @@
+//! Reads: tier selection, and range queries that merge compressed chunks (below the compaction
+//! watermark) with the in-memory head (above it) into aligned buckets.
+
+use crate::model::Timestamp;
+
+use super::head::{Head, SeriesSnap, rd};
+use super::rollup::{Bucketer, counter_increase};
+use super::{Inner, SeriesId, SeriesInfo, SeriesRange, StoreError, Tier};
+
+const COARSE_FIRST: [Tier; 4] = [Tier::D1, Tier::H1, Tier::M5, Tier::M1];
+const FINE_FIRST: [Tier; 4] = [Tier::M1, Tier::M5, Tier::H1, Tier::D1];
+
+fn round_up(v: i64, m: i64) -> i64 {
+    ((v + m - 1) / m) * m
+}
+
+fn covers(head: &Head, tier: Tier, start: Timestamp) -> bool {
+    head.retained_from(tier) <= start
+}
+
+/// For a chart: the coarsest tier whose resolution is at most the wanted step (fewest rows read,
+/// still exact), provided retention has kept it at `start`; the step rounded up to a multiple of
+/// the tier's resolution so that tier buckets nest in output buckets.
+pub(crate) fn choose_for_points(head: &Head, start: Timestamp, want: i64) -> (Tier, i64) {
+    for t in COARSE_FIRST {
+        let res = t.resolution_ms().unwrap_or(1);
+        if res <= want && covers(head, t, start) {
+            return (t, round_up(want, res));
+        }
+    }
+    if covers(head, Tier::Raw, start) {
+        return (Tier::Raw, want);
+    }
+    for t in FINE_FIRST {
+        if covers(head, t, start) {
+            let res = t.resolution_ms().unwrap_or(1);
+            return (t, round_up(want.max(res), res));
+        }
+    }
+    (Tier::D1, round_up(want.max(super::DAY), super::DAY))
+}
+
+/// For an explicit step: the coarsest tier whose resolution divides the step and that still holds
+/// data at `start`; raw when none does; else the finest tier that still has data at `start`.
+pub(crate) fn choose_for_step(head: &Head, start: Timestamp, step: i64) -> Tier {
+    for t in COARSE_FIRST {
+        let res = t.resolution_ms().unwrap_or(1);
+        if step % res == 0 && covers(head, t, start) {
+            return t;
+        }
+    }
+    if covers(head, Tier::Raw, start) {
+        return Tier::Raw;
+    }
+    FINE_FIRST.into_iter().find(|&t| covers(head, t, start)).unwrap_or(Tier::D1)
+}
+
+/// The head part of a query, taken under one read lock so that it is consistent with the
+/// watermark it was taken at.
+pub(crate) struct HeadView {
+    pub watermark: Timestamp,
+    pub merged_to: Timestamp,
+    pub series: Vec<(SeriesInfo, SeriesSnap)>,
+}
+
+fn head_view(inner: &Inner, ids: &[SeriesId], lo: Timestamp, hi: Timestamp) -> HeadView {
+    let infos: Vec<Option<SeriesInfo>> = {
+        let reg = rd(&inner.registry);
+        ids.iter().map(|&id| reg.info(id).cloned()).collect()
+    };
+    let h = rd(&inner.head);
+    let head_lo = lo.max(h.watermark);
+    let series = infos
+        .into_iter()
+        .flatten()
+        .map(|info| {
+            let snap = if head_lo < hi {
+                h.snapshot_series(info.id, head_lo, hi)
+            } else {
+                SeriesSnap::default()
+            };
+            (info, snap)
+        })
+        .collect();
+    HeadView {
+        watermark: h.watermark,
+        merged_to: h.merged_to,
+        series,
+    }
+}
+
+pub(crate) async fn run(
+    inner: &Inner,
+    ids: &[SeriesId],
+    start: Timestamp,
+    end: Timestamp,
+    step: i64,
+    tier: Tier,
+) -> Result<Vec<SeriesRange>, StoreError> {
+    let lo = start.div_euclid(step).saturating_mul(step);
+    let hi = end.div_euclid(step).saturating_mul(step).saturating_add(step);
+    let view = head_view(inner, ids, lo, hi);
+    let mut out = Vec::with_capacity(view.series.len());
+    for (info, snap) in view.series {
+        let counter = info.kind == crate::model::MetricKind::Counter;
+        let mut b = Bucketer::new(step, lo, hi);
+        let mut prev = snap.prev.map(|p| p.1);
+        for &(ts, v) in &snap.samples {
+            let inc = if counter { counter_increase(prev, v) } else { 0.0 };
+            b.add_sample(ts, v, inc);
+            prev = Some(v);
+        }
+        out.push(SeriesRange {
+            series: info,
+            tier,
+            step_ms: step,
+            buckets: b.finish(),
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) async fn value_at(
+    inner: &Inner,
+    ids: &[SeriesId],
+    at: Timestamp,
+    lookback_ms: i64,
+) -> Result<Vec<Option<(Timestamp, f64)>>, StoreError> {
+    let lo = at.saturating_sub(lookback_ms.max(0));
+    let h = rd(&inner.head);
+    Ok(ids
+        .iter()
+        .map(|&id| {
+            h.value_at(id, at, lo)
+                .or_else(|| h.compacted_last(id).filter(|p| p.0 <= at && p.0 >= lo))
+        })
+        .collect())
+}
