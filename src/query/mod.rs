@@ -35,8 +35,10 @@
 
 pub mod ast;
 pub mod duration;
+pub mod eval;
 pub mod parser;
 
 pub use ast::{AggOp, BinOp, Expr, Grouping, RangeFunc, Selector};
 pub use duration::parse_duration;
+pub use eval::{EvalError, QueryResult, SeriesValues, Value, eval_instant, eval_range};
 pub use parser::{ParseError, parse, parse_selector};

@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{Connection, Row, SqliteConnection};
 
 use crate::model::{Event, Labels, Matcher, MetricKind, Sample, SeriesKey, Severity, Timestamp};
@@ -178,7 +180,11 @@ pub struct Bucket {
 
 impl Bucket {
     pub fn avg(&self) -> f64 {
-        if self.count == 0 { f64::NAN } else { self.sum / f64::from(self.count) }
+        if self.count == 0 {
+            f64::NAN
+        } else {
+            self.sum / f64::from(self.count)
+        }
     }
 }
 
@@ -242,11 +248,17 @@ pub enum StoreError {
     #[error("cannot open database {path}: {source}")]
     Open { path: PathBuf, source: sqlx::Error },
     #[error("cannot migrate database {path}: {source}")]
-    Migrate { path: PathBuf, source: sqlx::migrate::MigrateError },
+    Migrate {
+        path: PathBuf,
+        source: sqlx::migrate::MigrateError,
+    },
     #[error("integrity check of {path} failed: {detail}")]
     Integrity { path: PathBuf, detail: String },
     #[error("database error while {what}: {source}")]
-    Sql { what: &'static str, source: sqlx::Error },
+    Sql {
+        what: &'static str,
+        source: sqlx::Error,
+    },
     #[error("corrupt {what}: {source}")]
     Corrupt { what: String, source: CodecError },
     #[error("invalid query: {0}")]
@@ -318,11 +330,16 @@ impl Store {
             .foreign_keys(false)
             .pragma("cache_size", "-65536")
             .pragma("temp_store", "memory");
-        let mut writer = SqliteConnection::connect_with(&opts).await.map_err(open_err)?;
-        MIGRATOR.run(&mut writer).await.map_err(|source| StoreError::Migrate {
-            path: cfg.path.clone(),
-            source,
-        })?;
+        let mut writer = SqliteConnection::connect_with(&opts)
+            .await
+            .map_err(open_err)?;
+        MIGRATOR
+            .run(&mut writer)
+            .await
+            .map_err(|source| StoreError::Migrate {
+                path: cfg.path.clone(),
+                source,
+            })?;
         let check = match cfg.integrity_check {
             IntegrityCheck::Off => None,
             IntegrityCheck::Quick => Some("PRAGMA quick_check"),
@@ -357,10 +374,11 @@ impl Store {
             let metric: String = row.get(1);
             let labels_text: String = row.get(2);
             let kind: i64 = row.get(3);
-            let labels = Labels::parse_canonical(&labels_text).map_err(|e| StoreError::Corrupt {
-                what: format!("labels of series {id}"),
-                source: CodecError(e),
-            })?;
+            let labels =
+                Labels::parse_canonical(&labels_text).map_err(|e| StoreError::Corrupt {
+                    what: format!("labels of series {id}"),
+                    source: CodecError(e),
+                })?;
             registry.insert(SeriesInfo {
                 id: id as SeriesId,
                 key: SeriesKey::new(metric, labels),
@@ -415,7 +433,10 @@ impl Store {
     }
 
     /// Ids for keys, creating (and persisting) new series. The kind given for a new series is kept.
-    pub async fn resolve(&self, keys: &[(SeriesKey, MetricKind)]) -> Result<Vec<SeriesId>, StoreError> {
+    pub async fn resolve(
+        &self,
+        keys: &[(SeriesKey, MetricKind)],
+    ) -> Result<Vec<SeriesId>, StoreError> {
         let mut out = Vec::with_capacity(keys.len());
         let mut missing = false;
         {
@@ -440,7 +461,10 @@ impl Store {
                 if out[i] != 0 {
                     continue;
                 }
-                if let Some(id) = reg.get(k).or_else(|| new.iter().find(|n| &n.key == k).map(|n| n.id)) {
+                if let Some(id) = reg
+                    .get(k)
+                    .or_else(|| new.iter().find(|n| &n.key == k).map(|n| n.id))
+                {
                     out[i] = id;
                     continue;
                 }
@@ -458,14 +482,19 @@ impl Store {
         }
         let mut tx = conn.begin().await.map_err(sql("registering series"))?;
         for part in new.chunks(8000) {
-            let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO series (id, metric, labels, kind) ");
+            let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO series (id, metric, labels, kind) ",
+            );
             qb.push_values(part, |mut b, s| {
                 b.push_bind(i64::from(s.id))
                     .push_bind(s.key.metric.clone())
                     .push_bind(s.key.labels.canonical())
                     .push_bind(s.kind.code());
             });
-            qb.build().execute(&mut *tx).await.map_err(sql("registering series"))?;
+            qb.build()
+                .execute(&mut *tx)
+                .await
+                .map_err(sql("registering series"))?;
         }
         tx.commit().await.map_err(sql("registering series"))?;
         let mut reg = wr(&self.inner.registry);
@@ -481,12 +510,19 @@ impl Store {
     /// sealed for compaction (too old), or when it lies more than `max_future_ms` ahead of the wall
     /// clock. Within the head, a second sample with the same series and timestamp replaces the
     /// first (last write wins), in memory and on replay alike.
-    pub async fn append(&self, samples: &[(SeriesId, Timestamp, f64)], events: &[Event]) -> Result<AppendReport, StoreError> {
+    pub async fn append(
+        &self,
+        samples: &[(SeriesId, Timestamp, f64)],
+        events: &[Event],
+    ) -> Result<AppendReport, StoreError> {
         let inner = &self.inner;
         let waited = Instant::now();
         let mut guard = inner.writer.lock().await;
         let wait_us = waited.elapsed().as_micros() as u64;
-        inner.counters.max_append_wait_us.fetch_max(wait_us, Ordering::Relaxed);
+        inner
+            .counters
+            .max_append_wait_us
+            .fetch_max(wait_us, Ordering::Relaxed);
         let conn = guard.as_mut().ok_or(StoreError::Closed)?;
 
         let id_bound = rd(&inner.registry).id_bound();
@@ -495,14 +531,19 @@ impl Store {
         let accepted: Vec<(SeriesId, Timestamp, f64)> = samples
             .iter()
             .copied()
-            .filter(|&(id, ts, _)| id > 0 && (id as usize) < id_bound && ts >= floor && ts <= future)
+            .filter(|&(id, ts, _)| {
+                id > 0 && (id as usize) < id_bound && ts >= floor && ts <= future
+            })
             .collect();
         let report = AppendReport {
             accepted: accepted.len(),
             rejected: samples.len() - accepted.len(),
         };
         if accepted.is_empty() && events.is_empty() {
-            inner.counters.rejected.fetch_add(report.rejected as u64, Ordering::Relaxed);
+            inner
+                .counters
+                .rejected
+                .fetch_add(report.rejected as u64, Ordering::Relaxed);
             return Ok(report);
         }
         let mut tx = conn.begin().await.map_err(sql("appending"))?;
@@ -529,21 +570,38 @@ impl Store {
                     .push_bind(e.subject.clone())
                     .push_bind(e.message.clone());
             });
-            qb.build().execute(&mut *tx).await.map_err(sql("writing events"))?;
+            qb.build()
+                .execute(&mut *tx)
+                .await
+                .map_err(sql("writing events"))?;
         }
         tx.commit().await.map_err(sql("committing an append"))?;
         head::apply(&inner.head, &inner.latest, &accepted, id_bound);
-        inner.counters.ingested.fetch_add(report.accepted as u64, Ordering::Relaxed);
-        inner.counters.rejected.fetch_add(report.rejected as u64, Ordering::Relaxed);
+        inner
+            .counters
+            .ingested
+            .fetch_add(report.accepted as u64, Ordering::Relaxed);
+        inner
+            .counters
+            .rejected
+            .fetch_add(report.rejected as u64, Ordering::Relaxed);
         Ok(report)
     }
 
     /// resolve + append.
-    pub async fn write(&self, samples: &[Sample], events: &[Event]) -> Result<AppendReport, StoreError> {
-        let keys: Vec<(SeriesKey, MetricKind)> = samples.iter().map(|s| (s.key.clone(), s.kind)).collect();
+    pub async fn write(
+        &self,
+        samples: &[Sample],
+        events: &[Event],
+    ) -> Result<AppendReport, StoreError> {
+        let keys: Vec<(SeriesKey, MetricKind)> =
+            samples.iter().map(|s| (s.key.clone(), s.kind)).collect();
         let ids = self.resolve(&keys).await?;
-        let triples: Vec<(SeriesId, Timestamp, f64)> =
-            samples.iter().zip(ids).map(|(s, id)| (id, s.ts, s.value)).collect();
+        let triples: Vec<(SeriesId, Timestamp, f64)> = samples
+            .iter()
+            .zip(ids)
+            .map(|(s, id)| (id, s.ts, s.value))
+            .collect();
         self.append(&triples, events).await
     }
 
@@ -575,7 +633,9 @@ impl Store {
         max_points: usize,
     ) -> Result<Vec<SeriesRange>, StoreError> {
         if end < start {
-            return Err(StoreError::InvalidQuery(format!("end {end} is before start {start}")));
+            return Err(StoreError::InvalidQuery(format!(
+                "end {end} is before start {start}"
+            )));
         }
         let max_points = max_points.max(1) as i64;
         // One bucket may be lost to aligning the first bucket down to a step multiple.
@@ -598,10 +658,14 @@ impl Store {
         tier: Option<Tier>,
     ) -> Result<Vec<SeriesRange>, StoreError> {
         if end < start {
-            return Err(StoreError::InvalidQuery(format!("end {end} is before start {start}")));
+            return Err(StoreError::InvalidQuery(format!(
+                "end {end} is before start {start}"
+            )));
         }
         if step_ms <= 0 {
-            return Err(StoreError::InvalidQuery(format!("step {step_ms} ms must be positive")));
+            return Err(StoreError::InvalidQuery(format!(
+                "step {step_ms} ms must be positive"
+            )));
         }
         let tier = match tier {
             Some(t) => t,
@@ -656,8 +720,13 @@ impl Store {
             }
             qb.push(")");
         }
-        let limit = if q.limit == 0 { i64::MAX } else { q.limit as i64 };
-        qb.push(" ORDER BY ts DESC, id DESC LIMIT ").push_bind(limit);
+        let limit = if q.limit == 0 {
+            i64::MAX
+        } else {
+            q.limit as i64
+        };
+        qb.push(" ORDER BY ts DESC, id DESC LIMIT ")
+            .push_bind(limit);
         let rows = qb
             .build()
             .persistent(false)
@@ -685,7 +754,14 @@ impl Store {
 
     /// Latest text snapshot per (cluster, subject, name), e.g. a ZooKeeper server's `conf`. An
     /// older snapshot than the stored one is ignored.
-    pub async fn put_document(&self, cluster: &str, subject: &str, name: &str, ts: Timestamp, body: &str) -> Result<(), StoreError> {
+    pub async fn put_document(
+        &self,
+        cluster: &str,
+        subject: &str,
+        name: &str,
+        ts: Timestamp,
+        body: &str,
+    ) -> Result<(), StoreError> {
         let mut guard = self.inner.writer.lock().await;
         let conn = guard.as_mut().ok_or(StoreError::Closed)?;
         sqlx::query(
@@ -705,14 +781,23 @@ impl Store {
     }
 
     /// (name, ts, body), sorted by name.
-    pub async fn documents(&self, cluster: &str, subject: &str) -> Result<Vec<(String, Timestamp, String)>, StoreError> {
-        let rows = sqlx::query("SELECT name, ts, body FROM documents WHERE cluster = ? AND subject = ? ORDER BY name")
-            .bind(cluster.to_string())
-            .bind(subject.to_string())
-            .fetch_all(&self.inner.readers)
-            .await
-            .map_err(sql("reading documents"))?;
-        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+    pub async fn documents(
+        &self,
+        cluster: &str,
+        subject: &str,
+    ) -> Result<Vec<(String, Timestamp, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT name, ts, body FROM documents WHERE cluster = ? AND subject = ? ORDER BY name",
+        )
+        .bind(cluster.to_string())
+        .bind(subject.to_string())
+        .fetch_all(&self.inner.readers)
+        .await
+        .map_err(sql("reading documents"))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect())
     }
 
     pub async fn stats(&self) -> StoreStats {
@@ -750,7 +835,9 @@ impl Store {
     /// Flushes, stops background tasks, checkpoints the WAL. Later calls fail with `Closed`.
     pub async fn close(&self) -> Result<(), StoreError> {
         let mut guard = self.inner.writer.lock().await;
-        let Some(mut conn) = guard.take() else { return Ok(()) };
+        let Some(mut conn) = guard.take() else {
+            return Ok(());
+        };
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
             .execute(&mut conn)
             .await

@@ -11,6 +11,7 @@
 
 use super::format::{Scale, ValueFormat, utc, utc_fmt, utc_minutes};
 use crate::model::Timestamp;
+use crate::store::Bucket;
 use std::fmt::Write as _;
 
 /// Distinct line colours (Tableau 10), in legend order.
@@ -21,18 +22,6 @@ pub const COLORS: [&str; 10] = [
 
 /// Events drawn per chart at most (the newest are kept); the events page lists them all.
 const MAX_EVENT_TICKS: usize = 200;
-
-/// One aggregated bucket as the store returns it (see `store::Bucket`).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct RawBucket {
-    pub ts: Timestamp,
-    pub count: u32,
-    pub sum: f64,
-    pub min: f64,
-    pub max: f64,
-    pub last: f64,
-    pub increase: f64,
-}
 
 /// One drawn point, in the series' own unit (a rate per second for counters).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -63,7 +52,7 @@ impl SeriesData {
     /// Builds the drawn points from buckets (ascending, non-empty only).
     pub fn from_buckets(
         label: impl Into<String>,
-        buckets: &[RawBucket],
+        buckets: &[Bucket],
         step_ms: i64,
         counter: bool,
     ) -> Self {
@@ -749,8 +738,8 @@ mod tests {
     use super::*;
     use crate::web::format::Unit;
 
-    fn gauge(ts: Timestamp, v: f64) -> RawBucket {
-        RawBucket {
+    fn gauge(ts: Timestamp, v: f64) -> Bucket {
+        Bucket {
             ts,
             count: 1,
             sum: v,
@@ -778,7 +767,7 @@ mod tests {
 
     #[test]
     fn gauge_points_average_each_bucket_and_keep_the_band() {
-        let b = RawBucket {
+        let b = Bucket {
             ts: 0,
             count: 4,
             sum: 20.0,
@@ -803,7 +792,7 @@ mod tests {
 
     #[test]
     fn counters_become_per_second_rates_even_across_sparse_buckets() {
-        let mk = |ts, inc| RawBucket {
+        let mk = |ts, inc| Bucket {
             ts,
             count: 4,
             sum: 0.0,
@@ -823,9 +812,9 @@ mod tests {
 
     #[test]
     fn missing_buckets_break_the_line() {
-        let buckets: Vec<RawBucket> = [0, 60_000, 120_000, 420_000, 480_000]
+        let buckets: Vec<Bucket> = [0, 60_000, 120_000, 420_000, 480_000]
             .iter()
-            .map(|&t| RawBucket {
+            .map(|&t| Bucket {
                 count: 4,
                 ..gauge(t, 1.0)
             })
@@ -845,7 +834,7 @@ mod tests {
     fn sparse_buckets_with_jitter_are_not_gaps() {
         // 15 s scrapes seen through 12 s buckets: every fifth bucket is empty.
         let ts: Vec<i64> = (0..40).map(|i| i * 15_000 / 12_000 * 12_000).collect();
-        let mut buckets: Vec<RawBucket> = ts.iter().map(|&t| gauge(t, 2.0)).collect();
+        let mut buckets: Vec<Bucket> = ts.iter().map(|&t| gauge(t, 2.0)).collect();
         buckets.dedup_by_key(|b| b.ts);
         let s = SeriesData::from_buckets("x", &buckets, 12_000, false);
         assert_eq!(s.segments().len(), 1, "interval {}", s.interval_ms);
@@ -952,7 +941,7 @@ mod tests {
 
     #[test]
     fn hover_columns_are_capped_at_one_per_two_pixels() {
-        let buckets: Vec<RawBucket> = (0..2000).map(|i| gauge(i * 300, 1.0)).collect();
+        let buckets: Vec<Bucket> = (0..2000).map(|i| gauge(i * 300, 1.0)).collect();
         let s = SeriesData::from_buckets("x", &buckets, 300, false);
         let chart = spec(vec![s]).render();
         assert!(
@@ -968,7 +957,7 @@ mod tests {
             "x",
             &[
                 gauge(0, 5.0),
-                RawBucket {
+                Bucket {
                     min: 1.0,
                     max: 9.0,
                     count: 2,
