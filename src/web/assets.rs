@@ -7,8 +7,16 @@ use std::hash::{Hash, Hasher};
 use std::sync::OnceLock;
 
 const FILES: [(&str, &str, &str); 2] = [
-    ("app.css", "text/css; charset=utf-8", include_str!("../../static/app.css")),
-    ("app.js", "text/javascript; charset=utf-8", include_str!("../../static/app.js")),
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_str!("../../static/app.css"),
+    ),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/app.js"),
+    ),
 ];
 
 fn etag(i: usize) -> &'static str {
@@ -45,7 +53,10 @@ pub async fn static_file(Path(name): Path<String>, headers: HeaderMap) -> Respon
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(mime)),
             (header::CACHE_CONTROL, cache),
-            (header::ETAG, HeaderValue::from_str(tag).unwrap_or(HeaderValue::from_static("\"0\""))),
+            (
+                header::ETAG,
+                HeaderValue::from_str(tag).unwrap_or(HeaderValue::from_static("\"0\"")),
+            ),
         ],
         body,
     )

@@ -55,7 +55,9 @@ impl WebError {
 
     fn log(&self) {
         match self {
-            WebError::Store(_) | WebError::Internal(_) => tracing::error!(error = %self, "Request failed."),
+            WebError::Store(_) | WebError::Internal(_) => {
+                tracing::error!(error = %self, "Request failed.")
+            }
             _ => tracing::debug!(error = %self, "Request refused."),
         }
     }
@@ -88,7 +90,11 @@ impl IntoResponse for WebError {
         let status = self.status();
         let range = TimeRange::last("24h", now_ms()).unwrap_or_else(|_| TimeRange::fixed(0, 1));
         let mut page = PageCtx::new(
-            format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or("")),
+            format!(
+                "{} {}",
+                status.as_u16(),
+                status.canonical_reason().unwrap_or("")
+            ),
             "",
             "/",
             range,
@@ -96,7 +102,10 @@ impl IntoResponse for WebError {
         page.picker = false;
         let message = match &self {
             // Do not echo internal details to visitors; the log has them.
-            WebError::Internal(_) => "Something went wrong while building this page; the server log has the details.".to_string(),
+            WebError::Internal(_) => {
+                "Something went wrong while building this page; the server log has the details."
+                    .to_string()
+            }
             other => other.to_string(),
         };
         let body = ErrorPage {

@@ -22,7 +22,12 @@ pub struct PageCtx {
 }
 
 impl PageCtx {
-    pub fn new(title: impl Into<String>, nav: &'static str, path: impl Into<String>, range: TimeRange) -> Self {
+    pub fn new(
+        title: impl Into<String>,
+        nav: &'static str,
+        path: impl Into<String>,
+        range: TimeRange,
+    ) -> Self {
         PageCtx {
             title: title.into(),
             nav,
@@ -84,7 +89,9 @@ mod tests {
     #[test]
     fn links_keep_the_range_and_page_parameters() {
         let range = TimeRange::last("6h", 1_000_000_000_000).unwrap();
-        let page = PageCtx::new("t", "events", "/events", range.clone()).keep("cluster", "lab a").keep("kind", "");
+        let page = PageCtx::new("t", "events", "/events", range.clone())
+            .keep("cluster", "lab a")
+            .keep("kind", "");
         let preset = &range.preset_links()[0];
         assert_eq!(page.preset_href(preset), "/events?cluster=lab%20a&range=1h");
         assert_eq!(page.link("/targets"), "/targets?range=6h");
