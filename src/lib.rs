@@ -5,6 +5,8 @@
 pub mod collector;
 pub mod config;
 pub mod model;
+pub mod query;
 pub mod sources;
 pub mod store;
 pub mod targets;
+pub mod web;

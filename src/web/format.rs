@@ -1,0 +1,314 @@
+//! Units, number and time formatting for pages and charts. Pure functions, all in UTC.
+
+use crate::model::{MetricKind, Timestamp};
+
+/// What a series' values measure, guessed from its name (Prometheus naming conventions plus
+/// ZooKeeper's mntr names, whose latencies and times are in milliseconds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    Count,
+    Bytes,
+    Seconds,
+    Millis,
+}
+
+impl Unit {
+    pub fn for_metric(metric: &str) -> Unit {
+        let m = metric.to_ascii_lowercase();
+        let m = m.strip_suffix("_total").unwrap_or(&m);
+        if m.ends_with("_bytes")
+            || m.ends_with("_bytes_count")
+            || m.ends_with("data_size")
+            || m.ends_with("proposal_size")
+            || m.ends_with("response_size")
+            || m.ends_with("watch_bytes")
+        {
+            Unit::Bytes
+        } else if m.ends_with("_seconds") {
+            Unit::Seconds
+        } else if m.ends_with("_ms")
+            || m.contains("latency")
+            || (m.starts_with("zk_") && (m.ends_with("time") || m.ends_with("_uptime")))
+        {
+            Unit::Millis
+        } else {
+            Unit::Count
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Count => "count",
+            Unit::Bytes => "bytes",
+            Unit::Seconds => "seconds",
+            Unit::Millis => "milliseconds",
+        }
+    }
+}
+
+/// How values are displayed: a unit, and whether they are per-second rates of a counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ValueFormat {
+    pub unit: Unit,
+    pub per_second: bool,
+}
+
+impl ValueFormat {
+    pub fn for_series(metric: &str, kind: MetricKind) -> Self {
+        Self {
+            unit: Unit::for_metric(metric),
+            per_second: kind == MetricKind::Counter,
+        }
+    }
+
+    pub fn plain() -> Self {
+        Self {
+            unit: Unit::Count,
+            per_second: false,
+        }
+    }
+
+    /// The scale that suits values up to `max_abs`; an axis uses one scale for all its ticks.
+    pub fn scale_for(self, max_abs: f64) -> Scale {
+        let m = if max_abs.is_finite() {
+            max_abs.abs()
+        } else {
+            0.0
+        };
+        let (factor, suffix): (f64, &'static str) = match self.unit {
+            Unit::Count => {
+                if m >= 1e12 {
+                    (1e12, "T")
+                } else if m >= 1e9 {
+                    (1e9, "G")
+                } else if m >= 1e6 {
+                    (1e6, "M")
+                } else if m >= 1e4 {
+                    (1e3, "k")
+                } else {
+                    (1.0, "")
+                }
+            }
+            Unit::Bytes => {
+                const K: f64 = 1024.0;
+                if m >= K * K * K * K {
+                    (K * K * K * K, " TiB")
+                } else if m >= K * K * K {
+                    (K * K * K, " GiB")
+                } else if m >= K * K {
+                    (K * K, " MiB")
+                } else if m >= K {
+                    (K, " KiB")
+                } else {
+                    (1.0, " B")
+                }
+            }
+            Unit::Seconds | Unit::Millis => {
+                // Work in seconds; the factor converts the stored unit to the shown one.
+                let to_s = if self.unit == Unit::Millis { 1e-3 } else { 1.0 };
+                let s = m * to_s;
+                let (per, suffix) = if s >= 2.0 * 86_400.0 {
+                    (86_400.0, " d")
+                } else if s >= 2.0 * 3_600.0 {
+                    (3_600.0, " h")
+                } else if s >= 120.0 {
+                    (60.0, " min")
+                } else if s >= 1.0 {
+                    (1.0, " s")
+                } else if s >= 1e-3 || s == 0.0 {
+                    (1e-3, " ms")
+                } else {
+                    (1e-6, " µs")
+                };
+                (per / to_s, suffix)
+            }
+        };
+        Scale {
+            factor,
+            suffix,
+            per_second: self.per_second,
+        }
+    }
+
+    /// One value with its own best scale, e.g. `12.3 MiB/s`, `4.5 ms`, `1.2k`.
+    pub fn format(self, v: f64) -> String {
+        self.scale_for(v).format(v)
+    }
+}
+
+/// A chosen display scale: values are divided by `factor` and followed by `suffix`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Scale {
+    pub factor: f64,
+    pub suffix: &'static str,
+    pub per_second: bool,
+}
+
+impl Scale {
+    pub fn format(&self, v: f64) -> String {
+        if v.is_nan() {
+            return "NaN".into();
+        }
+        if v.is_infinite() {
+            return if v > 0.0 {
+                "+Inf".into()
+            } else {
+                "-Inf".into()
+            };
+        }
+        let x = v / self.factor;
+        let text = format_number(x);
+        let rate = if self.per_second { "/s" } else { "" };
+        format!("{text}{}{rate}", self.suffix)
+    }
+}
+
+/// Three significant digits at most, without a trailing `.0`: `1`, `12.5`, `0.123`, `1234`.
+pub fn format_number(x: f64) -> String {
+    if x == 0.0 {
+        return "0".into();
+    }
+    let a = x.abs();
+    let decimals = if a >= 100.0 {
+        0
+    } else if a >= 10.0 {
+        1
+    } else if a >= 1.0 {
+        2
+    } else if a >= 0.01 {
+        3
+    } else {
+        return format!("{x:.2e}");
+    };
+    let s = format!("{x:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// `2024-05-01 10:00:00 UTC`.
+pub fn utc(ts: Timestamp) -> String {
+    utc_fmt(ts, "%Y-%m-%d %H:%M:%S UTC")
+}
+
+/// `2024-05-01 10:00 UTC`.
+pub fn utc_minutes(ts: Timestamp) -> String {
+    utc_fmt(ts, "%Y-%m-%d %H:%M UTC")
+}
+
+/// RFC 3339 in UTC with second precision, for URLs: `2024-05-01T10:00:00Z`.
+pub fn rfc3339(ts: Timestamp) -> String {
+    utc_fmt(ts, "%Y-%m-%dT%H:%M:%SZ")
+}
+
+/// Formats a unix-ms time in UTC with a strftime pattern; out-of-range times print as the number.
+pub fn utc_fmt(ts: Timestamp, pattern: &str) -> String {
+    match jiff::Timestamp::from_millisecond(ts) {
+        Ok(t) => t.strftime(pattern).to_string(),
+        Err(_) => ts.to_string(),
+    }
+}
+
+/// A short age such as `12s`, `5m`, `3h`, `2d`.
+pub fn age(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    if s < 120 {
+        format!("{s}s")
+    } else if s < 2 * 3600 {
+        format!("{}m", s / 60)
+    } else if s < 2 * 86_400 {
+        format!("{}h", s / 3600)
+    } else {
+        format!("{}d", s / 86_400)
+    }
+}
+
+/// Percent-encodes a query-string component (RFC 3986 unreserved characters pass through).
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_are_inferred_from_metric_names() {
+        assert_eq!(Unit::for_metric("node_memory_Cached_bytes"), Unit::Bytes);
+        assert_eq!(Unit::for_metric("zk_approximate_data_size"), Unit::Bytes);
+        assert_eq!(Unit::for_metric("zk_avg_latency"), Unit::Millis);
+        assert_eq!(Unit::for_metric("zk_avg_fsynctime"), Unit::Millis);
+        assert_eq!(
+            Unit::for_metric("zk_p99_write_commitproc_time_ms"),
+            Unit::Millis
+        );
+        assert_eq!(Unit::for_metric("scrape_duration_seconds"), Unit::Seconds);
+        assert_eq!(Unit::for_metric("zk_znode_count"), Unit::Count);
+        assert_eq!(
+            Unit::for_metric("zk_avg_sync_processor_queue_size"),
+            Unit::Count
+        );
+        assert_eq!(Unit::for_metric("zk_packets_received"), Unit::Count);
+    }
+
+    #[test]
+    fn values_are_formatted_with_units() {
+        let bytes = ValueFormat {
+            unit: Unit::Bytes,
+            per_second: true,
+        };
+        assert_eq!(bytes.format(3.0 * 1024.0 * 1024.0), "3 MiB/s");
+        assert_eq!(bytes.format(512.0), "512 B/s");
+        let ms = ValueFormat {
+            unit: Unit::Millis,
+            per_second: false,
+        };
+        assert_eq!(ms.format(4.5), "4.5 ms");
+        assert_eq!(ms.format(2500.0), "2.5 s");
+        assert_eq!(ms.format(0.0), "0 ms");
+        let s = ValueFormat {
+            unit: Unit::Seconds,
+            per_second: false,
+        };
+        assert_eq!(s.format(0.0123), "12.3 ms");
+        assert_eq!(s.format(7200.0), "2 h");
+        assert_eq!(ValueFormat::plain().format(12_345.0), "12.3k");
+        assert_eq!(ValueFormat::plain().format(3.0), "3");
+        assert_eq!(ValueFormat::plain().format(0.25), "0.25");
+        assert_eq!(ValueFormat::plain().format(f64::NAN), "NaN");
+    }
+
+    #[test]
+    fn numbers_keep_three_significant_digits() {
+        assert_eq!(format_number(1234.4), "1234");
+        assert_eq!(format_number(12.34), "12.3");
+        assert_eq!(format_number(1.0), "1");
+        assert_eq!(format_number(-0.5), "-0.5");
+        assert_eq!(format_number(0.0001234), "1.23e-4");
+    }
+
+    #[test]
+    fn times_are_utc() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(rfc3339(1_714_557_600_000), "2024-05-01T10:00:00Z");
+        assert_eq!(age(90_000), "90s");
+        assert_eq!(age(3 * 86_400_000), "3d");
+    }
+
+    #[test]
+    fn urlencode_escapes_reserved_characters() {
+        assert_eq!(urlencode(r#"up{a="b c"}"#), "up%7Ba%3D%22b%20c%22%7D");
+        assert_eq!(urlencode("é"), "%C3%A9");
+    }
+}

@@ -1,0 +1,68 @@
+//! The web layer: server-rendered pages with inline SVG charts, the Prometheus-shaped JSON API,
+//! `/healthz` and `/metrics`.
+//!
+//! Layout (after docs.rs): all routes in [`routes`], one small handler module per page under
+//! [`pages`], one template struct per page (`templates/<page>.html`), one HTTP error enum
+//! ([`error::WebError`]). Chart geometry is pure ([`chart`]); the templates only place it.
+
+pub mod api;
+pub mod assets;
+pub mod chart;
+pub mod error;
+pub mod format;
+pub mod page;
+pub(crate) mod pages;
+mod routes;
+pub mod selfmetrics;
+pub mod timerange;
+
+use crate::config::Config;
+use crate::store::Store;
+use crate::targets::TargetRegistry;
+use std::future::Future;
+use std::sync::Arc;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub targets: TargetRegistry,
+    pub config: Arc<Config>,
+}
+
+/// The state the router's handlers get: the app state plus the web layer's own request metrics.
+#[derive(Clone)]
+pub(crate) struct Ctx {
+    pub app: AppState,
+    pub http: Arc<selfmetrics::HttpMetrics>,
+}
+
+impl std::ops::Deref for Ctx {
+    type Target = AppState;
+    fn deref(&self) -> &AppState {
+        &self.app
+    }
+}
+
+/// Every page, the API, `/static`, `/healthz` and `/metrics`, with tracing, compression, a
+/// timeout, panic catching, a request body limit and security headers.
+pub fn router(state: AppState) -> axum::Router {
+    routes::build(Ctx {
+        app: state,
+        http: Arc::new(selfmetrics::HttpMetrics::default()),
+    })
+}
+
+/// Serves [`router`] on `listener` until `shutdown` completes, then finishes in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "Serving pages and API.");
+    }
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,103 @@
+//! What every page's layout needs: title, active nav entry, the time range and the other URL
+//! parameters that links and the time picker must carry along.
+
+use super::format::{urlencode, utc};
+use super::timerange::{PresetLink, TimeRange};
+use crate::model::{Timestamp, now_ms};
+
+/// The layout context of one page (`templates/base.html` reads it as `page`).
+#[derive(Clone, Debug)]
+pub struct PageCtx {
+    pub title: String,
+    /// The nav entry to highlight: `overview`, `zookeeper`, `targets`, `events`, `metric`.
+    pub nav: &'static str,
+    /// The page's own path, for time-picker links.
+    pub path: String,
+    pub range: TimeRange,
+    /// Parameters other than the range that the page's URL carries (kept by the time picker).
+    pub keep: Vec<(String, String)>,
+    pub generated_at: Timestamp,
+    /// Whether the time picker is shown (error pages without a range hide it).
+    pub picker: bool,
+}
+
+impl PageCtx {
+    pub fn new(
+        title: impl Into<String>,
+        nav: &'static str,
+        path: impl Into<String>,
+        range: TimeRange,
+    ) -> Self {
+        PageCtx {
+            title: title.into(),
+            nav,
+            path: path.into(),
+            range,
+            keep: Vec::new(),
+            generated_at: now_ms(),
+            picker: true,
+        }
+    }
+
+    pub fn keep(mut self, name: &str, value: &str) -> Self {
+        if !value.is_empty() {
+            self.keep.push((name.to_string(), value.to_string()));
+        }
+        self
+    }
+
+    fn keep_query(&self) -> String {
+        self.keep
+            .iter()
+            .map(|(k, v)| format!("{}={}&", urlencode(k), urlencode(v)))
+            .collect()
+    }
+
+    /// Link for a time-picker preset on this page, keeping the other parameters.
+    pub fn preset_href(&self, p: &PresetLink) -> String {
+        format!("{}?{}{}", self.path, self.keep_query(), p.query)
+    }
+
+    /// `?range=24h` (or `?from=…&to=…`) to append to a path so it shows the same range.
+    pub fn rq(&self) -> String {
+        format!("?{}", self.range.query())
+    }
+
+    /// `path?range=…` for a link to another page with the same range.
+    pub fn link(&self, path: &str) -> String {
+        format!("{path}?{}", self.range.query())
+    }
+
+    pub fn generated(&self) -> String {
+        utc(self.generated_at)
+    }
+
+    pub fn nav_class(&self, entry: &str) -> &'static str {
+        if self.nav == entry { "active" } else { "" }
+    }
+}
+
+/// `/metric?query=…&<range>` for a query string, as used by every chart's title link.
+pub fn metric_link(query: &str, range: &TimeRange) -> String {
+    format!("/metric?query={}&{}", urlencode(query), range.query())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_keep_the_range_and_page_parameters() {
+        let range = TimeRange::last("6h", 1_000_000_000_000).unwrap();
+        let page = PageCtx::new("t", "events", "/events", range.clone())
+            .keep("cluster", "lab a")
+            .keep("kind", "");
+        let preset = &range.preset_links()[0];
+        assert_eq!(page.preset_href(preset), "/events?cluster=lab%20a&range=1h");
+        assert_eq!(page.link("/targets"), "/targets?range=6h");
+        assert_eq!(
+            metric_link(r#"up{cluster="lab"}"#, &range),
+            "/metric?query=up%7Bcluster%3D%22lab%22%7D&range=6h"
+        );
+    }
+}

@@ -1,0 +1,157 @@
+//! `/events`: the event timeline of the range, filterable by cluster and kind; each event links to
+//! the page that explains it, around its time.
+
+use super::{RangeQuery, clusters, event_marks, selector_text};
+use crate::store::{EventQuery, StoredEvent};
+use crate::web::Ctx;
+use crate::web::chart::{Chart, ChartSpec};
+use crate::web::error::{WebError, WebResult};
+use crate::web::format::{ValueFormat, urlencode, utc};
+use crate::web::page::{PageCtx, metric_link};
+use crate::web::timerange::TimeRange;
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::Html;
+
+/// Events listed per page at most (the timeline and the filters narrow it down).
+const LIMIT: usize = 2000;
+/// Kinds offered in the filter even before they occur.
+const KNOWN_KINDS: [&str; 6] = [
+    "annotation",
+    "target_down",
+    "target_up",
+    "zk_leader_change",
+    "zk_mode_change",
+    "zk_quorum_lost",
+];
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct EventsQuery {
+    #[serde(flatten)]
+    pub range: RangeQuery,
+    pub cluster: Option<String>,
+    pub kind: Option<String>,
+}
+
+pub struct EventRow {
+    pub time: String,
+    pub severity: &'static str,
+    pub cluster: String,
+    pub kind: String,
+    pub subject: String,
+    pub message: String,
+    pub link: String,
+}
+
+impl EventRow {
+    pub fn new(e: &StoredEvent) -> Self {
+        EventRow {
+            time: utc(e.event.ts),
+            severity: e.event.severity.as_str(),
+            cluster: e.event.cluster.clone(),
+            kind: e.event.kind.clone(),
+            subject: e.event.subject.clone(),
+            message: e.event.message.clone(),
+            link: event_link(e),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "events.html")]
+pub struct EventsPage {
+    pub page: PageCtx,
+    pub timeline: Chart,
+    pub rows: Vec<EventRow>,
+    pub clusters: Vec<String>,
+    pub kinds: Vec<String>,
+    pub cluster: String,
+    pub kind: String,
+    pub truncated: bool,
+}
+
+/// Where an event is explained: a ZooKeeper server's page, the `up` series of a target, or the
+/// cluster's ensemble, one hour either side of the event.
+pub fn event_link(e: &StoredEvent) -> String {
+    let ev = &e.event;
+    let around = TimeRange::fixed(ev.ts - 3_600_000, ev.ts + 3_600_000);
+    let q = around.query();
+    if ev.kind.starts_with("zk_") && !ev.cluster.is_empty() && !ev.subject.is_empty() {
+        format!(
+            "/zookeeper/{}/{}?{q}",
+            urlencode(&ev.cluster),
+            urlencode(&ev.subject)
+        )
+    } else if ev.kind.starts_with("target_") && !ev.subject.is_empty() {
+        let mut labels = vec![("target", ev.subject.as_str())];
+        if !ev.cluster.is_empty() {
+            labels.push(("cluster", ev.cluster.as_str()));
+        }
+        metric_link(&selector_text(&["up"], &labels), &around)
+    } else if !ev.cluster.is_empty() {
+        format!("/zookeeper/{}?{q}", urlencode(&ev.cluster))
+    } else {
+        format!("/?{q}")
+    }
+}
+
+pub(crate) async fn show(
+    State(ctx): State<Ctx>,
+    Query(q): Query<EventsQuery>,
+) -> WebResult<Html<String>> {
+    let range = q.range.resolve()?;
+    let cluster = q.cluster.clone().unwrap_or_default();
+    let kind = q.kind.clone().unwrap_or_default();
+    let events = ctx
+        .store
+        .events(&EventQuery {
+            start: range.from,
+            end: range.to,
+            cluster: (!cluster.is_empty()).then(|| cluster.clone()),
+            kinds: if kind.is_empty() {
+                vec![]
+            } else {
+                vec![kind.clone()]
+            },
+            limit: LIMIT + 1,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| WebError::Store(e.to_string()))?;
+    let truncated = events.len() > LIMIT;
+    let events = &events[..events.len().min(LIMIT)];
+    let mut kinds: Vec<String> = KNOWN_KINDS.iter().map(|k| k.to_string()).collect();
+    for e in events {
+        if !kinds.contains(&e.event.kind) {
+            kinds.push(e.event.kind.clone());
+        }
+    }
+    kinds.sort();
+    let timeline = ChartSpec {
+        title: format!("{} events", events.len()),
+        link: format!("/events?{}", range.query()),
+        width: 1000,
+        height: 70,
+        from: range.from,
+        to: range.to,
+        format: ValueFormat::plain(),
+        series: vec![],
+        ghost: None,
+        events: event_marks(events),
+    }
+    .render();
+    let rows = events.iter().map(EventRow::new).collect();
+    let page = EventsPage {
+        page: PageCtx::new("Events", "events", "/events", range)
+            .keep("cluster", &cluster)
+            .keep("kind", &kind),
+        timeline,
+        rows,
+        clusters: clusters(&ctx),
+        kinds,
+        cluster,
+        kind,
+        truncated,
+    };
+    Ok(Html(page.render()?))
+}

@@ -1,0 +1,409 @@
+//! `/metric?query=<expr>&range=…`: one large chart, a min / avg / max / last table, the tier that
+//! answered, CSV download (`&format=csv`), "compare with last week" (`&compare=1w`: a ghost line
+//! of the same range shifted back, and the change of each series' average), and the events of
+//! the range. Without a query it lists the stored metric names.
+
+use super::{RangeQuery, event_marks, range_events, series_data};
+use crate::query::{self, Expr, SeriesValues, eval_range, parse_duration};
+use crate::store::SeriesInfo;
+use crate::web::Ctx;
+use crate::web::chart::{Chart, ChartPoint, ChartSpec, SeriesData};
+use crate::web::error::{WebError, WebResult};
+use crate::web::format::{ValueFormat, rfc3339, urlencode};
+use crate::web::page::{PageCtx, metric_link};
+use crate::web::pages::events::EventRow;
+use crate::web::timerange::TimeRange;
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
+
+/// Series drawn at most (the table lists up to `MAX_TABLE`).
+const MAX_LINES: usize = 30;
+const MAX_TABLE: usize = 500;
+const BIG_W: u32 = 1000;
+const BIG_H: u32 = 320;
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct MetricQuery {
+    #[serde(flatten)]
+    pub range: RangeQuery,
+    pub query: Option<String>,
+    pub compare: Option<String>,
+    pub format: Option<String>,
+}
+
+pub struct StatRow {
+    pub name: String,
+    pub link: String,
+    pub min: String,
+    pub avg: String,
+    pub max: String,
+    pub last: String,
+    pub tier: String,
+    pub delta: Option<(String, &'static str)>,
+}
+
+#[derive(Template)]
+#[template(path = "metric.html")]
+pub struct MetricPage {
+    pub page: PageCtx,
+    pub query: String,
+    pub compare: String,
+    pub compare_link: String,
+    pub csv_link: String,
+    pub chart: Option<Chart>,
+    pub rows: Vec<StatRow>,
+    pub total_series: usize,
+    pub events: Vec<EventRow>,
+    pub metric_names: Vec<String>,
+}
+
+/// The series of a query over a range: stored buckets (with min–max bands) for a plain selector,
+/// evaluated values for any other expression.
+struct Answer {
+    series: Vec<SeriesData>,
+    format: ValueFormat,
+    total: usize,
+    /// The single cluster all series belong to, for the events list.
+    cluster: Option<String>,
+}
+
+fn bad_query(e: impl std::fmt::Display) -> WebError {
+    WebError::BadRequest(format!("query: {e}"))
+}
+
+async fn answer(ctx: &Ctx, expr: &Expr, range: &TimeRange, width: u32) -> WebResult<Answer> {
+    if let Expr::Selector(sel) = expr {
+        if sel.offset_ms == 0 {
+            let infos: Vec<SeriesInfo> = ctx.store.select(sel.metric.as_deref(), &sel.matchers);
+            let total = infos.len();
+            let shown: Vec<&SeriesInfo> = infos.iter().take(MAX_TABLE).collect();
+            let ids: Vec<_> = shown.iter().map(|i| i.id).collect();
+            let ranges = super::fetch_ranges(ctx, &ids, range, width).await?;
+            let series = shown
+                .iter()
+                .filter_map(|i| {
+                    ranges
+                        .get(&i.id)
+                        .map(|r| series_data(r, i.key.to_string(), range))
+                })
+                .collect();
+            let format = infos
+                .first()
+                .map(|i| ValueFormat::for_series(&i.key.metric, i.kind))
+                .unwrap_or_else(ValueFormat::plain);
+            let mut clusters: Vec<&str> = infos
+                .iter()
+                .filter_map(|i| i.key.labels.get("cluster"))
+                .collect();
+            clusters.dedup();
+            let cluster = (clusters.len() == 1).then(|| clusters[0].to_string());
+            return Ok(Answer {
+                series,
+                format,
+                total,
+                cluster,
+            });
+        }
+    }
+    // Evaluated expression: one bucket per 2 px, start aligned to the step like Grafana does.
+    let step = ((range.len_ms() / super::points_for(width) as i64).max(1000) + 999) / 1000 * 1000;
+    let start = range.from.div_euclid(step) * step;
+    let r = eval_range(&ctx.store, expr, start, range.to, step)
+        .await
+        .map_err(|e| match e {
+            query::EvalError::Store(s) => WebError::Store(s.to_string()),
+            other => WebError::Unprocessable(other.to_string()),
+        })?;
+    let tier = r
+        .tiers
+        .iter()
+        .map(|t| t.as_str())
+        .collect::<Vec<_>>()
+        .join("+");
+    let times = r.times.clone();
+    let format = expr
+        .selectors()
+        .first()
+        .map(|(s, r)| {
+            let name = s.metric.clone().unwrap_or_default();
+            let rate = matches!(
+                expr,
+                Expr::Call {
+                    func: query::RangeFunc::Rate,
+                    ..
+                }
+            ) || (*r > 0 && name.ends_with("_total"));
+            ValueFormat {
+                unit: crate::web::format::Unit::for_metric(&name),
+                per_second: rate,
+            }
+        })
+        .unwrap_or_else(ValueFormat::plain);
+    let series: Vec<SeriesValues> = r.into_series();
+    let total = series.len();
+    let data = series
+        .into_iter()
+        .take(MAX_TABLE)
+        .map(|s| {
+            let points = times
+                .iter()
+                .zip(&s.values)
+                .filter_map(|(t, v)| {
+                    v.filter(|v| v.is_finite()).map(|v| ChartPoint {
+                        // A value at t describes the step ending at t; draw it over that step.
+                        ts: t - step,
+                        avg: v,
+                        min: v,
+                        max: v,
+                        last: v,
+                    })
+                })
+                .collect();
+            SeriesData {
+                link: metric_link(&s.display_name(), range),
+                label: s.display_name(),
+                points,
+                step_ms: step,
+                interval_ms: step,
+                tier: tier.clone(),
+            }
+        })
+        .collect();
+    Ok(Answer {
+        series: data,
+        format,
+        total,
+        cluster: None,
+    })
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn csv(series: &[SeriesData]) -> String {
+    let mut out = String::from("series,time,timestamp_ms,avg,min,max,last,tier\n");
+    for s in series {
+        let name = csv_field(&s.label);
+        for p in &s.points {
+            out.push_str(&format!(
+                "{name},{},{},{},{},{},{},{}\n",
+                rfc3339(p.ts),
+                p.ts,
+                p.avg,
+                p.min,
+                p.max,
+                p.last,
+                s.tier
+            ));
+        }
+    }
+    out
+}
+
+/// The relative change of `now` against `then`, as text and a CSS class.
+fn delta(now: Option<f64>, then: Option<f64>) -> Option<(String, &'static str)> {
+    let (n, t) = (now?, then?);
+    if t == 0.0 {
+        return None;
+    }
+    let pct = (n - t) / t.abs() * 100.0;
+    Some((
+        format!("{pct:+.1} %"),
+        if pct >= 0.0 { "up" } else { "down" },
+    ))
+}
+
+pub(crate) async fn show(
+    State(ctx): State<Ctx>,
+    Query(q): Query<MetricQuery>,
+) -> WebResult<Response> {
+    let range = q.range.resolve()?;
+    let text = q.query.clone().unwrap_or_default().trim().to_string();
+    let compare = q.compare.clone().unwrap_or_default();
+    let shift: Option<i64> = if compare.is_empty() {
+        None
+    } else {
+        Some(parse_duration(&compare).map_err(|e| WebError::BadRequest(format!("compare: {e}")))?)
+    };
+    let page = PageCtx::new(
+        if text.is_empty() {
+            "Metrics".to_string()
+        } else {
+            text.clone()
+        },
+        "metric",
+        "/metric",
+        range.clone(),
+    )
+    .keep("query", &text)
+    .keep("compare", &compare);
+    if text.is_empty() {
+        let page = MetricPage {
+            page,
+            query: text,
+            compare,
+            compare_link: String::new(),
+            csv_link: String::new(),
+            chart: None,
+            rows: Vec::new(),
+            total_series: 0,
+            events: Vec::new(),
+            metric_names: ctx.store.label_values("__name__"),
+        };
+        return Ok(Html(page.render()?).into_response());
+    }
+    let expr = query::parse(&text).map_err(bad_query)?;
+    let now = answer(&ctx, &expr, &range, BIG_W).await?;
+    if q.format.as_deref() == Some("csv") {
+        return Ok((
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"kafkascope-metric.csv\"".to_string(),
+                ),
+            ],
+            csv(&now.series),
+        )
+            .into_response());
+    } else if let Some(f) = q
+        .format
+        .as_deref()
+        .filter(|f| !f.is_empty() && *f != "html")
+    {
+        return Err(WebError::BadRequest(format!(
+            "format: {f:?} is not one of html, csv"
+        )));
+    }
+    let then = match shift {
+        Some(ms) => Some(answer(&ctx, &expr, &range.shifted_back(ms), BIG_W).await?),
+        None => None,
+    };
+    let events = range_events(&ctx, &range, now.cluster.as_deref(), 500).await?;
+    let rows = now
+        .series
+        .iter()
+        .map(|s| {
+            let before = then
+                .as_ref()
+                .and_then(|t| t.series.iter().find(|b| b.label == s.label));
+            StatRow {
+                name: s.label.clone(),
+                link: s.link.clone(),
+                min: s
+                    .min()
+                    .map(|v| now.format.format(v))
+                    .unwrap_or_else(|| "–".into()),
+                avg: s
+                    .avg()
+                    .map(|v| now.format.format(v))
+                    .unwrap_or_else(|| "–".into()),
+                max: s
+                    .max()
+                    .map(|v| now.format.format(v))
+                    .unwrap_or_else(|| "–".into()),
+                last: s
+                    .last()
+                    .map(|v| now.format.format(v))
+                    .unwrap_or_else(|| "–".into()),
+                tier: s.tier.clone(),
+                delta: before.and_then(|b| delta(s.avg(), b.avg())),
+            }
+        })
+        .collect();
+    let ghost = then.as_ref().and_then(|t| {
+        let first = now.series.first()?;
+        let g = t.series.iter().find(|b| b.label == first.label)?;
+        Some(g.clone().shifted_forward(shift.unwrap_or(0)))
+    });
+    let ghost_label = match (&ghost, shift) {
+        (Some(_), Some(ms)) => format!("{} earlier", query::ast::format_duration_ms(ms)),
+        _ => String::new(),
+    };
+    let base = format!("/metric?query={}&{}", urlencode(&text), range.query());
+    let mut chart = ChartSpec {
+        title: text.clone(),
+        link: format!(
+            "{base}{}",
+            if compare.is_empty() {
+                String::new()
+            } else {
+                format!("&compare={}", urlencode(&compare))
+            }
+        ),
+        width: BIG_W,
+        height: BIG_H,
+        from: range.from,
+        to: range.to,
+        format: now.format,
+        series: now.series.iter().take(MAX_LINES).cloned().collect(),
+        ghost,
+        events: event_marks(&events),
+    }
+    .render();
+    chart.ghost_label = ghost_label;
+    let page = MetricPage {
+        page,
+        compare_link: if compare.is_empty() {
+            format!("{base}&compare=1w")
+        } else {
+            base.clone()
+        },
+        csv_link: format!("{base}&format=csv"),
+        query: text,
+        compare,
+        chart: Some(chart),
+        rows,
+        total_series: now.total,
+        events: events.iter().take(50).map(EventRow::new).collect(),
+        metric_names: Vec::new(),
+    };
+    Ok(Html(page.render()?).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quotes_series_names_with_commas_and_quotes() {
+        let s = SeriesData {
+            label: r#"up{a="1",b="2"}"#.into(),
+            points: vec![ChartPoint {
+                ts: 0,
+                avg: 1.5,
+                min: 1.0,
+                max: 2.0,
+                last: 2.0,
+            }],
+            step_ms: 1000,
+            interval_ms: 1000,
+            tier: "raw".into(),
+            link: String::new(),
+        };
+        assert_eq!(
+            csv(&[s]),
+            "series,time,timestamp_ms,avg,min,max,last,tier\n\"up{a=\"\"1\"\",b=\"\"2\"\"}\",1970-01-01T00:00:00Z,0,1.5,1,2,2,raw\n"
+        );
+    }
+
+    #[test]
+    fn delta_is_relative_to_the_earlier_value() {
+        assert_eq!(
+            delta(Some(112.0), Some(100.0)),
+            Some(("+12.0 %".into(), "up"))
+        );
+        assert_eq!(
+            delta(Some(50.0), Some(100.0)),
+            Some(("-50.0 %".into(), "down"))
+        );
+        assert_eq!(delta(Some(1.0), Some(0.0)), None);
+    }
+}

@@ -1,0 +1,480 @@
+//! One handler module per page, plus what several pages share: reading the range from the URL,
+//! ZooKeeper ensemble facts (servers, modes, zxid, up/down), charts and sparklines from the store.
+
+pub mod events;
+pub mod metric;
+pub mod overview;
+pub mod targets;
+pub mod zk_server;
+pub mod zookeeper;
+
+use super::Ctx;
+use super::chart::{ChartSpec, EventMark, SeriesData, Sparkline};
+use super::error::{WebError, WebResult};
+use super::format::ValueFormat;
+use super::page::metric_link;
+use super::timerange::TimeRange;
+use crate::model::{Labels, MatchOp, Matcher, MetricKind, SeriesKey, Timestamp, now_ms};
+use crate::query::Selector;
+use crate::store::{EventQuery, SeriesId, SeriesInfo, SeriesRange, StoredEvent};
+use crate::targets::TargetStatus;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// The range parameters every page accepts.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct RangeQuery {
+    pub range: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+impl RangeQuery {
+    pub fn resolve(&self) -> WebResult<TimeRange> {
+        Ok(TimeRange::parse(
+            self.range.as_deref(),
+            self.from.as_deref(),
+            self.to.as_deref(),
+            now_ms(),
+        )?)
+    }
+}
+
+/// Size of the small charts in grids, in SVG units.
+pub const SMALL_W: u32 = 420;
+pub const SMALL_H: u32 = 130;
+
+/// Buckets for a chart of `width`: about one per 2 px of the plot.
+pub fn points_for(width: u32) -> usize {
+    ((width as usize).saturating_sub(66) / 2).max(10)
+}
+
+/// The text of a selector for exactly these metrics and labels, e.g. `zk_avg_latency{cluster="lab"}`
+/// or `{__name__=~"zk_min_latency|zk_max_latency", cluster="lab"}`.
+pub fn selector_text(metrics: &[&str], labels: &[(&str, &str)]) -> String {
+    let mut matchers: Vec<Matcher> = Vec::new();
+    let metric = match metrics {
+        [one] => Some(one.to_string()),
+        many => {
+            let alt = many
+                .iter()
+                .map(|m| regex::escape(m))
+                .collect::<Vec<_>>()
+                .join("|");
+            if let Ok(m) = Matcher::new("__name__", MatchOp::Regex, alt) {
+                matchers.push(m);
+            }
+            None
+        }
+    };
+    matchers.extend(labels.iter().map(|(k, v)| Matcher::eq(*k, *v)));
+    Selector {
+        metric,
+        matchers,
+        offset_ms: 0,
+    }
+    .to_string()
+}
+
+/// Every cluster: configured ones first, then any other seen in the data.
+pub fn clusters(ctx: &Ctx) -> Vec<String> {
+    let mut out: Vec<String> = ctx.config.clusters.iter().map(|c| c.name.clone()).collect();
+    for c in ctx.store.label_values("cluster") {
+        if !out.contains(&c) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+pub fn require_cluster(ctx: &Ctx, cluster: &str) -> WebResult<()> {
+    if clusters(ctx).iter().any(|c| c == cluster) {
+        Ok(())
+    } else {
+        Err(WebError::NotFound(format!(
+            "There is no cluster named {cluster:?}: it is neither configured nor present in the stored data."
+        )))
+    }
+}
+
+/// A ZooKeeper server's facts for tables: configured or seen in the data.
+#[derive(Clone, Debug, Default)]
+pub struct ZkServer {
+    pub cluster: String,
+    pub server: String,
+    pub configured: bool,
+    /// Some(true) up, Some(false) down, None unknown.
+    pub up: Option<bool>,
+    pub error: Option<String>,
+    /// `leader`, `follower`, `observer`, `standalone`, … or `unknown`.
+    pub mode: String,
+    pub mode_stale: bool,
+    pub zxid: Option<String>,
+    pub version: Option<String>,
+    pub last_seen: Option<Timestamp>,
+}
+
+impl ZkServer {
+    pub fn up_class(&self) -> &'static str {
+        match self.up {
+            Some(true) => "up",
+            Some(false) => "down",
+            None => "unknown",
+        }
+    }
+
+    pub fn up_text(&self) -> &'static str {
+        match self.up {
+            Some(true) => "up",
+            Some(false) => "down",
+            None => "not scraped yet",
+        }
+    }
+
+    pub fn mode_class(&self) -> &str {
+        match self.mode.as_str() {
+            "leader" | "follower" | "observer" | "standalone" if !self.mode_stale => &self.mode,
+            _ => "unknown",
+        }
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.mode == "leader" && !self.mode_stale
+    }
+
+    pub fn page_path(&self) -> String {
+        format!(
+            "/zookeeper/{}/{}",
+            super::format::urlencode(&self.cluster),
+            super::format::urlencode(&self.server)
+        )
+    }
+}
+
+/// A server's state counts as current when its newest sample is younger than this.
+const STALE_MS: i64 = 5 * 60_000;
+
+fn matches_server(t: &TargetStatus, cluster: &str, server: &str) -> bool {
+    t.cluster == cluster
+        && t.source.starts_with("zookeeper")
+        && (t.identity.get("server") == Some(server)
+            || t.target == server
+            || t.target.ends_with(&format!("//{server}")))
+}
+
+/// The newest value of each (label value of `by`) among `metric{cluster=…}` series.
+fn latest_by(
+    ctx: &Ctx,
+    metric: &str,
+    cluster: &str,
+    by: &str,
+) -> HashMap<String, Vec<(SeriesInfo, Option<(Timestamp, f64)>)>> {
+    let infos = ctx
+        .store
+        .select(Some(metric), &[Matcher::eq("cluster", cluster)]);
+    let ids: Vec<SeriesId> = infos.iter().map(|i| i.id).collect();
+    let latest = ctx.store.latest(&ids);
+    let mut out: HashMap<String, Vec<_>> = HashMap::new();
+    for (info, l) in infos.into_iter().zip(latest) {
+        if let Some(v) = info.key.labels.get(by).map(str::to_string) {
+            out.entry(v).or_default().push((info, l));
+        }
+    }
+    out
+}
+
+/// Every ZooKeeper server of a cluster (configured, then seen in data), with mode, zxid, version
+/// and up/down from the live target registry (falling back to the stored `up` series).
+pub fn zk_servers(ctx: &Ctx, cluster: &str) -> Vec<ZkServer> {
+    let now = now_ms();
+    let mut names: Vec<(String, bool)> = ctx
+        .config
+        .clusters
+        .iter()
+        .filter(|c| c.name == cluster)
+        .flat_map(|c| c.zookeeper.iter().map(|s| (s.clone(), true)))
+        .collect();
+    let seen: BTreeSet<String> = ctx
+        .store
+        .select(
+            None,
+            &[
+                Matcher::eq("cluster", cluster),
+                Matcher::new("__name__", MatchOp::Regex, "zk_.*")
+                    .unwrap_or_else(|_| Matcher::eq("__name__", "zk_server_state")),
+            ],
+        )
+        .into_iter()
+        .filter_map(|i| i.key.labels.get("server").map(str::to_string))
+        .collect();
+    for s in seen {
+        if !names.iter().any(|(n, _)| *n == s) {
+            names.push((s, false));
+        }
+    }
+    let states = latest_by(ctx, "zk_server_state", cluster, "server");
+    let epochs = latest_by(ctx, "zk_zxid_epoch", cluster, "server");
+    let counters = latest_by(ctx, "zk_zxid_counter", cluster, "server");
+    let versions = latest_by(ctx, "zk_version_info", cluster, "server");
+    let ups = latest_by(ctx, "up", cluster, "target");
+    let registry = ctx.targets.snapshot();
+    names
+        .into_iter()
+        .map(|(server, configured)| {
+            let mut z = ZkServer {
+                cluster: cluster.to_string(),
+                server: server.clone(),
+                configured,
+                mode: "unknown".into(),
+                ..Default::default()
+            };
+            let statuses: Vec<&TargetStatus> = registry
+                .iter()
+                .filter(|t| matches_server(t, cluster, &server))
+                .collect();
+            if !statuses.is_empty() {
+                z.up = if statuses.iter().any(|t| t.up == Some(true)) {
+                    Some(true)
+                } else if statuses.iter().any(|t| t.up == Some(false)) {
+                    Some(false)
+                } else {
+                    None
+                };
+                z.error = statuses.iter().find_map(|t| {
+                    if t.up == Some(false) {
+                        t.last_error.clone()
+                    } else {
+                        None
+                    }
+                });
+            } else if let Some(v) = ups
+                .get(&server)
+                .and_then(|v| v.iter().filter_map(|(_, l)| *l).max_by_key(|l| l.0))
+            {
+                z.up = Some(v.1 >= 1.0 && now - v.0 < STALE_MS);
+            }
+            if let Some(list) = states.get(&server) {
+                let current = list
+                    .iter()
+                    .filter_map(|(info, l)| l.filter(|l| l.1 >= 1.0).map(|l| (info, l)))
+                    .max_by_key(|(_, l)| l.0);
+                if let Some((info, l)) = current {
+                    z.mode = info
+                        .key
+                        .labels
+                        .get("state")
+                        .unwrap_or("unknown")
+                        .to_string();
+                    z.mode_stale = now - l.0 > STALE_MS;
+                    z.last_seen = Some(l.0);
+                }
+            }
+            let val = |m: &HashMap<String, Vec<(SeriesInfo, Option<(Timestamp, f64)>)>>| {
+                m.get(&server)
+                    .and_then(|v| v.iter().filter_map(|(_, l)| *l).max_by_key(|l| l.0))
+                    .map(|l| l.1)
+            };
+            if let (Some(e), Some(c)) = (val(&epochs), val(&counters)) {
+                z.zxid = Some(format_zxid(e, c));
+            }
+            z.version = versions.get(&server).and_then(|v| {
+                v.iter()
+                    .filter(|(_, l)| l.is_some_and(|l| l.1 >= 1.0))
+                    .max_by_key(|(_, l)| l.map(|l| l.0))
+                    .and_then(|(info, _)| info.key.labels.get("version").map(str::to_string))
+            });
+            z
+        })
+        .collect()
+}
+
+/// `0x{epoch:x}{counter:08x}`, as ZooKeeper prints a zxid.
+pub fn format_zxid(epoch: f64, counter: f64) -> String {
+    if !(epoch.is_finite() && counter.is_finite() && epoch >= 0.0 && counter >= 0.0) {
+        return "–".into();
+    }
+    format!("0x{:x}{:08x}", epoch as u64, counter as u64)
+}
+
+/// Chart-ready series from a store range: counters as rates, labelled by `label`.
+pub fn series_data(r: &SeriesRange, label: String, range: &TimeRange) -> SeriesData {
+    SeriesData::from_buckets(
+        label,
+        &r.buckets,
+        r.step_ms,
+        r.series.kind == MetricKind::Counter,
+    )
+    .with_tier(r.tier.as_str())
+    .with_link(metric_link(&r.series.key.to_string(), range))
+}
+
+/// Events of a range as chart ticks.
+pub fn event_marks(events: &[StoredEvent]) -> Vec<EventMark> {
+    events
+        .iter()
+        .map(|e| EventMark {
+            ts: e.event.ts,
+            text: format!(
+                "{}{}: {}",
+                e.event.kind,
+                if e.event.subject.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", e.event.subject)
+                },
+                e.event.message
+            ),
+            severity: e.event.severity.as_str(),
+        })
+        .collect()
+}
+
+/// Events in the range for a cluster (all clusters when None), newest first.
+pub async fn range_events(
+    ctx: &Ctx,
+    range: &TimeRange,
+    cluster: Option<&str>,
+    limit: usize,
+) -> WebResult<Vec<StoredEvent>> {
+    ctx.store
+        .events(&EventQuery {
+            start: range.from,
+            end: range.to,
+            cluster: cluster.map(str::to_string),
+            limit,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| WebError::Store(e.to_string()))
+}
+
+/// Store ranges for `ids` at one bucket per 2 px of `width`, by series id.
+pub async fn fetch_ranges(
+    ctx: &Ctx,
+    ids: &[SeriesId],
+    range: &TimeRange,
+    width: u32,
+) -> WebResult<HashMap<SeriesId, SeriesRange>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let ranges = ctx
+        .store
+        .query_range(ids, range.from, range.to, points_for(width))
+        .await
+        .map_err(|e| WebError::Store(e.to_string()))?;
+    Ok(ranges.into_iter().map(|r| (r.series.id, r)).collect())
+}
+
+/// Draws charts and sparklines of stored series fetched for one page and range.
+pub struct Charter<'a> {
+    pub range: &'a TimeRange,
+    pub data: &'a HashMap<SeriesId, SeriesRange>,
+    pub events: &'a [EventMark],
+    pub size: (u32, u32),
+}
+
+impl Charter<'_> {
+    /// A chart with one line per series (in the given order), unit from the first series.
+    pub fn chart(
+        &self,
+        title: String,
+        link: String,
+        infos: &[&SeriesInfo],
+        label_of: impl Fn(&SeriesInfo) -> String,
+    ) -> super::chart::Chart {
+        let format = infos
+            .first()
+            .map(|i| ValueFormat::for_series(&i.key.metric, i.kind))
+            .unwrap_or_else(ValueFormat::plain);
+        let series = infos
+            .iter()
+            .filter_map(|i| {
+                self.data
+                    .get(&i.id)
+                    .map(|r| series_data(r, label_of(i), self.range))
+            })
+            .collect();
+        ChartSpec {
+            title,
+            link,
+            width: self.size.0,
+            height: self.size.1,
+            from: self.range.from,
+            to: self.range.to,
+            format,
+            series,
+            ghost: None,
+            events: self.events.to_vec(),
+        }
+        .render()
+    }
+
+    /// A sparkline of one stored series (None when it was not fetched).
+    pub fn spark(&self, info: Option<&SeriesInfo>) -> Option<Sparkline> {
+        let info = info?;
+        let r = self.data.get(&info.id)?;
+        let s = series_data(r, info.key.metric.clone(), self.range);
+        let fmt = ValueFormat::for_series(&info.key.metric, info.kind);
+        Some(Sparkline::new(
+            &s,
+            self.range.from,
+            self.range.to,
+            fmt,
+            metric_link(&info.key.to_string(), self.range),
+        ))
+    }
+}
+
+/// Series of one ZooKeeper server (or any subject) by metric name.
+pub fn by_metric(infos: Vec<SeriesInfo>) -> BTreeMap<String, Vec<SeriesInfo>> {
+    let mut m: BTreeMap<String, Vec<SeriesInfo>> = BTreeMap::new();
+    for i in infos {
+        m.entry(i.key.metric.clone()).or_default().push(i);
+    }
+    m
+}
+
+/// A label set without the given names, for legends (`state="leader"`).
+pub fn labels_without(key: &SeriesKey, drop: &[&str]) -> String {
+    let l = Labels::from_pairs(key.labels.iter().filter(|(k, _)| !drop.contains(k)));
+    if l.is_empty() {
+        key.metric.clone()
+    } else {
+        l.canonical()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zxid_is_printed_like_zookeeper() {
+        assert_eq!(format_zxid(2.0, 7.0), "0x200000007");
+        assert_eq!(
+            format_zxid(0x1a as f64, 0xffff_ffffu32 as f64),
+            "0x1affffffff"
+        );
+        assert_eq!(format_zxid(f64::NAN, 1.0), "–");
+    }
+
+    #[test]
+    fn selector_text_parses_back() {
+        let one = selector_text(&["zk_avg_latency"], &[("cluster", "lab \"a\"")]);
+        assert_eq!(one, r#"zk_avg_latency{cluster="lab \"a\""}"#);
+        let many = selector_text(
+            &["zk_min_latency", "zk_max_latency"],
+            &[("server", "zk1:2181")],
+        );
+        let sel = crate::query::parse_selector(&many).unwrap();
+        assert_eq!(sel.matchers.len(), 2);
+        assert!(sel.matchers[0].matches(Some("zk_min_latency")));
+        assert!(!sel.matchers[0].matches(Some("zk_avg_latency")));
+    }
+
+    #[test]
+    fn points_follow_the_width() {
+        assert_eq!(points_for(600), 267);
+        assert_eq!(points_for(10), 10);
+    }
+}
