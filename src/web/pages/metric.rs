@@ -128,16 +128,9 @@ async fn answer(ctx: &Ctx, expr: &Expr, range: &TimeRange, width: u32) -> WebRes
         .first()
         .map(|(s, r)| {
             let name = s.metric.clone().unwrap_or_default();
-            let rate = matches!(
-                expr,
-                Expr::Call {
-                    func: query::RangeFunc::Rate,
-                    ..
-                }
-            ) || (*r > 0 && name.ends_with("_total"));
             ValueFormat {
                 unit: crate::web::format::Unit::for_metric(&name),
-                per_second: rate,
+                per_second: *r > 0 && text_has_rate(expr),
             }
         })
         .unwrap_or_else(ValueFormat::plain);
@@ -177,6 +170,16 @@ async fn answer(ctx: &Ctx, expr: &Expr, range: &TimeRange, width: u32) -> WebRes
         total,
         cluster: None,
     })
+}
+
+/// Whether the values are per-second rates (the expression applies `rate()`).
+fn text_has_rate(expr: &Expr) -> bool {
+    match expr {
+        Expr::Call { func, .. } => *func == query::RangeFunc::Rate,
+        Expr::Aggregate { expr, .. } | Expr::Neg(expr) => text_has_rate(expr),
+        Expr::Binary { lhs, rhs, .. } => text_has_rate(lhs) || text_has_rate(rhs),
+        Expr::Number(_) | Expr::Selector(_) => false,
+    }
 }
 
 fn csv_field(s: &str) -> String {
