@@ -544,10 +544,10 @@ fn aggregate(
     let mut index: HashMap<Labels, usize> = HashMap::new();
     for s in series {
         let mut key = group_labels(&s.labels, grouping);
-        if let (Some(Grouping::By(keep)), Some(m)) = (grouping, &s.metric) {
-            if keep.iter().any(|k| k == "__name__") {
-                key.insert("__name__", m.clone());
-            }
+        if let (Some(Grouping::By(keep)), Some(m)) = (grouping, &s.metric)
+            && keep.iter().any(|k| k == "__name__")
+        {
+            key.insert("__name__", m.clone());
         }
         let i = *index.entry(key.clone()).or_insert_with(|| {
             groups.push((key, Vec::new()));

@@ -77,10 +77,11 @@ impl<S: Send + Sync> FromRequest<S> for Params {
 
 /// Unix seconds (float) or RFC 3339.
 pub fn parse_api_time(name: &str, text: &str) -> Result<Timestamp, ApiError> {
-    if let Ok(secs) = text.parse::<f64>() {
-        if secs.is_finite() && secs.abs() < 1e14 {
-            return Ok((secs * 1000.0).round() as i64);
-        }
+    if let Ok(secs) = text.parse::<f64>()
+        && secs.is_finite()
+        && secs.abs() < 1e14
+    {
+        return Ok((secs * 1000.0).round() as i64);
     }
     text.parse::<jiff::Timestamp>()
         .map(|t| t.as_millisecond())

@@ -74,38 +74,38 @@ fn bad_query(e: impl std::fmt::Display) -> WebError {
 }
 
 async fn answer(ctx: &Ctx, expr: &Expr, range: &TimeRange, width: u32) -> WebResult<Answer> {
-    if let Expr::Selector(sel) = expr {
-        if sel.offset_ms == 0 {
-            let infos: Vec<SeriesInfo> = ctx.store.select(sel.metric.as_deref(), &sel.matchers);
-            let total = infos.len();
-            let shown: Vec<&SeriesInfo> = infos.iter().take(MAX_TABLE).collect();
-            let ids: Vec<_> = shown.iter().map(|i| i.id).collect();
-            let ranges = super::fetch_ranges(ctx, &ids, range, width).await?;
-            let series = shown
-                .iter()
-                .filter_map(|i| {
-                    ranges
-                        .get(&i.id)
-                        .map(|r| series_data(r, i.key.to_string(), range))
-                })
-                .collect();
-            let format = infos
-                .first()
-                .map(|i| ValueFormat::for_series(&i.key.metric, i.kind))
-                .unwrap_or_else(ValueFormat::plain);
-            let mut clusters: Vec<&str> = infos
-                .iter()
-                .filter_map(|i| i.key.labels.get("cluster"))
-                .collect();
-            clusters.dedup();
-            let cluster = (clusters.len() == 1).then(|| clusters[0].to_string());
-            return Ok(Answer {
-                series,
-                format,
-                total,
-                cluster,
-            });
-        }
+    if let Expr::Selector(sel) = expr
+        && sel.offset_ms == 0
+    {
+        let infos: Vec<SeriesInfo> = ctx.store.select(sel.metric.as_deref(), &sel.matchers);
+        let total = infos.len();
+        let shown: Vec<&SeriesInfo> = infos.iter().take(MAX_TABLE).collect();
+        let ids: Vec<_> = shown.iter().map(|i| i.id).collect();
+        let ranges = super::fetch_ranges(ctx, &ids, range, width).await?;
+        let series = shown
+            .iter()
+            .filter_map(|i| {
+                ranges
+                    .get(&i.id)
+                    .map(|r| series_data(r, i.key.to_string(), range))
+            })
+            .collect();
+        let format = infos
+            .first()
+            .map(|i| ValueFormat::for_series(&i.key.metric, i.kind))
+            .unwrap_or_else(ValueFormat::plain);
+        let mut clusters: Vec<&str> = infos
+            .iter()
+            .filter_map(|i| i.key.labels.get("cluster"))
+            .collect();
+        clusters.dedup();
+        let cluster = (clusters.len() == 1).then(|| clusters[0].to_string());
+        return Ok(Answer {
+            series,
+            format,
+            total,
+            cluster,
+        });
     }
     // Evaluated expression: one bucket per 2 px, start aligned to the step like Grafana does.
     let step = ((range.len_ms() / super::points_for(width) as i64).max(1000) + 999) / 1000 * 1000;

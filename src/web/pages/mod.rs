@@ -161,13 +161,11 @@ fn matches_server(t: &TargetStatus, cluster: &str, server: &str) -> bool {
             || t.target.ends_with(&format!("//{server}")))
 }
 
+/// Series with their newest sample, by the value of one label.
+type ByLabel = HashMap<String, Vec<(SeriesInfo, Option<(Timestamp, f64)>)>>;
+
 /// The newest value of each (label value of `by`) among `metric{cluster=…}` series.
-fn latest_by(
-    ctx: &Ctx,
-    metric: &str,
-    cluster: &str,
-    by: &str,
-) -> HashMap<String, Vec<(SeriesInfo, Option<(Timestamp, f64)>)>> {
+fn latest_by(ctx: &Ctx, metric: &str, cluster: &str, by: &str) -> ByLabel {
     let infos = ctx
         .store
         .select(Some(metric), &[Matcher::eq("cluster", cluster)]);
@@ -268,7 +266,7 @@ pub fn zk_servers(ctx: &Ctx, cluster: &str) -> Vec<ZkServer> {
                     z.last_seen = Some(l.0);
                 }
             }
-            let val = |m: &HashMap<String, Vec<(SeriesInfo, Option<(Timestamp, f64)>)>>| {
+            let val = |m: &ByLabel| {
                 m.get(&server)
                     .and_then(|v| v.iter().filter_map(|(_, l)| *l).max_by_key(|l| l.0))
                     .map(|l| l.1)

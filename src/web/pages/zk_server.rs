@@ -34,8 +34,16 @@ const GROUPS: [&str; 9] = [
 const FAMILY_GROUP: usize = 7;
 const OTHER_GROUP: usize = 8;
 
-/// Metrics drawn together, with line labels: (group, chart key, title, [(metric, line label)]).
-const COMBINED: [(usize, &str, &str, &[(&str, &str)]); 5] = [
+/// A chart of several metrics: (group, chart key, title, [(metric, line label)]).
+type Combined = (
+    usize,
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+/// Metrics drawn together, with line labels.
+const COMBINED: [Combined; 5] = [
     (
         1,
         "latency",
@@ -347,10 +355,10 @@ fn plan(infos: &[SeriesInfo]) -> Vec<Plan> {
     let mut family_sizes: BTreeMap<&str, usize> = BTreeMap::new();
     let combined_metric = |m: &str| COMBINED.iter().any(|c| c.3.iter().any(|(x, _)| *x == m));
     for i in infos {
-        if let Some((_, fam)) = family_of(&i.key.metric) {
-            if !combined_metric(&i.key.metric) {
-                *family_sizes.entry(fam).or_default() += 1;
-            }
+        if let Some((_, fam)) = family_of(&i.key.metric)
+            && !combined_metric(&i.key.metric)
+        {
+            *family_sizes.entry(fam).or_default() += 1;
         }
     }
     for i in infos {
