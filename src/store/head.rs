@@ -51,7 +51,6 @@ pub(crate) fn insert_sample(buf: &mut SeriesBuf, ts: Timestamp, v: f64) -> bool 
 }
 
 pub(crate) struct HeadBlock {
-    pub start: Timestamp,
     /// Indexed by series id.
     pub series: RwLock<Vec<SeriesBuf>>,
 }
@@ -65,6 +64,10 @@ pub(crate) struct Head {
     /// The day-level tiers (1m day chunks, 5m, 1h, 1d) are materialised below this; between it and
     /// the watermark, coarse tiers are derived from 1m block chunks at read time.
     pub merged_to: Timestamp,
+    /// The 1h and 1d tiers are merged into 28-day chunks below this.
+    pub merged28_to: Timestamp,
+    /// Newest timestamp ever accepted; blocks are sealed relative to it.
+    pub max_ts: Timestamp,
     pub blocks: BTreeMap<Timestamp, Arc<HeadBlock>>,
     /// Newest sample below the watermark, per series id (for `latest` and counter increases).
     pub compacted_last: Vec<Option<(Timestamp, f64)>>,
@@ -88,6 +91,8 @@ impl Head {
             watermark: i64::MIN,
             floor: i64::MIN,
             merged_to: i64::MIN,
+            merged28_to: i64::MIN,
+            max_ts: i64::MIN,
             blocks: BTreeMap::new(),
             compacted_last: Vec::new(),
             retained_from: [i64::MIN; 5],
@@ -119,9 +124,7 @@ impl Head {
                 break;
             }
             let series = rd(&block.series);
-            let Some(buf) = series.get(id as usize) else {
-                continue;
-            };
+            let Some(buf) = series.get(id as usize) else { continue };
             let from = buf.partition_point(|p| p.0 < lo);
             if from > 0 {
                 snap.prev = Some(buf[from - 1]);
@@ -138,9 +141,7 @@ impl Head {
     pub fn value_at(&self, id: SeriesId, at: Timestamp, lo: Timestamp) -> Option<(Timestamp, f64)> {
         for (_, block) in self.blocks.range(..=at).rev() {
             let series = rd(&block.series);
-            let Some(buf) = series.get(id as usize) else {
-                continue;
-            };
+            let Some(buf) = series.get(id as usize) else { continue };
             let i = buf.partition_point(|p| p.0 <= at);
             if i > 0 {
                 let p = buf[i - 1];
@@ -174,10 +175,12 @@ pub(crate) fn apply(
         for b in starts {
             h.blocks.entry(b).or_insert_with(|| {
                 Arc::new(HeadBlock {
-                    start: b,
                     series: RwLock::new(Vec::new()),
                 })
             });
+        }
+        if let Some(m) = samples.iter().map(|s| s.1).max() {
+            h.max_ts = h.max_ts.max(m);
         }
         if h.compacted_last.len() < id_bound {
             h.compacted_last.resize(id_bound, None);
@@ -200,9 +203,7 @@ pub(crate) fn apply(
                 let b = h.block_of(ts);
                 if current.is_none_or(|c| c.0 != b) {
                     guard = None;
-                    let Some(block) = h.blocks.get(&b) else {
-                        continue;
-                    };
+                    let Some(block) = h.blocks.get(&b) else { continue };
                     current = Some((b, block));
                     let mut g = wr(&block.series);
                     if g.len() < id_bound {

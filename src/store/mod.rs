@@ -3,7 +3,10 @@
 //! Samples go to an in-memory head and, in the same call, to an append-only head log (one BLOB per
 //! append, one transaction), so a returned `append` survives `kill -9`; the log is replayed at open.
 
+pub mod bench;
+mod chunks;
 mod codec;
+mod compact;
 mod head;
 mod query;
 mod registry;
@@ -14,9 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, Row, SqliteConnection};
 
 use crate::model::{Event, Labels, Matcher, MetricKind, Sample, SeriesKey, Severity, Timestamp};
@@ -24,7 +25,7 @@ use crate::model::{Event, Labels, Matcher, MetricKind, Sample, SeriesKey, Severi
 use head::{Head, rd, wr};
 use registry::Registry;
 
-pub use codec::CodecError;
+pub use codec::{CodecError, ValueCodecs};
 
 pub type SeriesId = u32;
 
@@ -92,6 +93,8 @@ pub struct StoreConfig {
     pub maintenance_tx_bytes: usize,
     /// Check the database at open: "quick" (PRAGMA quick_check), "full" (integrity_check) or "off".
     pub integrity_check: IntegrityCheck,
+    /// Value codecs compaction tries per chunk (the smallest result wins).
+    pub codecs: ValueCodecs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,6 +118,7 @@ impl StoreConfig {
             read_connections: 4,
             maintenance_tx_bytes: 256 * 1024,
             integrity_check: IntegrityCheck::Quick,
+            codecs: ValueCodecs::default(),
         }
     }
 }
@@ -180,11 +184,7 @@ pub struct Bucket {
 
 impl Bucket {
     pub fn avg(&self) -> f64 {
-        if self.count == 0 {
-            f64::NAN
-        } else {
-            self.sum / f64::from(self.count)
-        }
+        if self.count == 0 { f64::NAN } else { self.sum / f64::from(self.count) }
     }
 }
 
@@ -248,23 +248,19 @@ pub enum StoreError {
     #[error("cannot open database {path}: {source}")]
     Open { path: PathBuf, source: sqlx::Error },
     #[error("cannot migrate database {path}: {source}")]
-    Migrate {
-        path: PathBuf,
-        source: sqlx::migrate::MigrateError,
-    },
+    Migrate { path: PathBuf, source: sqlx::migrate::MigrateError },
     #[error("integrity check of {path} failed: {detail}")]
     Integrity { path: PathBuf, detail: String },
     #[error("database error while {what}: {source}")]
-    Sql {
-        what: &'static str,
-        source: sqlx::Error,
-    },
+    Sql { what: &'static str, source: sqlx::Error },
     #[error("corrupt {what}: {source}")]
     Corrupt { what: String, source: CodecError },
     #[error("invalid query: {0}")]
     InvalidQuery(String),
     #[error("the store is closed")]
     Closed,
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 pub(crate) fn sql(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
@@ -292,6 +288,12 @@ pub(crate) struct Inner {
     pub head: RwLock<Head>,
     pub latest: RwLock<Vec<Option<(Timestamp, f64)>>>,
     pub counters: Counters,
+    /// Serialises maintenance runs (background task, compact_now, run_retention_now).
+    pub maintenance: tokio::sync::Mutex<()>,
+    /// Second read-write connection used only for PASSIVE WAL checkpoints.
+    pub checkpointer: tokio::sync::Mutex<Option<SqliteConnection>>,
+    pub shutdown: tokio::sync::watch::Sender<bool>,
+    pub task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// Cheap to clone (an `Arc` inside); `Send + Sync`.
@@ -329,17 +331,16 @@ impl Store {
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(false)
             .pragma("cache_size", "-65536")
-            .pragma("temp_store", "memory");
-        let mut writer = SqliteConnection::connect_with(&opts)
+            .pragma("temp_store", "memory")
+            .pragma("journal_size_limit", "67108864");
+        // Checkpoints run on their own connection (see compact::checkpoint), never inside a commit.
+        let mut writer = SqliteConnection::connect_with(&opts.clone().pragma("wal_autocheckpoint", "0"))
             .await
             .map_err(open_err)?;
-        MIGRATOR
-            .run(&mut writer)
-            .await
-            .map_err(|source| StoreError::Migrate {
-                path: cfg.path.clone(),
-                source,
-            })?;
+        MIGRATOR.run(&mut writer).await.map_err(|source| StoreError::Migrate {
+            path: cfg.path.clone(),
+            source,
+        })?;
         let check = match cfg.integrity_check {
             IntegrityCheck::Off => None,
             IntegrityCheck::Quick => Some("PRAGMA quick_check"),
@@ -357,6 +358,7 @@ impl Store {
                 });
             }
         }
+        let checkpointer = SqliteConnection::connect_with(&opts).await.map_err(open_err)?;
         let readers = SqlitePoolOptions::new()
             .max_connections(cfg.read_connections.max(1))
             .connect_with(opts.clone().read_only(true))
@@ -374,11 +376,10 @@ impl Store {
             let metric: String = row.get(1);
             let labels_text: String = row.get(2);
             let kind: i64 = row.get(3);
-            let labels =
-                Labels::parse_canonical(&labels_text).map_err(|e| StoreError::Corrupt {
-                    what: format!("labels of series {id}"),
-                    source: CodecError(e),
-                })?;
+            let labels = Labels::parse_canonical(&labels_text).map_err(|e| StoreError::Corrupt {
+                what: format!("labels of series {id}"),
+                source: CodecError(e),
+            })?;
             registry.insert(SeriesInfo {
                 id: id as SeriesId,
                 key: SeriesKey::new(metric, labels),
@@ -396,11 +397,18 @@ impl Store {
             latest: RwLock::new(vec![None; id_bound]),
             counters: Counters::default(),
             writer: tokio::sync::Mutex::new(None),
+            maintenance: tokio::sync::Mutex::new(()),
+            checkpointer: tokio::sync::Mutex::new(Some(checkpointer)),
+            shutdown: tokio::sync::watch::channel(false).0,
+            task: std::sync::Mutex::new(None),
             cfg,
         });
         let store = Store { inner };
         store.recover(&mut writer).await?;
         *store.inner.writer.lock().await = Some(writer);
+        if store.inner.cfg.background {
+            store.start_maintenance();
+        }
         Ok(store)
     }
 
@@ -408,6 +416,49 @@ impl Store {
     async fn recover(&self, conn: &mut SqliteConnection) -> Result<(), StoreError> {
         let inner = &self.inner;
         let id_bound = rd(&inner.registry).id_bound();
+        // Engine watermarks.
+        let watermark = chunks::get_meta(conn, "watermark").await?;
+        let merged_to = chunks::get_meta(conn, "merged_to").await?;
+        let merged28_to = chunks::get_meta(conn, "merged28_to").await?;
+        let mut retained = [i64::MIN; 5];
+        for (i, key) in compact::RETAINED_KEYS.iter().enumerate() {
+            if let Some(v) = chunks::get_meta(conn, key).await? {
+                retained[i] = v;
+            }
+        }
+        // Newest compacted sample per series, as of the last completed compaction.
+        let mut compacted_last: Vec<Option<(Timestamp, f64)>> = vec![None; id_bound];
+        if let Some(w) = watermark {
+            let rows = sqlx::query(
+                "SELECT part, data FROM series_state WHERE block_start = \
+                 (SELECT max(block_start) FROM series_state WHERE block_start < ?)",
+            )
+            .bind(w)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(sql("reading series state"))?;
+            for row in rows {
+                let part: i64 = row.get(0);
+                let data: Vec<u8> = row.get(1);
+                chunks::decode_state(&data, part as usize * chunks::STATE_PART, &mut compacted_last).map_err(|source| {
+                    StoreError::Corrupt {
+                        what: format!("series state part {part}"),
+                        source,
+                    }
+                })?;
+            }
+        }
+        {
+            let mut h = wr(&inner.head);
+            if let Some(w) = watermark {
+                h.watermark = w;
+                h.floor = w;
+            }
+            h.merged_to = merged_to.unwrap_or(i64::MIN);
+            h.merged28_to = merged28_to.unwrap_or(i64::MIN);
+            h.retained_from = retained;
+            h.compacted_last = compacted_last;
+        }
         let rows = sqlx::query("SELECT id, data FROM head_log ORDER BY id")
             .fetch_all(&mut *conn)
             .await
@@ -433,10 +484,7 @@ impl Store {
     }
 
     /// Ids for keys, creating (and persisting) new series. The kind given for a new series is kept.
-    pub async fn resolve(
-        &self,
-        keys: &[(SeriesKey, MetricKind)],
-    ) -> Result<Vec<SeriesId>, StoreError> {
+    pub async fn resolve(&self, keys: &[(SeriesKey, MetricKind)]) -> Result<Vec<SeriesId>, StoreError> {
         let mut out = Vec::with_capacity(keys.len());
         let mut missing = false;
         {
@@ -461,10 +509,7 @@ impl Store {
                 if out[i] != 0 {
                     continue;
                 }
-                if let Some(id) = reg
-                    .get(k)
-                    .or_else(|| new.iter().find(|n| &n.key == k).map(|n| n.id))
-                {
+                if let Some(id) = reg.get(k).or_else(|| new.iter().find(|n| &n.key == k).map(|n| n.id)) {
                     out[i] = id;
                     continue;
                 }
@@ -482,19 +527,14 @@ impl Store {
         }
         let mut tx = conn.begin().await.map_err(sql("registering series"))?;
         for part in new.chunks(8000) {
-            let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                "INSERT INTO series (id, metric, labels, kind) ",
-            );
+            let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO series (id, metric, labels, kind) ");
             qb.push_values(part, |mut b, s| {
                 b.push_bind(i64::from(s.id))
                     .push_bind(s.key.metric.clone())
                     .push_bind(s.key.labels.canonical())
                     .push_bind(s.kind.code());
             });
-            qb.build()
-                .execute(&mut *tx)
-                .await
-                .map_err(sql("registering series"))?;
+            qb.build().execute(&mut *tx).await.map_err(sql("registering series"))?;
         }
         tx.commit().await.map_err(sql("registering series"))?;
         let mut reg = wr(&self.inner.registry);
@@ -510,19 +550,12 @@ impl Store {
     /// sealed for compaction (too old), or when it lies more than `max_future_ms` ahead of the wall
     /// clock. Within the head, a second sample with the same series and timestamp replaces the
     /// first (last write wins), in memory and on replay alike.
-    pub async fn append(
-        &self,
-        samples: &[(SeriesId, Timestamp, f64)],
-        events: &[Event],
-    ) -> Result<AppendReport, StoreError> {
+    pub async fn append(&self, samples: &[(SeriesId, Timestamp, f64)], events: &[Event]) -> Result<AppendReport, StoreError> {
         let inner = &self.inner;
         let waited = Instant::now();
         let mut guard = inner.writer.lock().await;
         let wait_us = waited.elapsed().as_micros() as u64;
-        inner
-            .counters
-            .max_append_wait_us
-            .fetch_max(wait_us, Ordering::Relaxed);
+        inner.counters.max_append_wait_us.fetch_max(wait_us, Ordering::Relaxed);
         let conn = guard.as_mut().ok_or(StoreError::Closed)?;
 
         let id_bound = rd(&inner.registry).id_bound();
@@ -531,19 +564,14 @@ impl Store {
         let accepted: Vec<(SeriesId, Timestamp, f64)> = samples
             .iter()
             .copied()
-            .filter(|&(id, ts, _)| {
-                id > 0 && (id as usize) < id_bound && ts >= floor && ts <= future
-            })
+            .filter(|&(id, ts, _)| id > 0 && (id as usize) < id_bound && ts >= floor && ts <= future)
             .collect();
         let report = AppendReport {
             accepted: accepted.len(),
             rejected: samples.len() - accepted.len(),
         };
         if accepted.is_empty() && events.is_empty() {
-            inner
-                .counters
-                .rejected
-                .fetch_add(report.rejected as u64, Ordering::Relaxed);
+            inner.counters.rejected.fetch_add(report.rejected as u64, Ordering::Relaxed);
             return Ok(report);
         }
         let mut tx = conn.begin().await.map_err(sql("appending"))?;
@@ -570,38 +598,21 @@ impl Store {
                     .push_bind(e.subject.clone())
                     .push_bind(e.message.clone());
             });
-            qb.build()
-                .execute(&mut *tx)
-                .await
-                .map_err(sql("writing events"))?;
+            qb.build().execute(&mut *tx).await.map_err(sql("writing events"))?;
         }
         tx.commit().await.map_err(sql("committing an append"))?;
         head::apply(&inner.head, &inner.latest, &accepted, id_bound);
-        inner
-            .counters
-            .ingested
-            .fetch_add(report.accepted as u64, Ordering::Relaxed);
-        inner
-            .counters
-            .rejected
-            .fetch_add(report.rejected as u64, Ordering::Relaxed);
+        inner.counters.ingested.fetch_add(report.accepted as u64, Ordering::Relaxed);
+        inner.counters.rejected.fetch_add(report.rejected as u64, Ordering::Relaxed);
         Ok(report)
     }
 
     /// resolve + append.
-    pub async fn write(
-        &self,
-        samples: &[Sample],
-        events: &[Event],
-    ) -> Result<AppendReport, StoreError> {
-        let keys: Vec<(SeriesKey, MetricKind)> =
-            samples.iter().map(|s| (s.key.clone(), s.kind)).collect();
+    pub async fn write(&self, samples: &[Sample], events: &[Event]) -> Result<AppendReport, StoreError> {
+        let keys: Vec<(SeriesKey, MetricKind)> = samples.iter().map(|s| (s.key.clone(), s.kind)).collect();
         let ids = self.resolve(&keys).await?;
-        let triples: Vec<(SeriesId, Timestamp, f64)> = samples
-            .iter()
-            .zip(ids)
-            .map(|(s, id)| (id, s.ts, s.value))
-            .collect();
+        let triples: Vec<(SeriesId, Timestamp, f64)> =
+            samples.iter().zip(ids).map(|(s, id)| (id, s.ts, s.value)).collect();
         self.append(&triples, events).await
     }
 
@@ -633,9 +644,7 @@ impl Store {
         max_points: usize,
     ) -> Result<Vec<SeriesRange>, StoreError> {
         if end < start {
-            return Err(StoreError::InvalidQuery(format!(
-                "end {end} is before start {start}"
-            )));
+            return Err(StoreError::InvalidQuery(format!("end {end} is before start {start}")));
         }
         let max_points = max_points.max(1) as i64;
         // One bucket may be lost to aligning the first bucket down to a step multiple.
@@ -658,14 +667,10 @@ impl Store {
         tier: Option<Tier>,
     ) -> Result<Vec<SeriesRange>, StoreError> {
         if end < start {
-            return Err(StoreError::InvalidQuery(format!(
-                "end {end} is before start {start}"
-            )));
+            return Err(StoreError::InvalidQuery(format!("end {end} is before start {start}")));
         }
         if step_ms <= 0 {
-            return Err(StoreError::InvalidQuery(format!(
-                "step {step_ms} ms must be positive"
-            )));
+            return Err(StoreError::InvalidQuery(format!("step {step_ms} ms must be positive")));
         }
         let tier = match tier {
             Some(t) => t,
@@ -720,13 +725,8 @@ impl Store {
             }
             qb.push(")");
         }
-        let limit = if q.limit == 0 {
-            i64::MAX
-        } else {
-            q.limit as i64
-        };
-        qb.push(" ORDER BY ts DESC, id DESC LIMIT ")
-            .push_bind(limit);
+        let limit = if q.limit == 0 { i64::MAX } else { q.limit as i64 };
+        qb.push(" ORDER BY ts DESC, id DESC LIMIT ").push_bind(limit);
         let rows = qb
             .build()
             .persistent(false)
@@ -754,14 +754,7 @@ impl Store {
 
     /// Latest text snapshot per (cluster, subject, name), e.g. a ZooKeeper server's `conf`. An
     /// older snapshot than the stored one is ignored.
-    pub async fn put_document(
-        &self,
-        cluster: &str,
-        subject: &str,
-        name: &str,
-        ts: Timestamp,
-        body: &str,
-    ) -> Result<(), StoreError> {
+    pub async fn put_document(&self, cluster: &str, subject: &str, name: &str, ts: Timestamp, body: &str) -> Result<(), StoreError> {
         let mut guard = self.inner.writer.lock().await;
         let conn = guard.as_mut().ok_or(StoreError::Closed)?;
         sqlx::query(
@@ -781,23 +774,14 @@ impl Store {
     }
 
     /// (name, ts, body), sorted by name.
-    pub async fn documents(
-        &self,
-        cluster: &str,
-        subject: &str,
-    ) -> Result<Vec<(String, Timestamp, String)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT name, ts, body FROM documents WHERE cluster = ? AND subject = ? ORDER BY name",
-        )
-        .bind(cluster.to_string())
-        .bind(subject.to_string())
-        .fetch_all(&self.inner.readers)
-        .await
-        .map_err(sql("reading documents"))?;
-        Ok(rows
-            .into_iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2)))
-            .collect())
+    pub async fn documents(&self, cluster: &str, subject: &str) -> Result<Vec<(String, Timestamp, String)>, StoreError> {
+        let rows = sqlx::query("SELECT name, ts, body FROM documents WHERE cluster = ? AND subject = ? ORDER BY name")
+            .bind(cluster.to_string())
+            .bind(subject.to_string())
+            .fetch_all(&self.inner.readers)
+            .await
+            .map_err(sql("reading documents"))?;
+        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
     }
 
     pub async fn stats(&self) -> StoreStats {
@@ -832,12 +816,59 @@ impl Store {
         }
     }
 
+    fn start_maintenance(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        let mut stop = self.inner.shutdown.subscribe();
+        let interval = self.inner.cfg.maintenance_interval;
+        let retention_every = self.inner.cfg.retention_interval;
+        let handle = tokio::spawn(async move {
+            let mut last_retention = Instant::now();
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(interval) => {}
+                    _ = stop.changed() => return,
+                }
+                let Some(inner) = weak.upgrade() else { return };
+                if let Err(e) = compact::run_once(&inner, false).await {
+                    tracing::warn!(error = %e, "Store maintenance failed; will retry.");
+                }
+                if let Some(every) = retention_every
+                    && last_retention.elapsed() >= every
+                {
+                    last_retention = Instant::now();
+                    if let Err(e) = compact::run_retention(&inner, crate::model::now_ms()).await {
+                        tracing::warn!(error = %e, "Store retention failed; will retry.");
+                    }
+                }
+            }
+        });
+        *self.inner.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+    }
+
+    /// Seals and compacts every head block that ends at or before the newest sample (ignoring the
+    /// grace period), then runs due merges. For tests and benchmarks.
+    pub async fn compact_now(&self) -> Result<(), StoreError> {
+        compact::run_once(&self.inner, true).await
+    }
+
+    /// Applies retention as if the time were `now`. For tests and benchmarks.
+    pub async fn run_retention_now(&self, now: Timestamp) -> Result<(), StoreError> {
+        compact::run_retention(&self.inner, now).await
+    }
+
     /// Flushes, stops background tasks, checkpoints the WAL. Later calls fail with `Closed`.
     pub async fn close(&self) -> Result<(), StoreError> {
+        let _ = self.inner.shutdown.send(true);
+        let task = self.inner.task.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+        let _maint = self.inner.maintenance.lock().await;
+        if let Some(c) = self.inner.checkpointer.lock().await.take() {
+            let _ = c.close().await;
+        }
         let mut guard = self.inner.writer.lock().await;
-        let Some(mut conn) = guard.take() else {
-            return Ok(());
-        };
+        let Some(mut conn) = guard.take() else { return Ok(()) };
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
             .execute(&mut conn)
             .await

@@ -3,6 +3,13 @@
 
 use crate::model::Timestamp;
 
+use std::collections::HashMap;
+
+use crate::model::MetricKind;
+
+use super::chunks::{self, FetchedChunk};
+use super::codec;
+use super::compact::max_span;
 use super::head::{Head, SeriesSnap, rd};
 use super::rollup::{Bucketer, counter_increase};
 use super::{Inner, SeriesId, SeriesInfo, SeriesRange, StoreError, Tier};
@@ -52,10 +59,7 @@ pub(crate) fn choose_for_step(head: &Head, start: Timestamp, step: i64) -> Tier 
     if covers(head, Tier::Raw, start) {
         return Tier::Raw;
     }
-    FINE_FIRST
-        .into_iter()
-        .find(|&t| covers(head, t, start))
-        .unwrap_or(Tier::D1)
+    FINE_FIRST.into_iter().find(|&t| covers(head, t, start)).unwrap_or(Tier::D1)
 }
 
 /// The head part of a query, taken under one read lock so that it is consistent with the
@@ -101,22 +105,74 @@ pub(crate) async fn run(
     tier: Tier,
 ) -> Result<Vec<SeriesRange>, StoreError> {
     let lo = start.div_euclid(step).saturating_mul(step);
-    let hi = end
-        .div_euclid(step)
-        .saturating_mul(step)
-        .saturating_add(step);
+    let hi = end.div_euclid(step).saturating_mul(step).saturating_add(step);
     let view = head_view(inner, ids, lo, hi);
+    let known: Vec<SeriesId> = view.series.iter().map(|s| s.0.id).collect();
+    let block_ms = inner.cfg.block_ms;
+    let w = view.watermark;
+
+    // Chunk sources, oldest first: (tier of the chunks, fetched rows).
+    let mut sources: Vec<(Tier, Vec<FetchedChunk>)> = Vec::new();
+    if w > lo {
+        let upto = hi.min(w);
+        match tier {
+            Tier::Raw | Tier::M1 => {
+                let lookback = max_span(tier, block_ms);
+                let rows = chunks::fetch(&inner.readers, tier, &known, lo.saturating_sub(lookback - 1), upto, lo).await?;
+                sources.push((tier, rows));
+            }
+            _ => {
+                // Materialised tier chunks below merged_to, then 1m block chunks up to the watermark.
+                let m = view.merged_to;
+                if m > lo {
+                    let lookback = max_span(tier, block_ms);
+                    let rows = chunks::fetch(&inner.readers, tier, &known, lo.saturating_sub(lookback - 1), upto.min(m), lo).await?;
+                    sources.push((tier, rows));
+                }
+                let from = m.max(lo.saturating_sub(block_ms - 1));
+                let rows = chunks::fetch(&inner.readers, Tier::M1, &known, from, upto, lo).await?;
+                sources.push((Tier::M1, rows));
+            }
+        }
+    }
+
+    // Group each source's rows by series (callers may pass ids in any order).
+    let grouped: Vec<(Tier, HashMap<SeriesId, Vec<(Timestamp, Vec<u8>)>>)> = sources
+        .into_iter()
+        .map(|(t, rows)| {
+            let mut m: HashMap<SeriesId, Vec<(Timestamp, Vec<u8>)>> = HashMap::new();
+            for (id, cstart, data) in rows {
+                m.entry(id).or_default().push((cstart, data));
+            }
+            (t, m)
+        })
+        .collect();
     let mut out = Vec::with_capacity(view.series.len());
     for (info, snap) in view.series {
-        let counter = info.kind == crate::model::MetricKind::Counter;
+        let id = info.id;
+        let counter = info.kind == MetricKind::Counter;
         let mut b = Bucketer::new(step, lo, hi);
+        for (src_tier, by_series) in &grouped {
+            for (cstart, data) in by_series.get(&id).map(|v| v.as_slice()).unwrap_or(&[]) {
+                if *src_tier == Tier::Raw {
+                    let chunk = codec::decode_raw(data).map_err(|e| chunks::corrupt(inner, Tier::Raw, id, *cstart, e))?;
+                    let mut prev = chunk.prev;
+                    for (&ts, &v) in chunk.ts.iter().zip(&chunk.vals) {
+                        let inc = if counter { counter_increase(prev, v) } else { 0.0 };
+                        b.add_sample(ts, v, inc);
+                        prev = Some(v);
+                    }
+                } else {
+                    let buckets = codec::decode_rollup(data).map_err(|e| chunks::corrupt(inner, *src_tier, id, *cstart, e))?;
+                    for x in &buckets {
+                        b.add_bucket(x);
+                    }
+                }
+            }
+        }
         let mut prev = snap.prev.map(|p| p.1);
         for &(ts, v) in &snap.samples {
-            let inc = if counter {
-                counter_increase(prev, v)
-            } else {
-                0.0
-            };
+            let inc = if counter { counter_increase(prev, v) } else { 0.0 };
             b.add_sample(ts, v, inc);
             prev = Some(v);
         }
@@ -137,12 +193,49 @@ pub(crate) async fn value_at(
     lookback_ms: i64,
 ) -> Result<Vec<Option<(Timestamp, f64)>>, StoreError> {
     let lo = at.saturating_sub(lookback_ms.max(0));
-    let h = rd(&inner.head);
-    Ok(ids
-        .iter()
-        .map(|&id| {
-            h.value_at(id, at, lo)
-                .or_else(|| h.compacted_last(id).filter(|p| p.0 <= at && p.0 >= lo))
-        })
-        .collect())
+    let mut need_chunks: Vec<SeriesId> = Vec::new();
+    let mut out: Vec<Option<(Timestamp, f64)>> = {
+        let h = rd(&inner.head);
+        ids.iter()
+            .map(|&id| {
+                let found = h.value_at(id, at, lo);
+                if found.is_some() {
+                    return found;
+                }
+                match h.compacted_last(id) {
+                    Some(p) if p.0 <= at => (p.0 >= lo).then_some(p),
+                    Some(_) => {
+                        // The newest compacted sample is after `at`: look in the raw chunks.
+                        need_chunks.push(id);
+                        None
+                    }
+                    None => None,
+                }
+            })
+            .collect()
+    };
+    if need_chunks.is_empty() {
+        return Ok(out);
+    }
+    need_chunks.sort_unstable();
+    need_chunks.dedup();
+    let block_ms = inner.cfg.block_ms;
+    let rows = chunks::fetch(&inner.readers, Tier::Raw, &need_chunks, lo.saturating_sub(block_ms - 1), at.saturating_add(1), lo).await?;
+    let mut found: std::collections::HashMap<SeriesId, (Timestamp, f64)> = std::collections::HashMap::new();
+    for (id, cstart, data) in rows {
+        let chunk = codec::decode_raw(&data).map_err(|e| chunks::corrupt(inner, Tier::Raw, id, cstart, e))?;
+        let i = chunk.ts.partition_point(|&t| t <= at);
+        if i > 0 && chunk.ts[i - 1] >= lo {
+            // Rows come in start order, so a later chunk's hit is newer.
+            found.insert(id, (chunk.ts[i - 1], chunk.vals[i - 1]));
+        }
+    }
+    for (slot, id) in out.iter_mut().zip(ids) {
+        if slot.is_none()
+            && let Some(p) = found.get(id)
+        {
+            *slot = Some(*p);
+        }
+    }
+    Ok(out)
 }

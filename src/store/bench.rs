@@ -1,0 +1,588 @@
+//! `kafkascope bench-store`: a realistic load against a fresh store, measured end to end through
+//! the public API.
+//!
+//! Phases: (1) a year of history for 50 series at a 60 s interval, compacted, merged and trimmed
+//! by retention as time passes (so the 1h…1y reads hit the tiers a year-old store has); (2) ingest
+//! of `series` Kafka-like series at a 15 s interval as fast as the store takes it, with background
+//! compaction and rollups on and a reader querying concurrently; (3) compaction of what is left,
+//! bytes per sample, read latencies per range, the latest-value query, and the longest stall.
+//!
+//! Shapes follow the captured fixtures (ZooKeeper `mntr`, kafka-clients JMX): constant gauges
+//! (partition counts, `zk_outstanding_requests 0`, zero-rate error totals), monotonically
+//! increasing integer counters with diurnal rate and rare resets (`record-send-total 581.0`,
+//! `zk_packets_received`), slowly varying integer gauges (`zk_znode_count`, log sizes), sparse
+//! percentiles with one decimal and NaN when idle, 4-decimal averages (`zk_avg_latency 1.1818`),
+//! full-precision client rates (`outgoing-byte-rate 1336.4256343395848`), and series that appear
+//! and disappear.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::model::{Labels, MetricKind, SeriesKey, Timestamp};
+
+use super::codec::{self, ValueCodecs};
+use super::{SeriesId, Store, StoreConfig};
+
+const MINUTE: i64 = 60_000;
+const HOUR: i64 = 60 * MINUTE;
+const DAY: i64 = 24 * HOUR;
+
+#[derive(Clone, Debug)]
+pub struct BenchOptions {
+    /// Active series in the ingest phase.
+    pub series: usize,
+    /// Wall-clock length of the ingest phase.
+    pub duration: Duration,
+    /// Where to put the database (a fresh temporary directory when None; removed afterwards).
+    pub dir: Option<PathBuf>,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        BenchOptions {
+            series: 200_000,
+            duration: Duration::from_secs(60),
+            dir: None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p99: f64,
+}
+
+fn percentiles(mut v: Vec<f64>) -> Percentiles {
+    if v.is_empty() {
+        return Percentiles::default();
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    Percentiles { p50: at(0.5), p99: at(0.99) }
+}
+
+/// Bytes per sample of one codec choice on one data shape (480-sample chunks, 2 h at 15 s).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CodecRow {
+    pub shape: String,
+    pub ours: f64,
+    pub gorilla: f64,
+    pub pco: f64,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct BenchReport {
+    pub series: usize,
+    pub samples_ingested: u64,
+    pub ingest_seconds: f64,
+    pub ingest_samples_per_sec: f64,
+    /// On-disk bytes per raw sample after compaction: the size of a database file holding only the
+    /// raw chunks (rows and indexes) divided by the samples in them.
+    pub bytes_per_sample: f64,
+    /// Chunk payload (BLOB bytes) per raw sample.
+    pub payload_bytes_per_sample: f64,
+    /// Whole database (all tiers, head log, events, free pages) at the end.
+    pub db_bytes: u64,
+    /// Keys "1h", "24h", "7d", "30d", "90d", "1y": 50-series `query_range` at 300 points.
+    pub read_ms: BTreeMap<String, Percentiles>,
+    /// Tier that answered each range.
+    pub read_tier: BTreeMap<String, String>,
+    /// 50-series 1 h reads running concurrently with ingest.
+    pub read_during_ingest_ms: Percentiles,
+    pub latest_10k_ms: f64,
+    /// Longest time an append waited for the writer (held by compaction, merges or retention).
+    pub max_write_stall_ms: f64,
+    /// Longest single maintenance transaction.
+    pub max_maintenance_tx_ms: f64,
+    pub append_ms: Percentiles,
+    pub compactions: u64,
+    pub codecs: Vec<CodecRow>,
+}
+
+impl BenchReport {
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        let w = |s: &mut String, k: &str, v: String| s.push_str(&format!("{k:<44} {v}\n"));
+        w(&mut s, "active series (ingest phase)", self.series.to_string());
+        w(&mut s, "samples ingested", self.samples_ingested.to_string());
+        w(&mut s, "ingest samples/s (compaction + rollups on)", format!("{:.0}", self.ingest_samples_per_sec));
+        w(&mut s, "append latency p50 / p99", format!("{:.2} / {:.2} ms", self.append_ms.p50, self.append_ms.p99));
+        w(&mut s, "bytes/sample on disk, raw after compaction", format!("{:.3}", self.bytes_per_sample));
+        w(&mut s, "bytes/sample chunk payload", format!("{:.3}", self.payload_bytes_per_sample));
+        w(&mut s, "database size", format!("{:.1} MiB", self.db_bytes as f64 / 1048576.0));
+        for k in ["1h", "24h", "7d", "30d", "90d", "1y"] {
+            if let Some(p) = self.read_ms.get(k) {
+                let tier = self.read_tier.get(k).cloned().unwrap_or_default();
+                w(&mut s, &format!("read 50 series x 300 pts, {k} ({tier} tier)"), format!("p50 {:.2} ms, p99 {:.2} ms", p.p50, p.p99));
+            }
+        }
+        w(&mut s, "read 50 series 1h during ingest", format!("p50 {:.2} ms, p99 {:.2} ms", self.read_during_ingest_ms.p50, self.read_during_ingest_ms.p99));
+        w(&mut s, "latest value of 10,000 series", format!("{:.3} ms", self.latest_10k_ms));
+        w(&mut s, "longest write stall", format!("{:.2} ms", self.max_write_stall_ms));
+        w(&mut s, "longest maintenance transaction", format!("{:.2} ms", self.max_maintenance_tx_ms));
+        w(&mut s, "compactions", self.compactions.to_string());
+        s.push_str("\ncodec bytes/sample on 480-sample chunks (ours = decimal/delta/bit-packing, Gorilla fallback):\n");
+        s.push_str(&format!("{:<26} {:>8} {:>8} {:>8}\n", "shape", "ours", "gorilla", "pco"));
+        for r in &self.codecs {
+            s.push_str(&format!("{:<26} {:>8.3} {:>8.3} {:>8.3}\n", r.shape, r.ours, r.gorilla, r.pco));
+        }
+        s
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generator.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    Constant,
+    Counter,
+    SlowGauge,
+    Percentile,
+    DecimalAvg,
+    NoisyRate,
+}
+
+impl Shape {
+    /// Share of series per shape, in 20ths.
+    fn of(i: usize) -> Shape {
+        match i % 20 {
+            0..=5 => Shape::Constant,
+            6..=10 => Shape::Counter,
+            11..=13 => Shape::SlowGauge,
+            14..=15 => Shape::Percentile,
+            16..=17 => Shape::DecimalAvg,
+            _ => Shape::NoisyRate,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Shape::Constant => "constant gauge",
+            Shape::Counter => "counter (resets)",
+            Shape::SlowGauge => "slow integer gauge",
+            Shape::Percentile => "sparse percentile",
+            Shape::DecimalAvg => "4-decimal average",
+            Shape::NoisyRate => "noisy client rate",
+        }
+    }
+
+    fn kind(self) -> MetricKind {
+        if self == Shape::Counter { MetricKind::Counter } else { MetricKind::Gauge }
+    }
+}
+
+struct SeriesGen {
+    shape: Shape,
+    value: f64,
+    rate: f64,
+    /// Series that appear and disappear: present only while (scrape / period) is even.
+    churn_period: Option<u64>,
+}
+
+struct Generator {
+    series: Vec<SeriesGen>,
+    rng: fastrand::Rng,
+}
+
+impl Generator {
+    fn new(n: usize, seed: u64) -> Self {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let series = (0..n)
+            .map(|i| {
+                let shape = Shape::of(i);
+                let value = match shape {
+                    Shape::Constant => [0.0, 1.0, 3.0, 12.0, 50.0, 3.3554432e7][i % 6],
+                    Shape::Counter => rng.u64(0..10_000_000) as f64,
+                    Shape::SlowGauge => rng.u64(10..5_000_000) as f64,
+                    Shape::Percentile => 3.0,
+                    Shape::DecimalAvg => 1.1818,
+                    Shape::NoisyRate => 1336.4256343395848,
+                };
+                let rate = match shape {
+                    Shape::Counter => [0.0, 2.0, 40.0, 1500.0, 2.0e5][i % 5],
+                    _ => 0.0,
+                };
+                SeriesGen {
+                    shape,
+                    value,
+                    rate,
+                    churn_period: (i % 37 == 0).then(|| 40 + (i as u64 % 7) * 20),
+                }
+            })
+            .collect();
+        Generator { series, rng }
+    }
+
+    /// Values of every series for the scrape at `ts` (number `k`); None where a series is absent.
+    fn scrape(&mut self, ts: Timestamp, k: u64, interval_s: f64, out: &mut Vec<(usize, f64)>) {
+        // Diurnal factor: traffic peaks in the afternoon.
+        let day_phase = (ts.rem_euclid(DAY) as f64 / DAY as f64) * std::f64::consts::TAU;
+        let diurnal = 1.0 + 0.5 * day_phase.sin();
+        let rng = &mut self.rng;
+        for (i, s) in self.series.iter_mut().enumerate() {
+            if let Some(p) = s.churn_period
+                && (k / p) % 2 == 1
+            {
+                continue;
+            }
+            let v = match s.shape {
+                Shape::Constant => s.value,
+                Shape::Counter => {
+                    if rng.u32(0..200_000) == 0 {
+                        s.value = 0.0; // process restart
+                    } else if s.rate > 0.0 {
+                        let noise = 0.9 + 0.2 * rng.f64();
+                        s.value += (s.rate * interval_s * diurnal * noise).round();
+                    }
+                    s.value
+                }
+                Shape::SlowGauge => {
+                    if rng.u8(0..4) == 0 {
+                        s.value = (s.value + rng.i64(-40..=60) as f64).max(0.0);
+                    }
+                    s.value
+                }
+                Shape::Percentile => {
+                    if rng.u8(0..10) == 0 {
+                        f64::NAN // idle: no requests in the window
+                    } else {
+                        (s.value * diurnal * (0.8 + 0.6 * rng.f64()) * 10.0).round() / 10.0
+                    }
+                }
+                Shape::DecimalAvg => {
+                    s.value = ((s.value + (rng.f64() - 0.5) * 0.01).max(0.1) * 10_000.0).round() / 10_000.0;
+                    s.value
+                }
+                Shape::NoisyRate => s.value * diurnal * (0.95 + 0.1 * rng.f64()),
+            };
+            out.push((i, v));
+        }
+    }
+}
+
+fn keys(prefix: &str, n: usize) -> Vec<(SeriesKey, MetricKind)> {
+    (0..n)
+        .map(|i| {
+            let shape = Shape::of(i);
+            let metric = match shape {
+                Shape::Constant => "kafka_log_partition_count",
+                Shape::Counter => "kafka_server_brokertopicmetrics_bytesin_total",
+                Shape::SlowGauge => "kafka_log_log_size",
+                Shape::Percentile => "kafka_network_requestmetrics_totaltimems",
+                Shape::DecimalAvg => "zk_avg_latency",
+                Shape::NoisyRate => "kafka_producer_outgoing_byte_rate",
+            };
+            let labels = Labels::from_pairs([
+                ("cluster", prefix.to_string()),
+                ("broker", (i % 30).to_string()),
+                ("topic", format!("topic-{}", i / 30)),
+            ]);
+            (SeriesKey::new(metric, labels), shape.kind())
+        })
+        .collect()
+}
+
+/// Codec comparison on each shape: 200 series x one 480-sample chunk.
+fn codec_table() -> Vec<CodecRow> {
+    let shapes = [
+        Shape::Constant,
+        Shape::Counter,
+        Shape::SlowGauge,
+        Shape::Percentile,
+        Shape::DecimalAvg,
+        Shape::NoisyRate,
+    ];
+    let n_series = 20 * 60; // every shape gets 60 series
+    let mut g = Generator::new(n_series, 11);
+    let mut per: Vec<Vec<(i64, f64)>> = vec![Vec::new(); n_series];
+    let t0 = 1_704_067_200_000i64;
+    let mut buf = Vec::new();
+    for k in 0..480u64 {
+        let ts = t0 + k as i64 * 15_000;
+        buf.clear();
+        g.scrape(ts, k, 15.0, &mut buf);
+        for &(i, v) in &buf {
+            per[i].push((ts, v));
+        }
+    }
+    let mut rows = Vec::new();
+    let mut totals = [0usize; 3];
+    let mut total_n = 0usize;
+    for shape in shapes {
+        let mut sizes = [0usize; 3];
+        let mut n = 0usize;
+        for (i, samples) in per.iter().enumerate() {
+            if Shape::of(i) != shape || samples.is_empty() {
+                continue;
+            }
+            n += samples.len();
+            sizes[0] += codec::encode_raw(None, samples, ValueCodecs::default()).len();
+            sizes[1] += codec::encode_raw(None, samples, ValueCodecs { decimal: false, gorilla: true, pco: false }).len();
+            sizes[2] += codec::encode_raw(None, samples, ValueCodecs { decimal: false, gorilla: false, pco: true }).len();
+        }
+        for j in 0..3 {
+            totals[j] += sizes[j];
+        }
+        total_n += n;
+        rows.push(CodecRow {
+            shape: shape.name().to_string(),
+            ours: sizes[0] as f64 / n as f64,
+            gorilla: sizes[1] as f64 / n as f64,
+            pco: sizes[2] as f64 / n as f64,
+        });
+    }
+    rows.push(CodecRow {
+        shape: "mix (bench shares)".to_string(),
+        ours: weighted(&rows, 0),
+        gorilla: weighted(&rows, 1),
+        pco: weighted(&rows, 2),
+    });
+    let _ = (totals, total_n);
+    rows
+}
+
+/// Mix weighted by the generator's shares (6, 5, 3, 2, 2, 2 of 20).
+fn weighted(rows: &[CodecRow], col: usize) -> f64 {
+    let w = [6.0, 5.0, 3.0, 2.0, 2.0, 2.0];
+    rows.iter()
+        .zip(w)
+        .map(|(r, w)| w * [r.ours, r.gorilla, r.pco][col])
+        .sum::<f64>()
+        / 20.0
+}
+
+// ---------------------------------------------------------------------------------------------
+
+pub async fn run(opts: BenchOptions) -> anyhow::Result<BenchReport> {
+    let (dir, remove) = match &opts.dir {
+        Some(d) => (d.clone(), false),
+        None => (
+            std::env::temp_dir().join(format!("kafkascope-bench-{}-{}", std::process::id(), crate::model::now_ms())),
+            true,
+        ),
+    };
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("bench.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(PathBuf::from(format!("{}{suffix}", path.display())));
+    }
+    let result = run_in(&opts, path).await;
+    if remove {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    result
+}
+
+async fn run_in(opts: &BenchOptions, path: PathBuf) -> anyhow::Result<BenchReport> {
+    let mut cfg = StoreConfig::new(&path);
+    cfg.retention_interval = None; // retention runs on simulated time below
+    cfg.maintenance_interval = Duration::from_millis(200);
+    let store = Store::open(cfg).await?;
+
+    // The simulated timeline ends a little before the wall clock.
+    let now_wall = crate::model::now_ms();
+    let ingest_start = (now_wall - 30 * DAY).div_euclid(2 * HOUR) * 2 * HOUR + 90 * MINUTE;
+    let hist_end = ingest_start;
+    let hist_start = hist_end - 365 * DAY;
+
+    // Phase 1: one year of history for 50 series at 60 s.
+    let hist_ids = store.resolve(&keys("history", 50)).await?;
+    let mut g = Generator::new(50, 3);
+    let mut buf = Vec::new();
+    let mut batch: Vec<(SeriesId, Timestamp, f64)> = Vec::with_capacity(20_000);
+    let mut next_maint = hist_start + DAY;
+    let mut next_retention = hist_start + 7 * DAY;
+    let mut k = 0u64;
+    let mut ts = hist_start;
+    while ts < hist_end {
+        buf.clear();
+        g.scrape(ts, k, 60.0, &mut buf);
+        batch.extend(buf.iter().map(|&(i, v)| (hist_ids[i], ts, v)));
+        if batch.len() >= 10_000 {
+            store.append(&batch, &[]).await?;
+            batch.clear();
+        }
+        if ts >= next_maint {
+            store.append(&batch, &[]).await?;
+            batch.clear();
+            store.compact_now().await?;
+            next_maint += DAY;
+        }
+        if ts >= next_retention {
+            store.run_retention_now(ts).await?;
+            next_retention += 7 * DAY;
+        }
+        ts += MINUTE;
+        k += 1;
+    }
+    store.append(&batch, &[]).await?;
+    store.compact_now().await?;
+    store.run_retention_now(hist_end).await?;
+    tracing::info!("History phase done.");
+
+    // Phase 2: ingest.
+    let n = opts.series;
+    let ids = Arc::new(store.resolve(&keys("ingest", n)).await?);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<(SeriesId, Timestamp, f64)>>(8);
+    let stop = Arc::new(AtomicBool::new(false));
+    let producer = {
+        let ids = ids.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut g = Generator::new(ids.len(), 5);
+            let mut buf = Vec::new();
+            let mut k = 0u64;
+            let mut ts = ingest_start;
+            'outer: loop {
+                buf.clear();
+                g.scrape(ts, k, 15.0, &mut buf);
+                // One append per 10,000 samples: a large broker's scrape.
+                for part in buf.chunks(10_000) {
+                    if stop.load(Ordering::Relaxed) {
+                        break 'outer;
+                    }
+                    let b: Vec<_> = part.iter().map(|&(i, v)| (ids[i], ts, v)).collect();
+                    if tx.blocking_send(b).is_err() {
+                        break 'outer;
+                    }
+                }
+                ts += 15_000;
+                k += 1;
+            }
+        })
+    };
+    let reader = {
+        let store = store.clone();
+        let ids = ids.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut rng = fastrand::Rng::with_seed(9);
+            while !stop.load(Ordering::Relaxed) {
+                let pick: Vec<SeriesId> = (0..50).map(|_| ids[rng.usize(0..ids.len())]).collect();
+                let end = store.latest(&pick[..1])[0].map(|l| l.0).unwrap_or(ingest_start);
+                let t = Instant::now();
+                let _ = store.query_range(&pick, end - HOUR, end, 300).await;
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            lat
+        })
+    };
+    let started = Instant::now();
+    let mut ingested = 0u64;
+    let mut append_lat = Vec::new();
+    while started.elapsed() < opts.duration {
+        let Some(b) = rx.recv().await else { break };
+        let t = Instant::now();
+        let r = store.append(&b, &[]).await?;
+        append_lat.push(t.elapsed().as_secs_f64() * 1000.0);
+        ingested += r.accepted as u64;
+    }
+    let ingest_seconds = started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    drop(rx);
+    let _ = producer.join();
+    let read_during = reader.await.unwrap_or_default();
+    tracing::info!(ingested, "Ingest phase done.");
+
+    // Phase 3: compaction of what is complete, then measurements.
+    store.compact_now().await?;
+    let (raw_samples, raw_payload, raw_file_bytes) = raw_footprint(&path).await?;
+
+    let end = store.latest(&hist_ids[..1])[0].map(|l| l.0).unwrap_or(hist_end);
+    let mut read_ms = BTreeMap::new();
+    let mut read_tier = BTreeMap::new();
+    for (name, range) in [
+        ("1h", HOUR),
+        ("24h", DAY),
+        ("7d", 7 * DAY),
+        ("30d", 30 * DAY),
+        ("90d", 90 * DAY),
+        ("1y", 365 * DAY),
+    ] {
+        let mut lat = Vec::new();
+        for i in 0..40 {
+            let e = end - i * MINUTE;
+            let t = Instant::now();
+            let r = store.query_range(&hist_ids, e - range, e, 300).await?;
+            lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            if i == 0 {
+                read_tier.insert(name.to_string(), r.first().map(|s| s.tier.as_str()).unwrap_or("").to_string());
+            }
+        }
+        read_ms.insert(name.to_string(), percentiles(lat));
+    }
+    let ten_k: Vec<SeriesId> = ids.iter().copied().take(10_000).collect();
+    let mut lat = Vec::new();
+    for _ in 0..50 {
+        let t = Instant::now();
+        let v = store.latest(&ten_k);
+        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+        std::hint::black_box(v);
+    }
+    let latest_10k_ms = percentiles(lat).p50;
+    let stats = store.stats().await;
+    store.close().await?;
+    let db_bytes = ["", "-wal", "-shm"]
+        .iter()
+        .filter_map(|s| std::fs::metadata(format!("{}{s}", path.display())).ok())
+        .map(|m| m.len())
+        .sum();
+
+    Ok(BenchReport {
+        series: n,
+        samples_ingested: ingested,
+        ingest_seconds,
+        ingest_samples_per_sec: ingested as f64 / ingest_seconds.max(1e-9),
+        bytes_per_sample: raw_file_bytes as f64 / raw_samples.max(1) as f64,
+        payload_bytes_per_sample: raw_payload as f64 / raw_samples.max(1) as f64,
+        db_bytes,
+        read_ms,
+        read_tier,
+        read_during_ingest_ms: percentiles(read_during),
+        latest_10k_ms,
+        max_write_stall_ms: stats.max_append_wait_ms,
+        max_maintenance_tx_ms: stats.max_maintenance_tx_ms,
+        append_ms: percentiles(append_lat),
+        compactions: stats.compactions_total,
+        codecs: codec_table(),
+    })
+}
+
+/// (raw samples, raw payload bytes, size of a fresh database file holding only the raw chunks).
+async fn raw_footprint(path: &std::path::Path) -> anyhow::Result<(i64, i64, u64)> {
+    use sqlx::Connection;
+    let copy = path.with_extension("rawonly.db");
+    let _ = std::fs::remove_file(&copy);
+    let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(path).read_only(true);
+    let mut conn = sqlx::SqliteConnection::connect_with(&opts).await?;
+    let (n, bytes): (Option<i64>, Option<i64>) =
+        sqlx::query_as("SELECT sum(n), sum(length(data)) FROM chunk WHERE tier = 0").fetch_one(&mut conn).await?;
+    conn.close().await?;
+    let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(&copy).create_if_missing(true);
+    let mut c = sqlx::SqliteConnection::connect_with(&opts).await?;
+    sqlx::query(
+        "CREATE TABLE chunk (series_id INTEGER NOT NULL, tier INTEGER NOT NULL, start_ts INTEGER NOT NULL, \
+         end_ts INTEGER NOT NULL, n INTEGER NOT NULL, data BLOB NOT NULL, UNIQUE (series_id, tier, start_ts))",
+    )
+    .execute(&mut c)
+    .await?;
+    sqlx::query("CREATE INDEX chunk_tier_end ON chunk (tier, end_ts)").execute(&mut c).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("ATTACH DATABASE '{}' AS src", path.display().to_string().replace('\'', "''"))))
+        .execute(&mut c)
+        .await?;
+    sqlx::query("INSERT INTO main.chunk SELECT * FROM src.chunk WHERE tier = 0 ORDER BY series_id, start_ts")
+        .execute(&mut c)
+        .await?;
+    sqlx::query("DETACH DATABASE src").execute(&mut c).await?;
+    c.close().await?;
+    let size = std::fs::metadata(&copy)?.len();
+    let _ = std::fs::remove_file(&copy);
+    Ok((n.unwrap_or(0), bytes.unwrap_or(0), size))
+}
