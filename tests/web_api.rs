@@ -210,6 +210,11 @@ async fn series_and_labels_list_what_was_written() {
     let (status, v) = env.json("/api/v1/status/buildinfo").await;
     assert_eq!(status, 200);
     assert!(v["data"]["version"].as_str().unwrap().starts_with("2."));
+    let (status, v) = env.json("/api/v1/rules").await;
+    assert_eq!(
+        (status, &v["data"]["groups"]),
+        (200, &serde_json::json!([]))
+    );
     env.stop().await;
 }
 

@@ -353,6 +353,16 @@ pub(crate) async fn exemplars() -> ApiResult {
     success(json!([]))
 }
 
+/// `GET /api/v1/rules` and `/api/v1/alerts`: no recording or alerting rules exist here; empty
+/// answers let Grafana's alerting views load instead of reporting a broken data source.
+pub(crate) async fn rules() -> ApiResult {
+    success(json!({"groups": []}))
+}
+
+pub(crate) async fn alerts() -> ApiResult {
+    success(json!({"alerts": []}))
+}
+
 /// `GET /api/v1/status/buildinfo`: what Grafana asks to learn the API level it can use.
 pub(crate) async fn buildinfo() -> ApiResult {
     success(json!({

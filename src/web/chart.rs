@@ -202,6 +202,58 @@ pub struct ChartSpec {
     pub series: Vec<SeriesData>,
     pub ghost: Option<SeriesData>,
     pub events: Vec<EventMark>,
+    /// Narrowest hover column in px: 2 gives one per bucket; pages with dozens of small charts
+    /// use wider columns (each aggregating several buckets) to keep the page light.
+    pub hover_px: f64,
+    /// Draw min–max bands (off for charts whose lines already are min / avg / max statistics).
+    pub bands: bool,
+}
+
+impl ChartSpec {
+    /// A chart of `series` over `[from, to)` with one hover column per bucket and bands on.
+    pub fn new(
+        title: impl Into<String>,
+        link: impl Into<String>,
+        (width, height): (u32, u32),
+        (from, to): (Timestamp, Timestamp),
+        format: ValueFormat,
+        series: Vec<SeriesData>,
+    ) -> ChartSpec {
+        ChartSpec {
+            title: title.into(),
+            link: link.into(),
+            width,
+            height,
+            from,
+            to,
+            format,
+            series,
+            ghost: None,
+            events: Vec::new(),
+            hover_px: 2.0,
+            bands: true,
+        }
+    }
+
+    pub fn events(mut self, events: Vec<EventMark>) -> Self {
+        self.events = events;
+        self
+    }
+
+    pub fn ghost(mut self, ghost: Option<SeriesData>) -> Self {
+        self.ghost = ghost;
+        self
+    }
+
+    pub fn hover_px(mut self, px: f64) -> Self {
+        self.hover_px = px.max(1.0);
+        self
+    }
+
+    pub fn bands(mut self, on: bool) -> Self {
+        self.bands = on;
+        self
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -482,7 +534,11 @@ impl ChartSpec {
                 label: s.label.clone(),
                 color: COLORS[i % COLORS.len()],
                 d: line_path(s, &m),
-                band: band_path(s, &m),
+                band: if self.bands {
+                    band_path(s, &m)
+                } else {
+                    String::new()
+                },
                 last: s
                     .last()
                     .map(|v| self.format.format(v))
@@ -516,7 +572,7 @@ impl ChartSpec {
             })
             .collect();
 
-        let columns = hover_columns(&self.series, &m, self.format, plot_w);
+        let columns = hover_columns(&self.series, &m, self.format, self.hover_px, self.bands);
         let mut tiers: Vec<&str> = self
             .series
             .iter()
@@ -611,9 +667,17 @@ fn band_path(s: &SeriesData, m: &Mapper) -> String {
     d
 }
 
-/// One invisible column per bucket start (the union over series), each with a tooltip that lists
-/// every series' value there. At most one column per 2 px.
-fn hover_columns(series: &[SeriesData], m: &Mapper, fmt: ValueFormat, plot_w: f64) -> Vec<Column> {
+/// Invisible hover columns over the union of the series' bucket starts, each at least `min_px`
+/// wide. A column spanning several buckets reports their aggregate: the mean of the averages, the
+/// lowest minimum and the highest maximum of each series, so no spike is hidden by the tooltip.
+/// Without `spread` (charts whose lines are themselves statistics) only the average is written.
+fn hover_columns(
+    series: &[SeriesData],
+    m: &Mapper,
+    fmt: ValueFormat,
+    min_px: f64,
+    spread: bool,
+) -> Vec<Column> {
     let Some(step) = series.iter().map(|s| s.step_ms).min() else {
         return Vec::new();
     };
@@ -623,37 +687,52 @@ fn hover_columns(series: &[SeriesData], m: &Mapper, fmt: ValueFormat, plot_w: f6
         .collect();
     starts.sort_unstable();
     starts.dedup();
-    let max_cols = (plot_w / 2.0).max(1.0) as usize;
+    let max_cols = (m.w / min_px.max(1.0)).max(1.0) as usize;
     let stride = starts.len().div_ceil(max_cols).max(1);
     let multi = series.len() > 1;
     starts
-        .iter()
-        .step_by(stride)
-        .filter_map(|&ts| {
-            let x = m.x(ts as f64).max(m.x0);
-            let right = m.x((ts + step * stride as i64) as f64).min(m.x0 + m.w);
+        .chunks(stride)
+        .filter_map(|chunk| {
+            let (first, last) = (chunk[0], chunk[chunk.len() - 1]);
+            let end = last + step;
+            let x = m.x(first as f64).max(m.x0);
+            let right = m.x(end as f64).min(m.x0 + m.w);
             if right <= x {
                 return None;
             }
-            let mut title = utc_minutes(ts);
+            let mut title = if chunk.len() == 1 {
+                utc_minutes(first)
+            } else if first.div_euclid(86_400_000) == (end - 1).div_euclid(86_400_000) {
+                format!(
+                    "{} – {} UTC",
+                    utc_fmt(first, "%Y-%m-%d %H:%M"),
+                    utc_fmt(end, "%H:%M")
+                )
+            } else {
+                format!(
+                    "{} – {}",
+                    utc_fmt(first, "%Y-%m-%d %H:%M"),
+                    utc_minutes(end)
+                )
+            };
             for s in series {
-                let i = s.points.partition_point(|p| p.ts < ts);
-                let Some(p) = s.points.get(i).filter(|p| p.ts < ts + s.step_ms.max(step)) else {
+                let lo = s.points.partition_point(|p| p.ts < first);
+                let hi = s.points.partition_point(|p| p.ts < end);
+                let pts = &s.points[lo..hi];
+                if pts.is_empty() {
                     continue;
-                };
+                }
+                let avg = pts.iter().map(|p| p.avg).sum::<f64>() / pts.len() as f64;
+                let min = pts.iter().map(|p| p.min).fold(f64::INFINITY, f64::min);
+                let max = pts.iter().map(|p| p.max).fold(f64::NEG_INFINITY, f64::max);
                 title.push('\n');
                 if multi {
                     title.push_str(&s.label);
                     title.push_str(": ");
                 }
-                title.push_str(&fmt.format(p.avg));
-                if p.min != p.max {
-                    let _ = write!(
-                        title,
-                        " (min {}, max {})",
-                        fmt.format(p.min),
-                        fmt.format(p.max)
-                    );
+                title.push_str(&fmt.format(avg));
+                if spread && min != max {
+                    let _ = write!(title, " (min {}, max {})", fmt.format(min), fmt.format(max));
                 }
             }
             Some(Column {
@@ -751,18 +830,14 @@ mod tests {
     }
 
     fn spec(series: Vec<SeriesData>) -> ChartSpec {
-        ChartSpec {
-            title: "t".into(),
-            link: "/metric".into(),
-            width: 600,
-            height: 160,
-            from: 0,
-            to: 600_000,
-            format: ValueFormat::plain(),
+        ChartSpec::new(
+            "t",
+            "/metric",
+            (600, 160),
+            (0, 600_000),
+            ValueFormat::plain(),
             series,
-            ghost: None,
-            events: vec![],
-        }
+        )
     }
 
     #[test]
@@ -895,8 +970,7 @@ mod tests {
 
     #[test]
     fn events_in_range_become_ticks_with_titles() {
-        let mut sp = spec(vec![]);
-        sp.events = vec![
+        let sp = spec(vec![]).events(vec![
             EventMark {
                 ts: 300_000,
                 text: "zk_mode_change: zk1 became leader".into(),
@@ -907,7 +981,7 @@ mod tests {
                 text: "outside".into(),
                 severity: "info",
             },
-        ];
+        ]);
         let chart = sp.render();
         assert!(chart.empty);
         assert_eq!(chart.events.len(), 1);
@@ -952,6 +1026,45 @@ mod tests {
     }
 
     #[test]
+    fn wide_hover_columns_aggregate_their_buckets_without_hiding_spikes() {
+        let buckets: Vec<Bucket> = (0..60)
+            .map(|i| gauge(i * 10_000, if i == 7 { 50.0 } else { 1.0 }))
+            .collect();
+        let s = SeriesData::from_buckets("x", &buckets, 10_000, false);
+        let chart = spec(vec![s]).hover_px(60.0).render();
+        assert!(chart.columns.len() <= 9, "{}", chart.columns.len());
+        let spike = chart
+            .columns
+            .iter()
+            .find(|c| c.title.contains("max 50"))
+            .expect("the spike is reported");
+        assert!(
+            spike.title.contains(" – "),
+            "a column names its time span: {}",
+            spike.title
+        );
+    }
+
+    #[test]
+    fn bands_can_be_switched_off() {
+        let s = SeriesData::from_buckets(
+            "x",
+            &[
+                gauge(0, 5.0),
+                Bucket {
+                    min: 1.0,
+                    max: 9.0,
+                    ..gauge(60_000, 4.0)
+                },
+            ],
+            60_000,
+            false,
+        );
+        assert!(!spec(vec![s.clone()]).render().lines[0].band.is_empty());
+        assert!(spec(vec![s]).bands(false).render().lines[0].band.is_empty());
+    }
+
+    #[test]
     fn footer_values_and_tier_come_from_the_series() {
         let s = SeriesData::from_buckets(
             "x",
@@ -991,9 +1104,7 @@ mod tests {
             false,
         )
         .shifted_forward(604_800_000);
-        let mut sp = spec(vec![now]);
-        sp.ghost = Some(ghost);
-        let chart = sp.render();
+        let chart = spec(vec![now]).ghost(Some(ghost)).render();
         let ghost = chart.ghost.unwrap();
         assert!(ghost.starts_with('M'), "{ghost}");
         assert!(

@@ -331,25 +331,24 @@ pub(crate) async fn show(
         _ => String::new(),
     };
     let base = format!("/metric?query={}&{}", urlencode(&text), range.query());
-    let mut chart = ChartSpec {
-        title: text.clone(),
-        link: format!(
-            "{base}{}",
-            if compare.is_empty() {
-                String::new()
-            } else {
-                format!("&compare={}", urlencode(&compare))
-            }
-        ),
-        width: BIG_W,
-        height: BIG_H,
-        from: range.from,
-        to: range.to,
-        format: now.format,
-        series: now.series.iter().take(MAX_LINES).cloned().collect(),
-        ghost,
-        events: event_marks(&events),
-    }
+    let link = format!(
+        "{base}{}",
+        if compare.is_empty() {
+            String::new()
+        } else {
+            format!("&compare={}", urlencode(&compare))
+        }
+    );
+    let mut chart = ChartSpec::new(
+        text.clone(),
+        link,
+        (BIG_W, BIG_H),
+        (range.from, range.to),
+        now.format,
+        now.series.iter().take(MAX_LINES).cloned().collect(),
+    )
+    .ghost(ghost)
+    .events(event_marks(&events))
     .render();
     chart.ghost_label = ghost_label;
     let page = MetricPage {

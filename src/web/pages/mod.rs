@@ -369,16 +369,20 @@ pub struct Charter<'a> {
     pub data: &'a HashMap<SeriesId, SeriesRange>,
     pub events: &'a [EventMark],
     pub size: (u32, u32),
+    /// Narrowest hover column (see [`ChartSpec::hover_px`]).
+    pub hover_px: f64,
 }
 
 impl Charter<'_> {
-    /// A chart with one line per series (in the given order), unit from the first series.
+    /// A chart with one line per series (in the given order), unit from the first series; min–max
+    /// bands unless `bands` is false.
     pub fn chart(
         &self,
         title: String,
         link: String,
         infos: &[&SeriesInfo],
         label_of: impl Fn(&SeriesInfo) -> String,
+        bands: bool,
     ) -> super::chart::Chart {
         let format = infos
             .first()
@@ -392,18 +396,17 @@ impl Charter<'_> {
                     .map(|r| series_data(r, label_of(i), self.range))
             })
             .collect();
-        ChartSpec {
+        ChartSpec::new(
             title,
             link,
-            width: self.size.0,
-            height: self.size.1,
-            from: self.range.from,
-            to: self.range.to,
+            self.size,
+            (self.range.from, self.range.to),
             format,
             series,
-            ghost: None,
-            events: self.events.to_vec(),
-        }
+        )
+        .events(self.events.to_vec())
+        .hover_px(self.hover_px)
+        .bands(bands)
         .render()
     }
 

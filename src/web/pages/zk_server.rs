@@ -191,6 +191,8 @@ pub struct ZkServerPage {
 
 /// One chart to draw: its series with line labels.
 struct Plan {
+    /// The lines are statistics of one quantity (min / avg / max …): no bands.
+    stats: bool,
     group: usize,
     order: (usize, String),
     title: String,
@@ -251,12 +253,19 @@ pub(crate) async fn show(
     let ids: Vec<_> = infos.iter().map(|i| i.id).collect();
     let data = fetch_ranges(&ctx, &ids, &range, SMALL_W).await?;
     let events = range_events(&ctx, &range, Some(&cluster), 500).await?;
-    let marks = event_marks(&events);
+    // This server's events and the cluster-wide ones (other servers' events are on their pages).
+    let own: Vec<_> = events
+        .iter()
+        .filter(|e| e.event.subject == server || e.event.subject.is_empty())
+        .cloned()
+        .collect();
+    let marks = event_marks(&own);
     let charter = Charter {
         range: &range,
         data: &data,
         events: &marks,
         size: (SMALL_W, SMALL_H),
+        hover_px: 8.0,
     };
     let labels = [("cluster", cluster.as_str()), ("server", server.as_str())];
     let mut groups: Vec<Group> = GROUPS
@@ -289,7 +298,7 @@ pub(crate) async fn show(
         };
         groups[p.group]
             .charts
-            .push(charter.chart(p.title, link, &refs, label_of));
+            .push(charter.chart(p.title, link, &refs, label_of, !p.stats));
     }
     groups.retain(|g| !g.charts.is_empty());
     let spark_charter = Charter {
@@ -297,6 +306,7 @@ pub(crate) async fn show(
         data: &data,
         events: &[],
         size: (Sparkline::WIDTH, Sparkline::HEIGHT),
+        hover_px: 8.0,
     };
     let counts = count_rows
         .into_iter()
@@ -318,12 +328,7 @@ pub(crate) async fn show(
             body,
         })
         .collect();
-    let server_events = events
-        .iter()
-        .filter(|e| e.event.subject == server)
-        .take(30)
-        .map(EventRow::new)
-        .collect();
+    let server_events = own.iter().take(30).map(EventRow::new).collect();
     let now = crate::model::now_ms();
     let page = ZkServerPage {
         page: PageCtx::new(
@@ -376,6 +381,7 @@ fn plan(infos: &[SeriesInfo]) -> Vec<Plan> {
             charts
                 .entry(format!("c:{key}"))
                 .or_insert_with(|| Plan {
+                    stats: true,
                     group: *group,
                     order: (gi, String::new()),
                     title: title.to_string(),
@@ -394,6 +400,7 @@ fn plan(infos: &[SeriesInfo]) -> Vec<Plan> {
                 (format!("f:{fam}"), FAMILY_GROUP)
             };
             let plan = charts.entry(key).or_insert_with(|| Plan {
+                stats: true,
                 group,
                 order: (100, fam.to_string()),
                 title: fam.to_string(),
@@ -412,6 +419,7 @@ fn plan(infos: &[SeriesInfo]) -> Vec<Plan> {
         charts
             .entry(format!("m:{m}"))
             .or_insert_with(|| Plan {
+                stats: false,
                 group,
                 order,
                 title: m.to_string(),

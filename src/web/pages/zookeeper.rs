@@ -190,6 +190,7 @@ async fn render(
         data: &data,
         events: &[],
         size: (Sparkline::WIDTH, Sparkline::HEIGHT),
+        hover_px: 2.0,
     };
     let mut ensembles = Vec::new();
     for (cluster, servers, maps) in per_cluster {
