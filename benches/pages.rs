@@ -3,7 +3,8 @@
 //! real router in-process and reports p50/p99 render times.
 //!
 //! Run: `cargo bench --bench pages` (env: `BENCH_N` requests per page, default 30;
-//! `BENCH_HOURS` of history, default 24; `BENCH_DUMP=<dir>` writes each page's HTML there).
+//! `BENCH_HOURS` of history, default 24; `BENCH_DUMP=<dir>` writes each page's HTML there; `BENCH_ONLY=<text>` measures only the pages
+//! whose name contains it).
 
 #[path = "../tests/web_support/mod.rs"]
 mod web_support;
@@ -151,11 +152,15 @@ async fn run() -> anyhow::Result<()> {
         ),
     ];
     let dump = std::env::var("BENCH_DUMP").ok();
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     println!(
         "\n{:<36} {:>9} {:>9} {:>9} {:>10}",
         "page", "p50 ms", "p99 ms", "max ms", "bytes"
     );
     for (k, (name, path)) in pages.into_iter().enumerate() {
+        if !name.contains(&only) {
+            continue;
+        }
         let mut times = Vec::with_capacity(n);
         let mut bytes = 0;
         for i in 0..n + 2 {
