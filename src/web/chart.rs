@@ -57,22 +57,18 @@ impl SeriesData {
         counter: bool,
     ) -> Self {
         let step_ms = step_ms.max(1);
-        let total: u64 = buckets.iter().map(|b| u64::from(b.count)).sum();
-        let interval_ms = match (buckets.first(), buckets.last()) {
-            (Some(first), Some(last)) if total > 1 => {
-                ((last.ts + step_ms - first.ts) / total as i64).max(1)
-            }
-            _ => step_ms,
-        };
+        let interval_ms = sample_interval(buckets, step_ms);
         let mut points = Vec::with_capacity(buckets.len());
         let mut prev_ts: Option<Timestamp> = None;
         for b in buckets {
             let p = if counter {
-                // The increase covers the time since the previous sample: one step when buckets
-                // are dense, longer across sparse buckets or a gap.
+                // The increase covers the time since the sample before the bucket's first one:
+                // the empty time since the previous bucket (a gap, or sparse buckets) plus the
+                // filled part of this bucket — less than a step for the newest, partial bucket.
+                let filled = (i64::from(b.count) * interval_ms).min(step_ms.max(interval_ms));
                 let covered = match prev_ts {
-                    Some(p) => (b.ts - p).max(step_ms),
-                    None => step_ms.max(interval_ms),
+                    Some(p) => (b.ts - p - step_ms).max(0) + filled.min(step_ms).max(1),
+                    None => filled.max(1),
                 };
                 let rate = b.increase / (covered as f64 / 1000.0);
                 ChartPoint {
@@ -177,6 +173,25 @@ impl SeriesData {
             .filter(|v| v.is_finite())
             .collect();
         (!vals.is_empty()).then(|| vals.iter().sum::<f64>() / vals.len() as f64)
+    }
+}
+
+/// The typical time between samples: a step divided by the median samples per bucket when buckets
+/// hold several samples (robust to a partial newest bucket and to gaps), else the time spanned per
+/// sample (buckets finer than the scrape interval).
+fn sample_interval(buckets: &[Bucket], step_ms: i64) -> i64 {
+    let mut counts: Vec<u32> = buckets.iter().map(|b| b.count).collect();
+    counts.sort_unstable();
+    let median = counts.get(counts.len() / 2).copied().unwrap_or(0);
+    if median >= 2 {
+        return (step_ms / i64::from(median)).max(1);
+    }
+    let total: u64 = counts.iter().map(|&c| u64::from(c)).sum();
+    match (buckets.first(), buckets.last()) {
+        (Some(first), Some(last)) if total > 1 => {
+            ((last.ts + step_ms - first.ts) / total as i64).max(1)
+        }
+        _ => step_ms,
     }
 }
 
@@ -511,11 +526,15 @@ impl ChartSpec {
             y0: plot_y,
             h: plot_h,
         };
+        let tick_step = match scaled.as_slice() {
+            [a, b, ..] => (b - a) * scale.factor,
+            _ => 0.0,
+        };
         let y_ticks = scaled
             .iter()
             .map(|v| Tick {
                 pos: m.y(v * scale.factor),
-                label: scale.format(v * scale.factor),
+                label: scale.format_tick(v * scale.factor, tick_step),
             })
             .collect();
         let x_ticks = time_ticks(from, to, plot_w)
@@ -900,6 +919,30 @@ mod tests {
         // After a 10-minute outage the increase covers the whole gap, not one bucket.
         let s = SeriesData::from_buckets("c", &[mk(0, 60.0), mk(600_000, 600.0)], 60_000, true);
         assert_eq!(s.points[1].avg, 1.0);
+    }
+
+    #[test]
+    fn the_newest_partial_bucket_is_not_drawn_as_a_drop() {
+        let mk = |ts, count, inc| Bucket {
+            ts,
+            count,
+            sum: 0.0,
+            min: 0.0,
+            max: 0.0,
+            last: 0.0,
+            increase: inc,
+        };
+        // 15 s scrapes at 1/s in 60 s buckets; the newest bucket has only two samples yet.
+        let s = SeriesData::from_buckets(
+            "c",
+            &[mk(0, 4, 60.0), mk(60_000, 4, 60.0), mk(120_000, 2, 30.0)],
+            60_000,
+            true,
+        );
+        assert_eq!(
+            s.points.iter().map(|p| p.avg).collect::<Vec<_>>(),
+            vec![1.0, 1.0, 1.0]
+        );
     }
 
     #[test]

@@ -115,8 +115,11 @@ fn key(metric: &str, labels: &[(&str, &str)]) -> SeriesKey {
 }
 
 /// The series one ZooKeeper server reports, and how each value evolves with the scrape index `i`.
+/// Scrape indexes added to counters so they stay positive back to the week-ago hour.
+const COUNTER_BASE: i64 = 100_000;
+
 /// Values tests check exactly: `zk_znode_count = 1000 + i`, `zk_packets_received = 15·i` (1/s),
-/// `zk_avg_latency = i mod 7`.
+/// `zk_avg_latency = i mod 7` (i is negative before the start, for the week-ago hour).
 pub struct ZkSeries {
     pub keys: Vec<(SeriesKey, MetricKind)>,
     template: Vec<(String, f64, MetricKind)>,
@@ -184,13 +187,14 @@ impl ZkSeries {
             .iter()
             .map(|(m, v, kind)| match m.as_str() {
                 "zk_znode_count" => 1000.0 + i as f64,
-                "zk_packets_received" => 15.0 * i as f64,
-                "zk_packets_sent" => 10.0 * i as f64,
-                "zk_avg_latency" => (i % 7) as f64,
-                "zk_max_latency" => (i % 7) as f64 * 3.0,
-                "zk_outstanding_requests" => (i % 4) as f64,
-                _ if *kind == MetricKind::Counter => v + i as f64,
-                _ => v + (i % 5) as f64,
+                // Counters stay positive and increasing even for the week-ago hour (negative i).
+                "zk_packets_received" => 15.0 * (i + COUNTER_BASE) as f64,
+                "zk_packets_sent" => 10.0 * (i + COUNTER_BASE) as f64,
+                "zk_avg_latency" => i.rem_euclid(7) as f64,
+                "zk_max_latency" => i.rem_euclid(7) as f64 * 3.0,
+                "zk_outstanding_requests" => i.rem_euclid(4) as f64,
+                _ if *kind == MetricKind::Counter => v + (i + COUNTER_BASE) as f64,
+                _ => v + i.rem_euclid(5) as f64,
             })
             .collect();
         for state in ["leader", "follower", "looking"] {
@@ -200,7 +204,7 @@ impl ZkSeries {
         out.push(7.0 + i as f64);
         out.push(1.0);
         out.push(1.0);
-        out.push(0.004 + (i % 3) as f64 * 0.001);
+        out.push(0.004 + i.rem_euclid(3) as f64 * 0.001);
         out
     }
 }
