@@ -317,5 +317,25 @@ async fn static_files_are_embedded_cached_and_headers_are_safe() {
     );
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert_eq!(env.text("/static/nope.js").await.0, 404);
+    // Pages are compressed for clients that accept it.
+    let r = env
+        .client
+        .get(format!("{}/zookeeper", env.base))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+    // Oversized bodies are refused before a handler sees them.
+    let big = "query=".to_string() + &"x".repeat(300 * 1024);
+    let r = env
+        .client
+        .post(format!("{}/api/v1/query", env.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 413);
     env.stop().await;
 }
