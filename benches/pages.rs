@@ -142,6 +142,14 @@ async fn run() -> anyhow::Result<()> {
             "/zookeeper/lab/zk1:2181 (24h)",
             format!("/zookeeper/lab/{}?range=24h", enc("zk1:2181")),
         ),
+        ("/zookeeper (7d)", "/zookeeper?range=7d".to_string()),
+        (
+            "/metric selector (7d)",
+            format!(
+                "/metric?query={}&range=7d",
+                enc(r#"zk_avg_latency{cluster="lab"}"#)
+            ),
+        ),
         ("/zookeeper (1h)", "/zookeeper?range=1h".to_string()),
         (
             "/metric selector (1h)",
