@@ -652,7 +652,7 @@ fn push_tenths(d: &mut String, v: f64) {
     }
     let t = t.unsigned_abs();
     let _ = write!(d, "{}", t / 10);
-    if t % 10 != 0 {
+    if !t.is_multiple_of(10) {
         d.push('.');
         d.push(char::from(b'0' + (t % 10) as u8));
     }
