@@ -31,45 +31,21 @@ async fn resolve_is_stable_and_keeps_first_kind_across_reopen() {
     let b = key("kafka_server_bytes_total", &[("broker", "1")]);
     let ids = {
         let s = Store::open(cfg(&dir)).await.unwrap();
-        let ids = s
-            .resolve(&[
-                (a.clone(), MetricKind::Gauge),
-                (b.clone(), MetricKind::Counter),
-            ])
-            .await
-            .unwrap();
+        let ids = s.resolve(&[(a.clone(), MetricKind::Gauge), (b.clone(), MetricKind::Counter)]).await.unwrap();
         assert_ne!(ids[0], ids[1]);
-        let again = s
-            .resolve(&[
-                (b.clone(), MetricKind::Gauge),
-                (a.clone(), MetricKind::Gauge),
-            ])
-            .await
-            .unwrap();
+        let again = s.resolve(&[(b.clone(), MetricKind::Gauge), (a.clone(), MetricKind::Gauge)]).await.unwrap();
         assert_eq!(again, vec![ids[1], ids[0]]);
         s.close().await.unwrap();
         ids
     };
     let s = Store::open(cfg(&dir)).await.unwrap();
-    assert_eq!(
-        s.resolve(&[(a.clone(), MetricKind::Counter)])
-            .await
-            .unwrap(),
-        vec![ids[0]]
-    );
+    assert_eq!(s.resolve(&[(a.clone(), MetricKind::Counter)]).await.unwrap(), vec![ids[0]]);
     let info = s.series_info(ids[1]).unwrap();
     assert_eq!(info.key, b);
     assert_eq!(info.kind, MetricKind::Counter);
-    assert_eq!(
-        s.series_info(ids[0]).unwrap().kind,
-        MetricKind::Gauge,
-        "first kind is kept"
-    );
+    assert_eq!(s.series_info(ids[0]).unwrap().kind, MetricKind::Gauge, "first kind is kept");
     assert_eq!(s.label_names(), vec!["__name__", "broker", "job"]);
-    assert_eq!(
-        s.label_values("__name__"),
-        vec!["kafka_server_bytes_total", "up"]
-    );
+    assert_eq!(s.label_values("__name__"), vec!["kafka_server_bytes_total", "up"]);
     let sel = s.select(None, &[Matcher::eq("job", "zk")]);
     assert_eq!(sel.len(), 1);
     assert_eq!(sel[0].id, ids[0]);
@@ -96,36 +72,17 @@ async fn appended_samples_are_queryable_and_survive_reopen() {
     let s = Store::open(cfg(&dir)).await.unwrap();
     let gid = s.select(Some("zk_avg_latency"), &[])[0].id;
     let cid = s.select(Some("zk_packets_received"), &[])[0].id;
-    let r = s
-        .query_range_step(&[gid, cid], T0, T0 + 89_999, 30_000, None)
-        .await
-        .unwrap();
+    let r = s.query_range_step(&[gid, cid], T0, T0 + 89_999, 30_000, None).await.unwrap();
     assert_eq!(r.len(), 2);
     assert_eq!(r[0].tier, Tier::Raw);
     let gb = &r[0].buckets;
     assert_eq!(gb.len(), 3);
-    assert_eq!(
-        (
-            gb[0].ts,
-            gb[0].count,
-            gb[0].sum,
-            gb[0].min,
-            gb[0].max,
-            gb[0].last
-        ),
-        (T0, 2, 0.5, 0.0, 0.5, 0.5)
-    );
+    assert_eq!((gb[0].ts, gb[0].count, gb[0].sum, gb[0].min, gb[0].max, gb[0].last), (T0, 2, 0.5, 0.0, 0.5, 0.5));
     assert_eq!(gb[2].avg(), 2.25);
     let cb = &r[1].buckets;
     // increases: first sample 0, then 10, 15, reset → 5, 10, 0.
-    assert_eq!(
-        cb.iter().map(|b| b.increase).collect::<Vec<_>>(),
-        vec![10.0, 20.0, 10.0]
-    );
-    assert_eq!(
-        s.latest(&[gid, cid, 999]),
-        vec![Some((T0 + 75_000, 2.5)), Some((T0 + 75_000, 15.0)), None]
-    );
+    assert_eq!(cb.iter().map(|b| b.increase).collect::<Vec<_>>(), vec![10.0, 20.0, 10.0]);
+    assert_eq!(s.latest(&[gid, cid, 999]), vec![Some((T0 + 75_000, 2.5)), Some((T0 + 75_000, 15.0)), None]);
     let stats = s.stats().await;
     assert_eq!(stats.series, 2);
     assert!(stats.bytes_on_disk > 0);
@@ -135,133 +92,61 @@ async fn appended_samples_are_queryable_and_survive_reopen() {
 async fn duplicate_timestamp_last_write_wins_in_memory_and_after_replay() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(cfg(&dir)).await.unwrap();
-    let id = s
-        .resolve(&[(key("m", &[]), MetricKind::Gauge)])
-        .await
-        .unwrap()[0];
-    s.append(&[(id, T0, 1.0), (id, T0 + 1000, 2.0)], &[])
-        .await
-        .unwrap();
+    let id = s.resolve(&[(key("m", &[]), MetricKind::Gauge)]).await.unwrap()[0];
+    s.append(&[(id, T0, 1.0), (id, T0 + 1000, 2.0)], &[]).await.unwrap();
     s.append(&[(id, T0, 7.0)], &[]).await.unwrap();
-    let q = |s: Store| async move {
-        s.query_range_step(&[id], T0, T0 + 1999, 1000, Some(Tier::Raw))
-            .await
-            .unwrap()
-    };
+    let q = |s: Store| async move { s.query_range_step(&[id], T0, T0 + 1999, 1000, Some(Tier::Raw)).await.unwrap() };
     let r = q(s.clone()).await;
-    assert_eq!(
-        r[0].buckets
-            .iter()
-            .map(|b| (b.count, b.last))
-            .collect::<Vec<_>>(),
-        vec![(1, 7.0), (1, 2.0)]
-    );
+    assert_eq!(r[0].buckets.iter().map(|b| (b.count, b.last)).collect::<Vec<_>>(), vec![(1, 7.0), (1, 2.0)]);
     drop(s);
     let s = Store::open(cfg(&dir)).await.unwrap();
     let r = q(s).await;
-    assert_eq!(
-        r[0].buckets
-            .iter()
-            .map(|b| (b.count, b.last))
-            .collect::<Vec<_>>(),
-        vec![(1, 7.0), (1, 2.0)]
-    );
+    assert_eq!(r[0].buckets.iter().map(|b| (b.count, b.last)).collect::<Vec<_>>(), vec![(1, 7.0), (1, 2.0)]);
 }
 
 #[tokio::test]
 async fn unknown_ids_and_far_future_samples_are_rejected_and_counted() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(cfg(&dir)).await.unwrap();
-    let id = s
-        .resolve(&[(key("m", &[]), MetricKind::Gauge)])
-        .await
-        .unwrap()[0];
+    let id = s.resolve(&[(key("m", &[]), MetricKind::Gauge)]).await.unwrap()[0];
     let future = kafkascope::model::now_ms() + 86_400_000;
-    let r = s
-        .append(
-            &[
-                (id, T0, 1.0),
-                (id + 100, T0, 1.0),
-                (id, future, 1.0),
-                (0, T0, 1.0),
-            ],
-            &[],
-        )
-        .await
-        .unwrap();
+    let r = s.append(&[(id, T0, 1.0), (id + 100, T0, 1.0), (id, future, 1.0), (0, T0, 1.0)], &[]).await.unwrap();
     assert_eq!((r.accepted, r.rejected), (1, 3));
     let st = s.stats().await;
-    assert_eq!(
-        (st.samples_ingested_total, st.samples_rejected_total),
-        (1, 3)
-    );
+    assert_eq!((st.samples_ingested_total, st.samples_rejected_total), (1, 3));
 }
 
 #[tokio::test]
 async fn value_at_finds_newest_sample_within_lookback() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(cfg(&dir)).await.unwrap();
-    let id = s
-        .resolve(&[(key("m", &[]), MetricKind::Gauge)])
-        .await
-        .unwrap()[0];
-    s.append(&[(id, T0, 1.0), (id, T0 + 60_000, 2.0)], &[])
-        .await
-        .unwrap();
-    assert_eq!(
-        s.value_at(&[id], T0 + 30_000, 300_000).await.unwrap(),
-        vec![Some((T0, 1.0))]
-    );
-    assert_eq!(
-        s.value_at(&[id], T0 + 90_000, 300_000).await.unwrap(),
-        vec![Some((T0 + 60_000, 2.0))]
-    );
-    assert_eq!(
-        s.value_at(&[id], T0 + 30_000, 10_000).await.unwrap(),
-        vec![None]
-    );
-    assert_eq!(
-        s.value_at(&[id], T0 - 1, 300_000).await.unwrap(),
-        vec![None]
-    );
+    let id = s.resolve(&[(key("m", &[]), MetricKind::Gauge)]).await.unwrap()[0];
+    s.append(&[(id, T0, 1.0), (id, T0 + 60_000, 2.0)], &[]).await.unwrap();
+    assert_eq!(s.value_at(&[id], T0 + 30_000, 300_000).await.unwrap(), vec![Some((T0, 1.0))]);
+    assert_eq!(s.value_at(&[id], T0 + 90_000, 300_000).await.unwrap(), vec![Some((T0 + 60_000, 2.0))]);
+    assert_eq!(s.value_at(&[id], T0 + 30_000, 10_000).await.unwrap(), vec![None]);
+    assert_eq!(s.value_at(&[id], T0 - 1, 300_000).await.unwrap(), vec![None]);
 }
 
 #[tokio::test]
 async fn query_range_respects_max_points_and_picks_a_rollup_tier_for_long_ranges() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(cfg(&dir)).await.unwrap();
-    let id = s
-        .resolve(&[(key("m", &[]), MetricKind::Gauge)])
-        .await
-        .unwrap()[0];
+    let id = s.resolve(&[(key("m", &[]), MetricKind::Gauge)]).await.unwrap()[0];
     let samples: Vec<_> = (0..2000).map(|i| (id, T0 + i * 15_000, i as f64)).collect();
     s.append(&samples, &[]).await.unwrap();
     let end = T0 + 2000 * 15_000;
     for max_points in [10usize, 100, 300, 1000] {
         let r = s.query_range(&[id], T0, end, max_points).await.unwrap();
-        assert!(
-            r[0].buckets.len() <= max_points,
-            "{} > {max_points}",
-            r[0].buckets.len()
-        );
+        assert!(r[0].buckets.len() <= max_points, "{} > {max_points}", r[0].buckets.len());
         let total: u32 = r[0].buckets.iter().map(|b| b.count).sum();
         assert_eq!(total, 2000);
-        assert_eq!(
-            r[0].buckets.iter().map(|b| b.sum).sum::<f64>(),
-            (0..2000).sum::<i64>() as f64
-        );
+        assert_eq!(r[0].buckets.iter().map(|b| b.sum).sum::<f64>(), (0..2000).sum::<i64>() as f64);
     }
     let r = s.query_range(&[id], T0, end, 300).await.unwrap();
-    assert_eq!(
-        r[0].tier,
-        Tier::M1,
-        "8.3 h at 300 points is a 2-minute step"
-    );
+    assert_eq!(r[0].tier, Tier::M1, "8.3 h at 300 points is a 2-minute step");
     assert_eq!(r[0].step_ms % 60_000, 0);
-    let r = s
-        .query_range(&[id], T0, T0 + 3_600_000, 1000)
-        .await
-        .unwrap();
+    let r = s.query_range(&[id], T0, T0 + 3_600_000, 1000).await.unwrap();
     assert_eq!(r[0].tier, Tier::Raw);
 }
 
@@ -288,18 +173,8 @@ async fn events_filter_and_come_newest_first() {
     )
     .await
     .unwrap();
-    let all = s
-        .events(&EventQuery {
-            start: T0,
-            end: T0 + 100,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(
-        all.iter().map(|e| e.event.ts).collect::<Vec<_>>(),
-        vec![T0 + 30, T0 + 20, T0 + 10, T0]
-    );
+    let all = s.events(&EventQuery { start: T0, end: T0 + 100, ..Default::default() }).await.unwrap();
+    assert_eq!(all.iter().map(|e| e.event.ts).collect::<Vec<_>>(), vec![T0 + 30, T0 + 20, T0 + 10, T0]);
     assert_eq!(all[0].event.severity, Severity::Warning);
     let q = EventQuery {
         start: T0,
@@ -312,14 +187,7 @@ async fn events_filter_and_come_newest_first() {
     let got = s.events(&q).await.unwrap();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].event.kind, "annotation");
-    let none = s
-        .events(&EventQuery {
-            start: T0 + 31,
-            end: T0 + 100,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let none = s.events(&EventQuery { start: T0 + 31, end: T0 + 100, ..Default::default() }).await.unwrap();
     assert!(none.is_empty());
 }
 
@@ -327,18 +195,10 @@ async fn events_filter_and_come_newest_first() {
 async fn documents_keep_the_newest_snapshot_per_name() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(cfg(&dir)).await.unwrap();
-    s.put_document("prod", "zk1", "conf", T0 + 10, "tickTime=2000")
-        .await
-        .unwrap();
-    s.put_document("prod", "zk1", "conf", T0, "older")
-        .await
-        .unwrap();
-    s.put_document("prod", "zk1", "envi", T0, "java.version=17")
-        .await
-        .unwrap();
-    s.put_document("prod", "zk2", "conf", T0, "other")
-        .await
-        .unwrap();
+    s.put_document("prod", "zk1", "conf", T0 + 10, "tickTime=2000").await.unwrap();
+    s.put_document("prod", "zk1", "conf", T0, "older").await.unwrap();
+    s.put_document("prod", "zk1", "envi", T0, "java.version=17").await.unwrap();
+    s.put_document("prod", "zk2", "conf", T0, "other").await.unwrap();
     let docs = s.documents("prod", "zk1").await.unwrap();
     assert_eq!(
         docs,

@@ -439,6 +439,33 @@ fn increases(buckets: &[Bucket], kind: MetricKind) -> Vec<f64> {
     }
 }
 
+/// Where a rate window really ends. At the live edge — no bucket after the window, and the newest
+/// one ending at most two sample intervals (plus one bucket) before `t` — the newest samples have
+/// simply not arrived yet: the window is moved back to end with the newest bucket, so the newest
+/// point of a live chart does not dip. A series that stopped longer ago keeps its window.
+fn live_edge_end(
+    buckets: &[Bucket],
+    counts: &[u64],
+    lo: usize,
+    g: i64,
+    range_ms: i64,
+    t: Timestamp,
+) -> Timestamp {
+    let Some(last) = buckets.last() else { return t };
+    let gap = t - (last.ts + g);
+    let samples = counts[buckets.len()] - counts[lo];
+    let interval = if samples > 0 {
+        range_ms / samples as i64
+    } else {
+        range_ms
+    };
+    if gap > 0 && gap <= 2 * interval + g {
+        last.ts + g
+    } else {
+        t
+    }
+}
+
 fn window_values(
     func: RangeFunc,
     buckets: &[Bucket],
@@ -458,20 +485,26 @@ fn window_values(
         p_cnt[i + 1] = p_cnt[i] + u64::from(b.count);
         p_sum[i + 1] = p_sum[i] + b.sum;
     }
-    let secs = range_ms as f64 / 1000.0;
     times
         .iter()
         .map(|&t0| {
             let t = t0 - offset;
-            let lo = buckets.partition_point(|b| mid(b, g) <= t - range_ms);
+            let mut lo = buckets.partition_point(|b| mid(b, g) <= t - range_ms);
             let hi = buckets.partition_point(|b| mid(b, g) <= t);
             if lo >= hi {
                 return None;
             }
+            let mut t = t;
+            if hi == buckets.len() && matches!(func, RangeFunc::Rate | RangeFunc::Increase) {
+                t = live_edge_end(buckets, &p_cnt, lo, g, range_ms, t);
+                lo = buckets.partition_point(|b| mid(b, g) <= t - range_ms);
+            }
             let w = &buckets[lo..hi];
+            // An unaligned window may take in a bucket that began before it: count that time too.
+            let covered = (t - (t - range_ms).min(w[0].ts)) as f64;
             Some(match func {
-                RangeFunc::Rate => (p_inc[hi] - p_inc[lo]) / secs,
-                RangeFunc::Increase => p_inc[hi] - p_inc[lo],
+                RangeFunc::Rate => (p_inc[hi] - p_inc[lo]) / (covered / 1000.0),
+                RangeFunc::Increase => (p_inc[hi] - p_inc[lo]) * range_ms as f64 / covered,
                 RangeFunc::SumOverTime => p_sum[hi] - p_sum[lo],
                 RangeFunc::CountOverTime => (p_cnt[hi] - p_cnt[lo]) as f64,
                 RangeFunc::AvgOverTime => {
@@ -511,10 +544,10 @@ fn aggregate(
     let mut index: HashMap<Labels, usize> = HashMap::new();
     for s in series {
         let mut key = group_labels(&s.labels, grouping);
-        if let (Some(Grouping::By(keep)), Some(m)) = (grouping, &s.metric) {
-            if keep.iter().any(|k| k == "__name__") {
-                key.insert("__name__", m.clone());
-            }
+        if let (Some(Grouping::By(keep)), Some(m)) = (grouping, &s.metric)
+            && keep.iter().any(|k| k == "__name__")
+        {
+            key.insert("__name__", m.clone());
         }
         let i = *index.entry(key.clone()).or_insert_with(|| {
             groups.push((key, Vec::new()));
@@ -682,6 +715,39 @@ mod tests {
             0,
         );
         assert_eq!(v, vec![None], "no buckets in the window");
+    }
+
+    #[test]
+    fn rate_at_the_live_edge_covers_only_the_time_with_data() {
+        // 15 s scrapes in 15 s buckets, 1/s; the window ends 20 s after the newest bucket.
+        let buckets: Vec<Bucket> = (0..40)
+            .map(|i| Bucket {
+                count: 1,
+                ..b(i * 15_000, 0.0, 15.0)
+            })
+            .collect();
+        let t = 40 * 15_000 + 20_000;
+        let v = window_values(
+            RangeFunc::Rate,
+            &buckets,
+            MetricKind::Counter,
+            15_000,
+            300_000,
+            &[t],
+            0,
+        );
+        assert!((v[0].unwrap() - 1.0).abs() < 1e-9, "{v:?}");
+        // A series that stopped two minutes before the window end is not stretched.
+        let v = window_values(
+            RangeFunc::Rate,
+            &buckets,
+            MetricKind::Counter,
+            15_000,
+            300_000,
+            &[t + 100_000],
+            0,
+        );
+        assert!(v[0].unwrap() < 0.7, "{v:?}");
     }
 
     #[test]

@@ -25,8 +25,20 @@
 //! * `rate` and `increase` add up the buckets' reset-aware increases inside the window (including the
 //!   step from the last sample before the window to the first one in it) and do not extrapolate
 //!   to the window edges; `rate = increase ÷ window seconds`. A window with samples gives a value
-//!   even with a single sample (Prometheus needs two inside the window). When the window is not a
-//!   multiple of the bucket size it is widened to whole buckets.
+//!   even with a single sample (Prometheus needs two inside the window). A bucket belongs to a
+//!   window when its midpoint does; an unaligned window is thus widened or narrowed to whole
+//!   buckets (the divisor is the time those buckets span).
+//! * At the live edge — no data after the window yet, and the newest bucket ending at most two
+//!   sample intervals before the evaluation time — `rate`/`increase` use the window that ends with
+//!   the newest bucket, so the newest point does not dip while the next scrape is pending
+//!   (Prometheus extrapolates instead). A series that stopped longer ago keeps its window.
+//! * Applied to a series stored as a gauge, `rate`/`increase` use the reset-aware differences of the
+//!   buckets' last values (no within-bucket resets are seen).
+//! * Granularity: a range query reads buckets of the largest size that divides the step, every
+//!   range and `start − offset`; if that is below 1 s or would need more than 30 000 buckets per
+//!   series, it falls back to the gcd of step and ranges, then to the step (windows approximate).
+//!   Instant queries read range functions at 1/60 of the range or finer.
+//! * A selector matching more than 10 000 series is refused.
 //! * `*_over_time` aggregate the buckets in the window (`avg` is Σsum ÷ Σcount).
 //! * Not supported: `irate`, `delta`, other functions, comparison and set operators (`>`, `and`,
 //!   `or`, `unless`), `on`/`ignoring`/`group_left`, `topk`/`quantile`/`stddev`, subqueries,

@@ -411,7 +411,7 @@ impl<'a> Parser<'a> {
         if next == Some('(') {
             self.ident();
             return match RangeFunc::from_name(name) {
-                Some(func) => self.call(func, start),
+                Some(func) => self.call(func),
                 None => Err(self.error_at(
                     start,
                     format!(
@@ -490,7 +490,7 @@ impl<'a> Parser<'a> {
         }))
     }
 
-    fn call(&mut self, func: RangeFunc, start: usize) -> Result<Expr, ParseError> {
+    fn call(&mut self, func: RangeFunc) -> Result<Expr, ParseError> {
         self.expect('(', &format!("after {}", func.name()))?;
         self.skip_ws();
         let sel_start = self.pos;
@@ -520,7 +520,6 @@ impl<'a> Parser<'a> {
         self.expect(']', "to close the range")?;
         selector.offset_ms = self.offset()?;
         self.expect(')', &format!("to close {}(", func.name()))?;
-        let _ = start;
         Ok(Expr::Call {
             func,
             selector,

@@ -94,13 +94,16 @@ pub struct BenchReport {
     /// 50-series 1 h reads running concurrently with ingest.
     pub read_during_ingest_ms: Percentiles,
     pub latest_10k_ms: f64,
-    /// Longest time an append waited for the writer (held by compaction, merges or retention).
+    /// Longest time an append waited for the writer (held by compaction, merges or retention)
+    /// during the ingest phase.
     pub max_write_stall_ms: f64,
-    /// Longest single maintenance transaction.
+    /// Longest single maintenance transaction during the ingest phase.
     pub max_maintenance_tx_ms: f64,
     pub append_ms: Percentiles,
     pub compactions: u64,
     pub codecs: Vec<CodecRow>,
+    /// Wall-clock seconds per phase.
+    pub phase_seconds: BTreeMap<String, f64>,
 }
 
 impl BenchReport {
@@ -125,6 +128,8 @@ impl BenchReport {
         w(&mut s, "longest write stall", format!("{:.2} ms", self.max_write_stall_ms));
         w(&mut s, "longest maintenance transaction", format!("{:.2} ms", self.max_maintenance_tx_ms));
         w(&mut s, "compactions", self.compactions.to_string());
+        let phases: Vec<String> = self.phase_seconds.iter().map(|(k, v)| format!("{k} {v:.1}")).collect();
+        w(&mut s, "phase seconds", phases.join(", "));
         s.push_str("\ncodec bytes/sample on 480-sample chunks (ours = decimal/delta/bit-packing, Gorilla fallback):\n");
         s.push_str(&format!("{:<26} {:>8} {:>8} {:>8}\n", "shape", "ours", "gorilla", "pco"));
         for r in &self.codecs {
@@ -383,10 +388,17 @@ async fn run_in(opts: &BenchOptions, path: PathBuf) -> anyhow::Result<BenchRepor
     cfg.retention_interval = None; // retention runs on simulated time below
     cfg.maintenance_interval = Duration::from_millis(200);
     let store = Store::open(cfg).await?;
+    let mut phases = BTreeMap::new();
+    let mut phase_t = Instant::now();
+    let mut phase = |name: &str| {
+        phases.insert(name.to_string(), phase_t.elapsed().as_secs_f64());
+        tracing::info!(phase = name, seconds = phase_t.elapsed().as_secs_f64(), "Bench phase done.");
+        phase_t = Instant::now();
+    };
 
     // The simulated timeline ends a little before the wall clock.
     let now_wall = crate::model::now_ms();
-    let ingest_start = (now_wall - 30 * DAY).div_euclid(2 * HOUR) * 2 * HOUR + 90 * MINUTE;
+    let ingest_start = (now_wall - 30 * DAY).div_euclid(DAY) * DAY;
     let hist_end = ingest_start;
     let hist_start = hist_end - 365 * DAY;
 
@@ -423,11 +435,12 @@ async fn run_in(opts: &BenchOptions, path: PathBuf) -> anyhow::Result<BenchRepor
     store.append(&batch, &[]).await?;
     store.compact_now().await?;
     store.run_retention_now(hist_end).await?;
-    tracing::info!("History phase done.");
+    phase("history");
 
     // Phase 2: ingest.
     let n = opts.series;
     let ids = Arc::new(store.resolve(&keys("ingest", n)).await?);
+    phase("register");
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<(SeriesId, Timestamp, f64)>>(8);
     let stop = Arc::new(AtomicBool::new(false));
     let producer = {
@@ -474,10 +487,20 @@ async fn run_in(opts: &BenchOptions, path: PathBuf) -> anyhow::Result<BenchRepor
             lat
         })
     };
+    store.reset_peaks();
     let started = Instant::now();
     let mut ingested = 0u64;
     let mut append_lat = Vec::new();
-    while started.elapsed() < opts.duration {
+    // Run for the duration, and on until a block has been compacted (the figure is meant with
+    // compaction on), but never past three times the duration.
+    let compactions_before = store.stats().await.compactions_total;
+    loop {
+        let elapsed = started.elapsed();
+        if elapsed >= opts.duration * 3
+            || (elapsed >= opts.duration && store.stats().await.compactions_total > compactions_before)
+        {
+            break;
+        }
         let Some(b) = rx.recv().await else { break };
         let t = Instant::now();
         let r = store.append(&b, &[]).await?;
@@ -485,15 +508,18 @@ async fn run_in(opts: &BenchOptions, path: PathBuf) -> anyhow::Result<BenchRepor
         ingested += r.accepted as u64;
     }
     let ingest_seconds = started.elapsed().as_secs_f64();
+    let ingest_stats = store.stats().await;
     stop.store(true, Ordering::Relaxed);
     drop(rx);
     let _ = producer.join();
     let read_during = reader.await.unwrap_or_default();
-    tracing::info!(ingested, "Ingest phase done.");
+    phase("ingest");
 
     // Phase 3: compaction of what is complete, then measurements.
     store.compact_now().await?;
+    phase("final compaction");
     let (raw_samples, raw_payload, raw_file_bytes) = raw_footprint(&path).await?;
+    phase("footprint");
 
     let end = store.latest(&hist_ids[..1])[0].map(|l| l.0).unwrap_or(hist_end);
     let mut read_ms = BTreeMap::new();
@@ -527,8 +553,12 @@ async fn run_in(opts: &BenchOptions, path: PathBuf) -> anyhow::Result<BenchRepor
         std::hint::black_box(v);
     }
     let latest_10k_ms = percentiles(lat).p50;
+    phase("reads");
     let stats = store.stats().await;
     store.close().await?;
+    phase("close");
+    let codecs = codec_table();
+    phase("codec table");
     let db_bytes = ["", "-wal", "-shm"]
         .iter()
         .filter_map(|s| std::fs::metadata(format!("{}{s}", path.display())).ok())
@@ -547,11 +577,12 @@ async fn run_in(opts: &BenchOptions, path: PathBuf) -> anyhow::Result<BenchRepor
         read_tier,
         read_during_ingest_ms: percentiles(read_during),
         latest_10k_ms,
-        max_write_stall_ms: stats.max_append_wait_ms,
-        max_maintenance_tx_ms: stats.max_maintenance_tx_ms,
+        max_write_stall_ms: ingest_stats.max_append_wait_ms,
+        max_maintenance_tx_ms: ingest_stats.max_maintenance_tx_ms,
         append_ms: percentiles(append_lat),
         compactions: stats.compactions_total,
-        codecs: codec_table(),
+        codecs,
+        phase_seconds: phases,
     })
 }
 
@@ -565,7 +596,10 @@ async fn raw_footprint(path: &std::path::Path) -> anyhow::Result<(i64, i64, u64)
     let (n, bytes): (Option<i64>, Option<i64>) =
         sqlx::query_as("SELECT sum(n), sum(length(data)) FROM chunk WHERE tier = 0").fetch_one(&mut conn).await?;
     conn.close().await?;
-    let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(&copy).create_if_missing(true);
+    let opts = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&copy)
+        .create_if_missing(true)
+        .page_size(16384);
     let mut c = sqlx::SqliteConnection::connect_with(&opts).await?;
     sqlx::query(
         "CREATE TABLE chunk (series_id INTEGER NOT NULL, tier INTEGER NOT NULL, start_ts INTEGER NOT NULL, \

@@ -74,9 +74,11 @@ where
     if ids.is_empty() || start_ge >= start_lt {
         return Ok(Vec::new());
     }
-    // The id list is formatted from integers, so it cannot inject SQL.
+    // The id list is formatted from integers, so it cannot inject SQL. INDEXED BY names the
+    // UNIQUE (series_id, tier, start_ts) index: without statistics the planner may otherwise pick
+    // chunk_tier_end and scan every chunk of the tier.
     let q = format!(
-        "SELECT series_id, start_ts, data FROM chunk WHERE series_id IN ({}) AND tier = ? \
+        "SELECT series_id, start_ts, data FROM chunk INDEXED BY sqlite_autoindex_chunk_1 WHERE series_id IN ({}) AND tier = ? \
          AND start_ts >= ? AND start_ts < ? AND end_ts >= ? ORDER BY series_id, start_ts",
         id_list(ids)
     );
@@ -125,7 +127,8 @@ pub(crate) async fn set_meta(conn: &mut SqliteConnection, key: &'static str, val
     Ok(())
 }
 
-pub(crate) const STATE_PART: usize = 65_536;
+/// Series ids per series-state row: small rows keep each write transaction short.
+pub(crate) const STATE_PART: usize = 8192;
 
 /// Newest compacted sample per series for ids in one part: (id offset, ts, value) entries.
 pub(crate) fn encode_state(part: &[Option<(Timestamp, f64)>]) -> Vec<u8> {
@@ -175,8 +178,11 @@ impl TxTimer {
         TxTimer(Instant::now())
     }
 
-    pub fn finish(self, inner: &Inner) {
+    pub fn finish(self, inner: &Inner, what: &'static str) {
         let us = self.0.elapsed().as_micros() as u64;
+        if us > 5_000 {
+            tracing::debug!(what, ms = us as f64 / 1000.0, "Slow maintenance transaction.");
+        }
         inner.counters.max_maint_tx_us.fetch_max(us, std::sync::atomic::Ordering::Relaxed);
     }
 }

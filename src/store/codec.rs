@@ -140,9 +140,7 @@ pub fn open_crc(data: &[u8]) -> Result<&[u8], CodecError> {
     let want = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
     let got = crc32fast::hash(payload);
     if want != got {
-        return err(format!(
-            "checksum mismatch: stored {want:08x}, computed {got:08x}"
-        ));
+        return err(format!("checksum mismatch: stored {want:08x}, computed {got:08x}"));
     }
     Ok(payload)
 }
@@ -174,8 +172,7 @@ pub fn decode_log(data: &[u8]) -> Result<Vec<(u32, i64, f64)>, CodecError> {
         id += r.ivarint()?;
         ts = ts.wrapping_add(r.ivarint()?);
         let v = r.f64_le()?;
-        let id32 =
-            u32::try_from(id).map_err(|_| CodecError(format!("series id {id} out of range")))?;
+        let id32 = u32::try_from(id).map_err(|_| CodecError(format!("series id {id} out of range")))?;
         out.push((id32, ts, v));
     }
     if !r.is_empty() {
@@ -873,11 +870,7 @@ mod tests {
 
     #[test]
     fn log_round_trips_and_detects_corruption() {
-        let s = vec![
-            (3u32, 1_700_000_000_000i64, 1.5),
-            (1, 1_700_000_000_000, f64::NAN),
-            (9, -5, f64::INFINITY),
-        ];
+        let s = vec![(3u32, 1_700_000_000_000i64, 1.5), (1, 1_700_000_000_000, f64::NAN), (9, -5, f64::INFINITY)];
         let enc = encode_log(&s);
         let dec = decode_log(&enc).unwrap();
         assert_eq!(dec.len(), 3);

@@ -111,7 +111,7 @@ async fn write_in_txs(inner: &Inner, rows: Vec<ChunkRow>, delete: Option<(Tier, 
             let mut ids: Vec<SeriesId> = part.iter().map(|r| r.series_id).collect();
             ids.dedup();
             let q = format!(
-                "DELETE FROM chunk WHERE series_id IN ({}) AND tier = ? AND start_ts > ? AND start_ts < ?",
+                "DELETE FROM chunk INDEXED BY sqlite_autoindex_chunk_1 WHERE series_id IN ({}) AND tier = ? AND start_ts > ? AND start_ts < ?",
                 chunks::id_list(&ids)
             );
             deleted = sqlx::query(sqlx::AssertSqlSafe(q))
@@ -125,7 +125,7 @@ async fn write_in_txs(inner: &Inner, rows: Vec<ChunkRow>, delete: Option<(Tier, 
                 .rows_affected();
         }
         tx.commit().await.map_err(sql("compacting"))?;
-        timer.finish(inner);
+        timer.finish(inner, "chunk batch");
         drop(guard);
         inner.counters.chunks_written.fetch_add(part.len() as u64, Ordering::Relaxed);
         inner.counters.chunks_deleted.fetch_add(deleted, Ordering::Relaxed);
@@ -193,7 +193,7 @@ async fn compact_block(inner: &Arc<Inner>, b: Timestamp, block: Arc<HeadBlock>) 
             .execute(&mut *conn)
             .await
             .map_err(sql("writing series state"))?;
-        timer.finish(inner);
+        timer.finish(inner, "series state");
     }
 
     // Move the watermark: one small transaction. Readers switch from head to chunks atomically
@@ -218,7 +218,7 @@ async fn compact_block(inner: &Arc<Inner>, b: Timestamp, block: Arc<HeadBlock>) 
         .await
         .map_err(sql("finishing a compaction"))?;
     tx.commit().await.map_err(sql("finishing a compaction"))?;
-    timer.finish(inner);
+    timer.finish(inner, "watermark");
     let removed = {
         let mut h = wr(&inner.head);
         h.watermark = end;
@@ -255,7 +255,7 @@ async fn delete_head_log(inner: &Inner, below: Timestamp) -> Result<(), StoreErr
         while k < rows.len() {
             let mut n = 0;
             let mut j = k;
-            while j < rows.len() && (j == k || n < 100_000) {
+            while j < rows.len() && (j == k || n < 20_000) {
                 n += rows[j].1;
                 j += 1;
             }
@@ -269,7 +269,7 @@ async fn delete_head_log(inner: &Inner, below: Timestamp) -> Result<(), StoreErr
                 .execute(&mut *conn)
                 .await
                 .map_err(sql("deleting compacted head log entries"))?;
-            timer.finish(inner);
+            timer.finish(inner, "head log cleanup");
             drop(guard);
             k = j;
             tokio::task::yield_now().await;
@@ -421,7 +421,7 @@ pub(crate) async fn checkpoint(inner: &Inner) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Deletes whole chunks older than each tier's retention, a few hundred per transaction.
+/// Deletes whole chunks older than each tier's retention, 64 per transaction.
 pub(crate) async fn run_retention(inner: &Arc<Inner>, now: Timestamp) -> Result<(), StoreError> {
     let _guard = inner.maintenance.lock().await;
     for tier in Tier::ALL {
@@ -432,7 +432,7 @@ pub(crate) async fn run_retention(inner: &Arc<Inner>, now: Timestamp) -> Result<
             let conn = guard.as_mut().ok_or(StoreError::Closed)?;
             let timer = TxTimer::start();
             let deleted = sqlx::query(
-                "DELETE FROM chunk WHERE rowid IN (SELECT rowid FROM chunk WHERE tier = ? AND end_ts < ? LIMIT 256)",
+                "DELETE FROM chunk WHERE rowid IN (SELECT rowid FROM chunk WHERE tier = ? AND end_ts < ? LIMIT 64)",
             )
             .bind(tier.code())
             .bind(cutoff)
@@ -440,7 +440,7 @@ pub(crate) async fn run_retention(inner: &Arc<Inner>, now: Timestamp) -> Result<
             .await
             .map_err(sql("applying retention"))?
             .rows_affected();
-            timer.finish(inner);
+            timer.finish(inner, "retention");
             drop(guard);
             inner.counters.chunks_deleted.fetch_add(deleted, Ordering::Relaxed);
             if deleted == 0 {

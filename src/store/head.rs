@@ -124,9 +124,7 @@ impl Head {
                 break;
             }
             let series = rd(&block.series);
-            let Some(buf) = series.get(id as usize) else {
-                continue;
-            };
+            let Some(buf) = series.get(id as usize) else { continue };
             let from = buf.partition_point(|p| p.0 < lo);
             if from > 0 {
                 snap.prev = Some(buf[from - 1]);
@@ -143,9 +141,7 @@ impl Head {
     pub fn value_at(&self, id: SeriesId, at: Timestamp, lo: Timestamp) -> Option<(Timestamp, f64)> {
         for (_, block) in self.blocks.range(..=at).rev() {
             let series = rd(&block.series);
-            let Some(buf) = series.get(id as usize) else {
-                continue;
-            };
+            let Some(buf) = series.get(id as usize) else { continue };
             let i = buf.partition_point(|p| p.0 <= at);
             if i > 0 {
                 let p = buf[i - 1];
@@ -207,9 +203,7 @@ pub(crate) fn apply(
                 let b = h.block_of(ts);
                 if current.is_none_or(|c| c.0 != b) {
                     guard = None;
-                    let Some(block) = h.blocks.get(&b) else {
-                        continue;
-                    };
+                    let Some(block) = h.blocks.get(&b) else { continue };
                     current = Some((b, block));
                     let mut g = wr(&block.series);
                     if g.len() < id_bound {

@@ -59,10 +59,7 @@ pub(crate) fn choose_for_step(head: &Head, start: Timestamp, step: i64) -> Tier 
     if covers(head, Tier::Raw, start) {
         return Tier::Raw;
     }
-    FINE_FIRST
-        .into_iter()
-        .find(|&t| covers(head, t, start))
-        .unwrap_or(Tier::D1)
+    FINE_FIRST.into_iter().find(|&t| covers(head, t, start)).unwrap_or(Tier::D1)
 }
 
 /// The head part of a query, taken under one read lock so that it is consistent with the
@@ -108,10 +105,7 @@ pub(crate) async fn run(
     tier: Tier,
 ) -> Result<Vec<SeriesRange>, StoreError> {
     let lo = start.div_euclid(step).saturating_mul(step);
-    let hi = end
-        .div_euclid(step)
-        .saturating_mul(step)
-        .saturating_add(step);
+    let hi = end.div_euclid(step).saturating_mul(step).saturating_add(step);
     let view = head_view(inner, ids, lo, hi);
     let known: Vec<SeriesId> = view.series.iter().map(|s| s.0.id).collect();
     let block_ms = inner.cfg.block_ms;
@@ -178,11 +172,7 @@ pub(crate) async fn run(
         }
         let mut prev = snap.prev.map(|p| p.1);
         for &(ts, v) in &snap.samples {
-            let inc = if counter {
-                counter_increase(prev, v)
-            } else {
-                0.0
-            };
+            let inc = if counter { counter_increase(prev, v) } else { 0.0 };
             b.add_sample(ts, v, inc);
             prev = Some(v);
         }

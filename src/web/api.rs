@@ -77,10 +77,11 @@ impl<S: Send + Sync> FromRequest<S> for Params {
 
 /// Unix seconds (float) or RFC 3339.
 pub fn parse_api_time(name: &str, text: &str) -> Result<Timestamp, ApiError> {
-    if let Ok(secs) = text.parse::<f64>() {
-        if secs.is_finite() && secs.abs() < 1e14 {
-            return Ok((secs * 1000.0).round() as i64);
-        }
+    if let Ok(secs) = text.parse::<f64>()
+        && secs.is_finite()
+        && secs.abs() < 1e14
+    {
+        return Ok((secs * 1000.0).round() as i64);
     }
     text.parse::<jiff::Timestamp>()
         .map(|t| t.as_millisecond())
@@ -350,6 +351,16 @@ pub(crate) async fn metadata(State(ctx): State<Ctx>, p: Params) -> ApiResult {
 /// quiet when exemplars are switched on.
 pub(crate) async fn exemplars() -> ApiResult {
     success(json!([]))
+}
+
+/// `GET /api/v1/rules` and `/api/v1/alerts`: no recording or alerting rules exist here; empty
+/// answers let Grafana's alerting views load instead of reporting a broken data source.
+pub(crate) async fn rules() -> ApiResult {
+    success(json!({"groups": []}))
+}
+
+pub(crate) async fn alerts() -> ApiResult {
+    success(json!({"alerts": []}))
 }
 
 /// `GET /api/v1/status/buildinfo`: what Grafana asks to learn the API level it can use.

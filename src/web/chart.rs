@@ -57,22 +57,18 @@ impl SeriesData {
         counter: bool,
     ) -> Self {
         let step_ms = step_ms.max(1);
-        let total: u64 = buckets.iter().map(|b| u64::from(b.count)).sum();
-        let interval_ms = match (buckets.first(), buckets.last()) {
-            (Some(first), Some(last)) if total > 1 => {
-                ((last.ts + step_ms - first.ts) / total as i64).max(1)
-            }
-            _ => step_ms,
-        };
+        let interval_ms = sample_interval(buckets, step_ms);
         let mut points = Vec::with_capacity(buckets.len());
         let mut prev_ts: Option<Timestamp> = None;
         for b in buckets {
             let p = if counter {
-                // The increase covers the time since the previous sample: one step when buckets
-                // are dense, longer across sparse buckets or a gap.
+                // The increase covers the time since the sample before the bucket's first one:
+                // the empty time since the previous bucket (a gap, or sparse buckets) plus the
+                // filled part of this bucket — less than a step for the newest, partial bucket.
+                let filled = (i64::from(b.count) * interval_ms).min(step_ms.max(interval_ms));
                 let covered = match prev_ts {
-                    Some(p) => (b.ts - p).max(step_ms),
-                    None => step_ms.max(interval_ms),
+                    Some(p) => (b.ts - p - step_ms).max(0) + filled.min(step_ms).max(1),
+                    None => filled.max(1),
                 };
                 let rate = b.increase / (covered as f64 / 1000.0);
                 ChartPoint {
@@ -180,6 +176,25 @@ impl SeriesData {
     }
 }
 
+/// The typical time between samples: a step divided by the median samples per bucket when buckets
+/// hold several samples (robust to a partial newest bucket and to gaps), else the time spanned per
+/// sample (buckets finer than the scrape interval).
+fn sample_interval(buckets: &[Bucket], step_ms: i64) -> i64 {
+    let mut counts: Vec<u32> = buckets.iter().map(|b| b.count).collect();
+    counts.sort_unstable();
+    let median = counts.get(counts.len() / 2).copied().unwrap_or(0);
+    if median >= 2 {
+        return (step_ms / i64::from(median)).max(1);
+    }
+    let total: u64 = counts.iter().map(|&c| u64::from(c)).sum();
+    match (buckets.first(), buckets.last()) {
+        (Some(first), Some(last)) if total > 1 => {
+            ((last.ts + step_ms - first.ts) / total as i64).max(1)
+        }
+        _ => step_ms,
+    }
+}
+
 /// A moment drawn as a vertical tick with a hover text.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EventMark {
@@ -202,6 +217,58 @@ pub struct ChartSpec {
     pub series: Vec<SeriesData>,
     pub ghost: Option<SeriesData>,
     pub events: Vec<EventMark>,
+    /// Narrowest hover column in px: 2 gives one per bucket; pages with dozens of small charts
+    /// use wider columns (each aggregating several buckets) to keep the page light.
+    pub hover_px: f64,
+    /// Draw min–max bands (off for charts whose lines already are min / avg / max statistics).
+    pub bands: bool,
+}
+
+impl ChartSpec {
+    /// A chart of `series` over `[from, to)` with one hover column per bucket and bands on.
+    pub fn new(
+        title: impl Into<String>,
+        link: impl Into<String>,
+        (width, height): (u32, u32),
+        (from, to): (Timestamp, Timestamp),
+        format: ValueFormat,
+        series: Vec<SeriesData>,
+    ) -> ChartSpec {
+        ChartSpec {
+            title: title.into(),
+            link: link.into(),
+            width,
+            height,
+            from,
+            to,
+            format,
+            series,
+            ghost: None,
+            events: Vec::new(),
+            hover_px: 2.0,
+            bands: true,
+        }
+    }
+
+    pub fn events(mut self, events: Vec<EventMark>) -> Self {
+        self.events = events;
+        self
+    }
+
+    pub fn ghost(mut self, ghost: Option<SeriesData>) -> Self {
+        self.ghost = ghost;
+        self
+    }
+
+    pub fn hover_px(mut self, px: f64) -> Self {
+        self.hover_px = px.max(1.0);
+        self
+    }
+
+    pub fn bands(mut self, on: bool) -> Self {
+        self.bands = on;
+        self
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -459,11 +526,15 @@ impl ChartSpec {
             y0: plot_y,
             h: plot_h,
         };
+        let tick_step = match scaled.as_slice() {
+            [a, b, ..] => (b - a) * scale.factor,
+            _ => 0.0,
+        };
         let y_ticks = scaled
             .iter()
             .map(|v| Tick {
                 pos: m.y(v * scale.factor),
-                label: scale.format(v * scale.factor),
+                label: scale.format_tick(v * scale.factor, tick_step),
             })
             .collect();
         let x_ticks = time_ticks(from, to, plot_w)
@@ -482,7 +553,11 @@ impl ChartSpec {
                 label: s.label.clone(),
                 color: COLORS[i % COLORS.len()],
                 d: line_path(s, &m),
-                band: band_path(s, &m),
+                band: if self.bands {
+                    band_path(s, &m)
+                } else {
+                    String::new()
+                },
                 last: s
                     .last()
                     .map(|v| self.format.format(v))
@@ -516,7 +591,7 @@ impl ChartSpec {
             })
             .collect();
 
-        let columns = hover_columns(&self.series, &m, self.format, plot_w);
+        let columns = hover_columns(&self.series, &m, self.format, self.hover_px, self.bands);
         let mut tiers: Vec<&str> = self
             .series
             .iter()
@@ -561,6 +636,28 @@ impl ChartSpec {
     }
 }
 
+/// Appends `{cmd}{x} {y}` with one decimal, through integer formatting: paths hold most of a
+/// page's numbers, and float formatting was a tenth of the render time.
+fn push_point(d: &mut String, cmd: char, x: f64, y: f64) {
+    d.push(cmd);
+    push_tenths(d, x);
+    d.push(' ');
+    push_tenths(d, y);
+}
+
+fn push_tenths(d: &mut String, v: f64) {
+    let t = (v * 10.0).round() as i64;
+    if t < 0 {
+        d.push('-');
+    }
+    let t = t.unsigned_abs();
+    let _ = write!(d, "{}", t / 10);
+    if !t.is_multiple_of(10) {
+        d.push('.');
+        d.push(char::from(b'0' + (t % 10) as u8));
+    }
+}
+
 /// The average line: `M` at the start of each joined run, `L` within it. A run of one point
 /// gets a short horizontal stroke so it stays visible.
 fn line_path(s: &SeriesData, m: &Mapper) -> String {
@@ -573,7 +670,7 @@ fn line_path(s: &SeriesData, m: &Mapper) -> String {
                 continue;
             }
             let (x, y) = (m.x(p.ts as f64 + half), m.y(p.avg));
-            let _ = write!(d, "{}{x} {y}", if i == 0 { "M" } else { "L" });
+            push_point(&mut d, if i == 0 { 'M' } else { 'L' }, x, y);
         }
         if pts.len() == 1 {
             d.push_str("h1");
@@ -595,25 +692,28 @@ fn band_path(s: &SeriesData, m: &Mapper) -> String {
             continue;
         }
         for (i, p) in pts.iter().enumerate() {
-            let _ = write!(
-                d,
-                "{}{} {}",
-                if i == 0 { "M" } else { "L" },
-                m.x(p.ts as f64 + half),
-                m.y(p.max)
-            );
+            let c = if i == 0 { 'M' } else { 'L' };
+            push_point(&mut d, c, m.x(p.ts as f64 + half), m.y(p.max));
         }
         for p in pts.iter().rev() {
-            let _ = write!(d, "L{} {}", m.x(p.ts as f64 + half), m.y(p.min));
+            push_point(&mut d, 'L', m.x(p.ts as f64 + half), m.y(p.min));
         }
         d.push('Z');
     }
     d
 }
 
-/// One invisible column per bucket start (the union over series), each with a tooltip that lists
-/// every series' value there. At most one column per 2 px.
-fn hover_columns(series: &[SeriesData], m: &Mapper, fmt: ValueFormat, plot_w: f64) -> Vec<Column> {
+/// Invisible hover columns over the union of the series' bucket starts, each at least `min_px`
+/// wide. A column spanning several buckets reports their aggregate: the mean of the averages, the
+/// lowest minimum and the highest maximum of each series, so no spike is hidden by the tooltip.
+/// Without `spread` (charts whose lines are themselves statistics) only the average is written.
+fn hover_columns(
+    series: &[SeriesData],
+    m: &Mapper,
+    fmt: ValueFormat,
+    min_px: f64,
+    spread: bool,
+) -> Vec<Column> {
     let Some(step) = series.iter().map(|s| s.step_ms).min() else {
         return Vec::new();
     };
@@ -623,37 +723,52 @@ fn hover_columns(series: &[SeriesData], m: &Mapper, fmt: ValueFormat, plot_w: f6
         .collect();
     starts.sort_unstable();
     starts.dedup();
-    let max_cols = (plot_w / 2.0).max(1.0) as usize;
+    let max_cols = (m.w / min_px.max(1.0)).max(1.0) as usize;
     let stride = starts.len().div_ceil(max_cols).max(1);
     let multi = series.len() > 1;
     starts
-        .iter()
-        .step_by(stride)
-        .filter_map(|&ts| {
-            let x = m.x(ts as f64).max(m.x0);
-            let right = m.x((ts + step * stride as i64) as f64).min(m.x0 + m.w);
+        .chunks(stride)
+        .filter_map(|chunk| {
+            let (first, last) = (chunk[0], chunk[chunk.len() - 1]);
+            let end = last + step;
+            let x = m.x(first as f64).max(m.x0);
+            let right = m.x(end as f64).min(m.x0 + m.w);
             if right <= x {
                 return None;
             }
-            let mut title = utc_minutes(ts);
+            let mut title = if chunk.len() == 1 {
+                utc_minutes(first)
+            } else if first.div_euclid(86_400_000) == (end - 1).div_euclid(86_400_000) {
+                format!(
+                    "{} – {} UTC",
+                    utc_fmt(first, "%Y-%m-%d %H:%M"),
+                    utc_fmt(end, "%H:%M")
+                )
+            } else {
+                format!(
+                    "{} – {}",
+                    utc_fmt(first, "%Y-%m-%d %H:%M"),
+                    utc_minutes(end)
+                )
+            };
             for s in series {
-                let i = s.points.partition_point(|p| p.ts < ts);
-                let Some(p) = s.points.get(i).filter(|p| p.ts < ts + s.step_ms.max(step)) else {
+                let lo = s.points.partition_point(|p| p.ts < first);
+                let hi = s.points.partition_point(|p| p.ts < end);
+                let pts = &s.points[lo..hi];
+                if pts.is_empty() {
                     continue;
-                };
+                }
+                let avg = pts.iter().map(|p| p.avg).sum::<f64>() / pts.len() as f64;
+                let min = pts.iter().map(|p| p.min).fold(f64::INFINITY, f64::min);
+                let max = pts.iter().map(|p| p.max).fold(f64::NEG_INFINITY, f64::max);
                 title.push('\n');
                 if multi {
                     title.push_str(&s.label);
                     title.push_str(": ");
                 }
-                title.push_str(&fmt.format(p.avg));
-                if p.min != p.max {
-                    let _ = write!(
-                        title,
-                        " (min {}, max {})",
-                        fmt.format(p.min),
-                        fmt.format(p.max)
-                    );
+                title.push_str(&fmt.format(avg));
+                if spread && min != max {
+                    let _ = write!(title, " (min {}, max {})", fmt.format(min), fmt.format(max));
                 }
             }
             Some(Column {
@@ -751,18 +866,14 @@ mod tests {
     }
 
     fn spec(series: Vec<SeriesData>) -> ChartSpec {
-        ChartSpec {
-            title: "t".into(),
-            link: "/metric".into(),
-            width: 600,
-            height: 160,
-            from: 0,
-            to: 600_000,
-            format: ValueFormat::plain(),
+        ChartSpec::new(
+            "t",
+            "/metric",
+            (600, 160),
+            (0, 600_000),
+            ValueFormat::plain(),
             series,
-            ghost: None,
-            events: vec![],
-        }
+        )
     }
 
     #[test]
@@ -808,6 +919,30 @@ mod tests {
         // After a 10-minute outage the increase covers the whole gap, not one bucket.
         let s = SeriesData::from_buckets("c", &[mk(0, 60.0), mk(600_000, 600.0)], 60_000, true);
         assert_eq!(s.points[1].avg, 1.0);
+    }
+
+    #[test]
+    fn the_newest_partial_bucket_is_not_drawn_as_a_drop() {
+        let mk = |ts, count, inc| Bucket {
+            ts,
+            count,
+            sum: 0.0,
+            min: 0.0,
+            max: 0.0,
+            last: 0.0,
+            increase: inc,
+        };
+        // 15 s scrapes at 1/s in 60 s buckets; the newest bucket has only two samples yet.
+        let s = SeriesData::from_buckets(
+            "c",
+            &[mk(0, 4, 60.0), mk(60_000, 4, 60.0), mk(120_000, 2, 30.0)],
+            60_000,
+            true,
+        );
+        assert_eq!(
+            s.points.iter().map(|p| p.avg).collect::<Vec<_>>(),
+            vec![1.0, 1.0, 1.0]
+        );
     }
 
     #[test]
@@ -895,8 +1030,7 @@ mod tests {
 
     #[test]
     fn events_in_range_become_ticks_with_titles() {
-        let mut sp = spec(vec![]);
-        sp.events = vec![
+        let sp = spec(vec![]).events(vec![
             EventMark {
                 ts: 300_000,
                 text: "zk_mode_change: zk1 became leader".into(),
@@ -907,7 +1041,7 @@ mod tests {
                 text: "outside".into(),
                 severity: "info",
             },
-        ];
+        ]);
         let chart = sp.render();
         assert!(chart.empty);
         assert_eq!(chart.events.len(), 1);
@@ -952,6 +1086,45 @@ mod tests {
     }
 
     #[test]
+    fn wide_hover_columns_aggregate_their_buckets_without_hiding_spikes() {
+        let buckets: Vec<Bucket> = (0..60)
+            .map(|i| gauge(i * 10_000, if i == 7 { 50.0 } else { 1.0 }))
+            .collect();
+        let s = SeriesData::from_buckets("x", &buckets, 10_000, false);
+        let chart = spec(vec![s]).hover_px(60.0).render();
+        assert!(chart.columns.len() <= 9, "{}", chart.columns.len());
+        let spike = chart
+            .columns
+            .iter()
+            .find(|c| c.title.contains("max 50"))
+            .expect("the spike is reported");
+        assert!(
+            spike.title.contains(" – "),
+            "a column names its time span: {}",
+            spike.title
+        );
+    }
+
+    #[test]
+    fn bands_can_be_switched_off() {
+        let s = SeriesData::from_buckets(
+            "x",
+            &[
+                gauge(0, 5.0),
+                Bucket {
+                    min: 1.0,
+                    max: 9.0,
+                    ..gauge(60_000, 4.0)
+                },
+            ],
+            60_000,
+            false,
+        );
+        assert!(!spec(vec![s.clone()]).render().lines[0].band.is_empty());
+        assert!(spec(vec![s]).bands(false).render().lines[0].band.is_empty());
+    }
+
+    #[test]
     fn footer_values_and_tier_come_from_the_series() {
         let s = SeriesData::from_buckets(
             "x",
@@ -991,15 +1164,21 @@ mod tests {
             false,
         )
         .shifted_forward(604_800_000);
-        let mut sp = spec(vec![now]);
-        sp.ghost = Some(ghost);
-        let chart = sp.render();
+        let chart = spec(vec![now]).ghost(Some(ghost)).render();
         let ghost = chart.ghost.unwrap();
         assert!(ghost.starts_with('M'), "{ghost}");
         assert!(
             chart.y_ticks.iter().any(|t| t.label == "10"),
             "axis covers the ghost"
         );
+    }
+
+    #[test]
+    fn path_coordinates_have_one_decimal_at_most() {
+        let mut d = String::new();
+        push_point(&mut d, 'M', 12.34, -0.06);
+        push_point(&mut d, 'L', 7.0, 0.95);
+        assert_eq!(d, "M12.3 -0.1L7 1");
     }
 
     #[test]

@@ -163,6 +163,39 @@ impl Scale {
     }
 }
 
+impl Scale {
+    /// An axis label: as many decimals as the tick step needs, so neighbouring ticks never print
+    /// the same text (`39.596 s`, `39.598 s` rather than `39.6 s` twice).
+    pub fn format_tick(&self, v: f64, step: f64) -> String {
+        let x = v / self.factor;
+        let s = step.abs() / self.factor;
+        // The fewest decimals that write the step exactly (0.25 needs two, 0.002 three).
+        let decimals = if s > 0.0 && s.is_finite() {
+            (0..9)
+                .find(|d| {
+                    let k = s * 10f64.powi(*d);
+                    (k - k.round()).abs() < 1e-6 * k.max(1.0)
+                })
+                .unwrap_or(9) as usize
+        } else {
+            0
+        };
+        let text = if x.abs() >= 1e5 || decimals == 0 {
+            if x.abs() >= 1e5 {
+                format_number(x)
+            } else {
+                format!("{x:.0}")
+            }
+        } else {
+            let t = format!("{x:.decimals$}");
+            t.trim_end_matches('0').trim_end_matches('.').to_string()
+        };
+        let text = if text == "-0" { "0".to_string() } else { text };
+        let rate = if self.per_second { "/s" } else { "" };
+        format!("{text}{}{rate}", self.suffix)
+    }
+}
+
 /// Three significant digits at most, without a trailing `.0`: `1`, `12.5`, `0.123`, `1234`.
 pub fn format_number(x: f64) -> String {
     if x == 0.0 {
@@ -287,6 +320,21 @@ mod tests {
         assert_eq!(ValueFormat::plain().format(3.0), "3");
         assert_eq!(ValueFormat::plain().format(0.25), "0.25");
         assert_eq!(ValueFormat::plain().format(f64::NAN), "NaN");
+    }
+
+    #[test]
+    fn tick_labels_have_the_decimals_their_step_needs() {
+        let s = ValueFormat {
+            unit: Unit::Millis,
+            per_second: false,
+        }
+        .scale_for(39_600.0);
+        assert_eq!(s.format_tick(39_596.0, 2.0), "39.596 s");
+        assert_eq!(s.format_tick(39_598.0, 2.0), "39.598 s");
+        let c = ValueFormat::plain().scale_for(100.0);
+        assert_eq!(c.format_tick(25.0, 25.0), "25");
+        assert_eq!(c.format_tick(0.25, 0.25), "0.25");
+        assert_eq!(c.format_tick(0.5, 0.25), "0.5");
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub(crate) fn build(ctx: Ctx) -> Router {
         .route("/metadata", get(api::metadata))
         .route("/query_exemplars", get(api::exemplars).post(api::exemplars))
         .route("/status/buildinfo", get(api::buildinfo))
+        .route("/rules", get(api::rules))
+        .route("/alerts", get(api::alerts))
         .route("/events", get(api::events))
         .route("/annotations", axum::routing::post(api::annotate));
 

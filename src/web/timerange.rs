@@ -237,10 +237,10 @@ pub fn parse_time(text: &str, now: Timestamp) -> Result<Timestamp, String> {
         t.parse::<jiff::civil::Date>()
             .map(|d| d.to_datetime(jiff::civil::Time::midnight()))
     });
-    if let Ok(dt) = civil {
-        if let Ok(ts) = jiff::tz::TimeZone::UTC.to_timestamp(dt) {
-            return Ok(ts.as_millisecond());
-        }
+    if let Ok(dt) = civil
+        && let Ok(ts) = jiff::tz::TimeZone::UTC.to_timestamp(dt)
+    {
+        return Ok(ts.as_millisecond());
     }
     Err(format!("cannot read {text:?} as a time: {expected}"))
 }

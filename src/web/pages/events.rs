@@ -127,19 +127,19 @@ pub(crate) async fn show(
         }
     }
     kinds.sort();
-    let timeline = ChartSpec {
-        title: format!("{} events", events.len()),
-        link: format!("/events?{}", range.query()),
-        width: 1000,
-        height: 70,
-        from: range.from,
-        to: range.to,
-        format: ValueFormat::plain(),
-        series: vec![],
-        ghost: None,
-        events: event_marks(events),
-    }
+    let mut timeline = ChartSpec::new(
+        format!("{} events", events.len()),
+        format!("/events?{}", range.query()),
+        (1000, 70),
+        (range.from, range.to),
+        ValueFormat::plain(),
+        vec![],
+    )
+    .events(event_marks(events))
     .render();
+    // A timeline of ticks only: no value axis, and no "no data" notice over the ticks.
+    timeline.y_ticks.clear();
+    timeline.empty = events.is_empty();
     let rows = events.iter().map(EventRow::new).collect();
     let page = EventsPage {
         page: PageCtx::new("Events", "events", "/events", range)

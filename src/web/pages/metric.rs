@@ -74,38 +74,38 @@ fn bad_query(e: impl std::fmt::Display) -> WebError {
 }
 
 async fn answer(ctx: &Ctx, expr: &Expr, range: &TimeRange, width: u32) -> WebResult<Answer> {
-    if let Expr::Selector(sel) = expr {
-        if sel.offset_ms == 0 {
-            let infos: Vec<SeriesInfo> = ctx.store.select(sel.metric.as_deref(), &sel.matchers);
-            let total = infos.len();
-            let shown: Vec<&SeriesInfo> = infos.iter().take(MAX_TABLE).collect();
-            let ids: Vec<_> = shown.iter().map(|i| i.id).collect();
-            let ranges = super::fetch_ranges(ctx, &ids, range, width).await?;
-            let series = shown
-                .iter()
-                .filter_map(|i| {
-                    ranges
-                        .get(&i.id)
-                        .map(|r| series_data(r, i.key.to_string(), range))
-                })
-                .collect();
-            let format = infos
-                .first()
-                .map(|i| ValueFormat::for_series(&i.key.metric, i.kind))
-                .unwrap_or_else(ValueFormat::plain);
-            let mut clusters: Vec<&str> = infos
-                .iter()
-                .filter_map(|i| i.key.labels.get("cluster"))
-                .collect();
-            clusters.dedup();
-            let cluster = (clusters.len() == 1).then(|| clusters[0].to_string());
-            return Ok(Answer {
-                series,
-                format,
-                total,
-                cluster,
-            });
-        }
+    if let Expr::Selector(sel) = expr
+        && sel.offset_ms == 0
+    {
+        let infos: Vec<SeriesInfo> = ctx.store.select(sel.metric.as_deref(), &sel.matchers);
+        let total = infos.len();
+        let shown: Vec<&SeriesInfo> = infos.iter().take(MAX_TABLE).collect();
+        let ids: Vec<_> = shown.iter().map(|i| i.id).collect();
+        let ranges = super::fetch_ranges(ctx, &ids, range, width).await?;
+        let series = shown
+            .iter()
+            .filter_map(|i| {
+                ranges
+                    .get(&i.id)
+                    .map(|r| series_data(r, i.key.to_string(), range))
+            })
+            .collect();
+        let format = infos
+            .first()
+            .map(|i| ValueFormat::for_series(&i.key.metric, i.kind))
+            .unwrap_or_else(ValueFormat::plain);
+        let mut clusters: Vec<&str> = infos
+            .iter()
+            .filter_map(|i| i.key.labels.get("cluster"))
+            .collect();
+        clusters.dedup();
+        let cluster = (clusters.len() == 1).then(|| clusters[0].to_string());
+        return Ok(Answer {
+            series,
+            format,
+            total,
+            cluster,
+        });
     }
     // Evaluated expression: one bucket per 2 px, start aligned to the step like Grafana does.
     let step = ((range.len_ms() / super::points_for(width) as i64).max(1000) + 999) / 1000 * 1000;
@@ -128,16 +128,9 @@ async fn answer(ctx: &Ctx, expr: &Expr, range: &TimeRange, width: u32) -> WebRes
         .first()
         .map(|(s, r)| {
             let name = s.metric.clone().unwrap_or_default();
-            let rate = matches!(
-                expr,
-                Expr::Call {
-                    func: query::RangeFunc::Rate,
-                    ..
-                }
-            ) || (*r > 0 && name.ends_with("_total"));
             ValueFormat {
                 unit: crate::web::format::Unit::for_metric(&name),
-                per_second: rate,
+                per_second: *r > 0 && text_has_rate(expr),
             }
         })
         .unwrap_or_else(ValueFormat::plain);
@@ -177,6 +170,16 @@ async fn answer(ctx: &Ctx, expr: &Expr, range: &TimeRange, width: u32) -> WebRes
         total,
         cluster: None,
     })
+}
+
+/// Whether the values are per-second rates (the expression applies `rate()`).
+fn text_has_rate(expr: &Expr) -> bool {
+    match expr {
+        Expr::Call { func, .. } => *func == query::RangeFunc::Rate,
+        Expr::Aggregate { expr, .. } | Expr::Neg(expr) => text_has_rate(expr),
+        Expr::Binary { lhs, rhs, .. } => text_has_rate(lhs) || text_has_rate(rhs),
+        Expr::Number(_) | Expr::Selector(_) => false,
+    }
 }
 
 fn csv_field(s: &str) -> String {
@@ -328,25 +331,24 @@ pub(crate) async fn show(
         _ => String::new(),
     };
     let base = format!("/metric?query={}&{}", urlencode(&text), range.query());
-    let mut chart = ChartSpec {
-        title: text.clone(),
-        link: format!(
-            "{base}{}",
-            if compare.is_empty() {
-                String::new()
-            } else {
-                format!("&compare={}", urlencode(&compare))
-            }
-        ),
-        width: BIG_W,
-        height: BIG_H,
-        from: range.from,
-        to: range.to,
-        format: now.format,
-        series: now.series.iter().take(MAX_LINES).cloned().collect(),
-        ghost,
-        events: event_marks(&events),
-    }
+    let link = format!(
+        "{base}{}",
+        if compare.is_empty() {
+            String::new()
+        } else {
+            format!("&compare={}", urlencode(&compare))
+        }
+    );
+    let mut chart = ChartSpec::new(
+        text.clone(),
+        link,
+        (BIG_W, BIG_H),
+        (range.from, range.to),
+        now.format,
+        now.series.iter().take(MAX_LINES).cloned().collect(),
+    )
+    .ghost(ghost)
+    .events(event_marks(&events))
     .render();
     chart.ghost_label = ghost_label;
     let page = MetricPage {

@@ -161,13 +161,11 @@ fn matches_server(t: &TargetStatus, cluster: &str, server: &str) -> bool {
             || t.target.ends_with(&format!("//{server}")))
 }
 
+/// Series with their newest sample, by the value of one label.
+type ByLabel = HashMap<String, Vec<(SeriesInfo, Option<(Timestamp, f64)>)>>;
+
 /// The newest value of each (label value of `by`) among `metric{cluster=…}` series.
-fn latest_by(
-    ctx: &Ctx,
-    metric: &str,
-    cluster: &str,
-    by: &str,
-) -> HashMap<String, Vec<(SeriesInfo, Option<(Timestamp, f64)>)>> {
+fn latest_by(ctx: &Ctx, metric: &str, cluster: &str, by: &str) -> ByLabel {
     let infos = ctx
         .store
         .select(Some(metric), &[Matcher::eq("cluster", cluster)]);
@@ -268,7 +266,7 @@ pub fn zk_servers(ctx: &Ctx, cluster: &str) -> Vec<ZkServer> {
                     z.last_seen = Some(l.0);
                 }
             }
-            let val = |m: &HashMap<String, Vec<(SeriesInfo, Option<(Timestamp, f64)>)>>| {
+            let val = |m: &ByLabel| {
                 m.get(&server)
                     .and_then(|v| v.iter().filter_map(|(_, l)| *l).max_by_key(|l| l.0))
                     .map(|l| l.1)
@@ -371,16 +369,20 @@ pub struct Charter<'a> {
     pub data: &'a HashMap<SeriesId, SeriesRange>,
     pub events: &'a [EventMark],
     pub size: (u32, u32),
+    /// Narrowest hover column (see [`ChartSpec::hover_px`]).
+    pub hover_px: f64,
 }
 
 impl Charter<'_> {
-    /// A chart with one line per series (in the given order), unit from the first series.
+    /// A chart with one line per series (in the given order), unit from the first series; min–max
+    /// bands unless `bands` is false.
     pub fn chart(
         &self,
         title: String,
         link: String,
         infos: &[&SeriesInfo],
         label_of: impl Fn(&SeriesInfo) -> String,
+        bands: bool,
     ) -> super::chart::Chart {
         let format = infos
             .first()
@@ -394,18 +396,17 @@ impl Charter<'_> {
                     .map(|r| series_data(r, label_of(i), self.range))
             })
             .collect();
-        ChartSpec {
+        ChartSpec::new(
             title,
             link,
-            width: self.size.0,
-            height: self.size.1,
-            from: self.range.from,
-            to: self.range.to,
+            self.size,
+            (self.range.from, self.range.to),
             format,
             series,
-            ghost: None,
-            events: self.events.to_vec(),
-        }
+        )
+        .events(self.events.to_vec())
+        .hover_px(self.hover_px)
+        .bands(bands)
         .render()
     }
 

@@ -138,6 +138,7 @@ pub(crate) async fn show(
             data: &data,
             events: &marks,
             size: (SMALL_W, SMALL_H),
+            hover_px: 2.0,
         };
         let server = |i: &SeriesInfo| i.key.labels.get("server").unwrap_or("?").to_string();
         let cl = [("cluster", name.as_str())];
@@ -146,12 +147,14 @@ pub(crate) async fn show(
             metric_link(&selector_text(&["zk_avg_latency"], &cl), &range),
             &lat.iter().collect::<Vec<_>>(),
             server,
+            true,
         ));
         row.charts.push(charter.chart(
             "ZooKeeper outstanding requests".into(),
             metric_link(&selector_text(&["zk_outstanding_requests"], &cl), &range),
             &out.iter().collect::<Vec<_>>(),
             server,
+            true,
         ));
     }
     let latest = events.iter().take(20).map(EventRow::new).collect();

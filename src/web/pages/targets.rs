@@ -75,6 +75,7 @@ pub(crate) async fn show(
         data: &data,
         events: &[],
         size: (Sparkline::WIDTH, Sparkline::HEIGHT),
+        hover_px: 2.0,
     };
     let rows: Vec<TargetRow> = targets
         .into_iter()

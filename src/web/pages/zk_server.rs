@@ -34,8 +34,16 @@ const GROUPS: [&str; 9] = [
 const FAMILY_GROUP: usize = 7;
 const OTHER_GROUP: usize = 8;
 
-/// Metrics drawn together, with line labels: (group, chart key, title, [(metric, line label)]).
-const COMBINED: [(usize, &str, &str, &[(&str, &str)]); 5] = [
+/// A chart of several metrics: (group, chart key, title, [(metric, line label)]).
+type Combined = (
+    usize,
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+/// Metrics drawn together, with line labels.
+const COMBINED: [Combined; 5] = [
     (
         1,
         "latency",
@@ -183,6 +191,8 @@ pub struct ZkServerPage {
 
 /// One chart to draw: its series with line labels.
 struct Plan {
+    /// The lines are statistics of one quantity (min / avg / max …): no bands.
+    stats: bool,
     group: usize,
     order: (usize, String),
     title: String,
@@ -243,12 +253,19 @@ pub(crate) async fn show(
     let ids: Vec<_> = infos.iter().map(|i| i.id).collect();
     let data = fetch_ranges(&ctx, &ids, &range, SMALL_W).await?;
     let events = range_events(&ctx, &range, Some(&cluster), 500).await?;
-    let marks = event_marks(&events);
+    // This server's events and the cluster-wide ones (other servers' events are on their pages).
+    let own: Vec<_> = events
+        .iter()
+        .filter(|e| e.event.subject == server || e.event.subject.is_empty())
+        .cloned()
+        .collect();
+    let marks = event_marks(&own);
     let charter = Charter {
         range: &range,
         data: &data,
         events: &marks,
         size: (SMALL_W, SMALL_H),
+        hover_px: 8.0,
     };
     let labels = [("cluster", cluster.as_str()), ("server", server.as_str())];
     let mut groups: Vec<Group> = GROUPS
@@ -281,7 +298,7 @@ pub(crate) async fn show(
         };
         groups[p.group]
             .charts
-            .push(charter.chart(p.title, link, &refs, label_of));
+            .push(charter.chart(p.title, link, &refs, label_of, !p.stats));
     }
     groups.retain(|g| !g.charts.is_empty());
     let spark_charter = Charter {
@@ -289,6 +306,7 @@ pub(crate) async fn show(
         data: &data,
         events: &[],
         size: (Sparkline::WIDTH, Sparkline::HEIGHT),
+        hover_px: 8.0,
     };
     let counts = count_rows
         .into_iter()
@@ -310,12 +328,7 @@ pub(crate) async fn show(
             body,
         })
         .collect();
-    let server_events = events
-        .iter()
-        .filter(|e| e.event.subject == server)
-        .take(30)
-        .map(EventRow::new)
-        .collect();
+    let server_events = own.iter().take(30).map(EventRow::new).collect();
     let now = crate::model::now_ms();
     let page = ZkServerPage {
         page: PageCtx::new(
@@ -347,10 +360,10 @@ fn plan(infos: &[SeriesInfo]) -> Vec<Plan> {
     let mut family_sizes: BTreeMap<&str, usize> = BTreeMap::new();
     let combined_metric = |m: &str| COMBINED.iter().any(|c| c.3.iter().any(|(x, _)| *x == m));
     for i in infos {
-        if let Some((_, fam)) = family_of(&i.key.metric) {
-            if !combined_metric(&i.key.metric) {
-                *family_sizes.entry(fam).or_default() += 1;
-            }
+        if let Some((_, fam)) = family_of(&i.key.metric)
+            && !combined_metric(&i.key.metric)
+        {
+            *family_sizes.entry(fam).or_default() += 1;
         }
     }
     for i in infos {
@@ -368,6 +381,7 @@ fn plan(infos: &[SeriesInfo]) -> Vec<Plan> {
             charts
                 .entry(format!("c:{key}"))
                 .or_insert_with(|| Plan {
+                    stats: true,
                     group: *group,
                     order: (gi, String::new()),
                     title: title.to_string(),
@@ -386,6 +400,7 @@ fn plan(infos: &[SeriesInfo]) -> Vec<Plan> {
                 (format!("f:{fam}"), FAMILY_GROUP)
             };
             let plan = charts.entry(key).or_insert_with(|| Plan {
+                stats: true,
                 group,
                 order: (100, fam.to_string()),
                 title: fam.to_string(),
@@ -404,6 +419,7 @@ fn plan(infos: &[SeriesInfo]) -> Vec<Plan> {
         charts
             .entry(format!("m:{m}"))
             .or_insert_with(|| Plan {
+                stats: false,
                 group,
                 order,
                 title: m.to_string(),

@@ -161,11 +161,9 @@ async fn render(
     let name_re = Matcher::new("__name__", MatchOp::Regex, wanted.join("|"))
         .map_err(|e| crate::web::error::WebError::Internal(e.to_string()))?;
     // (cluster, servers, per server: metric -> series)
-    let mut per_cluster: Vec<(
-        String,
-        Vec<ZkServer>,
-        Vec<BTreeMap<String, Vec<SeriesInfo>>>,
-    )> = Vec::new();
+    // Per cluster: its servers and, per server, its series by metric name.
+    type PerServer = Vec<BTreeMap<String, Vec<SeriesInfo>>>;
+    let mut per_cluster: Vec<(String, Vec<ZkServer>, PerServer)> = Vec::new();
     let mut ids = Vec::new();
     for cluster in names {
         let servers = zk_servers(ctx, &cluster);
@@ -192,6 +190,7 @@ async fn render(
         data: &data,
         events: &[],
         size: (Sparkline::WIDTH, Sparkline::HEIGHT),
+        hover_px: 2.0,
     };
     let mut ensembles = Vec::new();
     for (cluster, servers, maps) in per_cluster {

@@ -1,0 +1,341 @@
+//! The pages, over HTTP against the real server and a real store.
+
+mod web_support;
+
+use web_support::*;
+
+/// Text as askama writes it into HTML (numeric entities).
+fn esc(s: &str) -> String {
+    s.replace('&', "&#38;")
+        .replace('<', "&#60;")
+        .replace('>', "&#62;")
+        .replace('"', "&#34;")
+        .replace('\'', "&#39;")
+}
+
+fn count(hay: &str, needle: &str) -> usize {
+    hay.matches(needle).count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn overview_shows_ensemble_health_charts_and_latest_events() {
+    let env = start().await;
+    let (status, html) = env.text("/").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("<table class=\"wide clusters\">"), "{html}");
+    assert!(html.contains(">lab</a>"));
+    assert!(html.contains("2 / 3"), "two of three servers up");
+    assert!(
+        html.contains("<span class=\"mono\">zk1:2181</span>"),
+        "the leader is named"
+    );
+    assert!(
+        html.contains("1 follower · 1 leader · 1 unknown"),
+        "mode counts"
+    );
+    assert!(html.contains("ZooKeeper average latency"));
+    assert!(
+        count(&html, "<svg class=\"ch\"") >= 2,
+        "charts are inline SVG"
+    );
+    assert!(html.contains("zk1:2181 became leader"), "latest events");
+    assert!(html.contains("All times are UTC"));
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ensemble_page_has_one_row_per_configured_server_with_sparklines() {
+    let env = start().await;
+    let (status, html) = env.text("/zookeeper?range=6h").await;
+    assert_eq!(status, 200, "{html}");
+    for server in ["zk1:2181", "zk2:2182", DOWN_SERVER] {
+        assert!(html.contains(&format!(">{server}</a>")), "row for {server}");
+    }
+    assert!(
+        html.contains(DOWN_ERROR),
+        "the never-reached server shows the registry's error"
+    );
+    assert!(html.contains("<span class=\"badge leader\">leader</span>"));
+    assert!(html.contains("<span class=\"badge follower\">follower</span>"));
+    assert!(html.contains("0x200000"), "zxid in hex: {html}");
+    assert!(
+        count(&html, "<a class=\"spark\"") >= 2 * 8,
+        "sparklines in every cell"
+    );
+    assert!(
+        html.contains("leader only"),
+        "followers columns are empty on followers"
+    );
+    let (status, one) = env.text("/zookeeper/lab").await;
+    assert_eq!(status, 200);
+    assert!(
+        one.contains("2 of 3 servers up · leader: zk1:2181"),
+        "{one}"
+    );
+    let (status, html) = env.text("/zookeeper/nowhere").await;
+    assert_eq!(status, 404);
+    assert!(html.contains("no cluster named"), "{html}");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn server_page_charts_every_series_grouped_with_conf_and_envi() {
+    let env = start().await;
+    let (status, html) = env
+        .text(&format!("/zookeeper/lab/{}?range=6h", enc("zk1:2181")))
+        .await;
+    assert_eq!(status, 200, "{html}");
+    for group in [
+        "Core",
+        "Latency",
+        "Connections & packets",
+        "Data tree",
+        "Quorum & replication",
+        "Files & JVM",
+        "Scrape",
+        "Summary families",
+    ] {
+        assert!(
+            html.contains(&format!("<h2>{}</h2>", esc(group))),
+            "group {group}"
+        );
+    }
+    assert!(html.contains("Request latency (min / avg / max)"));
+    assert!(
+        html.contains(">fsynctime</a>"),
+        "summary families are charted by name"
+    );
+    assert!(html.contains("clientPort=21182"), "conf read-out");
+    assert!(html.contains("java.version=17.0.15"), "envi read-out");
+    assert!(
+        count(&html, "<svg class=\"ch\"") > 60,
+        "hundreds of series make dozens of charts"
+    );
+    assert!(
+        html.contains("tier: 1m"),
+        "6 h over 177 points is read from the 1-minute tier"
+    );
+    assert!(
+        !html.contains("no data in this range"),
+        "every chart has data"
+    );
+    assert!(
+        html.contains("became leader"),
+        "event ticks carry the message"
+    );
+    let (status, _) = env.text("/zookeeper/lab/zk9:2181").await;
+    assert_eq!(status, 404);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metric_page_charts_tabulates_compares_and_exports_csv() {
+    let env = start().await;
+    let q = enc(r#"zk_znode_count{cluster="lab"}"#);
+    let (status, html) = env.text(&format!("/metric?query={q}&range=6h")).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("<svg class=\"ch\""));
+    assert!(html.contains("tier: raw"));
+    assert!(html.contains("<table class=\"wide stats\">"));
+    assert!(
+        html.contains(&esc(r#"zk_znode_count{cluster="lab",server="zk1:2181"}"#)),
+        "{html}"
+    );
+    // The newest value written is 1000 + 480 scrapes = 1480.
+    assert!(html.contains("1480"), "last value in the table");
+    assert!(html.contains("Compare with last week"));
+
+    let lat = enc(r#"zk_avg_latency{server="zk1:2181"}"#);
+    let (status, html) = env
+        .text(&format!("/metric?query={lat}&range=6h&compare=1w"))
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("<path class=\"ghost\""),
+        "ghost line of last week"
+    );
+    assert!(html.contains("1w earlier"));
+
+    let r = env
+        .get(&format!("/metric?query={q}&range=6h&format=csv"))
+        .await;
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let csv = r.text().await.unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("series,time,timestamp_ms,avg,min,max,last,tier")
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert!(rows.len() > 100, "{} rows", rows.len());
+    assert!(
+        rows.iter()
+            .any(|r| r.contains(",1480,raw") || r.ends_with(",1480,raw")),
+        "the last written value is exported"
+    );
+
+    let rate = enc("sum by (server) (rate(zk_packets_received[5m]))");
+    let (status, html) = env.text(&format!("/metric?query={rate}&range=1h")).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains(&esc(r#"{server="zk1:2181"}"#)), "{html}");
+    assert!(
+        html.contains(">1/s<"),
+        "a counter's rate of 15 per 15 s: {html}"
+    );
+
+    let (status, html) = env.text("/metric").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("zk_znode_count"), "metric names are listed");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn targets_and_events_pages_list_what_happened() {
+    let env = start().await;
+    let (status, html) = env.text("/targets").await;
+    assert_eq!(status, 200, "{html}");
+    assert_eq!(count(&html, "<td class=\"mono\">zk"), 3, "{html}");
+    assert!(html.contains(DOWN_ERROR));
+    assert!(html.contains("2 up"));
+    assert!(html.contains("4.2 ms"));
+    assert!(
+        html.contains("<a class=\"spark\""),
+        "scrape duration over the range"
+    );
+
+    let (status, html) = env.text("/events?range=6h").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("became leader"));
+    assert!(html.contains(DOWN_ERROR));
+    assert!(
+        html.contains("/zookeeper/lab/zk1%3A2181?from="),
+        "events link to their page around their time"
+    );
+    assert!(
+        html.contains("class=\"ev warning\""),
+        "events on the timeline"
+    );
+    let (status, html) = env.text("/events?range=6h&kind=target_down").await;
+    assert_eq!(status, 200);
+    assert!(!html.contains("became leader"), "filtered by kind");
+    assert!(html.contains(DOWN_ERROR));
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_parameters_get_a_400_page_that_says_what_was_wrong() {
+    let env = start().await;
+    let (status, html) = env.text("/zookeeper?from=yesterday").await;
+    assert_eq!(status, 400);
+    assert!(
+        html.contains(&esc(r#"from: cannot read "yesterday""#)),
+        "{html}"
+    );
+    let (status, html) = env
+        .text(&format!("/metric?query={}", enc("rate(up)")))
+        .await;
+    assert_eq!(status, 400);
+    assert!(html.contains("query: parse error at char"), "{html}");
+    let (status, html) = env.text("/events?range=24h&from=now-1h").await;
+    assert_eq!(status, 400);
+    assert!(html.contains("not both"), "{html}");
+    let (status, html) = env.text("/no/such/page").await;
+    assert_eq!(status, 404);
+    assert!(html.contains("There is no page at /no/such/page"));
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn label_values_and_messages_are_escaped_everywhere() {
+    let env = start().await;
+    let pages = [
+        format!(
+            "/metric?query={}",
+            enc(r#"kafkascope_test_escape{cluster="lab"}"#)
+        ),
+        "/events".to_string(),
+        "/".to_string(),
+        format!(
+            "/metric?query={}",
+            enc(r#"{note="<script>alert(1)</script>"}"#)
+        ),
+        format!("/zookeeper/{}", enc(SCRIPT)),
+    ];
+    for p in &pages {
+        let (_, html) = env.text(p).await;
+        assert!(!html.contains(SCRIPT), "{p} contains the raw script tag");
+        assert!(!html.contains("<script>"), "{p} has an inline script");
+    }
+    let (_, html) = env.text(&pages[0]).await;
+    assert!(
+        html.contains(&esc(SCRIPT)),
+        "the value is shown, escaped: {html}"
+    );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn static_files_are_embedded_cached_and_headers_are_safe() {
+    let env = start().await;
+    let r = env.get("/static/app.css").await;
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+    let etag = r.headers()["etag"].to_str().unwrap().to_string();
+    let r = env
+        .client
+        .get(format!("{}/static/app.js", env.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let r = env
+        .client
+        .get(format!("{}/static/app.css", env.base))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 304);
+    let r = env.get("/").await;
+    let h = r.headers();
+    assert!(
+        h["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .starts_with("default-src 'self'")
+    );
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(env.text("/static/nope.js").await.0, 404);
+    // Pages are compressed for clients that accept it.
+    let r = env
+        .client
+        .get(format!("{}/zookeeper", env.base))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+    // Oversized bodies are refused before a handler sees them.
+    let big = "query=".to_string() + &"x".repeat(300 * 1024);
+    let r = env
+        .client
+        .post(format!("{}/api/v1/query", env.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 413);
+    env.stop().await;
+}
