@@ -65,6 +65,8 @@ fn encode_batch(
     let mut rows = Vec::with_capacity(batch.len() * 2);
     for &(id, prev, counter) in batch {
         let Some(buf) = series.get(id as usize).filter(|b| !b.is_empty()) else { continue };
+        let buf = buf.decode();
+        let buf = buf.as_slice();
         let last_ts = buf.last().map(|s| s.0).unwrap_or(start);
         rows.push(ChunkRow {
             series_id: id,
@@ -149,7 +151,7 @@ async fn compact_block(inner: &Arc<Inner>, b: Timestamp, block: Arc<HeadBlock>) 
         let s = rd(&block.series);
         s.iter()
             .enumerate()
-            .filter_map(|(i, buf)| buf.last().map(|l| (i as SeriesId, *l)))
+            .filter_map(|(i, buf)| buf.last().map(|l| (i as SeriesId, l)))
             .unzip()
     };
     let batch_meta: Vec<(SeriesId, Option<f64>, bool)> = {

@@ -1,7 +1,71 @@
-//! The kafkascope storage engine: time series in one SQLite file (through sqlx).
+//! The kafkascope storage engine: time series in one SQLite file (through sqlx), as compressed
+//! per-series chunks plus an in-memory head.
 //!
-//! Samples go to an in-memory head and, in the same call, to an append-only head log (one BLOB per
-//! append, one transaction), so a returned `append` survives `kill -9`; the log is replayed at open.
+//! # Write path
+//! - **Series registry** (`series` table) is loaded into memory at open, with indexes by metric
+//!   and by label, so `select`, `label_names`, `label_values` and `latest` never touch SQL. New
+//!   series get the next id and are persisted (one multi-row INSERT) before `resolve` returns.
+//! - **Append** = one transaction on the single writer connection: the accepted samples are
+//!   encoded into *one BLOB* (delta-coded ids and timestamps, raw values, CRC-32) and inserted into
+//!   the rowid table `head_log`, events go in with one multi-row INSERT, then the samples are
+//!   applied to the **head**: aligned time blocks (`block_ms`, default 2 h), each holding one
+//!   time-ordered buffer per series. `append` returns after the commit, so a returned append
+//!   survives `kill -9`; `head_log` is replayed into the head at open.
+//! - **Rules**: a duplicate (series, timestamp) within the head replaces the earlier value — last
+//!   write wins, in memory and on replay alike (replay applies log rows in commit order). Samples
+//!   older than the head's floor (their block is sealed or compacted), with unknown series ids, or
+//!   more than `max_future_ms` ahead of the wall clock are rejected and counted
+//!   (`AppendReport::rejected`, `StoreStats::samples_rejected_total`), never merged into chunks.
+//!
+//! # Compaction (background task, or `compact_now`)
+//! - A block is **sealed** once ingest has seen a sample `grace_ms` past its end: the floor moves
+//!   to the block end (under the writer lock, so no append is half applied) and the block becomes
+//!   immutable.
+//! - Each series' samples are encoded into a **raw chunk** and rolled up into a **1m chunk**
+//!   (count, sum, min, max, last, reset-aware increase per bucket); rows are written with
+//!   idempotent `INSERT OR REPLACE` keyed `(series_id, tier, span start)` in transactions of about
+//!   `maintenance_tx_bytes` (32 KiB), so an append waits at most one of them.
+//! - The newest compacted sample of every series (for `latest` and for counter increases across
+//!   block boundaries) is written to `series_state` tagged with the block.
+//! - One small transaction then moves the **watermark** (`meta.watermark` = block end); the head
+//!   drops the block in memory while still holding the writer. Readers take (watermark, head
+//!   data) from memory under one lock and read chunks only below the watermark, so a block is seen
+//!   either in the head or in chunks, never both and never neither. Head-log rows entirely below
+//!   the watermark are deleted afterwards in small transactions.
+//! - A crash anywhere leaves the block in the head log (the watermark did not move); replay puts
+//!   it back in the head and re-compaction replaces identical chunks.
+//!
+//! # Rollup tiers and merges
+//! - Tiers: raw, 1m, 5m, 1h, 1d. Compaction writes raw and 1m chunks per block. When a day is
+//!   complete below the watermark, its 1m block chunks are merged into one **day chunk** per series
+//!   for each of 1m, 5m, 1h and 1d (coarser buckets are exact merges of 1m buckets), replacing the
+//!   block chunks in the same transaction (`meta.merged_to`). 1h and 1d day chunks are merged again
+//!   into **28-day chunks** (`meta.merged28_to`), so a one-year read touches ~14 rows per series.
+//! - Reads of a coarse tier use its chunks below `merged_to`, 1m block chunks between `merged_to`
+//!   and the watermark, and raw head samples above it, all folded into the same aligned buckets.
+//!
+//! # Codec (src/store/codec.rs)
+//! Every chunk is `CRC-32 | kind | count | timestamps | value columns`; a checksum or format
+//! failure is reported as `StoreError::Corrupt` naming the chunk, never a panic or a wrong value.
+//! Timestamps: (delta, run-length) pairs — a regular scrape costs a few bytes per chunk — or
+//! bit-packed deltas for jittered ones. Values, smallest of: constant; **decimal** (scaled by
+//! 10^e to integers when that round-trips bit for bit, delta order 0/1/2 chosen per chunk,
+//! frame-of-reference bit packing in frames of 128; NaN, ±Inf, -0.0 and over-precise values kept
+//! verbatim as exceptions); **Gorilla XOR** for noisy doubles; pco optionally (`ValueCodecs`).
+//! A tag byte per column says which.
+//!
+//! # Reads
+//! `query_range` picks the step from `max_points`, then the coarsest tier whose resolution fits
+//! the step and that retention still holds at `start`, rounding the step to a multiple of the
+//! tier's resolution so tier buckets nest exactly; one SQL statement per tier segment fetches the
+//! chunk BLOBs of all requested series (`INDEXED BY` the primary key), decoded in Rust. `latest`
+//! reads memory only; `value_at` reads memory and falls back to raw chunks only for past times.
+//!
+//! # Retention, WAL, integrity
+//! Retention deletes whole chunks per tier by age (`end_ts`), 64 per transaction; freed pages are
+//! reused by later chunks. The writer never checkpoints inside a commit (`wal_autocheckpoint=0`);
+//! a separate connection runs PASSIVE checkpoints after maintenance, which do not block the
+//! writer. Open runs `PRAGMA quick_check` (configurable) and every chunk carries its checksum.
 
 pub mod bench;
 mod chunks;
@@ -83,6 +147,13 @@ pub struct StoreConfig {
     pub max_future_ms: i64,
     /// How often the background task looks for work (sealing, compaction, merges). Default 1 s.
     pub maintenance_interval: Duration,
+    /// How often a PASSIVE WAL checkpoint runs (on its own connection and task, so that each one
+    /// flushes little and none waits behind a long compaction). Default 1 s.
+    pub checkpoint_interval: Duration,
+    /// Whether WAL checkpoints fsync (SQLite `synchronous=NORMAL` on the checkpoint connection).
+    /// Off trades power-loss safety of checkpointed pages for shorter I/O stalls; committed data
+    /// survives a process kill either way. Default on.
+    pub checkpoint_fsync: bool,
     /// How often background retention runs (against the wall clock). None disables it. Default 10 min.
     pub retention_interval: Option<Duration>,
     /// Start the background maintenance task at open. Default true.
@@ -113,6 +184,8 @@ impl StoreConfig {
             grace_ms: 10 * MINUTE,
             max_future_ms: 10 * MINUTE,
             maintenance_interval: Duration::from_secs(1),
+            checkpoint_interval: Duration::from_secs(1),
+            checkpoint_fsync: true,
             retention_interval: Some(Duration::from_secs(600)),
             background: true,
             read_connections: 4,
@@ -293,7 +366,7 @@ pub(crate) struct Inner {
     /// Second read-write connection used only for PASSIVE WAL checkpoints.
     pub checkpointer: tokio::sync::Mutex<Option<SqliteConnection>>,
     pub shutdown: tokio::sync::watch::Sender<bool>,
-    pub task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    pub task: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 /// Cheap to clone (an `Arc` inside); `Send + Sync`.
@@ -360,7 +433,10 @@ impl Store {
                 });
             }
         }
-        let checkpointer = SqliteConnection::connect_with(&opts).await.map_err(open_err)?;
+        let checkpoint_sync = if cfg.checkpoint_fsync { SqliteSynchronous::Normal } else { SqliteSynchronous::Off };
+        let checkpointer = SqliteConnection::connect_with(&opts.clone().synchronous(checkpoint_sync))
+            .await
+            .map_err(open_err)?;
         let readers = SqlitePoolOptions::new()
             .max_connections(cfg.read_connections.max(1))
             .connect_with(opts.clone().read_only(true))
@@ -402,7 +478,7 @@ impl Store {
             maintenance: tokio::sync::Mutex::new(()),
             checkpointer: tokio::sync::Mutex::new(Some(checkpointer)),
             shutdown: tokio::sync::watch::channel(false).0,
-            task: std::sync::Mutex::new(None),
+            task: std::sync::Mutex::new(Vec::new()),
             cfg,
         });
         let store = Store { inner };
@@ -846,7 +922,24 @@ impl Store {
                 }
             }
         });
-        *self.inner.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+        let weak = Arc::downgrade(&self.inner);
+        let mut stop = self.inner.shutdown.subscribe();
+        let every = self.inner.cfg.checkpoint_interval;
+        let checkpoints = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = stop.changed() => return,
+                }
+                let Some(inner) = weak.upgrade() else { return };
+                if let Err(e) = compact::checkpoint(&inner).await {
+                    tracing::warn!(error = %e, "WAL checkpoint failed; will retry.");
+                }
+            }
+        });
+        let mut tasks = self.inner.task.lock().unwrap_or_else(|e| e.into_inner());
+        tasks.push(handle);
+        tasks.push(checkpoints);
     }
 
     /// Seals and compacts every head block that ends at or before the newest sample (ignoring the
@@ -870,8 +963,8 @@ impl Store {
     /// Flushes, stops background tasks, checkpoints the WAL. Later calls fail with `Closed`.
     pub async fn close(&self) -> Result<(), StoreError> {
         let _ = self.inner.shutdown.send(true);
-        let task = self.inner.task.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(task) = task {
+        let tasks: Vec<_> = std::mem::take(&mut *self.inner.task.lock().unwrap_or_else(|e| e.into_inner()));
+        for task in tasks {
             let _ = task.await;
         }
         let _maint = self.inner.maintenance.lock().await;
