@@ -53,7 +53,11 @@ impl SeriesBuf {
         if nbits == 0 {
             return;
         }
-        let v = if nbits >= 64 { v } else { v & ((1u64 << nbits) - 1) };
+        let v = if nbits >= 64 {
+            v
+        } else {
+            v & ((1u64 << nbits) - 1)
+        };
         let off = (self.bits % 64) as u32;
         if off == 0 {
             self.words.push(v);
@@ -155,7 +159,10 @@ impl SeriesBuf {
         if self.n == 0 {
             return out;
         }
-        let mut r = WordReader { words: &self.words, pos: 0 };
+        let mut r = WordReader {
+            words: &self.words,
+            pos: 0,
+        };
         let mut bits = r.read(64);
         let mut ts = self.first_ts;
         let mut delta = 0i64;
@@ -209,7 +216,11 @@ impl WordReader<'_> {
             v |= self.words.get(idx + 1).copied().unwrap_or(0) << (64 - off);
         }
         self.pos += u64::from(nbits);
-        if nbits >= 64 { v } else { v & ((1u64 << nbits) - 1) }
+        if nbits >= 64 {
+            v
+        } else {
+            v & ((1u64 << nbits) - 1)
+        }
     }
 }
 
@@ -287,7 +298,9 @@ impl Head {
                 break;
             }
             let series = rd(&block.series);
-            let Some(buf) = series.get(id as usize).filter(|b| !b.is_empty()) else { continue };
+            let Some(buf) = series.get(id as usize).filter(|b| !b.is_empty()) else {
+                continue;
+            };
             if buf.last().is_some_and(|l| l.0 < lo) {
                 snap.prev = buf.last();
                 continue;
@@ -309,7 +322,9 @@ impl Head {
     pub fn value_at(&self, id: SeriesId, at: Timestamp, lo: Timestamp) -> Option<(Timestamp, f64)> {
         for (_, block) in self.blocks.range(..=at).rev() {
             let series = rd(&block.series);
-            let Some(buf) = series.get(id as usize).filter(|b| !b.is_empty()) else { continue };
+            let Some(buf) = series.get(id as usize).filter(|b| !b.is_empty()) else {
+                continue;
+            };
             let all = buf.decode();
             let i = all.partition_point(|p| p.0 <= at);
             if i > 0 {
@@ -372,7 +387,9 @@ pub(crate) fn apply(
                 let b = h.block_of(ts);
                 if current.is_none_or(|c| c.0 != b) {
                     guard = None;
-                    let Some(block) = h.blocks.get(&b) else { continue };
+                    let Some(block) = h.blocks.get(&b) else {
+                        continue;
+                    };
                     current = Some((b, block));
                     let mut g = wr(&block.series);
                     if g.len() < id_bound {

@@ -9,8 +9,10 @@
 //!   encoded into *one BLOB* (delta-coded ids and timestamps, raw values, CRC-32) and inserted into
 //!   the rowid table `head_log`, events go in with one multi-row INSERT, then the samples are
 //!   applied to the **head**: aligned time blocks (`block_ms`, default 2 h), each holding one
-//!   time-ordered buffer per series. `append` returns after the commit, so a returned append
-//!   survives `kill -9`; `head_log` is replayed into the head at open.
+//!   time-ordered, compressed buffer per series (delta-of-delta timestamps and XOR values as they
+//!   arrive, about 1–4 bytes a sample; a rare out-of-order or duplicate sample rebuilds the
+//!   buffer). `append` returns after the commit, so a returned append survives `kill -9`;
+//!   `head_log` is replayed into the head at open.
 //! - **Rules**: a duplicate (series, timestamp) within the head replaces the earlier value — last
 //!   write wins, in memory and on replay alike (replay applies log rows in commit order). Samples
 //!   older than the head's floor (their block is sealed or compacted), with unknown series ids, or
@@ -63,9 +65,14 @@
 //!
 //! # Retention, WAL, integrity
 //! Retention deletes whole chunks per tier by age (`end_ts`), 64 per transaction; freed pages are
-//! reused by later chunks. The writer never checkpoints inside a commit (`wal_autocheckpoint=0`);
-//! a separate connection runs PASSIVE checkpoints after maintenance, which do not block the
-//! writer. Open runs `PRAGMA quick_check` (configurable) and every chunk carries its checksum.
+//! reused by later chunks. Events and documents are not subject to retention (they are small).
+//! The writer never checkpoints inside a commit (`wal_autocheckpoint=0`); a separate connection
+//! and task run PASSIVE checkpoints every `checkpoint_interval`, which do not block the writer.
+//! Under continuous writes a PASSIVE checkpoint never catches up completely, so SQLite would never
+//! restart the WAL and it would grow without bound; once it passes 256 MiB, one RESTART
+//! checkpoint runs while holding the writer mutex (the longest write stall under saturation, see
+//! the benchmark). Open runs `PRAGMA quick_check` (configurable) and every chunk carries its
+//! checksum.
 
 pub mod bench;
 mod chunks;
@@ -81,7 +88,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{Connection, Row, SqliteConnection};
 
 use crate::model::{Event, Labels, Matcher, MetricKind, Sample, SeriesKey, Severity, Timestamp};
@@ -257,7 +266,11 @@ pub struct Bucket {
 
 impl Bucket {
     pub fn avg(&self) -> f64 {
-        if self.count == 0 { f64::NAN } else { self.sum / f64::from(self.count) }
+        if self.count == 0 {
+            f64::NAN
+        } else {
+            self.sum / f64::from(self.count)
+        }
     }
 }
 
@@ -321,11 +334,17 @@ pub enum StoreError {
     #[error("cannot open database {path}: {source}")]
     Open { path: PathBuf, source: sqlx::Error },
     #[error("cannot migrate database {path}: {source}")]
-    Migrate { path: PathBuf, source: sqlx::migrate::MigrateError },
+    Migrate {
+        path: PathBuf,
+        source: sqlx::migrate::MigrateError,
+    },
     #[error("integrity check of {path} failed: {detail}")]
     Integrity { path: PathBuf, detail: String },
     #[error("database error while {what}: {source}")]
-    Sql { what: &'static str, source: sqlx::Error },
+    Sql {
+        what: &'static str,
+        source: sqlx::Error,
+    },
     #[error("corrupt {what}: {source}")]
     Corrupt { what: String, source: CodecError },
     #[error("invalid query: {0}")]
@@ -407,15 +426,19 @@ impl Store {
             .page_size(16384)
             .pragma("cache_size", "-65536")
             .pragma("temp_store", "memory")
-            .pragma("journal_size_limit", "67108864");
+            .pragma("journal_size_limit", "268435456");
         // Checkpoints run on their own connection (see compact::checkpoint), never inside a commit.
-        let mut writer = SqliteConnection::connect_with(&opts.clone().pragma("wal_autocheckpoint", "0"))
+        let mut writer =
+            SqliteConnection::connect_with(&opts.clone().pragma("wal_autocheckpoint", "0"))
+                .await
+                .map_err(open_err)?;
+        MIGRATOR
+            .run(&mut writer)
             .await
-            .map_err(open_err)?;
-        MIGRATOR.run(&mut writer).await.map_err(|source| StoreError::Migrate {
-            path: cfg.path.clone(),
-            source,
-        })?;
+            .map_err(|source| StoreError::Migrate {
+                path: cfg.path.clone(),
+                source,
+            })?;
         let check = match cfg.integrity_check {
             IntegrityCheck::Off => None,
             IntegrityCheck::Quick => Some("PRAGMA quick_check"),
@@ -433,10 +456,15 @@ impl Store {
                 });
             }
         }
-        let checkpoint_sync = if cfg.checkpoint_fsync { SqliteSynchronous::Normal } else { SqliteSynchronous::Off };
-        let checkpointer = SqliteConnection::connect_with(&opts.clone().synchronous(checkpoint_sync))
-            .await
-            .map_err(open_err)?;
+        let checkpoint_sync = if cfg.checkpoint_fsync {
+            SqliteSynchronous::Normal
+        } else {
+            SqliteSynchronous::Off
+        };
+        let checkpointer =
+            SqliteConnection::connect_with(&opts.clone().synchronous(checkpoint_sync))
+                .await
+                .map_err(open_err)?;
         let readers = SqlitePoolOptions::new()
             .max_connections(cfg.read_connections.max(1))
             .connect_with(opts.clone().read_only(true))
@@ -454,10 +482,11 @@ impl Store {
             let metric: String = row.get(1);
             let labels_text: String = row.get(2);
             let kind: i64 = row.get(3);
-            let labels = Labels::parse_canonical(&labels_text).map_err(|e| StoreError::Corrupt {
-                what: format!("labels of series {id}"),
-                source: CodecError(e),
-            })?;
+            let labels =
+                Labels::parse_canonical(&labels_text).map_err(|e| StoreError::Corrupt {
+                    what: format!("labels of series {id}"),
+                    source: CodecError(e),
+                })?;
             registry.insert(SeriesInfo {
                 id: id as SeriesId,
                 key: SeriesKey::new(metric, labels),
@@ -518,11 +547,14 @@ impl Store {
             for row in rows {
                 let part: i64 = row.get(0);
                 let data: Vec<u8> = row.get(1);
-                chunks::decode_state(&data, part as usize * chunks::STATE_PART, &mut compacted_last).map_err(|source| {
-                    StoreError::Corrupt {
-                        what: format!("series state part {part}"),
-                        source,
-                    }
+                chunks::decode_state(
+                    &data,
+                    part as usize * chunks::STATE_PART,
+                    &mut compacted_last,
+                )
+                .map_err(|source| StoreError::Corrupt {
+                    what: format!("series state part {part}"),
+                    source,
                 })?;
             }
         }
@@ -562,7 +594,10 @@ impl Store {
     }
 
     /// Ids for keys, creating (and persisting) new series. The kind given for a new series is kept.
-    pub async fn resolve(&self, keys: &[(SeriesKey, MetricKind)]) -> Result<Vec<SeriesId>, StoreError> {
+    pub async fn resolve(
+        &self,
+        keys: &[(SeriesKey, MetricKind)],
+    ) -> Result<Vec<SeriesId>, StoreError> {
         let mut out = Vec::with_capacity(keys.len());
         let mut missing = false;
         {
@@ -582,7 +617,8 @@ impl Store {
         let mut new: Vec<SeriesInfo> = Vec::new();
         {
             let reg = rd(&self.inner.registry);
-            let mut pending: std::collections::HashMap<&SeriesKey, SeriesId> = std::collections::HashMap::new();
+            let mut pending: std::collections::HashMap<&SeriesKey, SeriesId> =
+                std::collections::HashMap::new();
             let mut next = reg.next_id();
             for (i, (k, kind)) in keys.iter().enumerate() {
                 if out[i] != 0 {
@@ -607,14 +643,19 @@ impl Store {
         }
         let mut tx = conn.begin().await.map_err(sql("registering series"))?;
         for part in new.chunks(8000) {
-            let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO series (id, metric, labels, kind) ");
+            let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO series (id, metric, labels, kind) ",
+            );
             qb.push_values(part, |mut b, s| {
                 b.push_bind(i64::from(s.id))
                     .push_bind(s.key.metric.clone())
                     .push_bind(s.key.labels.canonical())
                     .push_bind(s.kind.code());
             });
-            qb.build().execute(&mut *tx).await.map_err(sql("registering series"))?;
+            qb.build()
+                .execute(&mut *tx)
+                .await
+                .map_err(sql("registering series"))?;
         }
         tx.commit().await.map_err(sql("registering series"))?;
         let mut reg = wr(&self.inner.registry);
@@ -630,12 +671,19 @@ impl Store {
     /// sealed for compaction (too old), or when it lies more than `max_future_ms` ahead of the wall
     /// clock. Within the head, a second sample with the same series and timestamp replaces the
     /// first (last write wins), in memory and on replay alike.
-    pub async fn append(&self, samples: &[(SeriesId, Timestamp, f64)], events: &[Event]) -> Result<AppendReport, StoreError> {
+    pub async fn append(
+        &self,
+        samples: &[(SeriesId, Timestamp, f64)],
+        events: &[Event],
+    ) -> Result<AppendReport, StoreError> {
         let inner = &self.inner;
         let waited = Instant::now();
         let mut guard = inner.writer.lock().await;
         let wait_us = waited.elapsed().as_micros() as u64;
-        inner.counters.max_append_wait_us.fetch_max(wait_us, Ordering::Relaxed);
+        inner
+            .counters
+            .max_append_wait_us
+            .fetch_max(wait_us, Ordering::Relaxed);
         let conn = guard.as_mut().ok_or(StoreError::Closed)?;
 
         let id_bound = rd(&inner.registry).id_bound();
@@ -644,14 +692,19 @@ impl Store {
         let accepted: Vec<(SeriesId, Timestamp, f64)> = samples
             .iter()
             .copied()
-            .filter(|&(id, ts, _)| id > 0 && (id as usize) < id_bound && ts >= floor && ts <= future)
+            .filter(|&(id, ts, _)| {
+                id > 0 && (id as usize) < id_bound && ts >= floor && ts <= future
+            })
             .collect();
         let report = AppendReport {
             accepted: accepted.len(),
             rejected: samples.len() - accepted.len(),
         };
         if accepted.is_empty() && events.is_empty() {
-            inner.counters.rejected.fetch_add(report.rejected as u64, Ordering::Relaxed);
+            inner
+                .counters
+                .rejected
+                .fetch_add(report.rejected as u64, Ordering::Relaxed);
             return Ok(report);
         }
         let mut tx = conn.begin().await.map_err(sql("appending"))?;
@@ -678,21 +731,38 @@ impl Store {
                     .push_bind(e.subject.clone())
                     .push_bind(e.message.clone());
             });
-            qb.build().execute(&mut *tx).await.map_err(sql("writing events"))?;
+            qb.build()
+                .execute(&mut *tx)
+                .await
+                .map_err(sql("writing events"))?;
         }
         tx.commit().await.map_err(sql("committing an append"))?;
         head::apply(&inner.head, &inner.latest, &accepted, id_bound);
-        inner.counters.ingested.fetch_add(report.accepted as u64, Ordering::Relaxed);
-        inner.counters.rejected.fetch_add(report.rejected as u64, Ordering::Relaxed);
+        inner
+            .counters
+            .ingested
+            .fetch_add(report.accepted as u64, Ordering::Relaxed);
+        inner
+            .counters
+            .rejected
+            .fetch_add(report.rejected as u64, Ordering::Relaxed);
         Ok(report)
     }
 
     /// resolve + append.
-    pub async fn write(&self, samples: &[Sample], events: &[Event]) -> Result<AppendReport, StoreError> {
-        let keys: Vec<(SeriesKey, MetricKind)> = samples.iter().map(|s| (s.key.clone(), s.kind)).collect();
+    pub async fn write(
+        &self,
+        samples: &[Sample],
+        events: &[Event],
+    ) -> Result<AppendReport, StoreError> {
+        let keys: Vec<(SeriesKey, MetricKind)> =
+            samples.iter().map(|s| (s.key.clone(), s.kind)).collect();
         let ids = self.resolve(&keys).await?;
-        let triples: Vec<(SeriesId, Timestamp, f64)> =
-            samples.iter().zip(ids).map(|(s, id)| (id, s.ts, s.value)).collect();
+        let triples: Vec<(SeriesId, Timestamp, f64)> = samples
+            .iter()
+            .zip(ids)
+            .map(|(s, id)| (id, s.ts, s.value))
+            .collect();
         self.append(&triples, events).await
     }
 
@@ -724,7 +794,9 @@ impl Store {
         max_points: usize,
     ) -> Result<Vec<SeriesRange>, StoreError> {
         if end < start {
-            return Err(StoreError::InvalidQuery(format!("end {end} is before start {start}")));
+            return Err(StoreError::InvalidQuery(format!(
+                "end {end} is before start {start}"
+            )));
         }
         let max_points = max_points.max(1) as i64;
         // One bucket may be lost to aligning the first bucket down to a step multiple.
@@ -747,10 +819,14 @@ impl Store {
         tier: Option<Tier>,
     ) -> Result<Vec<SeriesRange>, StoreError> {
         if end < start {
-            return Err(StoreError::InvalidQuery(format!("end {end} is before start {start}")));
+            return Err(StoreError::InvalidQuery(format!(
+                "end {end} is before start {start}"
+            )));
         }
         if step_ms <= 0 {
-            return Err(StoreError::InvalidQuery(format!("step {step_ms} ms must be positive")));
+            return Err(StoreError::InvalidQuery(format!(
+                "step {step_ms} ms must be positive"
+            )));
         }
         let tier = match tier {
             Some(t) => t,
@@ -805,8 +881,13 @@ impl Store {
             }
             qb.push(")");
         }
-        let limit = if q.limit == 0 { i64::MAX } else { q.limit as i64 };
-        qb.push(" ORDER BY ts DESC, id DESC LIMIT ").push_bind(limit);
+        let limit = if q.limit == 0 {
+            i64::MAX
+        } else {
+            q.limit as i64
+        };
+        qb.push(" ORDER BY ts DESC, id DESC LIMIT ")
+            .push_bind(limit);
         let rows = qb
             .build()
             .persistent(false)
@@ -834,7 +915,14 @@ impl Store {
 
     /// Latest text snapshot per (cluster, subject, name), e.g. a ZooKeeper server's `conf`. An
     /// older snapshot than the stored one is ignored.
-    pub async fn put_document(&self, cluster: &str, subject: &str, name: &str, ts: Timestamp, body: &str) -> Result<(), StoreError> {
+    pub async fn put_document(
+        &self,
+        cluster: &str,
+        subject: &str,
+        name: &str,
+        ts: Timestamp,
+        body: &str,
+    ) -> Result<(), StoreError> {
         let mut guard = self.inner.writer.lock().await;
         let conn = guard.as_mut().ok_or(StoreError::Closed)?;
         sqlx::query(
@@ -854,14 +942,23 @@ impl Store {
     }
 
     /// (name, ts, body), sorted by name.
-    pub async fn documents(&self, cluster: &str, subject: &str) -> Result<Vec<(String, Timestamp, String)>, StoreError> {
-        let rows = sqlx::query("SELECT name, ts, body FROM documents WHERE cluster = ? AND subject = ? ORDER BY name")
-            .bind(cluster.to_string())
-            .bind(subject.to_string())
-            .fetch_all(&self.inner.readers)
-            .await
-            .map_err(sql("reading documents"))?;
-        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+    pub async fn documents(
+        &self,
+        cluster: &str,
+        subject: &str,
+    ) -> Result<Vec<(String, Timestamp, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT name, ts, body FROM documents WHERE cluster = ? AND subject = ? ORDER BY name",
+        )
+        .bind(cluster.to_string())
+        .bind(subject.to_string())
+        .fetch_all(&self.inner.readers)
+        .await
+        .map_err(sql("reading documents"))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect())
     }
 
     pub async fn stats(&self) -> StoreStats {
@@ -956,14 +1053,21 @@ impl Store {
     /// Resets the peak figures of [`StoreStats`] (longest append wait, longest maintenance
     /// transaction), so that a benchmark can measure one phase.
     pub fn reset_peaks(&self) {
-        self.inner.counters.max_append_wait_us.store(0, Ordering::Relaxed);
-        self.inner.counters.max_maint_tx_us.store(0, Ordering::Relaxed);
+        self.inner
+            .counters
+            .max_append_wait_us
+            .store(0, Ordering::Relaxed);
+        self.inner
+            .counters
+            .max_maint_tx_us
+            .store(0, Ordering::Relaxed);
     }
 
     /// Flushes, stops background tasks, checkpoints the WAL. Later calls fail with `Closed`.
     pub async fn close(&self) -> Result<(), StoreError> {
         let _ = self.inner.shutdown.send(true);
-        let tasks: Vec<_> = std::mem::take(&mut *self.inner.task.lock().unwrap_or_else(|e| e.into_inner()));
+        let tasks: Vec<_> =
+            std::mem::take(&mut *self.inner.task.lock().unwrap_or_else(|e| e.into_inner()));
         for task in tasks {
             let _ = task.await;
         }
@@ -972,7 +1076,9 @@ impl Store {
             let _ = c.close().await;
         }
         let mut guard = self.inner.writer.lock().await;
-        let Some(mut conn) = guard.take() else { return Ok(()) };
+        let Some(mut conn) = guard.take() else {
+            return Ok(());
+        };
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
             .execute(&mut conn)
             .await
