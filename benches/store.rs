@@ -11,17 +11,28 @@ fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
-            "--series" => opts.series = args.next().and_then(|v| v.parse().ok()).unwrap_or(opts.series),
+            "--series" => {
+                opts.series = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(opts.series)
+            }
             "--duration" => {
-                opts.duration = Duration::from_secs(args.next().and_then(|v| v.parse().ok()).unwrap_or(60));
+                opts.duration =
+                    Duration::from_secs(args.next().and_then(|v| v.parse().ok()).unwrap_or(60));
             }
             "--dir" => opts.dir = args.next().map(Into::into),
             "--json" => json = true,
             _ => {} // cargo passes --bench
         }
     }
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     let report = rt.block_on(run(opts))?;
     if json {
         println!("{}", serde_json::to_string(&report)?);

@@ -31,21 +31,45 @@ async fn resolve_is_stable_and_keeps_first_kind_across_reopen() {
     let b = key("kafka_server_bytes_total", &[("broker", "1")]);
     let ids = {
         let s = Store::open(cfg(&dir)).await.unwrap();
-        let ids = s.resolve(&[(a.clone(), MetricKind::Gauge), (b.clone(), MetricKind::Counter)]).await.unwrap();
+        let ids = s
+            .resolve(&[
+                (a.clone(), MetricKind::Gauge),
+                (b.clone(), MetricKind::Counter),
+            ])
+            .await
+            .unwrap();
         assert_ne!(ids[0], ids[1]);
-        let again = s.resolve(&[(b.clone(), MetricKind::Gauge), (a.clone(), MetricKind::Gauge)]).await.unwrap();
+        let again = s
+            .resolve(&[
+                (b.clone(), MetricKind::Gauge),
+                (a.clone(), MetricKind::Gauge),
+            ])
+            .await
+            .unwrap();
         assert_eq!(again, vec![ids[1], ids[0]]);
         s.close().await.unwrap();
         ids
     };
     let s = Store::open(cfg(&dir)).await.unwrap();
-    assert_eq!(s.resolve(&[(a.clone(), MetricKind::Counter)]).await.unwrap(), vec![ids[0]]);
+    assert_eq!(
+        s.resolve(&[(a.clone(), MetricKind::Counter)])
+            .await
+            .unwrap(),
+        vec![ids[0]]
+    );
     let info = s.series_info(ids[1]).unwrap();
     assert_eq!(info.key, b);
     assert_eq!(info.kind, MetricKind::Counter);
-    assert_eq!(s.series_info(ids[0]).unwrap().kind, MetricKind::Gauge, "first kind is kept");
+    assert_eq!(
+        s.series_info(ids[0]).unwrap().kind,
+        MetricKind::Gauge,
+        "first kind is kept"
+    );
     assert_eq!(s.label_names(), vec!["__name__", "broker", "job"]);
-    assert_eq!(s.label_values("__name__"), vec!["kafka_server_bytes_total", "up"]);
+    assert_eq!(
+        s.label_values("__name__"),
+        vec!["kafka_server_bytes_total", "up"]
+    );
     let sel = s.select(None, &[Matcher::eq("job", "zk")]);
     assert_eq!(sel.len(), 1);
     assert_eq!(sel[0].id, ids[0]);
@@ -72,17 +96,36 @@ async fn appended_samples_are_queryable_and_survive_reopen() {
     let s = Store::open(cfg(&dir)).await.unwrap();
     let gid = s.select(Some("zk_avg_latency"), &[])[0].id;
     let cid = s.select(Some("zk_packets_received"), &[])[0].id;
-    let r = s.query_range_step(&[gid, cid], T0, T0 + 89_999, 30_000, None).await.unwrap();
+    let r = s
+        .query_range_step(&[gid, cid], T0, T0 + 89_999, 30_000, None)
+        .await
+        .unwrap();
     assert_eq!(r.len(), 2);
     assert_eq!(r[0].tier, Tier::Raw);
     let gb = &r[0].buckets;
     assert_eq!(gb.len(), 3);
-    assert_eq!((gb[0].ts, gb[0].count, gb[0].sum, gb[0].min, gb[0].max, gb[0].last), (T0, 2, 0.5, 0.0, 0.5, 0.5));
+    assert_eq!(
+        (
+            gb[0].ts,
+            gb[0].count,
+            gb[0].sum,
+            gb[0].min,
+            gb[0].max,
+            gb[0].last
+        ),
+        (T0, 2, 0.5, 0.0, 0.5, 0.5)
+    );
     assert_eq!(gb[2].avg(), 2.25);
     let cb = &r[1].buckets;
     // increases: first sample 0, then 10, 15, reset → 5, 10, 0.
-    assert_eq!(cb.iter().map(|b| b.increase).collect::<Vec<_>>(), vec![10.0, 20.0, 10.0]);
-    assert_eq!(s.latest(&[gid, cid, 999]), vec![Some((T0 + 75_000, 2.5)), Some((T0 + 75_000, 15.0)), None]);
+    assert_eq!(
+        cb.iter().map(|b| b.increase).collect::<Vec<_>>(),
+        vec![10.0, 20.0, 10.0]
+    );
+    assert_eq!(
+        s.latest(&[gid, cid, 999]),
+        vec![Some((T0 + 75_000, 2.5)), Some((T0 + 75_000, 15.0)), None]
+    );
     let stats = s.stats().await;
     assert_eq!(stats.series, 2);
     assert!(stats.bytes_on_disk > 0);
@@ -92,61 +135,133 @@ async fn appended_samples_are_queryable_and_survive_reopen() {
 async fn duplicate_timestamp_last_write_wins_in_memory_and_after_replay() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(cfg(&dir)).await.unwrap();
-    let id = s.resolve(&[(key("m", &[]), MetricKind::Gauge)]).await.unwrap()[0];
-    s.append(&[(id, T0, 1.0), (id, T0 + 1000, 2.0)], &[]).await.unwrap();
+    let id = s
+        .resolve(&[(key("m", &[]), MetricKind::Gauge)])
+        .await
+        .unwrap()[0];
+    s.append(&[(id, T0, 1.0), (id, T0 + 1000, 2.0)], &[])
+        .await
+        .unwrap();
     s.append(&[(id, T0, 7.0)], &[]).await.unwrap();
-    let q = |s: Store| async move { s.query_range_step(&[id], T0, T0 + 1999, 1000, Some(Tier::Raw)).await.unwrap() };
+    let q = |s: Store| async move {
+        s.query_range_step(&[id], T0, T0 + 1999, 1000, Some(Tier::Raw))
+            .await
+            .unwrap()
+    };
     let r = q(s.clone()).await;
-    assert_eq!(r[0].buckets.iter().map(|b| (b.count, b.last)).collect::<Vec<_>>(), vec![(1, 7.0), (1, 2.0)]);
+    assert_eq!(
+        r[0].buckets
+            .iter()
+            .map(|b| (b.count, b.last))
+            .collect::<Vec<_>>(),
+        vec![(1, 7.0), (1, 2.0)]
+    );
     drop(s);
     let s = Store::open(cfg(&dir)).await.unwrap();
     let r = q(s).await;
-    assert_eq!(r[0].buckets.iter().map(|b| (b.count, b.last)).collect::<Vec<_>>(), vec![(1, 7.0), (1, 2.0)]);
+    assert_eq!(
+        r[0].buckets
+            .iter()
+            .map(|b| (b.count, b.last))
+            .collect::<Vec<_>>(),
+        vec![(1, 7.0), (1, 2.0)]
+    );
 }
 
 #[tokio::test]
 async fn unknown_ids_and_far_future_samples_are_rejected_and_counted() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(cfg(&dir)).await.unwrap();
-    let id = s.resolve(&[(key("m", &[]), MetricKind::Gauge)]).await.unwrap()[0];
+    let id = s
+        .resolve(&[(key("m", &[]), MetricKind::Gauge)])
+        .await
+        .unwrap()[0];
     let future = kafkascope::model::now_ms() + 86_400_000;
-    let r = s.append(&[(id, T0, 1.0), (id + 100, T0, 1.0), (id, future, 1.0), (0, T0, 1.0)], &[]).await.unwrap();
+    let r = s
+        .append(
+            &[
+                (id, T0, 1.0),
+                (id + 100, T0, 1.0),
+                (id, future, 1.0),
+                (0, T0, 1.0),
+            ],
+            &[],
+        )
+        .await
+        .unwrap();
     assert_eq!((r.accepted, r.rejected), (1, 3));
     let st = s.stats().await;
-    assert_eq!((st.samples_ingested_total, st.samples_rejected_total), (1, 3));
+    assert_eq!(
+        (st.samples_ingested_total, st.samples_rejected_total),
+        (1, 3)
+    );
 }
 
 #[tokio::test]
 async fn value_at_finds_newest_sample_within_lookback() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(cfg(&dir)).await.unwrap();
-    let id = s.resolve(&[(key("m", &[]), MetricKind::Gauge)]).await.unwrap()[0];
-    s.append(&[(id, T0, 1.0), (id, T0 + 60_000, 2.0)], &[]).await.unwrap();
-    assert_eq!(s.value_at(&[id], T0 + 30_000, 300_000).await.unwrap(), vec![Some((T0, 1.0))]);
-    assert_eq!(s.value_at(&[id], T0 + 90_000, 300_000).await.unwrap(), vec![Some((T0 + 60_000, 2.0))]);
-    assert_eq!(s.value_at(&[id], T0 + 30_000, 10_000).await.unwrap(), vec![None]);
-    assert_eq!(s.value_at(&[id], T0 - 1, 300_000).await.unwrap(), vec![None]);
+    let id = s
+        .resolve(&[(key("m", &[]), MetricKind::Gauge)])
+        .await
+        .unwrap()[0];
+    s.append(&[(id, T0, 1.0), (id, T0 + 60_000, 2.0)], &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.value_at(&[id], T0 + 30_000, 300_000).await.unwrap(),
+        vec![Some((T0, 1.0))]
+    );
+    assert_eq!(
+        s.value_at(&[id], T0 + 90_000, 300_000).await.unwrap(),
+        vec![Some((T0 + 60_000, 2.0))]
+    );
+    assert_eq!(
+        s.value_at(&[id], T0 + 30_000, 10_000).await.unwrap(),
+        vec![None]
+    );
+    assert_eq!(
+        s.value_at(&[id], T0 - 1, 300_000).await.unwrap(),
+        vec![None]
+    );
 }
 
 #[tokio::test]
 async fn query_range_respects_max_points_and_picks_a_rollup_tier_for_long_ranges() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(cfg(&dir)).await.unwrap();
-    let id = s.resolve(&[(key("m", &[]), MetricKind::Gauge)]).await.unwrap()[0];
+    let id = s
+        .resolve(&[(key("m", &[]), MetricKind::Gauge)])
+        .await
+        .unwrap()[0];
     let samples: Vec<_> = (0..2000).map(|i| (id, T0 + i * 15_000, i as f64)).collect();
     s.append(&samples, &[]).await.unwrap();
     let end = T0 + 2000 * 15_000;
     for max_points in [10usize, 100, 300, 1000] {
         let r = s.query_range(&[id], T0, end, max_points).await.unwrap();
-        assert!(r[0].buckets.len() <= max_points, "{} > {max_points}", r[0].buckets.len());
+        assert!(
+            r[0].buckets.len() <= max_points,
+            "{} > {max_points}",
+            r[0].buckets.len()
+        );
         let total: u32 = r[0].buckets.iter().map(|b| b.count).sum();
         assert_eq!(total, 2000);
-        assert_eq!(r[0].buckets.iter().map(|b| b.sum).sum::<f64>(), (0..2000).sum::<i64>() as f64);
+        assert_eq!(
+            r[0].buckets.iter().map(|b| b.sum).sum::<f64>(),
+            (0..2000).sum::<i64>() as f64
+        );
     }
     let r = s.query_range(&[id], T0, end, 300).await.unwrap();
-    assert_eq!(r[0].tier, Tier::M1, "8.3 h at 300 points is a 2-minute step");
+    assert_eq!(
+        r[0].tier,
+        Tier::M1,
+        "8.3 h at 300 points is a 2-minute step"
+    );
     assert_eq!(r[0].step_ms % 60_000, 0);
-    let r = s.query_range(&[id], T0, T0 + 3_600_000, 1000).await.unwrap();
+    let r = s
+        .query_range(&[id], T0, T0 + 3_600_000, 1000)
+        .await
+        .unwrap();
     assert_eq!(r[0].tier, Tier::Raw);
 }
 
@@ -173,8 +288,18 @@ async fn events_filter_and_come_newest_first() {
     )
     .await
     .unwrap();
-    let all = s.events(&EventQuery { start: T0, end: T0 + 100, ..Default::default() }).await.unwrap();
-    assert_eq!(all.iter().map(|e| e.event.ts).collect::<Vec<_>>(), vec![T0 + 30, T0 + 20, T0 + 10, T0]);
+    let all = s
+        .events(&EventQuery {
+            start: T0,
+            end: T0 + 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        all.iter().map(|e| e.event.ts).collect::<Vec<_>>(),
+        vec![T0 + 30, T0 + 20, T0 + 10, T0]
+    );
     assert_eq!(all[0].event.severity, Severity::Warning);
     let q = EventQuery {
         start: T0,
@@ -187,7 +312,14 @@ async fn events_filter_and_come_newest_first() {
     let got = s.events(&q).await.unwrap();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].event.kind, "annotation");
-    let none = s.events(&EventQuery { start: T0 + 31, end: T0 + 100, ..Default::default() }).await.unwrap();
+    let none = s
+        .events(&EventQuery {
+            start: T0 + 31,
+            end: T0 + 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert!(none.is_empty());
 }
 
@@ -195,10 +327,18 @@ async fn events_filter_and_come_newest_first() {
 async fn documents_keep_the_newest_snapshot_per_name() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(cfg(&dir)).await.unwrap();
-    s.put_document("prod", "zk1", "conf", T0 + 10, "tickTime=2000").await.unwrap();
-    s.put_document("prod", "zk1", "conf", T0, "older").await.unwrap();
-    s.put_document("prod", "zk1", "envi", T0, "java.version=17").await.unwrap();
-    s.put_document("prod", "zk2", "conf", T0, "other").await.unwrap();
+    s.put_document("prod", "zk1", "conf", T0 + 10, "tickTime=2000")
+        .await
+        .unwrap();
+    s.put_document("prod", "zk1", "conf", T0, "older")
+        .await
+        .unwrap();
+    s.put_document("prod", "zk1", "envi", T0, "java.version=17")
+        .await
+        .unwrap();
+    s.put_document("prod", "zk2", "conf", T0, "other")
+        .await
+        .unwrap();
     let docs = s.documents("prod", "zk1").await.unwrap();
     assert_eq!(
         docs,
@@ -215,4 +355,102 @@ async fn closed_store_refuses_writes() {
     let s = Store::open(cfg(&dir)).await.unwrap();
     s.close().await.unwrap();
     assert!(s.append(&[], &[]).await.is_err());
+}
+
+#[tokio::test]
+async fn value_at_and_latest_read_compacted_chunks_and_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cfg(&dir);
+    c.block_ms = 3_600_000;
+    let s = Store::open(c.clone()).await.unwrap();
+    let id = s
+        .resolve(&[(key("m", &[]), MetricKind::Counter)])
+        .await
+        .unwrap()[0];
+    // Three hours at 1-minute steps; compaction moves the first two into chunks.
+    let samples: Vec<_> = (0..180).map(|i| (id, T0 + i * 60_000, i as f64)).collect();
+    s.append(&samples, &[]).await.unwrap();
+    s.compact_now().await.unwrap();
+    let st = s.stats().await;
+    assert_eq!(st.compacted_until, Some(T0 + 2 * 3_600_000));
+    assert_eq!(st.head_samples, 60);
+    assert_eq!(
+        s.value_at(&[id], T0 + 30 * 60_000 + 5, 60_000)
+            .await
+            .unwrap(),
+        vec![Some((T0 + 30 * 60_000, 30.0))]
+    );
+    // An old sample is rejected once its block is compacted.
+    let r = s.append(&[(id, T0 + 10, 1.0)], &[]).await.unwrap();
+    assert_eq!((r.accepted, r.rejected), (0, 1));
+    drop(s);
+    let s = Store::open(c).await.unwrap();
+    assert_eq!(s.latest(&[id]), vec![Some((T0 + 179 * 60_000, 179.0))]);
+    assert_eq!(
+        s.value_at(&[id], T0 + 90 * 60_000, 1).await.unwrap(),
+        vec![Some((T0 + 90 * 60_000, 90.0))]
+    );
+    // Counter increase over the whole range is the last value minus the first.
+    let r = s
+        .query_range_step(
+            &[id],
+            T0,
+            T0 + 3 * 3_600_000 - 1,
+            3 * 3_600_000,
+            Some(Tier::Raw),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r[0].buckets.len(), 1);
+    assert_eq!(r[0].buckets[0].increase, 179.0);
+    assert_eq!(r[0].buckets[0].count, 180);
+}
+
+#[tokio::test]
+async fn a_corrupt_chunk_is_a_clear_error_not_a_wrong_answer() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cfg(&dir);
+    c.block_ms = 3_600_000;
+    let s = Store::open(c.clone()).await.unwrap();
+    let id = s
+        .resolve(&[(key("m", &[]), MetricKind::Gauge)])
+        .await
+        .unwrap()[0];
+    let samples: Vec<_> = (0..180)
+        .map(|i| (id, T0 + i * 60_000, (i % 7) as f64))
+        .collect();
+    s.append(&samples, &[]).await.unwrap();
+    s.compact_now().await.unwrap();
+    s.close().await.unwrap();
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", c.path.display()))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE chunk SET data = substr(data, 1, 10) || CASE WHEN substr(data, 11, 1) = x'A5' THEN x'5A' ELSE x'A5' END || substr(data, 12) WHERE tier = 0 AND start_ts = ?")
+        .bind(T0)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let s = Store::open(c).await.unwrap();
+    let err = s
+        .query_range_step(&[id], T0, T0 + 3_599_999, 60_000, Some(Tier::Raw))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("corrupt raw chunk of series"), "{text}");
+    assert!(text.contains("checksum"), "{text}");
+    // The other block still reads.
+    let ok = s
+        .query_range_step(
+            &[id],
+            T0 + 3_600_000,
+            T0 + 7_199_999,
+            60_000,
+            Some(Tier::Raw),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ok[0].buckets.len(), 60);
+    assert_eq!(s.stats().await.corrupt_chunks_total, 1);
 }

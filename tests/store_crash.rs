@@ -27,8 +27,15 @@ fn cfg(path: &std::path::Path) -> StoreConfig {
 fn keys() -> Vec<(SeriesKey, MetricKind)> {
     (0..SERIES)
         .map(|i| {
-            let kind = if i % 2 == 0 { MetricKind::Counter } else { MetricKind::Gauge };
-            (SeriesKey::new("crash_metric", Labels::from_pairs([("i", i.to_string())])), kind)
+            let kind = if i % 2 == 0 {
+                MetricKind::Counter
+            } else {
+                MetricKind::Gauge
+            };
+            (
+                SeriesKey::new("crash_metric", Labels::from_pairs([("i", i.to_string())])),
+                kind,
+            )
         })
         .collect()
 }
@@ -40,13 +47,20 @@ fn value(batch: i64, series: usize) -> f64 {
 /// The child: runs only when the parent sets the environment variables.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_child_writer() {
-    let (Ok(path), Ok(from)) = (std::env::var("KS_CRASH_DB"), std::env::var("KS_CRASH_FROM")) else { return };
+    let (Ok(path), Ok(from)) = (std::env::var("KS_CRASH_DB"), std::env::var("KS_CRASH_FROM"))
+    else {
+        return;
+    };
     let from: i64 = from.parse().unwrap();
     let store = Store::open(cfg(std::path::Path::new(&path))).await.unwrap();
     let ids = store.resolve(&keys()).await.unwrap();
     let mut batch = from;
     loop {
-        let samples: Vec<_> = ids.iter().enumerate().map(|(i, &id)| (id, T0 + batch * STEP, value(batch, i))).collect();
+        let samples: Vec<_> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| (id, T0 + batch * STEP, value(batch, i)))
+            .collect();
         let r = store.append(&samples, &[]).await.unwrap();
         assert_eq!(r.rejected, 0);
         println!("ack {batch}");
@@ -68,7 +82,12 @@ fn kill_9_during_ingest_and_compaction_loses_and_duplicates_nothing() {
     let mut rng = fastrand::Rng::with_seed(7);
     for round in 0..6 {
         let mut child = Command::new(&exe)
-            .args(["--exact", "crash_child_writer", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "crash_child_writer",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env("KS_CRASH_DB", &db)
             .env("KS_CRASH_FROM", next.to_string())
             .stdout(Stdio::piped())
@@ -94,23 +113,35 @@ fn kill_9_during_ingest_and_compaction_loses_and_duplicates_nothing() {
         let _ = child.wait();
         reader.join().unwrap();
         let got: Vec<i64> = rx.try_iter().collect();
-        assert!(!got.is_empty() || round > 0, "child acknowledged nothing in round {round}");
+        assert!(
+            !got.is_empty() || round > 0,
+            "child acknowledged nothing in round {round}"
+        );
         if let Some(&last) = got.last() {
             next = last + 1 + 500; // leave a gap: batches after the last ack may or may not exist
         }
         acked.extend(got);
     }
 
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let mut c = cfg(&db);
         c.background = false;
         let store = Store::open(c).await.unwrap();
         let ids = store.resolve(&keys()).await.unwrap();
         let stats = store.stats().await;
-        assert!(stats.compacted_until.is_some(), "compaction never ran; the test would prove little");
+        assert!(
+            stats.compacted_until.is_some(),
+            "compaction never ran; the test would prove little"
+        );
         let end = T0 + (next + 1000) * STEP;
-        let r = store.query_range_step(&ids, T0, end, STEP, Some(Tier::Raw)).await.unwrap();
+        let r = store
+            .query_range_step(&ids, T0, end, STEP, Some(Tier::Raw))
+            .await
+            .unwrap();
         for (i, series) in r.iter().enumerate() {
             let mut by_batch = std::collections::HashMap::new();
             for b in &series.buckets {
@@ -120,13 +151,27 @@ fn kill_9_during_ingest_and_compaction_loses_and_duplicates_nothing() {
                 by_batch.insert(batch, ());
             }
             for a in &acked {
-                assert!(by_batch.contains_key(a), "acknowledged batch {a} of series {i} was lost");
+                assert!(
+                    by_batch.contains_key(a),
+                    "acknowledged batch {a} of series {i} was lost"
+                );
             }
         }
         // Rollups agree with the raw data after all those crashes.
         let raw_total: u32 = r[0].buckets.iter().map(|b| b.count).sum();
-        let m1 = store.query_range_step(&ids[..1], T0, end, 60_000, Some(Tier::M1)).await.unwrap();
-        assert_eq!(m1[0].buckets.iter().map(|b| b.count).sum::<u32>(), raw_total);
-        eprintln!("{} acknowledged batches, {} compactions up to {:?}", acked.len(), stats.compactions_total, stats.compacted_until);
+        let m1 = store
+            .query_range_step(&ids[..1], T0, end, 60_000, Some(Tier::M1))
+            .await
+            .unwrap();
+        assert_eq!(
+            m1[0].buckets.iter().map(|b| b.count).sum::<u32>(),
+            raw_total
+        );
+        eprintln!(
+            "{} acknowledged batches, {} compactions up to {:?}",
+            acked.len(),
+            stats.compactions_total,
+            stats.compacted_until
+        );
     });
 }

@@ -40,7 +40,10 @@ fn ops() -> impl Strategy<Value = Vec<Op>> {
         0i64..(2 * DAY),
     )
         .prop_map(|(s, adv)| Op::Append(s, adv));
-    prop::collection::vec(prop_oneof![6 => append, 2 => Just(Op::Compact), 1 => Just(Op::Reopen)], 10..60)
+    prop::collection::vec(
+        prop_oneof![6 => append, 2 => Just(Op::Compact), 1 => Just(Op::Reopen)],
+        10..60,
+    )
 }
 
 fn cfg(dir: &tempfile::TempDir) -> StoreConfig {
@@ -66,7 +69,12 @@ impl Model {
     }
 
     fn compact(&mut self) {
-        let ready: Vec<i64> = self.head_blocks.iter().copied().filter(|b| b + BLOCK <= self.max_ts + 1).collect();
+        let ready: Vec<i64> = self
+            .head_blocks
+            .iter()
+            .copied()
+            .filter(|b| b + BLOCK <= self.max_ts + 1)
+            .collect();
         for b in ready {
             self.floor = self.floor.max(b + BLOCK);
             self.head_blocks.remove(&b);
@@ -128,43 +136,102 @@ fn check_buckets(got: &[Bucket], want: &[Bucket], what: &str) -> Result<(), Test
     for (g, w) in got.iter().zip(want) {
         prop_assert_eq!(g.ts, w.ts, "{}", what);
         prop_assert_eq!(g.count, w.count, "{} at {}", what, g.ts);
-        prop_assert!(same(g.min, w.min) && same(g.max, w.max), "{} min/max at {}: {:?} vs {:?}", what, g.ts, g, w);
-        prop_assert!(g.last.to_bits() == w.last.to_bits() || same(g.last, w.last), "{} last at {}", what, g.ts);
-        prop_assert!(close(g.sum, w.sum), "{} sum at {}: {} vs {}", what, g.ts, g.sum, w.sum);
-        prop_assert!(close(g.increase, w.increase), "{} increase at {}: {} vs {}", what, g.ts, g.increase, w.increase);
+        prop_assert!(
+            same(g.min, w.min) && same(g.max, w.max),
+            "{} min/max at {}: {:?} vs {:?}",
+            what,
+            g.ts,
+            g,
+            w
+        );
+        prop_assert!(
+            g.last.to_bits() == w.last.to_bits() || same(g.last, w.last),
+            "{} last at {}",
+            what,
+            g.ts
+        );
+        prop_assert!(
+            close(g.sum, w.sum),
+            "{} sum at {}: {} vs {}",
+            what,
+            g.ts,
+            g.sum,
+            w.sum
+        );
+        prop_assert!(
+            close(g.increase, w.increase),
+            "{} increase at {}: {} vs {}",
+            what,
+            g.ts,
+            g.increase,
+            w.increase
+        );
     }
     Ok(())
 }
 
-async fn verify(store: &Store, ids: &[SeriesId], kinds: &[MetricKind], model: &Model, end: i64) -> Result<(), TestCaseError> {
+async fn verify(
+    store: &Store,
+    ids: &[SeriesId],
+    kinds: &[MetricKind],
+    model: &Model,
+    end: i64,
+) -> Result<(), TestCaseError> {
     // Raw: step 1 ms gives one bucket per sample, so values and timestamps come back exactly.
-    let raw = store.query_range_step(ids, T0 - 2 * DAY, end, 1, Some(Tier::Raw)).await.unwrap();
+    let raw = store
+        .query_range_step(ids, T0 - 2 * DAY, end, 1, Some(Tier::Raw))
+        .await
+        .unwrap();
     for (i, r) in raw.iter().enumerate() {
-        let want: Vec<(i64, u64)> = model.series[i].iter().map(|(t, v)| (*t, v.to_bits())).collect();
+        let want: Vec<(i64, u64)> = model.series[i]
+            .iter()
+            .map(|(t, v)| (*t, v.to_bits()))
+            .collect();
         let got: Vec<(i64, u64)> = r.buckets.iter().map(|b| (b.ts, b.last.to_bits())).collect();
-        prop_assert!(r.buckets.iter().all(|b| b.count == 1), "a sample came back twice");
+        prop_assert!(
+            r.buckets.iter().all(|b| b.count == 1),
+            "a sample came back twice"
+        );
         prop_assert_eq!(got, want, "raw samples of series {}", i);
     }
     for tier in [Tier::M1, Tier::M5, Tier::H1, Tier::D1] {
         let res = tier.resolution_ms().unwrap();
-        let got = store.query_range_step(ids, T0 - 2 * DAY, end, res, Some(tier)).await.unwrap();
+        let got = store
+            .query_range_step(ids, T0 - 2 * DAY, end, res, Some(tier))
+            .await
+            .unwrap();
         for (i, r) in got.iter().enumerate() {
             let want = direct(&model.series[i], kinds[i] == MetricKind::Counter, res);
-            check_buckets(&r.buckets, &want, &format!("{} tier, series {i}", tier.as_str()))?;
+            check_buckets(
+                &r.buckets,
+                &want,
+                &format!("{} tier, series {i}", tier.as_str()),
+            )?;
         }
     }
     // Chart query with automatic tier choice over everything.
-    let auto = store.query_range(ids, T0 - 2 * DAY, end, 200).await.unwrap();
+    let auto = store
+        .query_range(ids, T0 - 2 * DAY, end, 200)
+        .await
+        .unwrap();
     for (i, r) in auto.iter().enumerate() {
         let total: u64 = r.buckets.iter().map(|b| u64::from(b.count)).sum();
-        prop_assert_eq!(total, model.series[i].len() as u64, "auto tier {:?} count", r.tier);
+        prop_assert_eq!(
+            total,
+            model.series[i].len() as u64,
+            "auto tier {:?} count",
+            r.tier
+        );
         prop_assert!(r.buckets.len() <= 200);
     }
     Ok(())
 }
 
 fn run_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async move {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(cfg(&dir)).await.unwrap();
@@ -172,7 +239,12 @@ fn run_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
         let keys: Vec<(SeriesKey, MetricKind)> = kinds
             .iter()
             .enumerate()
-            .map(|(i, k)| (SeriesKey::new(format!("m{i}"), Labels::from_pairs([("i", i.to_string())])), *k))
+            .map(|(i, k)| {
+                (
+                    SeriesKey::new(format!("m{i}"), Labels::from_pairs([("i", i.to_string())])),
+                    *k,
+                )
+            })
             .collect();
         let ids = store.resolve(&keys).await.unwrap();
         let mut model = Model {
@@ -185,8 +257,10 @@ fn run_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
         for op in ops {
             match op {
                 Op::Append(samples, adv) => {
-                    let batch: Vec<(SeriesId, i64, f64)> =
-                        samples.iter().map(|&(s, off, v)| (ids[s], (cursor + off).max(T0), v)).collect();
+                    let batch: Vec<(SeriesId, i64, f64)> = samples
+                        .iter()
+                        .map(|&(s, off, v)| (ids[s], (cursor + off).max(T0), v))
+                        .collect();
                     let mut accepted = 0;
                     for &(id, ts, v) in &batch {
                         if ts >= model.floor {
@@ -217,10 +291,27 @@ fn run_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
         store.compact_now().await.unwrap();
         model.compact();
         let st = store.stats().await;
-        prop_assert_eq!(st.compacted_until.unwrap_or(i64::MIN), model.floor, "watermark");
-        prop_assert_eq!(st.head_samples as usize, model.series.iter().map(|s| s.range(model.floor..).count()).sum::<usize>());
+        prop_assert_eq!(
+            st.compacted_until.unwrap_or(i64::MIN),
+            model.floor,
+            "watermark"
+        );
+        prop_assert_eq!(
+            st.head_samples as usize,
+            model
+                .series
+                .iter()
+                .map(|s| s.range(model.floor..).count())
+                .sum::<usize>()
+        );
         verify(&store, &ids, &kinds, &model, end).await?;
-        eprintln!("span {} days, {} compactions, {} chunks written, {} deleted", (model.max_ts - T0) / DAY, st.compactions_total, st.chunks_written_total, st.chunks_deleted_total);
+        eprintln!(
+            "span {} days, {} compactions, {} chunks written, {} deleted",
+            (model.max_ts - T0) / DAY,
+            st.compactions_total,
+            st.chunks_written_total,
+            st.chunks_deleted_total
+        );
 
         // Retention: raw chunks whose last sample is older than the cutoff disappear whole; the
         // head and every coarser tier keep their data.
@@ -236,7 +327,10 @@ fn run_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
         store.run_retention_now(now).await.unwrap();
         let cutoff = now - raw_keep;
         let watermark = store.stats().await.compacted_until.unwrap_or(i64::MIN);
-        let raw = store.query_range_step(&ids, T0 - 2 * DAY, end, 1, Some(Tier::Raw)).await.unwrap();
+        let raw = store
+            .query_range_step(&ids, T0 - 2 * DAY, end, 1, Some(Tier::Raw))
+            .await
+            .unwrap();
         for (i, r) in raw.iter().enumerate() {
             // Model chunks: (block → last ts) for compacted blocks.
             let mut chunk_end: BTreeMap<i64, i64> = BTreeMap::new();
@@ -253,13 +347,19 @@ fn run_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
             let got: Vec<i64> = r.buckets.iter().map(|b| b.ts).collect();
             prop_assert_eq!(got, want, "raw after retention, series {}", i);
         }
-        let h1 = store.query_range_step(&ids, T0 - 2 * DAY, end, 3_600_000, Some(Tier::H1)).await.unwrap();
+        let h1 = store
+            .query_range_step(&ids, T0 - 2 * DAY, end, 3_600_000, Some(Tier::H1))
+            .await
+            .unwrap();
         for (i, r) in h1.iter().enumerate() {
             let want = direct(&model.series[i], kinds[i] == MetricKind::Counter, 3_600_000);
             check_buckets(&r.buckets, &want, "1h tier after raw retention")?;
         }
         if watermark > cutoff + DAY {
-            let r = store.query_range(&ids, cutoff - DAY, cutoff + DAY, 10_000).await.unwrap();
+            let r = store
+                .query_range(&ids, cutoff - DAY, cutoff + DAY, 10_000)
+                .await
+                .unwrap();
             prop_assert_ne!(r[0].tier, Tier::Raw, "raw no longer covers the start");
         }
         Ok(())

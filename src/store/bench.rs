@@ -4,8 +4,9 @@
 //! Phases: (1) a year of history for 50 series at a 60 s interval, compacted, merged and trimmed
 //! by retention as time passes (so the 1h…1y reads hit the tiers a year-old store has); (2) ingest
 //! of `series` Kafka-like series at a 15 s interval as fast as the store takes it, with background
-//! compaction and rollups on and a reader querying concurrently; (3) compaction of what is left,
-//! bytes per sample, read latencies per range, the latest-value query, and the longest stall.
+//! compaction and rollups on and a reader querying concurrently, then 15 s paced at the 1M
+//! samples/s target with the reader still running; (3) compaction of what is left, bytes per
+//! sample, read latencies per range, the latest-value query, and the longest write stalls.
 //!
 //! Shapes follow the captured fixtures (ZooKeeper `mntr`, kafka-clients JMX): constant gauges
 //! (partition counts, `zk_outstanding_requests 0`, zero-rate error totals), monotonically
@@ -29,6 +30,8 @@ use super::{SeriesId, Store, StoreConfig};
 const MINUTE: i64 = 60_000;
 const HOUR: i64 = 60 * MINUTE;
 const DAY: i64 = 24 * HOUR;
+/// Length of the paced (1M samples/s) ingest phase.
+const PACED: Duration = Duration::from_secs(15);
 
 #[derive(Clone, Debug)]
 pub struct BenchOptions {
@@ -62,7 +65,10 @@ fn percentiles(mut v: Vec<f64>) -> Percentiles {
     }
     v.sort_by(|a, b| a.total_cmp(b));
     let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
-    Percentiles { p50: at(0.5), p99: at(0.99) }
+    Percentiles {
+        p50: at(0.5),
+        p99: at(0.99),
+    }
 }
 
 /// Bytes per sample of one codec choice on one data shape (480-sample chunks, 2 h at 15 s).
@@ -72,6 +78,8 @@ pub struct CodecRow {
     pub ours: f64,
     pub gorilla: f64,
     pub pco: f64,
+    /// Encode plus decode time per sample, nanoseconds (ours, gorilla, pco).
+    pub ns_per_sample: [f64; 3],
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -91,8 +99,20 @@ pub struct BenchReport {
     pub read_ms: BTreeMap<String, Percentiles>,
     /// Tier that answered each range.
     pub read_tier: BTreeMap<String, String>,
-    /// 50-series 1 h reads running concurrently with ingest.
+    /// 50-series 1 h reads running concurrently with the max-rate ingest (CPU saturated).
     pub read_during_ingest_ms: Percentiles,
+    /// Largest WAL file seen during ingest.
+    pub peak_wal_bytes: u64,
+    /// Peak resident memory of the process (Linux VmHWM), 0 where unknown.
+    pub peak_rss_bytes: u64,
+    /// Second ingest phase paced at 1M samples/s (achieved rate).
+    pub paced_samples_per_sec: f64,
+    /// 50-series 1 h reads running concurrently with the paced ingest.
+    pub read_during_paced_ingest_ms: Percentiles,
+    /// Longest append wait for the writer during the paced phase.
+    pub max_write_stall_paced_ms: f64,
+    /// Longest single maintenance transaction during the paced phase.
+    pub max_maintenance_tx_paced_ms: f64,
     pub latest_10k_ms: f64,
     /// Longest time an append waited for the writer (held by compaction, merges or retention)
     /// during the ingest phase.
@@ -110,30 +130,130 @@ impl BenchReport {
     pub fn to_text(&self) -> String {
         let mut s = String::new();
         let w = |s: &mut String, k: &str, v: String| s.push_str(&format!("{k:<44} {v}\n"));
-        w(&mut s, "active series (ingest phase)", self.series.to_string());
-        w(&mut s, "samples ingested", self.samples_ingested.to_string());
-        w(&mut s, "ingest samples/s (compaction + rollups on)", format!("{:.0}", self.ingest_samples_per_sec));
-        w(&mut s, "append latency p50 / p99", format!("{:.2} / {:.2} ms", self.append_ms.p50, self.append_ms.p99));
-        w(&mut s, "bytes/sample on disk, raw after compaction", format!("{:.3}", self.bytes_per_sample));
-        w(&mut s, "bytes/sample chunk payload", format!("{:.3}", self.payload_bytes_per_sample));
-        w(&mut s, "database size", format!("{:.1} MiB", self.db_bytes as f64 / 1048576.0));
+        w(
+            &mut s,
+            "active series (ingest phase)",
+            self.series.to_string(),
+        );
+        w(
+            &mut s,
+            "samples ingested",
+            self.samples_ingested.to_string(),
+        );
+        w(
+            &mut s,
+            "ingest samples/s (compaction + rollups on)",
+            format!("{:.0}", self.ingest_samples_per_sec),
+        );
+        w(
+            &mut s,
+            "append latency p50 / p99",
+            format!("{:.2} / {:.2} ms", self.append_ms.p50, self.append_ms.p99),
+        );
+        w(
+            &mut s,
+            "bytes/sample on disk, raw after compaction",
+            format!("{:.3}", self.bytes_per_sample),
+        );
+        w(
+            &mut s,
+            "bytes/sample chunk payload",
+            format!("{:.3}", self.payload_bytes_per_sample),
+        );
+        w(
+            &mut s,
+            "database size",
+            format!("{:.1} MiB", self.db_bytes as f64 / 1048576.0),
+        );
+        w(
+            &mut s,
+            "peak WAL size during ingest",
+            format!("{:.1} MiB", self.peak_wal_bytes as f64 / 1048576.0),
+        );
+        w(
+            &mut s,
+            "peak resident memory",
+            format!("{:.1} MiB", self.peak_rss_bytes as f64 / 1048576.0),
+        );
         for k in ["1h", "24h", "7d", "30d", "90d", "1y"] {
             if let Some(p) = self.read_ms.get(k) {
                 let tier = self.read_tier.get(k).cloned().unwrap_or_default();
-                w(&mut s, &format!("read 50 series x 300 pts, {k} ({tier} tier)"), format!("p50 {:.2} ms, p99 {:.2} ms", p.p50, p.p99));
+                w(
+                    &mut s,
+                    &format!("read 50 series x 300 pts, {k} ({tier} tier)"),
+                    format!("p50 {:.2} ms, p99 {:.2} ms", p.p50, p.p99),
+                );
             }
         }
-        w(&mut s, "read 50 series 1h during ingest", format!("p50 {:.2} ms, p99 {:.2} ms", self.read_during_ingest_ms.p50, self.read_during_ingest_ms.p99));
-        w(&mut s, "latest value of 10,000 series", format!("{:.3} ms", self.latest_10k_ms));
-        w(&mut s, "longest write stall", format!("{:.2} ms", self.max_write_stall_ms));
-        w(&mut s, "longest maintenance transaction", format!("{:.2} ms", self.max_maintenance_tx_ms));
+        w(
+            &mut s,
+            "read 50 series 1h during ingest",
+            format!(
+                "p50 {:.2} ms, p99 {:.2} ms",
+                self.read_during_ingest_ms.p50, self.read_during_ingest_ms.p99
+            ),
+        );
+        w(
+            &mut s,
+            "paced ingest (target 1M/s) achieved",
+            format!("{:.0} samples/s", self.paced_samples_per_sec),
+        );
+        w(
+            &mut s,
+            "read 50 series 1h during paced ingest",
+            format!(
+                "p50 {:.2} ms, p99 {:.2} ms",
+                self.read_during_paced_ingest_ms.p50, self.read_during_paced_ingest_ms.p99
+            ),
+        );
+        w(
+            &mut s,
+            "longest write stall, paced ingest",
+            format!("{:.2} ms", self.max_write_stall_paced_ms),
+        );
+        w(
+            &mut s,
+            "longest maintenance transaction, paced",
+            format!("{:.2} ms", self.max_maintenance_tx_paced_ms),
+        );
+        w(
+            &mut s,
+            "latest value of 10,000 series",
+            format!("{:.3} ms", self.latest_10k_ms),
+        );
+        w(
+            &mut s,
+            "longest write stall, max-rate ingest",
+            format!("{:.2} ms", self.max_write_stall_ms),
+        );
+        w(
+            &mut s,
+            "longest maintenance transaction, max-rate",
+            format!("{:.2} ms", self.max_maintenance_tx_ms),
+        );
         w(&mut s, "compactions", self.compactions.to_string());
-        let phases: Vec<String> = self.phase_seconds.iter().map(|(k, v)| format!("{k} {v:.1}")).collect();
+        let phases: Vec<String> = self
+            .phase_seconds
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.1}"))
+            .collect();
         w(&mut s, "phase seconds", phases.join(", "));
         s.push_str("\ncodec bytes/sample on 480-sample chunks (ours = decimal/delta/bit-packing, Gorilla fallback):\n");
-        s.push_str(&format!("{:<26} {:>8} {:>8} {:>8}\n", "shape", "ours", "gorilla", "pco"));
+        s.push_str(&format!(
+            "{:<26} {:>8} {:>8} {:>8}   encode+decode ns/sample: {:>6} {:>6} {:>6}\n",
+            "shape", "ours", "gorilla", "pco", "ours", "gorilla", "pco"
+        ));
         for r in &self.codecs {
-            s.push_str(&format!("{:<26} {:>8.3} {:>8.3} {:>8.3}\n", r.shape, r.ours, r.gorilla, r.pco));
+            s.push_str(&format!(
+                "{:<26} {:>8.3} {:>8.3} {:>8.3}   {:>30.1} {:>6.1} {:>6.1}\n",
+                r.shape,
+                r.ours,
+                r.gorilla,
+                r.pco,
+                r.ns_per_sample[0],
+                r.ns_per_sample[1],
+                r.ns_per_sample[2]
+            ));
         }
         s
     }
@@ -177,7 +297,11 @@ impl Shape {
     }
 
     fn kind(self) -> MetricKind {
-        if self == Shape::Counter { MetricKind::Counter } else { MetricKind::Gauge }
+        if self == Shape::Counter {
+            MetricKind::Counter
+        } else {
+            MetricKind::Gauge
+        }
     }
 }
 
@@ -260,7 +384,8 @@ impl Generator {
                     }
                 }
                 Shape::DecimalAvg => {
-                    s.value = ((s.value + (rng.f64() - 0.5) * 0.01).max(0.1) * 10_000.0).round() / 10_000.0;
+                    s.value = ((s.value + (rng.f64() - 0.5) * 0.01).max(0.1) * 10_000.0).round()
+                        / 10_000.0;
                     s.value
                 }
                 Shape::NoisyRate => s.value * diurnal * (0.95 + 0.1 * rng.f64()),
@@ -320,15 +445,34 @@ fn codec_table() -> Vec<CodecRow> {
     let mut total_n = 0usize;
     for shape in shapes {
         let mut sizes = [0usize; 3];
+        let mut nanos = [0f64; 3];
         let mut n = 0usize;
+        let variants = [
+            ValueCodecs::default(),
+            ValueCodecs {
+                decimal: false,
+                gorilla: true,
+                pco: false,
+            },
+            ValueCodecs {
+                decimal: false,
+                gorilla: false,
+                pco: true,
+            },
+        ];
         for (i, samples) in per.iter().enumerate() {
             if Shape::of(i) != shape || samples.is_empty() {
                 continue;
             }
             n += samples.len();
-            sizes[0] += codec::encode_raw(None, samples, ValueCodecs::default()).len();
-            sizes[1] += codec::encode_raw(None, samples, ValueCodecs { decimal: false, gorilla: true, pco: false }).len();
-            sizes[2] += codec::encode_raw(None, samples, ValueCodecs { decimal: false, gorilla: false, pco: true }).len();
+            for (j, codecs) in variants.iter().enumerate() {
+                let t = Instant::now();
+                let enc = codec::encode_raw(None, samples, *codecs);
+                let dec = codec::decode_raw(&enc);
+                nanos[j] += t.elapsed().as_nanos() as f64;
+                debug_assert!(dec.is_ok());
+                sizes[j] += enc.len();
+            }
         }
         for j in 0..3 {
             totals[j] += sizes[j];
@@ -339,6 +483,7 @@ fn codec_table() -> Vec<CodecRow> {
             ours: sizes[0] as f64 / n as f64,
             gorilla: sizes[1] as f64 / n as f64,
             pco: sizes[2] as f64 / n as f64,
+            ns_per_sample: nanos.map(|x| x / n as f64),
         });
     }
     rows.push(CodecRow {
@@ -346,6 +491,8 @@ fn codec_table() -> Vec<CodecRow> {
         ours: weighted(&rows, 0),
         gorilla: weighted(&rows, 1),
         pco: weighted(&rows, 2),
+        ns_per_sample: [0, 1, 2]
+            .map(|j| rows.iter().map(|r| r.ns_per_sample[j]).sum::<f64>() / rows.len() as f64),
     });
     let _ = (totals, total_n);
     rows
@@ -367,7 +514,11 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<BenchReport> {
     let (dir, remove) = match &opts.dir {
         Some(d) => (d.clone(), false),
         None => (
-            std::env::temp_dir().join(format!("kafkascope-bench-{}-{}", std::process::id(), crate::model::now_ms())),
+            std::env::temp_dir().join(format!(
+                "kafkascope-bench-{}-{}",
+                std::process::id(),
+                crate::model::now_ms()
+            )),
             true,
         ),
     };
@@ -387,12 +538,20 @@ async fn run_in(opts: &BenchOptions, path: PathBuf) -> anyhow::Result<BenchRepor
     let mut cfg = StoreConfig::new(&path);
     cfg.retention_interval = None; // retention runs on simulated time below
     cfg.maintenance_interval = Duration::from_millis(200);
+    cfg.checkpoint_interval = Duration::from_millis(250);
+    cfg.checkpoint_fsync = std::env::var("KS_BENCH_CHECKPOINT_FSYNC")
+        .map(|v| v != "0")
+        .unwrap_or(true);
     let store = Store::open(cfg).await?;
     let mut phases = BTreeMap::new();
     let mut phase_t = Instant::now();
     let mut phase = |name: &str| {
         phases.insert(name.to_string(), phase_t.elapsed().as_secs_f64());
-        tracing::info!(phase = name, seconds = phase_t.elapsed().as_secs_f64(), "Bench phase done.");
+        tracing::info!(
+            phase = name,
+            seconds = phase_t.elapsed().as_secs_f64(),
+            "Bench phase done."
+        );
         phase_t = Instant::now();
     };
 
@@ -471,20 +630,28 @@ async fn run_in(opts: &BenchOptions, path: PathBuf) -> anyhow::Result<BenchRepor
     };
     let reader = {
         let store = store.clone();
+        let path_for_reader = path.clone();
         let ids = ids.clone();
         let stop = stop.clone();
         tokio::spawn(async move {
             let mut lat = Vec::new();
+            let mut peak_wal = 0u64;
+            let wal_path = PathBuf::from(format!("{}-wal", path_for_reader.display()));
             let mut rng = fastrand::Rng::with_seed(9);
             while !stop.load(Ordering::Relaxed) {
                 let pick: Vec<SeriesId> = (0..50).map(|_| ids[rng.usize(0..ids.len())]).collect();
-                let end = store.latest(&pick[..1])[0].map(|l| l.0).unwrap_or(ingest_start);
+                let end = store.latest(&pick[..1])[0]
+                    .map(|l| l.0)
+                    .unwrap_or(ingest_start);
                 let t = Instant::now();
                 let _ = store.query_range(&pick, end - HOUR, end, 300).await;
-                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                lat.push((t, t.elapsed().as_secs_f64() * 1000.0));
+                if let Ok(m) = std::fs::metadata(&wal_path) {
+                    peak_wal = peak_wal.max(m.len());
+                }
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            lat
+            (lat, peak_wal)
         })
     };
     store.reset_peaks();
@@ -497,7 +664,8 @@ async fn run_in(opts: &BenchOptions, path: PathBuf) -> anyhow::Result<BenchRepor
     loop {
         let elapsed = started.elapsed();
         if elapsed >= opts.duration * 3
-            || (elapsed >= opts.duration && store.stats().await.compactions_total > compactions_before)
+            || (elapsed >= opts.duration
+                && store.stats().await.compactions_total > compactions_before)
         {
             break;
         }
@@ -509,10 +677,37 @@ async fn run_in(opts: &BenchOptions, path: PathBuf) -> anyhow::Result<BenchRepor
     }
     let ingest_seconds = started.elapsed().as_secs_f64();
     let ingest_stats = store.stats().await;
+    let max_rate_end = Instant::now();
+
+    // Paced at the 1M samples/s target for a while, with the reader still running: the stall and
+    // read figures of an ingest that leaves the CPU some room.
+    store.reset_peaks();
+    let paced_start = Instant::now();
+    let mut paced = 0u64;
+    while paced_start.elapsed() < PACED {
+        let Some(b) = rx.recv().await else { break };
+        paced += store.append(&b, &[]).await?.accepted as u64;
+        let due = Duration::from_secs_f64(paced as f64 / 1_000_000.0);
+        if let Some(wait) = due.checked_sub(paced_start.elapsed()) {
+            tokio::time::sleep(wait).await;
+        }
+    }
+    let paced_seconds = paced_start.elapsed().as_secs_f64();
+    let paced_stats = store.stats().await;
     stop.store(true, Ordering::Relaxed);
     drop(rx);
     let _ = producer.join();
-    let read_during = reader.await.unwrap_or_default();
+    let (reads, peak_wal_bytes) = reader.await.unwrap_or_default();
+    let read_during: Vec<f64> = reads
+        .iter()
+        .filter(|r| r.0 < max_rate_end)
+        .map(|r| r.1)
+        .collect();
+    let read_paced: Vec<f64> = reads
+        .iter()
+        .filter(|r| r.0 >= paced_start)
+        .map(|r| r.1)
+        .collect();
     phase("ingest");
 
     // Phase 3: compaction of what is complete, then measurements.
@@ -521,7 +716,9 @@ async fn run_in(opts: &BenchOptions, path: PathBuf) -> anyhow::Result<BenchRepor
     let (raw_samples, raw_payload, raw_file_bytes) = raw_footprint(&path).await?;
     phase("footprint");
 
-    let end = store.latest(&hist_ids[..1])[0].map(|l| l.0).unwrap_or(hist_end);
+    let end = store.latest(&hist_ids[..1])[0]
+        .map(|l| l.0)
+        .unwrap_or(hist_end);
     let mut read_ms = BTreeMap::new();
     let mut read_tier = BTreeMap::new();
     for (name, range) in [
@@ -539,7 +736,10 @@ async fn run_in(opts: &BenchOptions, path: PathBuf) -> anyhow::Result<BenchRepor
             let r = store.query_range(&hist_ids, e - range, e, 300).await?;
             lat.push(t.elapsed().as_secs_f64() * 1000.0);
             if i == 0 {
-                read_tier.insert(name.to_string(), r.first().map(|s| s.tier.as_str()).unwrap_or("").to_string());
+                read_tier.insert(
+                    name.to_string(),
+                    r.first().map(|s| s.tier.as_str()).unwrap_or("").to_string(),
+                );
             }
         }
         read_ms.insert(name.to_string(), percentiles(lat));
@@ -576,6 +776,12 @@ async fn run_in(opts: &BenchOptions, path: PathBuf) -> anyhow::Result<BenchRepor
         read_ms,
         read_tier,
         read_during_ingest_ms: percentiles(read_during),
+        peak_wal_bytes,
+        peak_rss_bytes: peak_rss(),
+        paced_samples_per_sec: paced as f64 / paced_seconds.max(1e-9),
+        read_during_paced_ingest_ms: percentiles(read_paced),
+        max_write_stall_paced_ms: paced_stats.max_append_wait_ms,
+        max_maintenance_tx_paced_ms: paced_stats.max_maintenance_tx_ms,
         latest_10k_ms,
         max_write_stall_ms: ingest_stats.max_append_wait_ms,
         max_maintenance_tx_ms: ingest_stats.max_maintenance_tx_ms,
@@ -586,15 +792,32 @@ async fn run_in(opts: &BenchOptions, path: PathBuf) -> anyhow::Result<BenchRepor
     })
 }
 
+fn peak_rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
 /// (raw samples, raw payload bytes, size of a fresh database file holding only the raw chunks).
 async fn raw_footprint(path: &std::path::Path) -> anyhow::Result<(i64, i64, u64)> {
     use sqlx::Connection;
     let copy = path.with_extension("rawonly.db");
     let _ = std::fs::remove_file(&copy);
-    let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(path).read_only(true);
+    let opts = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(true);
     let mut conn = sqlx::SqliteConnection::connect_with(&opts).await?;
     let (n, bytes): (Option<i64>, Option<i64>) =
-        sqlx::query_as("SELECT sum(n), sum(length(data)) FROM chunk WHERE tier = 0").fetch_one(&mut conn).await?;
+        sqlx::query_as("SELECT sum(n), sum(length(data)) FROM chunk WHERE tier = 0")
+            .fetch_one(&mut conn)
+            .await?;
     conn.close().await?;
     let opts = sqlx::sqlite::SqliteConnectOptions::new()
         .filename(&copy)
@@ -607,10 +830,15 @@ async fn raw_footprint(path: &std::path::Path) -> anyhow::Result<(i64, i64, u64)
     )
     .execute(&mut c)
     .await?;
-    sqlx::query("CREATE INDEX chunk_tier_end ON chunk (tier, end_ts)").execute(&mut c).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("ATTACH DATABASE '{}' AS src", path.display().to_string().replace('\'', "''"))))
+    sqlx::query("CREATE INDEX chunk_tier_end ON chunk (tier, end_ts)")
         .execute(&mut c)
         .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ATTACH DATABASE '{}' AS src",
+        path.display().to_string().replace('\'', "''")
+    )))
+    .execute(&mut c)
+    .await?;
     sqlx::query("INSERT INTO main.chunk SELECT * FROM src.chunk WHERE tier = 0 ORDER BY series_id, start_ts")
         .execute(&mut c)
         .await?;

@@ -21,7 +21,10 @@ pub(crate) struct ChunkRow {
 }
 
 /// Inserts or replaces chunk rows (idempotent: keyed by series, tier and span start).
-pub(crate) async fn write_rows(conn: &mut SqliteConnection, rows: &[ChunkRow]) -> Result<(), StoreError> {
+pub(crate) async fn write_rows(
+    conn: &mut SqliteConnection,
+    rows: &[ChunkRow],
+) -> Result<(), StoreError> {
     // 6 bind parameters per row; SQLite allows 32766.
     for part in rows.chunks(5000) {
         let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
@@ -100,8 +103,17 @@ where
         .collect())
 }
 
-pub(crate) fn corrupt(inner: &Inner, tier: Tier, id: SeriesId, start: Timestamp, source: CodecError) -> StoreError {
-    inner.counters.corrupt_chunks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+pub(crate) fn corrupt(
+    inner: &Inner,
+    tier: Tier,
+    id: SeriesId,
+    start: Timestamp,
+    source: CodecError,
+) -> StoreError {
+    inner
+        .counters
+        .corrupt_chunks
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     tracing::error!(series = id, tier = tier.as_str(), start, error = %source, "Corrupt chunk.");
     StoreError::Corrupt {
         what: format!("{} chunk of series {id} starting at {start}", tier.as_str()),
@@ -109,7 +121,10 @@ pub(crate) fn corrupt(inner: &Inner, tier: Tier, id: SeriesId, start: Timestamp,
     }
 }
 
-pub(crate) async fn get_meta(conn: &mut SqliteConnection, key: &'static str) -> Result<Option<i64>, StoreError> {
+pub(crate) async fn get_meta(
+    conn: &mut SqliteConnection,
+    key: &'static str,
+) -> Result<Option<i64>, StoreError> {
     sqlx::query_scalar("SELECT value FROM meta WHERE key = ?")
         .bind(key)
         .fetch_optional(conn)
@@ -117,7 +132,11 @@ pub(crate) async fn get_meta(conn: &mut SqliteConnection, key: &'static str) -> 
         .map_err(sql("reading engine metadata"))
 }
 
-pub(crate) async fn set_meta(conn: &mut SqliteConnection, key: &'static str, value: i64) -> Result<(), StoreError> {
+pub(crate) async fn set_meta(
+    conn: &mut SqliteConnection,
+    key: &'static str,
+    value: i64,
+) -> Result<(), StoreError> {
     sqlx::query("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)")
         .bind(key)
         .bind(value)
@@ -150,7 +169,11 @@ pub(crate) fn encode_state(part: &[Option<(Timestamp, f64)>]) -> Vec<u8> {
     out
 }
 
-pub(crate) fn decode_state(data: &[u8], base: usize, into: &mut Vec<Option<(Timestamp, f64)>>) -> Result<(), CodecError> {
+pub(crate) fn decode_state(
+    data: &[u8],
+    base: usize,
+    into: &mut Vec<Option<(Timestamp, f64)>>,
+) -> Result<(), CodecError> {
     let mut r = Reader::new(codec::open_crc(data)?);
     let n = r.count(STATE_PART)?;
     let (mut i, mut ts) = (0usize, 0i64);
@@ -178,11 +201,22 @@ impl TxTimer {
         TxTimer(Instant::now())
     }
 
+    pub fn elapsed_ms(&self) -> f64 {
+        self.0.elapsed().as_secs_f64() * 1000.0
+    }
+
     pub fn finish(self, inner: &Inner, what: &'static str) {
         let us = self.0.elapsed().as_micros() as u64;
         if us > 5_000 {
-            tracing::debug!(what, ms = us as f64 / 1000.0, "Slow maintenance transaction.");
+            tracing::debug!(
+                what,
+                ms = us as f64 / 1000.0,
+                "Slow maintenance transaction."
+            );
         }
-        inner.counters.max_maint_tx_us.fetch_max(us, std::sync::atomic::Ordering::Relaxed);
+        inner
+            .counters
+            .max_maint_tx_us
+            .fetch_max(us, std::sync::atomic::Ordering::Relaxed);
     }
 }

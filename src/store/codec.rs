@@ -140,7 +140,9 @@ pub fn open_crc(data: &[u8]) -> Result<&[u8], CodecError> {
     let want = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
     let got = crc32fast::hash(payload);
     if want != got {
-        return err(format!("checksum mismatch: stored {want:08x}, computed {got:08x}"));
+        return err(format!(
+            "checksum mismatch: stored {want:08x}, computed {got:08x}"
+        ));
     }
     Ok(payload)
 }
@@ -172,7 +174,8 @@ pub fn decode_log(data: &[u8]) -> Result<Vec<(u32, i64, f64)>, CodecError> {
         id += r.ivarint()?;
         ts = ts.wrapping_add(r.ivarint()?);
         let v = r.f64_le()?;
-        let id32 = u32::try_from(id).map_err(|_| CodecError(format!("series id {id} out of range")))?;
+        let id32 =
+            u32::try_from(id).map_err(|_| CodecError(format!("series id {id} out of range")))?;
         out.push((id32, ts, v));
     }
     if !r.is_empty() {
@@ -180,7 +183,6 @@ pub fn decode_log(data: &[u8]) -> Result<Vec<(u32, i64, f64)>, CodecError> {
     }
     Ok(out)
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // Bit I/O.
@@ -193,7 +195,11 @@ struct BitWriter {
 
 #[inline]
 fn mask(v: u64, bits: u32) -> u64 {
-    if bits >= 64 { v } else { v & ((1u64 << bits) - 1) }
+    if bits >= 64 {
+        v
+    } else {
+        v & ((1u64 << bits) - 1)
+    }
 }
 
 impl BitWriter {
@@ -351,7 +357,8 @@ fn encode_ints(vals: &[i64], out: &mut Vec<u8>) {
     let mut best: Option<(usize, usize)> = None;
     for order in 0..=2usize {
         let (head, rest) = deltas(vals, order);
-        let size: usize = head.iter().map(|&h| varint_len(zigzag(h))).sum::<usize>() + packed_size(&rest);
+        let size: usize =
+            head.iter().map(|&h| varint_len(zigzag(h))).sum::<usize>() + packed_size(&rest);
         if best.is_none_or(|b| size < b.1) {
             best = Some((order, size));
         }
@@ -411,7 +418,10 @@ pub fn encode_timestamps(ts: &[i64], out: &mut Vec<u8>) {
             _ => runs.push((d, 1)),
         }
     }
-    let runs_size: usize = runs.iter().map(|&(d, n)| varint_len(d) + varint_len(n)).sum();
+    let runs_size: usize = runs
+        .iter()
+        .map(|&(d, n)| varint_len(d) + varint_len(n))
+        .sum();
     let ds: Vec<i64> = ts.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect();
     let mut packed = Vec::new();
     encode_ints(&ds, &mut packed);
@@ -571,7 +581,10 @@ fn decode_decimal(r: &mut Reader<'_>, n: usize) -> Result<Vec<f64>, CodecError> 
     let (mut i, mut bits) = (0usize, 0u64);
     for k in 0..nexc {
         let gap = r.uvarint()? as usize;
-        i = i.checked_add(gap).filter(|&i| i < n).ok_or_else(|| CodecError("exception index out of range".into()))?;
+        i = i
+            .checked_add(gap)
+            .filter(|&i| i < n)
+            .ok_or_else(|| CodecError("exception index out of range".into()))?;
         if k > 0 && gap == 0 {
             return err("exception indexes repeat");
         }
@@ -592,7 +605,9 @@ fn decode_decimal(r: &mut Reader<'_>, n: usize) -> Result<Vec<f64>, CodecError> 
 
 fn encode_gorilla(vals: &[f64]) -> Vec<u8> {
     let mut w = BitWriter::new();
-    let Some(first) = vals.first() else { return Vec::new() };
+    let Some(first) = vals.first() else {
+        return Vec::new();
+    };
     let mut prev = first.to_bits();
     w.write(prev, 64);
     let (mut pl, mut pt) = (u32::MAX, 0u32);
@@ -870,7 +885,11 @@ mod tests {
 
     #[test]
     fn log_round_trips_and_detects_corruption() {
-        let s = vec![(3u32, 1_700_000_000_000i64, 1.5), (1, 1_700_000_000_000, f64::NAN), (9, -5, f64::INFINITY)];
+        let s = vec![
+            (3u32, 1_700_000_000_000i64, 1.5),
+            (1, 1_700_000_000_000, f64::NAN),
+            (9, -5, f64::INFINITY),
+        ];
         let enc = encode_log(&s);
         let dec = decode_log(&enc).unwrap();
         assert_eq!(dec.len(), 3);
@@ -893,21 +912,51 @@ mod tests {
         let dec = decode_raw(&enc).unwrap();
         assert_eq!(dec.prev.map(f64::to_bits), prev.map(f64::to_bits));
         assert_eq!(dec.ts, samples.iter().map(|s| s.0).collect::<Vec<_>>());
-        assert!(same(&dec.vals, &samples.iter().map(|s| s.1).collect::<Vec<_>>()));
+        assert!(same(
+            &dec.vals,
+            &samples.iter().map(|s| s.1).collect::<Vec<_>>()
+        ));
     }
 
     #[test]
     fn special_values_round_trip_bit_exactly_in_every_codec() {
         let vals = [
-            0.0, -0.0, 1.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e308, -1e-308, 5e-324, 1.2703,
-            f64::from_bits(0x7ff8_dead_beef_0001), 123456789.123, 3.3554432e7,
+            0.0,
+            -0.0,
+            1.0,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            1e308,
+            -1e-308,
+            5e-324,
+            1.2703,
+            f64::from_bits(0x7ff8_dead_beef_0001),
+            123456789.123,
+            3.3554432e7,
         ];
-        let samples: Vec<(i64, f64)> = vals.iter().enumerate().map(|(i, &v)| (i as i64 * 15_000, v)).collect();
+        let samples: Vec<(i64, f64)> = vals
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (i as i64 * 15_000, v))
+            .collect();
         for codecs in [
             ValueCodecs::default(),
-            ValueCodecs { decimal: false, gorilla: true, pco: false },
-            ValueCodecs { decimal: true, gorilla: false, pco: false },
-            ValueCodecs { decimal: false, gorilla: false, pco: true },
+            ValueCodecs {
+                decimal: false,
+                gorilla: true,
+                pco: false,
+            },
+            ValueCodecs {
+                decimal: true,
+                gorilla: false,
+                pco: false,
+            },
+            ValueCodecs {
+                decimal: false,
+                gorilla: false,
+                pco: true,
+            },
         ] {
             raw_round_trip(Some(-1.5), &samples, codecs);
             raw_round_trip(None, &samples[..1], codecs);
@@ -917,7 +966,9 @@ mod tests {
 
     #[test]
     fn regular_counters_and_constants_cost_almost_nothing() {
-        let counter: Vec<(i64, f64)> = (0..480).map(|i| (1_700_000_000_000 + i * 15_000, (1_000_000 + i * 250) as f64)).collect();
+        let counter: Vec<(i64, f64)> = (0..480)
+            .map(|i| (1_700_000_000_000 + i * 15_000, (1_000_000 + i * 250) as f64))
+            .collect();
         assert!(encode_raw(None, &counter, ValueCodecs::default()).len() < 40);
         let constant: Vec<(i64, f64)> = (0..480).map(|i| (i * 15_000, 3.0)).collect();
         assert!(encode_raw(None, &constant, ValueCodecs::default()).len() < 30);

@@ -46,10 +46,14 @@ async fn compact_ready_blocks(inner: &Arc<Inner>, force: bool) -> Result<(), Sto
             h.blocks
                 .iter()
                 .next()
-                .filter(|(b, _)| **b + h.block_ms + grace <= h.max_ts.saturating_add(if force { 1 } else { 0 }))
+                .filter(|(b, _)| {
+                    **b + h.block_ms + grace <= h.max_ts.saturating_add(if force { 1 } else { 0 })
+                })
                 .map(|(b, blk)| (*b, blk.clone()))
         };
-        let Some((b, block)) = next else { return Ok(()) };
+        let Some((b, block)) = next else {
+            return Ok(());
+        };
         compact_block(inner, b, block).await?;
     }
 }
@@ -64,7 +68,11 @@ fn encode_batch(
     let series = rd(&block.series);
     let mut rows = Vec::with_capacity(batch.len() * 2);
     for &(id, prev, counter) in batch {
-        let Some(buf) = series.get(id as usize).filter(|b| !b.is_empty()) else { continue };
+        let Some(buf) = series.get(id as usize).filter(|b| !b.is_empty()) else {
+            continue;
+        };
+        let buf = buf.decode();
+        let buf = buf.as_slice();
         let last_ts = buf.last().map(|s| s.0).unwrap_or(start);
         rows.push(ChunkRow {
             series_id: id,
@@ -89,14 +97,20 @@ fn encode_batch(
 
 /// Writes rows in transactions of about `maintenance_tx_bytes`, optionally deleting superseded
 /// chunks (tier, ids, start range exclusive of the span start) in the same transaction.
-async fn write_in_txs(inner: &Inner, rows: Vec<ChunkRow>, delete: Option<(Tier, Timestamp, Timestamp)>) -> Result<(), StoreError> {
+async fn write_in_txs(
+    inner: &Inner,
+    rows: Vec<ChunkRow>,
+    delete: Option<(Tier, Timestamp, Timestamp)>,
+) -> Result<(), StoreError> {
     let budget = inner.cfg.maintenance_tx_bytes.max(1);
     let mut i = 0;
     while i < rows.len() {
         let mut bytes = 0;
         let mut j = i;
         // Never split one series' rows across transactions when deleting its old chunks.
-        while j < rows.len() && (bytes < budget || (j > i && rows[j].series_id == rows[j - 1].series_id)) {
+        while j < rows.len()
+            && (bytes < budget || (j > i && rows[j].series_id == rows[j - 1].series_id))
+        {
             bytes += rows[j].data.len() + 48;
             j += 1;
         }
@@ -105,7 +119,9 @@ async fn write_in_txs(inner: &Inner, rows: Vec<ChunkRow>, delete: Option<(Tier, 
         let conn = guard.as_mut().ok_or(StoreError::Closed)?;
         let timer = TxTimer::start();
         let mut tx = conn.begin().await.map_err(sql("compacting"))?;
+        let t_begin = timer.elapsed_ms();
         chunks::write_rows(&mut tx, part).await?;
+        let t_rows = timer.elapsed_ms();
         let mut deleted = 0;
         if let Some((tier, from, to)) = delete {
             let mut ids: Vec<SeriesId> = part.iter().map(|r| r.series_id).collect();
@@ -124,18 +140,38 @@ async fn write_in_txs(inner: &Inner, rows: Vec<ChunkRow>, delete: Option<(Tier, 
                 .map_err(sql("replacing merged chunks"))?
                 .rows_affected();
         }
+        let t_delete = timer.elapsed_ms();
         tx.commit().await.map_err(sql("compacting"))?;
+        if timer.elapsed_ms() > 50.0 {
+            tracing::debug!(
+                t_begin,
+                t_rows,
+                t_delete,
+                rows = part.len(),
+                "Slow chunk batch breakdown."
+            );
+        }
         timer.finish(inner, "chunk batch");
         drop(guard);
-        inner.counters.chunks_written.fetch_add(part.len() as u64, Ordering::Relaxed);
-        inner.counters.chunks_deleted.fetch_add(deleted, Ordering::Relaxed);
+        inner
+            .counters
+            .chunks_written
+            .fetch_add(part.len() as u64, Ordering::Relaxed);
+        inner
+            .counters
+            .chunks_deleted
+            .fetch_add(deleted, Ordering::Relaxed);
         i = j;
         tokio::task::yield_now().await;
     }
     Ok(())
 }
 
-async fn compact_block(inner: &Arc<Inner>, b: Timestamp, block: Arc<HeadBlock>) -> Result<(), StoreError> {
+async fn compact_block(
+    inner: &Arc<Inner>,
+    b: Timestamp,
+    block: Arc<HeadBlock>,
+) -> Result<(), StoreError> {
     let end = b + inner.cfg.block_ms;
     // Seal: from now on appends below `end` are rejected, so the block is immutable. Done under
     // the writer lock so that no append is half applied.
@@ -149,7 +185,7 @@ async fn compact_block(inner: &Arc<Inner>, b: Timestamp, block: Arc<HeadBlock>) 
         let s = rd(&block.series);
         s.iter()
             .enumerate()
-            .filter_map(|(i, buf)| buf.last().map(|l| (i as SeriesId, *l)))
+            .filter_map(|(i, buf)| buf.last().map(|l| (i as SeriesId, l)))
             .unzip()
     };
     let batch_meta: Vec<(SeriesId, Option<f64>, bool)> = {
@@ -186,13 +222,15 @@ async fn compact_block(inner: &Arc<Inner>, b: Timestamp, block: Arc<HeadBlock>) 
         let mut guard = inner.writer.lock().await;
         let conn = guard.as_mut().ok_or(StoreError::Closed)?;
         let timer = TxTimer::start();
-        sqlx::query("INSERT OR REPLACE INTO series_state (block_start, part, data) VALUES (?, ?, ?)")
-            .bind(b)
-            .bind(part as i64)
-            .bind(data)
-            .execute(&mut *conn)
-            .await
-            .map_err(sql("writing series state"))?;
+        sqlx::query(
+            "INSERT OR REPLACE INTO series_state (block_start, part, data) VALUES (?, ?, ?)",
+        )
+        .bind(b)
+        .bind(part as i64)
+        .bind(data)
+        .execute(&mut *conn)
+        .await
+        .map_err(sql("writing series state"))?;
         timer.finish(inner, "series state");
     }
 
@@ -204,8 +242,16 @@ async fn compact_block(inner: &Arc<Inner>, b: Timestamp, block: Arc<HeadBlock>) 
     let (merged_to, merged28_to) = {
         let h = rd(&inner.head);
         (
-            if h.merged_to == i64::MIN { b.div_euclid(DAY) * DAY } else { h.merged_to },
-            if h.merged28_to == i64::MIN { b.div_euclid(SPAN28) * SPAN28 } else { h.merged28_to },
+            if h.merged_to == i64::MIN {
+                b.div_euclid(DAY) * DAY
+            } else {
+                h.merged_to
+            },
+            if h.merged28_to == i64::MIN {
+                b.div_euclid(SPAN28) * SPAN28
+            } else {
+                h.merged28_to
+            },
         )
     };
     let mut tx = conn.begin().await.map_err(sql("finishing a compaction"))?;
@@ -236,18 +282,24 @@ async fn compact_block(inner: &Arc<Inner>, b: Timestamp, block: Arc<HeadBlock>) 
     drop(removed);
     drop(block);
     inner.counters.compactions.fetch_add(1, Ordering::Relaxed);
-    tracing::debug!(block = b, series = ids.len(), elapsed_ms = started.elapsed().as_millis() as u64, "Compacted a head block.");
+    tracing::debug!(
+        block = b,
+        series = ids.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "Compacted a head block."
+    );
     delete_head_log(inner, end).await
 }
 
 /// Deletes head log entries whose samples are all below the watermark, a few MB per transaction.
 async fn delete_head_log(inner: &Inner, below: Timestamp) -> Result<(), StoreError> {
     loop {
-        let rows: Vec<(i64, i64)> = sqlx::query_as("SELECT id, n FROM head_log WHERE max_ts < ? ORDER BY id LIMIT 1000")
-            .bind(below)
-            .fetch_all(&inner.readers)
-            .await
-            .map_err(sql("listing compacted head log entries"))?;
+        let rows: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT id, n FROM head_log WHERE max_ts < ? ORDER BY id LIMIT 1000")
+                .bind(below)
+                .fetch_all(&inner.readers)
+                .await
+                .map_err(sql("listing compacted head log entries"))?;
         if rows.is_empty() {
             return Ok(());
         }
@@ -278,14 +330,21 @@ async fn delete_head_log(inner: &Inner, below: Timestamp) -> Result<(), StoreErr
 }
 
 /// Whether any chunk of `tier` ends in `[from, to)` (uses the tier/end index; skips empty spans).
-async fn any_chunk(inner: &Inner, tier: Tier, from: Timestamp, to: Timestamp) -> Result<bool, StoreError> {
-    let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM chunk WHERE tier = ? AND end_ts >= ? AND end_ts < ? LIMIT 1")
-        .bind(tier.code())
-        .bind(from)
-        .bind(to)
-        .fetch_optional(&inner.readers)
-        .await
-        .map_err(sql("looking for chunks to merge"))?;
+async fn any_chunk(
+    inner: &Inner,
+    tier: Tier,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<bool, StoreError> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM chunk WHERE tier = ? AND end_ts >= ? AND end_ts < ? LIMIT 1",
+    )
+    .bind(tier.code())
+    .bind(from)
+    .bind(to)
+    .fetch_optional(&inner.readers)
+    .await
+    .map_err(sql("looking for chunks to merge"))?;
     Ok(found.is_some())
 }
 
@@ -295,7 +354,11 @@ fn all_ids(inner: &Inner) -> Vec<SeriesId> {
 
 /// Decodes fetched rollup chunks grouped by series, in start order. A series with a corrupt chunk
 /// is left out (and its chunks left in place), so a merge never replaces data it could not read.
-fn group_rollups(inner: &Inner, tier: Tier, rows: Vec<chunks::FetchedChunk>) -> Vec<(SeriesId, Vec<super::Bucket>, usize)> {
+fn group_rollups(
+    inner: &Inner,
+    tier: Tier,
+    rows: Vec<chunks::FetchedChunk>,
+) -> Vec<(SeriesId, Vec<super::Bucket>, usize)> {
     let mut out: Vec<(SeriesId, Vec<super::Bucket>, usize)> = Vec::new();
     let mut bad: Vec<SeriesId> = Vec::new();
     for (id, start, data) in rows {
@@ -329,7 +392,8 @@ async fn merge_days(inner: &Arc<Inner>) -> Result<(), StoreError> {
         }
         if any_chunk(inner, Tier::M1, d, d + DAY).await? {
             for batch in all_ids(inner).chunks(512) {
-                let rows = chunks::fetch(&inner.readers, Tier::M1, batch, d, d + DAY, i64::MIN).await?;
+                let rows =
+                    chunks::fetch(&inner.readers, Tier::M1, batch, d, d + DAY, i64::MIN).await?;
                 let codecs = inner.cfg.codecs;
                 let grouped = group_rollups(inner, Tier::M1, rows);
                 let out = tokio::task::spawn_blocking(move || {
@@ -338,7 +402,11 @@ async fn merge_days(inner: &Arc<Inner>) -> Result<(), StoreError> {
                         let m1 = rollup_buckets(&buckets, MINUTE);
                         for tier in [Tier::M1, Tier::M5, Tier::H1, Tier::D1] {
                             let res = tier.resolution_ms().unwrap_or(MINUTE);
-                            let b = if res == MINUTE { m1.clone() } else { rollup_buckets(&m1, res) };
+                            let b = if res == MINUTE {
+                                m1.clone()
+                            } else {
+                                rollup_buckets(&m1, res)
+                            };
                             out.push(ChunkRow {
                                 series_id: id,
                                 tier,
@@ -380,7 +448,8 @@ async fn merge_spans(inner: &Arc<Inner>) -> Result<(), StoreError> {
             }
             let res = tier.resolution_ms().unwrap_or(DAY);
             for batch in all_ids(inner).chunks(512) {
-                let rows = chunks::fetch(&inner.readers, tier, batch, s, s + SPAN28, i64::MIN).await?;
+                let rows =
+                    chunks::fetch(&inner.readers, tier, batch, s, s + SPAN28, i64::MIN).await?;
                 let codecs = inner.cfg.codecs;
                 let grouped = group_rollups(inner, tier, rows);
                 let out: Vec<ChunkRow> = grouped
@@ -409,15 +478,32 @@ async fn merge_spans(inner: &Arc<Inner>) -> Result<(), StoreError> {
     }
 }
 
+/// WAL frames above which a checkpoint also resets the WAL (256 MiB at 16 KiB pages).
+const WAL_RESTART_FRAMES: i64 = 16_384;
+
 /// PASSIVE checkpoint on its own connection: copies WAL pages into the database without taking the
-/// writer lock, so ingest never waits for it.
+/// writer lock, so ingest never waits for it. Under continuous writes a PASSIVE checkpoint never
+/// catches up completely, so the WAL would never restart and would grow without bound; when it
+/// exceeds [`WAL_RESTART_FRAMES`], a RESTART checkpoint runs while holding the writer mutex. It
+/// only has the frames written since the PASSIVE pass left to copy, so appends wait briefly.
 pub(crate) async fn checkpoint(inner: &Inner) -> Result<(), StoreError> {
     let mut guard = inner.checkpointer.lock().await;
-    let Some(conn) = guard.as_mut() else { return Ok(()) };
-    sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-        .execute(conn)
+    let Some(conn) = guard.as_mut() else {
+        return Ok(());
+    };
+    let (_busy, log, _done): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+        .fetch_one(&mut *conn)
         .await
         .map_err(sql("checkpointing the WAL"))?;
+    if log > WAL_RESTART_FRAMES {
+        let _writer = inner.writer.lock().await;
+        let timer = TxTimer::start();
+        sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+            .execute(&mut *conn)
+            .await
+            .map_err(sql("restarting the WAL"))?;
+        timer.finish(inner, "wal restart");
+    }
     Ok(())
 }
 
@@ -425,7 +511,9 @@ pub(crate) async fn checkpoint(inner: &Inner) -> Result<(), StoreError> {
 pub(crate) async fn run_retention(inner: &Arc<Inner>, now: Timestamp) -> Result<(), StoreError> {
     let _guard = inner.maintenance.lock().await;
     for tier in Tier::ALL {
-        let Some(keep) = inner.cfg.retention.for_tier(tier) else { continue };
+        let Some(keep) = inner.cfg.retention.for_tier(tier) else {
+            continue;
+        };
         let cutoff = now.saturating_sub(keep.as_millis().min(i64::MAX as u128) as i64);
         loop {
             let mut guard = inner.writer.lock().await;
@@ -442,7 +530,10 @@ pub(crate) async fn run_retention(inner: &Arc<Inner>, now: Timestamp) -> Result<
             .rows_affected();
             timer.finish(inner, "retention");
             drop(guard);
-            inner.counters.chunks_deleted.fetch_add(deleted, Ordering::Relaxed);
+            inner
+                .counters
+                .chunks_deleted
+                .fetch_add(deleted, Ordering::Relaxed);
             if deleted == 0 {
                 break;
             }
@@ -460,4 +551,10 @@ pub(crate) async fn run_retention(inner: &Arc<Inner>, now: Timestamp) -> Result<
     checkpoint(inner).await
 }
 
-pub(crate) const RETAINED_KEYS: [&str; 5] = ["retained_raw", "retained_1m", "retained_5m", "retained_1h", "retained_1d"];
+pub(crate) const RETAINED_KEYS: [&str; 5] = [
+    "retained_raw",
+    "retained_1m",
+    "retained_5m",
+    "retained_1h",
+    "retained_1d",
+];

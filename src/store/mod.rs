@@ -1,7 +1,78 @@
-//! The kafkascope storage engine: time series in one SQLite file (through sqlx).
+//! The kafkascope storage engine: time series in one SQLite file (through sqlx), as compressed
+//! per-series chunks plus an in-memory head.
 //!
-//! Samples go to an in-memory head and, in the same call, to an append-only head log (one BLOB per
-//! append, one transaction), so a returned `append` survives `kill -9`; the log is replayed at open.
+//! # Write path
+//! - **Series registry** (`series` table) is loaded into memory at open, with indexes by metric
+//!   and by label, so `select`, `label_names`, `label_values` and `latest` never touch SQL. New
+//!   series get the next id and are persisted (one multi-row INSERT) before `resolve` returns.
+//! - **Append** = one transaction on the single writer connection: the accepted samples are
+//!   encoded into *one BLOB* (delta-coded ids and timestamps, raw values, CRC-32) and inserted into
+//!   the rowid table `head_log`, events go in with one multi-row INSERT, then the samples are
+//!   applied to the **head**: aligned time blocks (`block_ms`, default 2 h), each holding one
+//!   time-ordered, compressed buffer per series (delta-of-delta timestamps and XOR values as they
+//!   arrive, about 1–4 bytes a sample; a rare out-of-order or duplicate sample rebuilds the
+//!   buffer). `append` returns after the commit, so a returned append survives `kill -9`;
+//!   `head_log` is replayed into the head at open.
+//! - **Rules**: a duplicate (series, timestamp) within the head replaces the earlier value — last
+//!   write wins, in memory and on replay alike (replay applies log rows in commit order). Samples
+//!   older than the head's floor (their block is sealed or compacted), with unknown series ids, or
+//!   more than `max_future_ms` ahead of the wall clock are rejected and counted
+//!   (`AppendReport::rejected`, `StoreStats::samples_rejected_total`), never merged into chunks.
+//!
+//! # Compaction (background task, or `compact_now`)
+//! - A block is **sealed** once ingest has seen a sample `grace_ms` past its end: the floor moves
+//!   to the block end (under the writer lock, so no append is half applied) and the block becomes
+//!   immutable.
+//! - Each series' samples are encoded into a **raw chunk** and rolled up into a **1m chunk**
+//!   (count, sum, min, max, last, reset-aware increase per bucket); rows are written with
+//!   idempotent `INSERT OR REPLACE` keyed `(series_id, tier, span start)` in transactions of about
+//!   `maintenance_tx_bytes` (32 KiB), so an append waits at most one of them.
+//! - The newest compacted sample of every series (for `latest` and for counter increases across
+//!   block boundaries) is written to `series_state` tagged with the block.
+//! - One small transaction then moves the **watermark** (`meta.watermark` = block end); the head
+//!   drops the block in memory while still holding the writer. Readers take (watermark, head
+//!   data) from memory under one lock and read chunks only below the watermark, so a block is seen
+//!   either in the head or in chunks, never both and never neither. Head-log rows entirely below
+//!   the watermark are deleted afterwards in small transactions.
+//! - A crash anywhere leaves the block in the head log (the watermark did not move); replay puts
+//!   it back in the head and re-compaction replaces identical chunks.
+//!
+//! # Rollup tiers and merges
+//! - Tiers: raw, 1m, 5m, 1h, 1d. Compaction writes raw and 1m chunks per block. When a day is
+//!   complete below the watermark, its 1m block chunks are merged into one **day chunk** per series
+//!   for each of 1m, 5m, 1h and 1d (coarser buckets are exact merges of 1m buckets), replacing the
+//!   block chunks in the same transaction (`meta.merged_to`). 1h and 1d day chunks are merged again
+//!   into **28-day chunks** (`meta.merged28_to`), so a one-year read touches ~14 rows per series.
+//! - Reads of a coarse tier use its chunks below `merged_to`, 1m block chunks between `merged_to`
+//!   and the watermark, and raw head samples above it, all folded into the same aligned buckets.
+//!
+//! # Codec (src/store/codec.rs)
+//! Every chunk is `CRC-32 | kind | count | timestamps | value columns`; a checksum or format
+//! failure is reported as `StoreError::Corrupt` naming the chunk, never a panic or a wrong value.
+//! Timestamps: (delta, run-length) pairs — a regular scrape costs a few bytes per chunk — or
+//! bit-packed deltas for jittered ones. Values, smallest of: constant; **decimal** (scaled by
+//! 10^e to integers when that round-trips bit for bit, delta order 0/1/2 chosen per chunk,
+//! frame-of-reference bit packing in frames of 128; NaN, ±Inf, -0.0 and over-precise values kept
+//! verbatim as exceptions); **Gorilla XOR** for noisy doubles; pco optionally (`ValueCodecs`).
+//! A tag byte per column says which.
+//!
+//! # Reads
+//! `query_range` picks the step from `max_points`, then the coarsest tier whose resolution fits
+//! the step and that retention still holds at `start`, rounding the step to a multiple of the
+//! tier's resolution so tier buckets nest exactly; one SQL statement per tier segment fetches the
+//! chunk BLOBs of all requested series (`INDEXED BY` the primary key), decoded in Rust. `latest`
+//! reads memory only; `value_at` reads memory and falls back to raw chunks only for past times.
+//!
+//! # Retention, WAL, integrity
+//! Retention deletes whole chunks per tier by age (`end_ts`), 64 per transaction; freed pages are
+//! reused by later chunks. Events and documents are not subject to retention (they are small).
+//! The writer never checkpoints inside a commit (`wal_autocheckpoint=0`); a separate connection
+//! and task run PASSIVE checkpoints every `checkpoint_interval`, which do not block the writer.
+//! Under continuous writes a PASSIVE checkpoint never catches up completely, so SQLite would never
+//! restart the WAL and it would grow without bound; once it passes 256 MiB, one RESTART
+//! checkpoint runs while holding the writer mutex (the longest write stall under saturation, see
+//! the benchmark). Open runs `PRAGMA quick_check` (configurable) and every chunk carries its
+//! checksum.
 
 pub mod bench;
 mod chunks;
@@ -17,7 +88,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{Connection, Row, SqliteConnection};
 
 use crate::model::{Event, Labels, Matcher, MetricKind, Sample, SeriesKey, Severity, Timestamp};
@@ -83,6 +156,13 @@ pub struct StoreConfig {
     pub max_future_ms: i64,
     /// How often the background task looks for work (sealing, compaction, merges). Default 1 s.
     pub maintenance_interval: Duration,
+    /// How often a PASSIVE WAL checkpoint runs (on its own connection and task, so that each one
+    /// flushes little and none waits behind a long compaction). Default 1 s.
+    pub checkpoint_interval: Duration,
+    /// Whether WAL checkpoints fsync (SQLite `synchronous=NORMAL` on the checkpoint connection).
+    /// Off trades power-loss safety of checkpointed pages for shorter I/O stalls; committed data
+    /// survives a process kill either way. Default on.
+    pub checkpoint_fsync: bool,
     /// How often background retention runs (against the wall clock). None disables it. Default 10 min.
     pub retention_interval: Option<Duration>,
     /// Start the background maintenance task at open. Default true.
@@ -113,6 +193,8 @@ impl StoreConfig {
             grace_ms: 10 * MINUTE,
             max_future_ms: 10 * MINUTE,
             maintenance_interval: Duration::from_secs(1),
+            checkpoint_interval: Duration::from_secs(1),
+            checkpoint_fsync: true,
             retention_interval: Some(Duration::from_secs(600)),
             background: true,
             read_connections: 4,
@@ -184,7 +266,11 @@ pub struct Bucket {
 
 impl Bucket {
     pub fn avg(&self) -> f64 {
-        if self.count == 0 { f64::NAN } else { self.sum / f64::from(self.count) }
+        if self.count == 0 {
+            f64::NAN
+        } else {
+            self.sum / f64::from(self.count)
+        }
     }
 }
 
@@ -248,11 +334,17 @@ pub enum StoreError {
     #[error("cannot open database {path}: {source}")]
     Open { path: PathBuf, source: sqlx::Error },
     #[error("cannot migrate database {path}: {source}")]
-    Migrate { path: PathBuf, source: sqlx::migrate::MigrateError },
+    Migrate {
+        path: PathBuf,
+        source: sqlx::migrate::MigrateError,
+    },
     #[error("integrity check of {path} failed: {detail}")]
     Integrity { path: PathBuf, detail: String },
     #[error("database error while {what}: {source}")]
-    Sql { what: &'static str, source: sqlx::Error },
+    Sql {
+        what: &'static str,
+        source: sqlx::Error,
+    },
     #[error("corrupt {what}: {source}")]
     Corrupt { what: String, source: CodecError },
     #[error("invalid query: {0}")]
@@ -293,7 +385,7 @@ pub(crate) struct Inner {
     /// Second read-write connection used only for PASSIVE WAL checkpoints.
     pub checkpointer: tokio::sync::Mutex<Option<SqliteConnection>>,
     pub shutdown: tokio::sync::watch::Sender<bool>,
-    pub task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    pub task: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 /// Cheap to clone (an `Arc` inside); `Send + Sync`.
@@ -334,15 +426,19 @@ impl Store {
             .page_size(16384)
             .pragma("cache_size", "-65536")
             .pragma("temp_store", "memory")
-            .pragma("journal_size_limit", "67108864");
+            .pragma("journal_size_limit", "268435456");
         // Checkpoints run on their own connection (see compact::checkpoint), never inside a commit.
-        let mut writer = SqliteConnection::connect_with(&opts.clone().pragma("wal_autocheckpoint", "0"))
+        let mut writer =
+            SqliteConnection::connect_with(&opts.clone().pragma("wal_autocheckpoint", "0"))
+                .await
+                .map_err(open_err)?;
+        MIGRATOR
+            .run(&mut writer)
             .await
-            .map_err(open_err)?;
-        MIGRATOR.run(&mut writer).await.map_err(|source| StoreError::Migrate {
-            path: cfg.path.clone(),
-            source,
-        })?;
+            .map_err(|source| StoreError::Migrate {
+                path: cfg.path.clone(),
+                source,
+            })?;
         let check = match cfg.integrity_check {
             IntegrityCheck::Off => None,
             IntegrityCheck::Quick => Some("PRAGMA quick_check"),
@@ -360,7 +456,15 @@ impl Store {
                 });
             }
         }
-        let checkpointer = SqliteConnection::connect_with(&opts).await.map_err(open_err)?;
+        let checkpoint_sync = if cfg.checkpoint_fsync {
+            SqliteSynchronous::Normal
+        } else {
+            SqliteSynchronous::Off
+        };
+        let checkpointer =
+            SqliteConnection::connect_with(&opts.clone().synchronous(checkpoint_sync))
+                .await
+                .map_err(open_err)?;
         let readers = SqlitePoolOptions::new()
             .max_connections(cfg.read_connections.max(1))
             .connect_with(opts.clone().read_only(true))
@@ -378,10 +482,11 @@ impl Store {
             let metric: String = row.get(1);
             let labels_text: String = row.get(2);
             let kind: i64 = row.get(3);
-            let labels = Labels::parse_canonical(&labels_text).map_err(|e| StoreError::Corrupt {
-                what: format!("labels of series {id}"),
-                source: CodecError(e),
-            })?;
+            let labels =
+                Labels::parse_canonical(&labels_text).map_err(|e| StoreError::Corrupt {
+                    what: format!("labels of series {id}"),
+                    source: CodecError(e),
+                })?;
             registry.insert(SeriesInfo {
                 id: id as SeriesId,
                 key: SeriesKey::new(metric, labels),
@@ -402,7 +507,7 @@ impl Store {
             maintenance: tokio::sync::Mutex::new(()),
             checkpointer: tokio::sync::Mutex::new(Some(checkpointer)),
             shutdown: tokio::sync::watch::channel(false).0,
-            task: std::sync::Mutex::new(None),
+            task: std::sync::Mutex::new(Vec::new()),
             cfg,
         });
         let store = Store { inner };
@@ -442,11 +547,14 @@ impl Store {
             for row in rows {
                 let part: i64 = row.get(0);
                 let data: Vec<u8> = row.get(1);
-                chunks::decode_state(&data, part as usize * chunks::STATE_PART, &mut compacted_last).map_err(|source| {
-                    StoreError::Corrupt {
-                        what: format!("series state part {part}"),
-                        source,
-                    }
+                chunks::decode_state(
+                    &data,
+                    part as usize * chunks::STATE_PART,
+                    &mut compacted_last,
+                )
+                .map_err(|source| StoreError::Corrupt {
+                    what: format!("series state part {part}"),
+                    source,
                 })?;
             }
         }
@@ -486,7 +594,10 @@ impl Store {
     }
 
     /// Ids for keys, creating (and persisting) new series. The kind given for a new series is kept.
-    pub async fn resolve(&self, keys: &[(SeriesKey, MetricKind)]) -> Result<Vec<SeriesId>, StoreError> {
+    pub async fn resolve(
+        &self,
+        keys: &[(SeriesKey, MetricKind)],
+    ) -> Result<Vec<SeriesId>, StoreError> {
         let mut out = Vec::with_capacity(keys.len());
         let mut missing = false;
         {
@@ -506,7 +617,8 @@ impl Store {
         let mut new: Vec<SeriesInfo> = Vec::new();
         {
             let reg = rd(&self.inner.registry);
-            let mut pending: std::collections::HashMap<&SeriesKey, SeriesId> = std::collections::HashMap::new();
+            let mut pending: std::collections::HashMap<&SeriesKey, SeriesId> =
+                std::collections::HashMap::new();
             let mut next = reg.next_id();
             for (i, (k, kind)) in keys.iter().enumerate() {
                 if out[i] != 0 {
@@ -531,14 +643,19 @@ impl Store {
         }
         let mut tx = conn.begin().await.map_err(sql("registering series"))?;
         for part in new.chunks(8000) {
-            let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO series (id, metric, labels, kind) ");
+            let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO series (id, metric, labels, kind) ",
+            );
             qb.push_values(part, |mut b, s| {
                 b.push_bind(i64::from(s.id))
                     .push_bind(s.key.metric.clone())
                     .push_bind(s.key.labels.canonical())
                     .push_bind(s.kind.code());
             });
-            qb.build().execute(&mut *tx).await.map_err(sql("registering series"))?;
+            qb.build()
+                .execute(&mut *tx)
+                .await
+                .map_err(sql("registering series"))?;
         }
         tx.commit().await.map_err(sql("registering series"))?;
         let mut reg = wr(&self.inner.registry);
@@ -554,12 +671,19 @@ impl Store {
     /// sealed for compaction (too old), or when it lies more than `max_future_ms` ahead of the wall
     /// clock. Within the head, a second sample with the same series and timestamp replaces the
     /// first (last write wins), in memory and on replay alike.
-    pub async fn append(&self, samples: &[(SeriesId, Timestamp, f64)], events: &[Event]) -> Result<AppendReport, StoreError> {
+    pub async fn append(
+        &self,
+        samples: &[(SeriesId, Timestamp, f64)],
+        events: &[Event],
+    ) -> Result<AppendReport, StoreError> {
         let inner = &self.inner;
         let waited = Instant::now();
         let mut guard = inner.writer.lock().await;
         let wait_us = waited.elapsed().as_micros() as u64;
-        inner.counters.max_append_wait_us.fetch_max(wait_us, Ordering::Relaxed);
+        inner
+            .counters
+            .max_append_wait_us
+            .fetch_max(wait_us, Ordering::Relaxed);
         let conn = guard.as_mut().ok_or(StoreError::Closed)?;
 
         let id_bound = rd(&inner.registry).id_bound();
@@ -568,14 +692,19 @@ impl Store {
         let accepted: Vec<(SeriesId, Timestamp, f64)> = samples
             .iter()
             .copied()
-            .filter(|&(id, ts, _)| id > 0 && (id as usize) < id_bound && ts >= floor && ts <= future)
+            .filter(|&(id, ts, _)| {
+                id > 0 && (id as usize) < id_bound && ts >= floor && ts <= future
+            })
             .collect();
         let report = AppendReport {
             accepted: accepted.len(),
             rejected: samples.len() - accepted.len(),
         };
         if accepted.is_empty() && events.is_empty() {
-            inner.counters.rejected.fetch_add(report.rejected as u64, Ordering::Relaxed);
+            inner
+                .counters
+                .rejected
+                .fetch_add(report.rejected as u64, Ordering::Relaxed);
             return Ok(report);
         }
         let mut tx = conn.begin().await.map_err(sql("appending"))?;
@@ -602,21 +731,38 @@ impl Store {
                     .push_bind(e.subject.clone())
                     .push_bind(e.message.clone());
             });
-            qb.build().execute(&mut *tx).await.map_err(sql("writing events"))?;
+            qb.build()
+                .execute(&mut *tx)
+                .await
+                .map_err(sql("writing events"))?;
         }
         tx.commit().await.map_err(sql("committing an append"))?;
         head::apply(&inner.head, &inner.latest, &accepted, id_bound);
-        inner.counters.ingested.fetch_add(report.accepted as u64, Ordering::Relaxed);
-        inner.counters.rejected.fetch_add(report.rejected as u64, Ordering::Relaxed);
+        inner
+            .counters
+            .ingested
+            .fetch_add(report.accepted as u64, Ordering::Relaxed);
+        inner
+            .counters
+            .rejected
+            .fetch_add(report.rejected as u64, Ordering::Relaxed);
         Ok(report)
     }
 
     /// resolve + append.
-    pub async fn write(&self, samples: &[Sample], events: &[Event]) -> Result<AppendReport, StoreError> {
-        let keys: Vec<(SeriesKey, MetricKind)> = samples.iter().map(|s| (s.key.clone(), s.kind)).collect();
+    pub async fn write(
+        &self,
+        samples: &[Sample],
+        events: &[Event],
+    ) -> Result<AppendReport, StoreError> {
+        let keys: Vec<(SeriesKey, MetricKind)> =
+            samples.iter().map(|s| (s.key.clone(), s.kind)).collect();
         let ids = self.resolve(&keys).await?;
-        let triples: Vec<(SeriesId, Timestamp, f64)> =
-            samples.iter().zip(ids).map(|(s, id)| (id, s.ts, s.value)).collect();
+        let triples: Vec<(SeriesId, Timestamp, f64)> = samples
+            .iter()
+            .zip(ids)
+            .map(|(s, id)| (id, s.ts, s.value))
+            .collect();
         self.append(&triples, events).await
     }
 
@@ -648,7 +794,9 @@ impl Store {
         max_points: usize,
     ) -> Result<Vec<SeriesRange>, StoreError> {
         if end < start {
-            return Err(StoreError::InvalidQuery(format!("end {end} is before start {start}")));
+            return Err(StoreError::InvalidQuery(format!(
+                "end {end} is before start {start}"
+            )));
         }
         let max_points = max_points.max(1) as i64;
         // One bucket may be lost to aligning the first bucket down to a step multiple.
@@ -671,10 +819,14 @@ impl Store {
         tier: Option<Tier>,
     ) -> Result<Vec<SeriesRange>, StoreError> {
         if end < start {
-            return Err(StoreError::InvalidQuery(format!("end {end} is before start {start}")));
+            return Err(StoreError::InvalidQuery(format!(
+                "end {end} is before start {start}"
+            )));
         }
         if step_ms <= 0 {
-            return Err(StoreError::InvalidQuery(format!("step {step_ms} ms must be positive")));
+            return Err(StoreError::InvalidQuery(format!(
+                "step {step_ms} ms must be positive"
+            )));
         }
         let tier = match tier {
             Some(t) => t,
@@ -729,8 +881,13 @@ impl Store {
             }
             qb.push(")");
         }
-        let limit = if q.limit == 0 { i64::MAX } else { q.limit as i64 };
-        qb.push(" ORDER BY ts DESC, id DESC LIMIT ").push_bind(limit);
+        let limit = if q.limit == 0 {
+            i64::MAX
+        } else {
+            q.limit as i64
+        };
+        qb.push(" ORDER BY ts DESC, id DESC LIMIT ")
+            .push_bind(limit);
         let rows = qb
             .build()
             .persistent(false)
@@ -758,7 +915,14 @@ impl Store {
 
     /// Latest text snapshot per (cluster, subject, name), e.g. a ZooKeeper server's `conf`. An
     /// older snapshot than the stored one is ignored.
-    pub async fn put_document(&self, cluster: &str, subject: &str, name: &str, ts: Timestamp, body: &str) -> Result<(), StoreError> {
+    pub async fn put_document(
+        &self,
+        cluster: &str,
+        subject: &str,
+        name: &str,
+        ts: Timestamp,
+        body: &str,
+    ) -> Result<(), StoreError> {
         let mut guard = self.inner.writer.lock().await;
         let conn = guard.as_mut().ok_or(StoreError::Closed)?;
         sqlx::query(
@@ -778,14 +942,23 @@ impl Store {
     }
 
     /// (name, ts, body), sorted by name.
-    pub async fn documents(&self, cluster: &str, subject: &str) -> Result<Vec<(String, Timestamp, String)>, StoreError> {
-        let rows = sqlx::query("SELECT name, ts, body FROM documents WHERE cluster = ? AND subject = ? ORDER BY name")
-            .bind(cluster.to_string())
-            .bind(subject.to_string())
-            .fetch_all(&self.inner.readers)
-            .await
-            .map_err(sql("reading documents"))?;
-        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+    pub async fn documents(
+        &self,
+        cluster: &str,
+        subject: &str,
+    ) -> Result<Vec<(String, Timestamp, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT name, ts, body FROM documents WHERE cluster = ? AND subject = ? ORDER BY name",
+        )
+        .bind(cluster.to_string())
+        .bind(subject.to_string())
+        .fetch_all(&self.inner.readers)
+        .await
+        .map_err(sql("reading documents"))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect())
     }
 
     pub async fn stats(&self) -> StoreStats {
@@ -846,7 +1019,24 @@ impl Store {
                 }
             }
         });
-        *self.inner.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+        let weak = Arc::downgrade(&self.inner);
+        let mut stop = self.inner.shutdown.subscribe();
+        let every = self.inner.cfg.checkpoint_interval;
+        let checkpoints = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = stop.changed() => return,
+                }
+                let Some(inner) = weak.upgrade() else { return };
+                if let Err(e) = compact::checkpoint(&inner).await {
+                    tracing::warn!(error = %e, "WAL checkpoint failed; will retry.");
+                }
+            }
+        });
+        let mut tasks = self.inner.task.lock().unwrap_or_else(|e| e.into_inner());
+        tasks.push(handle);
+        tasks.push(checkpoints);
     }
 
     /// Seals and compacts every head block that ends at or before the newest sample (ignoring the
@@ -863,15 +1053,22 @@ impl Store {
     /// Resets the peak figures of [`StoreStats`] (longest append wait, longest maintenance
     /// transaction), so that a benchmark can measure one phase.
     pub fn reset_peaks(&self) {
-        self.inner.counters.max_append_wait_us.store(0, Ordering::Relaxed);
-        self.inner.counters.max_maint_tx_us.store(0, Ordering::Relaxed);
+        self.inner
+            .counters
+            .max_append_wait_us
+            .store(0, Ordering::Relaxed);
+        self.inner
+            .counters
+            .max_maint_tx_us
+            .store(0, Ordering::Relaxed);
     }
 
     /// Flushes, stops background tasks, checkpoints the WAL. Later calls fail with `Closed`.
     pub async fn close(&self) -> Result<(), StoreError> {
         let _ = self.inner.shutdown.send(true);
-        let task = self.inner.task.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(task) = task {
+        let tasks: Vec<_> =
+            std::mem::take(&mut *self.inner.task.lock().unwrap_or_else(|e| e.into_inner()));
+        for task in tasks {
             let _ = task.await;
         }
         let _maint = self.inner.maintenance.lock().await;
@@ -879,7 +1076,9 @@ impl Store {
             let _ = c.close().await;
         }
         let mut guard = self.inner.writer.lock().await;
-        let Some(mut conn) = guard.take() else { return Ok(()) };
+        let Some(mut conn) = guard.take() else {
+            return Ok(());
+        };
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
             .execute(&mut conn)
             .await

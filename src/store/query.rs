@@ -14,6 +14,9 @@ use super::head::{Head, SeriesSnap, rd};
 use super::rollup::{Bucketer, counter_increase};
 use super::{Inner, SeriesId, SeriesInfo, SeriesRange, StoreError, Tier};
 
+/// Fetched chunks of one source grouped by series: (span start, data) in start order.
+type ChunksBySeries = HashMap<SeriesId, Vec<(Timestamp, Vec<u8>)>>;
+
 const COARSE_FIRST: [Tier; 4] = [Tier::D1, Tier::H1, Tier::M5, Tier::M1];
 const FINE_FIRST: [Tier; 4] = [Tier::M1, Tier::M5, Tier::H1, Tier::D1];
 
@@ -59,7 +62,10 @@ pub(crate) fn choose_for_step(head: &Head, start: Timestamp, step: i64) -> Tier 
     if covers(head, Tier::Raw, start) {
         return Tier::Raw;
     }
-    FINE_FIRST.into_iter().find(|&t| covers(head, t, start)).unwrap_or(Tier::D1)
+    FINE_FIRST
+        .into_iter()
+        .find(|&t| covers(head, t, start))
+        .unwrap_or(Tier::D1)
 }
 
 /// The head part of a query, taken under one read lock so that it is consistent with the
@@ -105,7 +111,10 @@ pub(crate) async fn run(
     tier: Tier,
 ) -> Result<Vec<SeriesRange>, StoreError> {
     let lo = start.div_euclid(step).saturating_mul(step);
-    let hi = end.div_euclid(step).saturating_mul(step).saturating_add(step);
+    let hi = end
+        .div_euclid(step)
+        .saturating_mul(step)
+        .saturating_add(step);
     let view = head_view(inner, ids, lo, hi);
     let known: Vec<SeriesId> = view.series.iter().map(|s| s.0.id).collect();
     let block_ms = inner.cfg.block_ms;
@@ -118,7 +127,15 @@ pub(crate) async fn run(
         match tier {
             Tier::Raw | Tier::M1 => {
                 let lookback = max_span(tier, block_ms);
-                let rows = chunks::fetch(&inner.readers, tier, &known, lo.saturating_sub(lookback - 1), upto, lo).await?;
+                let rows = chunks::fetch(
+                    &inner.readers,
+                    tier,
+                    &known,
+                    lo.saturating_sub(lookback - 1),
+                    upto,
+                    lo,
+                )
+                .await?;
                 sources.push((tier, rows));
             }
             _ => {
@@ -126,7 +143,15 @@ pub(crate) async fn run(
                 let m = view.merged_to;
                 if m > lo {
                     let lookback = max_span(tier, block_ms);
-                    let rows = chunks::fetch(&inner.readers, tier, &known, lo.saturating_sub(lookback - 1), upto.min(m), lo).await?;
+                    let rows = chunks::fetch(
+                        &inner.readers,
+                        tier,
+                        &known,
+                        lo.saturating_sub(lookback - 1),
+                        upto.min(m),
+                        lo,
+                    )
+                    .await?;
                     sources.push((tier, rows));
                 }
                 let from = m.max(lo.saturating_sub(block_ms - 1));
@@ -137,10 +162,10 @@ pub(crate) async fn run(
     }
 
     // Group each source's rows by series (callers may pass ids in any order).
-    let grouped: Vec<(Tier, HashMap<SeriesId, Vec<(Timestamp, Vec<u8>)>>)> = sources
+    let grouped: Vec<(Tier, ChunksBySeries)> = sources
         .into_iter()
         .map(|(t, rows)| {
-            let mut m: HashMap<SeriesId, Vec<(Timestamp, Vec<u8>)>> = HashMap::new();
+            let mut m: ChunksBySeries = HashMap::new();
             for (id, cstart, data) in rows {
                 m.entry(id).or_default().push((cstart, data));
             }
@@ -155,15 +180,21 @@ pub(crate) async fn run(
         for (src_tier, by_series) in &grouped {
             for (cstart, data) in by_series.get(&id).map(|v| v.as_slice()).unwrap_or(&[]) {
                 if *src_tier == Tier::Raw {
-                    let chunk = codec::decode_raw(data).map_err(|e| chunks::corrupt(inner, Tier::Raw, id, *cstart, e))?;
+                    let chunk = codec::decode_raw(data)
+                        .map_err(|e| chunks::corrupt(inner, Tier::Raw, id, *cstart, e))?;
                     let mut prev = chunk.prev;
                     for (&ts, &v) in chunk.ts.iter().zip(&chunk.vals) {
-                        let inc = if counter { counter_increase(prev, v) } else { 0.0 };
+                        let inc = if counter {
+                            counter_increase(prev, v)
+                        } else {
+                            0.0
+                        };
                         b.add_sample(ts, v, inc);
                         prev = Some(v);
                     }
                 } else {
-                    let buckets = codec::decode_rollup(data).map_err(|e| chunks::corrupt(inner, *src_tier, id, *cstart, e))?;
+                    let buckets = codec::decode_rollup(data)
+                        .map_err(|e| chunks::corrupt(inner, *src_tier, id, *cstart, e))?;
                     for x in &buckets {
                         b.add_bucket(x);
                     }
@@ -172,7 +203,11 @@ pub(crate) async fn run(
         }
         let mut prev = snap.prev.map(|p| p.1);
         for &(ts, v) in &snap.samples {
-            let inc = if counter { counter_increase(prev, v) } else { 0.0 };
+            let inc = if counter {
+                counter_increase(prev, v)
+            } else {
+                0.0
+            };
             b.add_sample(ts, v, inc);
             prev = Some(v);
         }
@@ -220,10 +255,20 @@ pub(crate) async fn value_at(
     need_chunks.sort_unstable();
     need_chunks.dedup();
     let block_ms = inner.cfg.block_ms;
-    let rows = chunks::fetch(&inner.readers, Tier::Raw, &need_chunks, lo.saturating_sub(block_ms - 1), at.saturating_add(1), lo).await?;
-    let mut found: std::collections::HashMap<SeriesId, (Timestamp, f64)> = std::collections::HashMap::new();
+    let rows = chunks::fetch(
+        &inner.readers,
+        Tier::Raw,
+        &need_chunks,
+        lo.saturating_sub(block_ms - 1),
+        at.saturating_add(1),
+        lo,
+    )
+    .await?;
+    let mut found: std::collections::HashMap<SeriesId, (Timestamp, f64)> =
+        std::collections::HashMap::new();
     for (id, cstart, data) in rows {
-        let chunk = codec::decode_raw(&data).map_err(|e| chunks::corrupt(inner, Tier::Raw, id, cstart, e))?;
+        let chunk = codec::decode_raw(&data)
+            .map_err(|e| chunks::corrupt(inner, Tier::Raw, id, cstart, e))?;
         let i = chunk.ts.partition_point(|&t| t <= at);
         if i > 0 && chunk.ts[i - 1] >= lo {
             // Rows come in start order, so a later chunk's hit is newer.

@@ -54,7 +54,10 @@ impl Registry {
             self.by_id.resize(idx + 1, None);
         }
         self.by_key.insert(info.key.clone(), id);
-        self.by_metric.entry(info.key.metric.clone()).or_default().push(id);
+        self.by_metric
+            .entry(info.key.metric.clone())
+            .or_default()
+            .push(id);
         for (name, value) in info.key.labels.iter() {
             self.by_label
                 .entry(name.to_string())
@@ -68,7 +71,8 @@ impl Registry {
 
     pub fn select(&self, metric: Option<&str>, matchers: &[Matcher]) -> Vec<SeriesInfo> {
         // Narrow the candidates with the most selective index available, then filter exactly.
-        let mut candidates: Option<Vec<SeriesId>> = metric.map(|m| self.by_metric.get(m).cloned().unwrap_or_default());
+        let mut candidates: Option<Vec<SeriesId>> =
+            metric.map(|m| self.by_metric.get(m).cloned().unwrap_or_default());
         for m in matchers {
             if m.op != MatchOp::Equal || m.value.is_empty() {
                 continue;
@@ -136,7 +140,11 @@ mod tests {
         r.insert(info(2, "up", &[("job", "kafka"), ("cluster", "a")]));
         r.insert(info(3, "zk_avg_latency", &[("cluster", "a")]));
         let got = r.select(Some("up"), &[Matcher::eq("cluster", "a")]);
-        assert_eq!(got.iter().map(|i| i.id).collect::<Vec<_>>(), vec![2, 1], "sorted by key");
+        assert_eq!(
+            got.iter().map(|i| i.id).collect::<Vec<_>>(),
+            vec![2, 1],
+            "sorted by key"
+        );
         let got = r.select(None, &[Matcher::new("job", MatchOp::Regex, "z.*").unwrap()]);
         assert_eq!(got.iter().map(|i| i.id).collect::<Vec<_>>(), vec![1]);
         let got = r.select(None, &[Matcher::eq("__name__", "zk_avg_latency")]);

@@ -111,7 +111,12 @@ impl Bucketer {
 
 /// Rolls time-ordered samples up into buckets of `res` ms. `prev` is the series' sample before the
 /// first one given (for the counter increase of the first sample); gauges get increase 0.
-pub fn rollup_samples(samples: &[(Timestamp, f64)], prev: Option<f64>, counter: bool, res: i64) -> Vec<Bucket> {
+pub fn rollup_samples(
+    samples: &[(Timestamp, f64)],
+    prev: Option<f64>,
+    counter: bool,
+    res: i64,
+) -> Vec<Bucket> {
     let mut b = Bucketer::new(res, i64::MIN, i64::MAX);
     let mut p = prev;
     for &(ts, v) in samples {
@@ -149,7 +154,9 @@ mod tests {
 
     #[test]
     fn merged_buckets_equal_direct_aggregation() {
-        let s: Vec<(i64, f64)> = (0..100).map(|i| (i * 15_000, ((i * 7) % 13) as f64)).collect();
+        let s: Vec<(i64, f64)> = (0..100)
+            .map(|i| (i * 15_000, ((i * 7) % 13) as f64))
+            .collect();
         let fine = rollup_samples(&s, Some(1.0), true, 60_000);
         let coarse_direct = rollup_samples(&s, Some(1.0), true, 300_000);
         assert_eq!(rollup_buckets(&fine, 300_000), coarse_direct);
