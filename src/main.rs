@@ -215,7 +215,6 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
 
     // Printed on stdout so scripts and tests that pass `--listen 127.0.0.1:0` learn the port.
     println!("kafkascope listening on http://{bound}");
-    info!(address = %bound, "Serving pages and API.");
     let state = web::AppState {
         store: store.clone(),
         targets,
