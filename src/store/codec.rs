@@ -305,17 +305,62 @@ fn frame_width(frame: &[i64]) -> (i64, u32) {
     (min, 64 - range.leading_zeros())
 }
 
+/// Flag in a frame's width byte: a sparse frame (bitmap of non-zero positions, then the non-zero
+/// values packed against their own minimum). Widths never exceed 64, so older data never sets it.
+const SPARSE: u8 = 0x80;
+
+/// Minimum and bit width of the non-zero values of a frame, and how many there are.
+fn sparse_width(frame: &[i64]) -> (i64, u32, usize) {
+    let nz = frame.iter().copied().filter(|&v| v != 0);
+    let (mut min, mut max, mut count) = (i64::MAX, i64::MIN, 0usize);
+    for v in nz {
+        min = min.min(v);
+        max = max.max(v);
+        count += 1;
+    }
+    if count == 0 {
+        return (0, 0, 0);
+    }
+    let range = (max as u64).wrapping_sub(min as u64);
+    (min, 64 - range.leading_zeros(), count)
+}
+
+fn dense_size(f: &[i64]) -> usize {
+    let (min, w) = frame_width(f);
+    varint_len(zigzag(min)) + 1 + (w as usize * f.len()).div_ceil(8)
+}
+
+fn sparse_size(f: &[i64]) -> usize {
+    let (min, w, count) = sparse_width(f);
+    varint_len(zigzag(min)) + 1 + f.len().div_ceil(8) + (w as usize * count).div_ceil(8)
+}
+
 fn packed_size(vals: &[i64]) -> usize {
     vals.chunks(FRAME)
-        .map(|f| {
-            let (min, w) = frame_width(f);
-            varint_len(zigzag(min)) + 1 + (w as usize * f.len()).div_ceil(8)
-        })
+        .map(|f| dense_size(f).min(sparse_size(f)))
         .sum()
 }
 
 fn pack(vals: &[i64], out: &mut Vec<u8>) {
     for f in vals.chunks(FRAME) {
+        if sparse_size(f) < dense_size(f) {
+            let (min, w, _) = sparse_width(f);
+            put_ivarint(out, min);
+            out.push(SPARSE | w as u8);
+            let mut bitmap = vec![0u8; f.len().div_ceil(8)];
+            for (i, &v) in f.iter().enumerate() {
+                if v != 0 {
+                    bitmap[i / 8] |= 1 << (i % 8);
+                }
+            }
+            out.extend_from_slice(&bitmap);
+            let mut bw = BitWriter::new();
+            for &v in f.iter().filter(|&&v| v != 0) {
+                bw.write((v as u64).wrapping_sub(min as u64), w);
+            }
+            out.extend_from_slice(&bw.finish());
+            continue;
+        }
         let (min, w) = frame_width(f);
         put_ivarint(out, min);
         out.push(w as u8);
@@ -334,11 +379,24 @@ fn unpack(r: &mut Reader<'_>, n: usize, out: &mut Vec<i64>) -> Result<(), CodecE
     while left > 0 {
         let len = left.min(FRAME);
         let min = r.ivarint()?;
-        let w = u32::from(r.u8()?);
+        let flags = r.u8()?;
+        let w = u32::from(flags & !SPARSE);
         if w > 64 {
             return err(format!("bit width {w} exceeds 64"));
         }
-        if w == 0 {
+        if flags & SPARSE != 0 {
+            let bitmap = r.bytes(len.div_ceil(8))?;
+            let count: usize = bitmap.iter().map(|b| b.count_ones() as usize).sum();
+            let bytes = r.bytes((w as usize * count).div_ceil(8))?;
+            let mut br = BitReader::new(bytes);
+            for i in 0..len {
+                if bitmap[i / 8] & (1 << (i % 8)) != 0 {
+                    out.push((min as u64).wrapping_add(br.read(w)?) as i64);
+                } else {
+                    out.push(0);
+                }
+            }
+        } else if w == 0 {
             out.extend(std::iter::repeat_n(min, len));
         } else {
             let bytes = r.bytes((w as usize * len).div_ceil(8))?;
@@ -970,6 +1028,22 @@ mod tests {
             .map(|i| (1_700_000_000_000 + i * 15_000, (1_000_000 + i * 250) as f64))
             .collect();
         assert!(encode_raw(None, &counter, ValueCodecs::default()).len() < 40);
+        // A slowly varying gauge (a change every fourth sample) packs into sparse frames.
+        let mut level = 5_000_000i64;
+        let stepped: Vec<(i64, f64)> = (0..480)
+            .map(|i| {
+                if i % 4 == 0 {
+                    level += (i * 37 % 101) - 40;
+                }
+                (i * 15_000, level as f64)
+            })
+            .collect();
+        let enc = encode_raw(None, &stepped, ValueCodecs::default());
+        assert!(enc.len() < 480 / 2, "{} bytes", enc.len());
+        assert_eq!(
+            decode_raw(&enc).unwrap().vals,
+            stepped.iter().map(|s| s.1).collect::<Vec<_>>()
+        );
         let constant: Vec<(i64, f64)> = (0..480).map(|i| (i * 15_000, 3.0)).collect();
         assert!(encode_raw(None, &constant, ValueCodecs::default()).len() < 30);
     }

@@ -52,7 +52,9 @@
 //! Timestamps: (delta, run-length) pairs — a regular scrape costs a few bytes per chunk — or
 //! bit-packed deltas for jittered ones. Values, smallest of: constant; **decimal** (scaled by
 //! 10^e to integers when that round-trips bit for bit, delta order 0/1/2 chosen per chunk,
-//! frame-of-reference bit packing in frames of 128; NaN, ±Inf, -0.0 and over-precise values kept
+//! frame-of-reference bit packing in frames of 128, or sparse frames (bitmap of non-zero
+//! deltas, then the non-zero ones packed) for slowly changing series; NaN, ±Inf, -0.0 and
+//! over-precise values kept
 //! verbatim as exceptions); **Gorilla XOR** for noisy doubles; pco optionally (`ValueCodecs`).
 //! A tag byte per column says which.
 //!
@@ -1065,6 +1067,10 @@ impl Store {
         self.inner
             .counters
             .max_maint_tx_us
+            .store(0, Ordering::Relaxed);
+        self.inner
+            .counters
+            .max_wal_checkpoint_us
             .store(0, Ordering::Relaxed);
     }
 
