@@ -56,7 +56,9 @@
 //! deltas, then the non-zero ones packed) for slowly changing series; NaN, ±Inf, -0.0 and
 //! over-precise values kept
 //! verbatim as exceptions); **Gorilla XOR** for noisy doubles; pco optionally (`ValueCodecs`).
-//! A tag byte per column says which.
+//! A tag byte per column says which. Rollup chunks store `last` and `count`, then max, min, sum
+//! and increase either plainly or as the few positions where they differ from a prediction
+//! (max ≈ min ≈ last in flat buckets, sum ≈ count × last, increase ≈ the step between lasts).
 //!
 //! # Reads
 //! `query_range` picks the step from `max_points`, then the coarsest tier whose resolution fits
