@@ -82,6 +82,13 @@ pub struct CodecRow {
     pub ns_per_sample: [f64; 3],
 }
 
+#[derive(Clone, Copy, Debug, serde::Serialize)]
+pub struct TierFootprint {
+    pub chunks: i64,
+    pub points: i64,
+    pub payload_bytes: i64,
+}
+
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct BenchReport {
     pub series: usize,
@@ -101,6 +108,8 @@ pub struct BenchReport {
     pub read_tier: BTreeMap<String, String>,
     /// 50-series 1 h reads running concurrently with the max-rate ingest (CPU saturated).
     pub read_during_ingest_ms: Percentiles,
+    /// Chunk rows, points (samples or buckets) and payload bytes per tier at the end.
+    pub chunks_per_tier: BTreeMap<String, TierFootprint>,
     /// Largest WAL file seen during ingest.
     pub peak_wal_bytes: u64,
     /// Peak resident memory of the process (Linux VmHWM), 0 where unknown.
@@ -113,11 +122,15 @@ pub struct BenchReport {
     pub max_write_stall_paced_ms: f64,
     /// Longest single maintenance transaction during the paced phase.
     pub max_maintenance_tx_paced_ms: f64,
+    /// Longest writer hold by the WAL-resetting checkpoint, paced phase.
+    pub max_wal_checkpoint_paced_ms: f64,
+    /// Longest writer hold by the WAL-resetting checkpoint, max-rate phase.
+    pub max_wal_checkpoint_ms: f64,
     pub latest_10k_ms: f64,
     /// Longest time an append waited for the writer (held by compaction, merges or retention)
     /// during the ingest phase.
     pub max_write_stall_ms: f64,
-    /// Longest single maintenance transaction during the ingest phase.
+    /// Longest single compaction, merge or retention transaction during the ingest phase.
     pub max_maintenance_tx_ms: f64,
     pub append_ms: Percentiles,
     pub compactions: u64,
@@ -213,8 +226,13 @@ impl BenchReport {
         );
         w(
             &mut s,
-            "longest maintenance transaction, paced",
+            "longest compaction/rollup/retention tx, paced",
             format!("{:.2} ms", self.max_maintenance_tx_paced_ms),
+        );
+        w(
+            &mut s,
+            "longest WAL-reset checkpoint hold, paced",
+            format!("{:.2} ms", self.max_wal_checkpoint_paced_ms),
         );
         w(
             &mut s,
@@ -228,8 +246,13 @@ impl BenchReport {
         );
         w(
             &mut s,
-            "longest maintenance transaction, max-rate",
+            "longest compaction/rollup/retention tx, max",
             format!("{:.2} ms", self.max_maintenance_tx_ms),
+        );
+        w(
+            &mut s,
+            "longest WAL-reset checkpoint hold, max-rate",
+            format!("{:.2} ms", self.max_wal_checkpoint_ms),
         );
         w(&mut s, "compactions", self.compactions.to_string());
         let phases: Vec<String> = self
@@ -238,6 +261,19 @@ impl BenchReport {
             .map(|(k, v)| format!("{k} {v:.1}"))
             .collect();
         w(&mut s, "phase seconds", phases.join(", "));
+        for (tier, f) in &self.chunks_per_tier {
+            w(
+                &mut s,
+                &format!("chunks, {tier} tier"),
+                format!(
+                    "{} rows, {} points, {:.1} MiB payload, {:.2} B/point",
+                    f.chunks,
+                    f.points,
+                    f.payload_bytes as f64 / 1048576.0,
+                    f.payload_bytes as f64 / f.points.max(1) as f64
+                ),
+            );
+        }
         s.push_str("\ncodec bytes/sample on 480-sample chunks (ours = decimal/delta/bit-packing, Gorilla fallback):\n");
         s.push_str(&format!(
             "{:<26} {:>8} {:>8} {:>8}   encode+decode ns/sample: {:>6} {:>6} {:>6}\n",
@@ -713,7 +749,7 @@ async fn run_in(opts: &BenchOptions, path: PathBuf) -> anyhow::Result<BenchRepor
     // Phase 3: compaction of what is complete, then measurements.
     store.compact_now().await?;
     phase("final compaction");
-    let (raw_samples, raw_payload, raw_file_bytes) = raw_footprint(&path).await?;
+    let (raw_samples, raw_payload, raw_file_bytes, per_tier) = raw_footprint(&path).await?;
     phase("footprint");
 
     let end = store.latest(&hist_ids[..1])[0]
@@ -776,12 +812,15 @@ async fn run_in(opts: &BenchOptions, path: PathBuf) -> anyhow::Result<BenchRepor
         read_ms,
         read_tier,
         read_during_ingest_ms: percentiles(read_during),
+        chunks_per_tier: per_tier,
         peak_wal_bytes,
         peak_rss_bytes: peak_rss(),
         paced_samples_per_sec: paced as f64 / paced_seconds.max(1e-9),
         read_during_paced_ingest_ms: percentiles(read_paced),
         max_write_stall_paced_ms: paced_stats.max_append_wait_ms,
         max_maintenance_tx_paced_ms: paced_stats.max_maintenance_tx_ms,
+        max_wal_checkpoint_paced_ms: paced_stats.max_wal_checkpoint_ms,
+        max_wal_checkpoint_ms: ingest_stats.max_wal_checkpoint_ms,
         latest_10k_ms,
         max_write_stall_ms: ingest_stats.max_append_wait_ms,
         max_maintenance_tx_ms: ingest_stats.max_maintenance_tx_ms,
@@ -805,8 +844,11 @@ fn peak_rss() -> u64 {
         .unwrap_or(0)
 }
 
-/// (raw samples, raw payload bytes, size of a fresh database file holding only the raw chunks).
-async fn raw_footprint(path: &std::path::Path) -> anyhow::Result<(i64, i64, u64)> {
+/// (raw samples, raw payload bytes, size of a fresh database file holding only the raw chunks,
+/// chunk totals per tier).
+async fn raw_footprint(
+    path: &std::path::Path,
+) -> anyhow::Result<(i64, i64, u64, BTreeMap<String, TierFootprint>)> {
     use sqlx::Connection;
     let copy = path.with_extension("rawonly.db");
     let _ = std::fs::remove_file(&copy);
@@ -814,10 +856,33 @@ async fn raw_footprint(path: &std::path::Path) -> anyhow::Result<(i64, i64, u64)
         .filename(path)
         .read_only(true);
     let mut conn = sqlx::SqliteConnection::connect_with(&opts).await?;
-    let (n, bytes): (Option<i64>, Option<i64>) =
-        sqlx::query_as("SELECT sum(n), sum(length(data)) FROM chunk WHERE tier = 0")
-            .fetch_one(&mut conn)
-            .await?;
+    let tiers: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT tier, count(*), sum(n), sum(length(data)) FROM chunk GROUP BY tier ORDER BY tier",
+    )
+    .fetch_all(&mut conn)
+    .await?;
+    let (n, bytes) = tiers
+        .iter()
+        .find(|t| t.0 == 0)
+        .map(|t| (Some(t.2), Some(t.3)))
+        .unwrap_or((None, None));
+    let per_tier: BTreeMap<String, TierFootprint> = tiers
+        .iter()
+        .map(|&(tier, rows, n, bytes)| {
+            let name = super::Tier::ALL
+                .get(tier as usize)
+                .map(|t| t.as_str())
+                .unwrap_or("?");
+            (
+                name.to_string(),
+                TierFootprint {
+                    chunks: rows,
+                    points: n,
+                    payload_bytes: bytes,
+                },
+            )
+        })
+        .collect();
     conn.close().await?;
     let opts = sqlx::sqlite::SqliteConnectOptions::new()
         .filename(&copy)
@@ -846,5 +911,5 @@ async fn raw_footprint(path: &std::path::Path) -> anyhow::Result<(i64, i64, u64)
     c.close().await?;
     let size = std::fs::metadata(&copy)?.len();
     let _ = std::fs::remove_file(&copy);
-    Ok((n.unwrap_or(0), bytes.unwrap_or(0), size))
+    Ok((n.unwrap_or(0), bytes.unwrap_or(0), size, per_tier))
 }

@@ -193,6 +193,9 @@ pub(crate) fn decode_state(
     Ok(())
 }
 
+/// Label of the locked WAL checkpoint, whose hold time is tracked apart from maintenance.
+pub(crate) const WAL_CHECKPOINT: &str = "wal full checkpoint";
+
 /// Holds the writer for one maintenance transaction and records how long it held it.
 pub(crate) struct TxTimer(Instant);
 
@@ -214,9 +217,11 @@ impl TxTimer {
                 "Slow maintenance transaction."
             );
         }
-        inner
-            .counters
-            .max_maint_tx_us
-            .fetch_max(us, std::sync::atomic::Ordering::Relaxed);
+        let peak = if what == WAL_CHECKPOINT {
+            &inner.counters.max_wal_checkpoint_us
+        } else {
+            &inner.counters.max_maint_tx_us
+        };
+        peak.fetch_max(us, std::sync::atomic::Ordering::Relaxed);
     }
 }

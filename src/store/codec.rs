@@ -305,17 +305,62 @@ fn frame_width(frame: &[i64]) -> (i64, u32) {
     (min, 64 - range.leading_zeros())
 }
 
+/// Flag in a frame's width byte: a sparse frame (bitmap of non-zero positions, then the non-zero
+/// values packed against their own minimum). Widths never exceed 64, so older data never sets it.
+const SPARSE: u8 = 0x80;
+
+/// Minimum and bit width of the non-zero values of a frame, and how many there are.
+fn sparse_width(frame: &[i64]) -> (i64, u32, usize) {
+    let nz = frame.iter().copied().filter(|&v| v != 0);
+    let (mut min, mut max, mut count) = (i64::MAX, i64::MIN, 0usize);
+    for v in nz {
+        min = min.min(v);
+        max = max.max(v);
+        count += 1;
+    }
+    if count == 0 {
+        return (0, 0, 0);
+    }
+    let range = (max as u64).wrapping_sub(min as u64);
+    (min, 64 - range.leading_zeros(), count)
+}
+
+fn dense_size(f: &[i64]) -> usize {
+    let (min, w) = frame_width(f);
+    varint_len(zigzag(min)) + 1 + (w as usize * f.len()).div_ceil(8)
+}
+
+fn sparse_size(f: &[i64]) -> usize {
+    let (min, w, count) = sparse_width(f);
+    varint_len(zigzag(min)) + 1 + f.len().div_ceil(8) + (w as usize * count).div_ceil(8)
+}
+
 fn packed_size(vals: &[i64]) -> usize {
     vals.chunks(FRAME)
-        .map(|f| {
-            let (min, w) = frame_width(f);
-            varint_len(zigzag(min)) + 1 + (w as usize * f.len()).div_ceil(8)
-        })
+        .map(|f| dense_size(f).min(sparse_size(f)))
         .sum()
 }
 
 fn pack(vals: &[i64], out: &mut Vec<u8>) {
     for f in vals.chunks(FRAME) {
+        if sparse_size(f) < dense_size(f) {
+            let (min, w, _) = sparse_width(f);
+            put_ivarint(out, min);
+            out.push(SPARSE | w as u8);
+            let mut bitmap = vec![0u8; f.len().div_ceil(8)];
+            for (i, &v) in f.iter().enumerate() {
+                if v != 0 {
+                    bitmap[i / 8] |= 1 << (i % 8);
+                }
+            }
+            out.extend_from_slice(&bitmap);
+            let mut bw = BitWriter::new();
+            for &v in f.iter().filter(|&&v| v != 0) {
+                bw.write((v as u64).wrapping_sub(min as u64), w);
+            }
+            out.extend_from_slice(&bw.finish());
+            continue;
+        }
         let (min, w) = frame_width(f);
         put_ivarint(out, min);
         out.push(w as u8);
@@ -334,11 +379,24 @@ fn unpack(r: &mut Reader<'_>, n: usize, out: &mut Vec<i64>) -> Result<(), CodecE
     while left > 0 {
         let len = left.min(FRAME);
         let min = r.ivarint()?;
-        let w = u32::from(r.u8()?);
+        let flags = r.u8()?;
+        let w = u32::from(flags & !SPARSE);
         if w > 64 {
             return err(format!("bit width {w} exceeds 64"));
         }
-        if w == 0 {
+        if flags & SPARSE != 0 {
+            let bitmap = r.bytes(len.div_ceil(8))?;
+            let count: usize = bitmap.iter().map(|b| b.count_ones() as usize).sum();
+            let bytes = r.bytes((w as usize * count).div_ceil(8))?;
+            let mut br = BitReader::new(bytes);
+            for i in 0..len {
+                if bitmap[i / 8] & (1 << (i % 8)) != 0 {
+                    out.push((min as u64).wrapping_add(br.read(w)?) as i64);
+                } else {
+                    out.push(0);
+                }
+            }
+        } else if w == 0 {
             out.extend(std::iter::repeat_n(min, len));
         } else {
             let bytes = r.bytes((w as usize * len).div_ceil(8))?;
@@ -812,19 +870,109 @@ pub fn decode_raw(data: &[u8]) -> Result<RawChunk, CodecError> {
     Ok(RawChunk { prev, ts, vals })
 }
 
+/// Rollup chunks written since the predicted-column format (kind 3); kind 2 chunks (independent
+/// columns) are still read.
+const CHUNK_ROLLUP_PREDICTED: u8 = 3;
+
+const COL_PLAIN: u8 = 0;
+const COL_PREDICTED: u8 = 1;
+
+/// Predictions of the derived columns from `last` and `count`: max and min ≈ last (flat buckets),
+/// sum ≈ count × last, increase ≈ the counter increase between consecutive lasts (exact for a
+/// counter without a reset inside the bucket).
+fn predict(kind: usize, last: &[f64], count: &[f64]) -> Vec<f64> {
+    match kind {
+        0 | 1 => last.to_vec(),
+        2 => count.iter().zip(last).map(|(c, l)| c * l).collect(),
+        _ => last
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| {
+                if i == 0 {
+                    0.0
+                } else {
+                    super::rollup::counter_increase(Some(last[i - 1]), l)
+                }
+            })
+            .collect(),
+    }
+}
+
+/// Encodes a column either plainly or as the positions where it differs (bit for bit) from its
+/// prediction plus the differing values, whichever is smaller.
+fn encode_column(vals: &[f64], predicted: &[f64], codecs: ValueCodecs, out: &mut Vec<u8>) {
+    let mut plain = Vec::new();
+    encode_values(vals, codecs, &mut plain);
+    let mut pred = Vec::new();
+    let diffs: Vec<usize> = (0..vals.len())
+        .filter(|&i| vals[i].to_bits() != predicted[i].to_bits())
+        .collect();
+    put_uvarint(&mut pred, diffs.len() as u64);
+    let mut prev = 0usize;
+    for &i in &diffs {
+        put_uvarint(&mut pred, (i - prev) as u64);
+        prev = i;
+    }
+    let values: Vec<f64> = diffs.iter().map(|&i| vals[i]).collect();
+    encode_values(&values, codecs, &mut pred);
+    if pred.len() < plain.len() {
+        out.push(COL_PREDICTED);
+        out.extend_from_slice(&pred);
+    } else {
+        out.push(COL_PLAIN);
+        out.extend_from_slice(&plain);
+    }
+}
+
+fn decode_column(r: &mut Reader<'_>, n: usize, predicted: &[f64]) -> Result<Vec<f64>, CodecError> {
+    match r.u8()? {
+        COL_PLAIN => decode_values(r, n),
+        COL_PREDICTED => {
+            let k = r.count(n)?;
+            let mut idx = Vec::with_capacity(k);
+            let mut i = 0usize;
+            for j in 0..k {
+                let gap = r.uvarint()? as usize;
+                if j > 0 && gap == 0 {
+                    return err("predicted column repeats an index");
+                }
+                i = i
+                    .checked_add(gap)
+                    .filter(|&i| i < n)
+                    .ok_or_else(|| CodecError("predicted column index out of range".into()))?;
+                idx.push(i);
+            }
+            let values = decode_values(r, k)?;
+            let mut out = predicted.to_vec();
+            for (i, v) in idx.into_iter().zip(values) {
+                out[i] = v;
+            }
+            Ok(out)
+        }
+        m => err(format!("unknown column mode {m}")),
+    }
+}
+
 pub fn encode_rollup(buckets: &[super::Bucket], codecs: ValueCodecs) -> Vec<u8> {
     let mut p = Vec::with_capacity(64 + buckets.len() * 4);
-    p.push(CHUNK_ROLLUP);
+    p.push(CHUNK_ROLLUP_PREDICTED);
     put_uvarint(&mut p, buckets.len() as u64);
     let ts: Vec<i64> = buckets.iter().map(|b| b.ts).collect();
     encode_timestamps(&ts, &mut p);
     let col = |f: fn(&super::Bucket) -> f64| -> Vec<f64> { buckets.iter().map(f).collect() };
-    encode_values(&col(|b| f64::from(b.count)), codecs, &mut p);
-    encode_values(&col(|b| b.sum), codecs, &mut p);
-    encode_values(&col(|b| b.min), codecs, &mut p);
-    encode_values(&col(|b| b.max), codecs, &mut p);
-    encode_values(&col(|b| b.last), codecs, &mut p);
-    encode_values(&col(|b| b.increase), codecs, &mut p);
+    let last = col(|b| b.last);
+    let count = col(|b| f64::from(b.count));
+    encode_values(&last, codecs, &mut p);
+    encode_values(&count, codecs, &mut p);
+    let derived = [
+        col(|b| b.max),
+        col(|b| b.min),
+        col(|b| b.sum),
+        col(|b| b.increase),
+    ];
+    for (kind, vals) in derived.iter().enumerate() {
+        encode_column(vals, &predict(kind, &last, &count), codecs, &mut p);
+    }
     let mut out = Vec::with_capacity(p.len() + 4);
     seal_crc(&p, &mut out);
     out
@@ -832,17 +980,30 @@ pub fn encode_rollup(buckets: &[super::Bucket], codecs: ValueCodecs) -> Vec<u8> 
 
 pub fn decode_rollup(data: &[u8]) -> Result<Vec<super::Bucket>, CodecError> {
     let mut r = Reader::new(open_crc(data)?);
-    if r.u8()? != CHUNK_ROLLUP {
-        return err("not a rollup chunk");
-    }
+    let kind = r.u8()?;
     let n = r.count(MAX_CHUNK_N)?;
     let ts = decode_timestamps(&mut r, n)?;
-    let count = decode_values(&mut r, n)?;
-    let sum = decode_values(&mut r, n)?;
-    let min = decode_values(&mut r, n)?;
-    let max = decode_values(&mut r, n)?;
-    let last = decode_values(&mut r, n)?;
-    let increase = decode_values(&mut r, n)?;
+    let (count, sum, min, max, last, increase) = match kind {
+        CHUNK_ROLLUP => {
+            let count = decode_values(&mut r, n)?;
+            let sum = decode_values(&mut r, n)?;
+            let min = decode_values(&mut r, n)?;
+            let max = decode_values(&mut r, n)?;
+            let last = decode_values(&mut r, n)?;
+            let increase = decode_values(&mut r, n)?;
+            (count, sum, min, max, last, increase)
+        }
+        CHUNK_ROLLUP_PREDICTED => {
+            let last = decode_values(&mut r, n)?;
+            let count = decode_values(&mut r, n)?;
+            let max = decode_column(&mut r, n, &predict(0, &last, &count))?;
+            let min = decode_column(&mut r, n, &predict(1, &last, &count))?;
+            let sum = decode_column(&mut r, n, &predict(2, &last, &count))?;
+            let increase = decode_column(&mut r, n, &predict(3, &last, &count))?;
+            (count, sum, min, max, last, increase)
+        }
+        _ => return err("not a rollup chunk"),
+    };
     if !r.is_empty() {
         return err("trailing bytes in rollup chunk");
     }
@@ -970,8 +1131,65 @@ mod tests {
             .map(|i| (1_700_000_000_000 + i * 15_000, (1_000_000 + i * 250) as f64))
             .collect();
         assert!(encode_raw(None, &counter, ValueCodecs::default()).len() < 40);
+        // A slowly varying gauge (a change every fourth sample) packs into sparse frames.
+        let mut level = 5_000_000i64;
+        let stepped: Vec<(i64, f64)> = (0..480)
+            .map(|i| {
+                if i % 4 == 0 {
+                    level += (i * 37 % 101) - 40;
+                }
+                (i * 15_000, level as f64)
+            })
+            .collect();
+        let enc = encode_raw(None, &stepped, ValueCodecs::default());
+        assert!(enc.len() < 480 / 2, "{} bytes", enc.len());
+        assert_eq!(
+            decode_raw(&enc).unwrap().vals,
+            stepped.iter().map(|s| s.1).collect::<Vec<_>>()
+        );
         let constant: Vec<(i64, f64)> = (0..480).map(|i| (i * 15_000, 3.0)).collect();
         assert!(encode_raw(None, &constant, ValueCodecs::default()).len() < 30);
+    }
+
+    /// The layout written before predicted columns (kind 2), still read.
+    fn encode_rollup_v2(buckets: &[super::super::Bucket]) -> Vec<u8> {
+        let mut p = vec![CHUNK_ROLLUP];
+        put_uvarint(&mut p, buckets.len() as u64);
+        let ts: Vec<i64> = buckets.iter().map(|b| b.ts).collect();
+        encode_timestamps(&ts, &mut p);
+        let cols: [fn(&super::super::Bucket) -> f64; 6] = [
+            |b| f64::from(b.count),
+            |b| b.sum,
+            |b| b.min,
+            |b| b.max,
+            |b| b.last,
+            |b| b.increase,
+        ];
+        for f in cols {
+            let v: Vec<f64> = buckets.iter().map(f).collect();
+            encode_values(&v, ValueCodecs::default(), &mut p);
+        }
+        let mut out = Vec::new();
+        seal_crc(&p, &mut out);
+        out
+    }
+
+    #[test]
+    fn rollups_of_both_layouts_decode_and_predicted_columns_are_smaller_for_counters() {
+        let samples: Vec<(i64, f64)> = (0..480)
+            .map(|i| {
+                (
+                    i * 15_000,
+                    (1_000_000 + i * i * 37 % 5_000 + i * 900) as f64,
+                )
+            })
+            .collect();
+        let buckets = crate::store::rollup::rollup_samples(&samples, Some(999_000.0), true, 60_000);
+        let old = encode_rollup_v2(&buckets);
+        let new = encode_rollup(&buckets, ValueCodecs::default());
+        assert_eq!(decode_rollup(&old).unwrap(), buckets);
+        assert_eq!(decode_rollup(&new).unwrap(), buckets);
+        assert!(new.len() < old.len(), "{} vs {}", new.len(), old.len());
     }
 
     fn arb_value() -> impl proptest::strategy::Strategy<Value = f64> {
@@ -1051,7 +1269,7 @@ mod tests {
                 let _ = decode_raw(&resealed);
                 let _ = decode_rollup(&resealed);
             }
-            for kind in [CHUNK_RAW, CHUNK_ROLLUP] {
+            for kind in [CHUNK_RAW, CHUNK_ROLLUP, CHUNK_ROLLUP_PREDICTED] {
                 let mut payload = vec![kind];
                 payload.extend_from_slice(&garbage);
                 let mut sealed = Vec::new();

@@ -484,8 +484,8 @@ const WAL_RESTART_FRAMES: i64 = 16_384;
 /// PASSIVE checkpoint on its own connection: copies WAL pages into the database without taking the
 /// writer lock, so ingest never waits for it. Under continuous writes a PASSIVE checkpoint never
 /// catches up completely, so the WAL would never restart and would grow without bound; when it
-/// exceeds [`WAL_RESTART_FRAMES`], a RESTART checkpoint runs while holding the writer mutex. It
-/// only has the frames written since the PASSIVE pass left to copy, so appends wait briefly.
+/// exceeds [`WAL_RESTART_FRAMES`], a FULL checkpoint runs while holding the writer mutex. It only
+/// has the frames written since the PASSIVE pass left to copy, so appends wait briefly.
 pub(crate) async fn checkpoint(inner: &Inner) -> Result<(), StoreError> {
     let mut guard = inner.checkpointer.lock().await;
     let Some(conn) = guard.as_mut() else {
@@ -498,11 +498,14 @@ pub(crate) async fn checkpoint(inner: &Inner) -> Result<(), StoreError> {
     if log > WAL_RESTART_FRAMES {
         let _writer = inner.writer.lock().await;
         let timer = TxTimer::start();
-        sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+        // FULL, not RESTART: it waits for no reader to leave the WAL (short reads would make the
+        // busy handler sleep in growing steps); with every frame copied, the writer's next
+        // transaction restarts the WAL from its start.
+        sqlx::query("PRAGMA wal_checkpoint(FULL)")
             .execute(&mut *conn)
             .await
-            .map_err(sql("restarting the WAL"))?;
-        timer.finish(inner, "wal restart");
+            .map_err(sql("completing a WAL checkpoint"))?;
+        timer.finish(inner, chunks::WAL_CHECKPOINT);
     }
     Ok(())
 }

@@ -52,9 +52,13 @@
 //! Timestamps: (delta, run-length) pairs — a regular scrape costs a few bytes per chunk — or
 //! bit-packed deltas for jittered ones. Values, smallest of: constant; **decimal** (scaled by
 //! 10^e to integers when that round-trips bit for bit, delta order 0/1/2 chosen per chunk,
-//! frame-of-reference bit packing in frames of 128; NaN, ±Inf, -0.0 and over-precise values kept
+//! frame-of-reference bit packing in frames of 128, or sparse frames (bitmap of non-zero
+//! deltas, then the non-zero ones packed) for slowly changing series; NaN, ±Inf, -0.0 and
+//! over-precise values kept
 //! verbatim as exceptions); **Gorilla XOR** for noisy doubles; pco optionally (`ValueCodecs`).
-//! A tag byte per column says which.
+//! A tag byte per column says which. Rollup chunks store `last` and `count`, then max, min, sum
+//! and increase either plainly or as the few positions where they differ from a prediction
+//! (max ≈ min ≈ last in flat buckets, sum ≈ count × last, increase ≈ the step between lasts).
 //!
 //! # Reads
 //! `query_range` picks the step from `max_points`, then the coarsest tier whose resolution fits
@@ -69,8 +73,8 @@
 //! The writer never checkpoints inside a commit (`wal_autocheckpoint=0`); a separate connection
 //! and task run PASSIVE checkpoints every `checkpoint_interval`, which do not block the writer.
 //! Under continuous writes a PASSIVE checkpoint never catches up completely, so SQLite would never
-//! restart the WAL and it would grow without bound; once it passes 256 MiB, one RESTART
-//! checkpoint runs while holding the writer mutex (the longest write stall under saturation, see
+//! restart the WAL and it would grow without bound; once it passes 256 MiB, one FULL checkpoint
+//! runs while holding the writer mutex, after which the next write restarts the WAL (the longest write stall under saturation, see
 //! the benchmark). Open runs `PRAGMA quick_check` (configurable) and every chunk carries its
 //! checksum.
 
@@ -325,6 +329,9 @@ pub struct StoreStats {
     pub max_append_wait_ms: f64,
     /// Longest single maintenance write transaction (compaction, merge, retention).
     pub max_maintenance_tx_ms: f64,
+    /// Longest hold of the writer by a WAL checkpoint (only under sustained writes, when the WAL
+    /// passes 256 MiB).
+    pub max_wal_checkpoint_ms: f64,
     /// Chunks that failed their checksum or did not decode, seen by queries.
     pub corrupt_chunks_total: u64,
 }
@@ -370,6 +377,7 @@ pub(crate) struct Counters {
     /// Microseconds.
     pub max_append_wait_us: AtomicU64,
     pub max_maint_tx_us: AtomicU64,
+    pub max_wal_checkpoint_us: AtomicU64,
 }
 
 pub(crate) struct Inner {
@@ -989,6 +997,7 @@ impl Store {
             chunks_deleted_total: c.chunks_deleted.load(Ordering::Relaxed),
             max_append_wait_ms: c.max_append_wait_us.load(Ordering::Relaxed) as f64 / 1000.0,
             max_maintenance_tx_ms: c.max_maint_tx_us.load(Ordering::Relaxed) as f64 / 1000.0,
+            max_wal_checkpoint_ms: c.max_wal_checkpoint_us.load(Ordering::Relaxed) as f64 / 1000.0,
             corrupt_chunks_total: c.corrupt_chunks.load(Ordering::Relaxed),
         }
     }
@@ -1060,6 +1069,10 @@ impl Store {
         self.inner
             .counters
             .max_maint_tx_us
+            .store(0, Ordering::Relaxed);
+        self.inner
+            .counters
+            .max_wal_checkpoint_us
             .store(0, Ordering::Relaxed);
     }
 
