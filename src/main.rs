@@ -55,6 +55,13 @@ enum Command {
         /// Print one JSON object instead of a table.
         #[arg(long)]
         json: bool,
+        /// Instead of generating data: copy this kafkascope database, compact everything in it and
+        /// report the bytes per sample of its real scrapes.
+        #[arg(long, value_name = "FILE")]
+        from_db: Option<PathBuf>,
+        /// With --from-db: the block length to compact with (the server uses 2h).
+        #[arg(long, value_parser = parse_duration_arg, default_value = "2h")]
+        block: Duration,
     },
 }
 
@@ -114,10 +121,29 @@ fn main() -> ExitCode {
             run_async(serve(cfg))
         }
         Command::BenchStore {
+            from_db: Some(db),
+            json,
+            block,
+            ..
+        } => {
+            init_tracing();
+            run_async(async move {
+                let report = kafkascope::store::bench::measure_db(&db, block).await?;
+                if json {
+                    println!("{}", serde_json::to_string(&report)?);
+                } else {
+                    print!("{}", report.to_text());
+                }
+                Ok(())
+            })
+        }
+        Command::BenchStore {
             series,
             duration,
             dir,
             json,
+            from_db: None,
+            ..
         } => {
             init_tracing();
             let mut opts = kafkascope::store::bench::BenchOptions::default();

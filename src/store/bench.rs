@@ -913,3 +913,106 @@ async fn raw_footprint(
     let _ = std::fs::remove_file(&copy);
     Ok((n.unwrap_or(0), bytes.unwrap_or(0), size, per_tier))
 }
+
+/// What compaction makes of data that was really scraped: `kafkascope bench-store --from-db FILE`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RealDataReport {
+    pub database: String,
+    pub block_ms: i64,
+    pub series: usize,
+    /// First and last sample time of the compacted raw data (unix ms).
+    pub from_ms: Timestamp,
+    pub to_ms: Timestamp,
+    pub raw_samples: i64,
+    /// Raw chunk BLOB bytes per sample.
+    pub payload_bytes_per_sample: f64,
+    /// Raw chunks alone in a fresh database file, per sample (pages, row and index overhead included).
+    pub bytes_per_sample: f64,
+    pub chunks_per_tier: BTreeMap<String, TierFootprint>,
+}
+
+impl RealDataReport {
+    pub fn to_text(&self) -> String {
+        let fmt_ts = |ms: Timestamp| {
+            jiff::Timestamp::from_millisecond(ms)
+                .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_else(|_| ms.to_string())
+        };
+        let mut s = format!(
+            "real data from {} (compacted in {} min blocks)\n  series                      {}\n  span                        {} → {} ({:.1} h)\n  raw samples compacted       {}\n  raw payload bytes/sample    {:.3}\n  raw on-disk bytes/sample    {:.3}\n",
+            self.database,
+            self.block_ms / 60_000,
+            self.series,
+            fmt_ts(self.from_ms),
+            fmt_ts(self.to_ms),
+            (self.to_ms - self.from_ms) as f64 / 3_600_000.0,
+            self.raw_samples,
+            self.payload_bytes_per_sample,
+            self.bytes_per_sample,
+        );
+        for (tier, f) in &self.chunks_per_tier {
+            s.push_str(&format!(
+                "  tier {tier:<4} chunks {:>8}  points {:>10}  payload B/point {:.3}\n",
+                f.chunks,
+                f.points,
+                f.payload_bytes as f64 / f.points.max(1) as f64
+            ));
+        }
+        s
+    }
+}
+
+/// Copies a live kafkascope database (with its WAL), compacts every complete block of `block`
+/// length it holds (the server's own is 2 h; shorter blocks measure sooner but pay more per-chunk
+/// overhead), and measures the compressed raw data — bytes per sample of real scrapes, without waiting
+/// for the live server's 2-hour blocks to close.
+pub async fn measure_db(source: &std::path::Path, block: Duration) -> anyhow::Result<RealDataReport> {
+    use anyhow::Context;
+    let dir = std::env::temp_dir().join(format!("kafkascope-measure-{}-{}", std::process::id(), crate::model::now_ms()));
+    std::fs::create_dir_all(&dir).context("creating a temporary directory")?;
+    let result = measure_copy(source, &dir, block).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+async fn measure_copy(source: &std::path::Path, dir: &std::path::Path, block: Duration) -> anyhow::Result<RealDataReport> {
+    use anyhow::Context;
+    let copy = dir.join("copy.db");
+    for suffix in ["", "-wal"] {
+        let from = std::path::PathBuf::from(format!("{}{suffix}", source.display()));
+        if from.exists() {
+            std::fs::copy(&from, format!("{}{suffix}", copy.display()))
+                .with_context(|| format!("copying {}", from.display()))?;
+        }
+    }
+    let mut cfg = StoreConfig::new(&copy);
+    cfg.block_ms = block.as_millis() as i64;
+    cfg.background = false;
+    cfg.retention_interval = None;
+    let store = Store::open(cfg).await.context("opening the copy")?;
+    store.compact_now().await.context("compacting the copy")?;
+    let series = store.stats().await.series;
+    store.close().await?;
+    let (raw_samples, raw_payload, raw_file_bytes, per_tier) = raw_footprint(&copy).await?;
+    let span: (Option<i64>, Option<i64>) = {
+        use sqlx::Connection;
+        let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(&copy).read_only(true);
+        let mut conn = sqlx::SqliteConnection::connect_with(&opts).await?;
+        let r = sqlx::query_as("SELECT min(start_ts), max(end_ts) FROM chunk WHERE tier = 0")
+            .fetch_one(&mut conn)
+            .await?;
+        conn.close().await?;
+        r
+    };
+    Ok(RealDataReport {
+        database: source.display().to_string(),
+        block_ms: block.as_millis() as i64,
+        series,
+        from_ms: span.0.unwrap_or(0),
+        to_ms: span.1.unwrap_or(0),
+        raw_samples,
+        payload_bytes_per_sample: raw_payload as f64 / raw_samples.max(1) as f64,
+        bytes_per_sample: raw_file_bytes as f64 / raw_samples.max(1) as f64,
+        chunks_per_tier: per_tier,
+    })
+}
