@@ -642,4 +642,25 @@ interval = "15s"
         );
         assert_eq!(c.clusters[0].zookeeper, vec!["127.0.0.1:2181".to_string()]);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn duration_parser_never_panics(text in "\\PC{0,24}") {
+            let _ = parse_duration(&text);
+        }
+
+        #[test]
+        fn formatted_durations_parse_back(ms in 1u64..10_000_000_000u64) {
+            let d = Duration::from_millis(ms);
+            proptest::prop_assert_eq!(parse_duration(&format_duration(d)).unwrap(), d);
+        }
+
+        #[test]
+        fn config_parser_never_panics_and_errors_name_a_key(text in "(\\[\\[?[a-z_.]{0,12}\\]?\\]?\n|[a-z_0-9]{1,10} = (\"[^\"\\\\]{0,12}\"|[0-9]{1,4}|\\[\"[0-9.:]{0,15}\"\\])\n){0,8}") {
+            if let Err(e) = Config::parse(&text, "p.toml") {
+                let msg = e.to_string();
+                proptest::prop_assert!(msg.starts_with("p.toml: "), "{}", msg);
+            }
+        }
+    }
 }
