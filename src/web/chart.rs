@@ -416,6 +416,14 @@ pub fn nice_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
         .collect()
 }
 
+/// The value range an axis covers for data in `[lo, hi]`: zero is always included, so a series
+/// of non-negative values starts at 0 (a constant 1 is drawn on 0…1, not 0.9…1.1) and negative
+/// ticks appear only for negative values; an all-zero series gets 0…1.
+pub fn y_domain(lo: f64, hi: f64) -> (f64, f64) {
+    let (lo, hi) = (lo.min(0.0), hi.max(0.0));
+    if lo == hi { (0.0, 1.0) } else { (lo, hi) }
+}
+
 /// Time-axis tick interval for a range: about 4–8 labels, on UTC-aligned boundaries.
 fn time_tick_interval(range_ms: i64, width_px: f64) -> i64 {
     const MIN: i64 = 60_000;
@@ -504,10 +512,7 @@ impl ChartSpec {
         if empty {
             (lo, hi) = (0.0, 1.0);
         }
-        // Start at zero when zero is near, so small changes are not blown up.
-        if lo > 0.0 && lo <= hi - lo {
-            lo = 0.0;
-        }
+        (lo, hi) = y_domain(lo, hi);
         let scale: Scale = self.format.scale_for(lo.abs().max(hi.abs()));
         let scaled = nice_ticks(
             lo / scale.factor,
@@ -659,20 +664,29 @@ fn push_tenths(d: &mut String, v: f64) {
 }
 
 /// The average line: `M` at the start of each joined run, `L` within it. A run of one point
-/// gets a short horizontal stroke so it stays visible.
+/// gets a short horizontal stroke so it stays visible. Points inside a horizontal stretch (same
+/// y as both neighbours) are left out: they draw nothing, and flat series are most of a page.
 fn line_path(s: &SeriesData, m: &Mapper) -> String {
     let mut d = String::new();
     let half = s.step_ms as f64 / 2.0;
+    let mut xy: Vec<(f64, f64)> = Vec::new();
     for seg in s.segments() {
-        let pts = &s.points[seg];
-        for (i, p) in pts.iter().enumerate() {
-            if !p.avg.is_finite() {
+        xy.clear();
+        xy.extend(
+            s.points[seg]
+                .iter()
+                .filter(|p| p.avg.is_finite())
+                .map(|p| (m.x(p.ts as f64 + half), m.y(p.avg))),
+        );
+        let n = xy.len();
+        for i in 0..n {
+            let flat_inside = i > 0 && i + 1 < n && xy[i - 1].1 == xy[i].1 && xy[i + 1].1 == xy[i].1;
+            if flat_inside {
                 continue;
             }
-            let (x, y) = (m.x(p.ts as f64 + half), m.y(p.avg));
-            push_point(&mut d, if i == 0 { 'M' } else { 'L' }, x, y);
+            push_point(&mut d, if i == 0 { 'M' } else { 'L' }, xy[i].0, xy[i].1);
         }
-        if pts.len() == 1 {
+        if n == 1 {
             d.push_str("h1");
         }
     }
@@ -803,7 +817,20 @@ impl Sparkline {
         fmt: ValueFormat,
         link: String,
     ) -> Sparkline {
-        let (w, h) = (f64::from(Self::WIDTH), f64::from(Self::HEIGHT));
+        Self::sized(s, from, to, fmt, link, (Self::WIDTH, Self::HEIGHT))
+    }
+
+    /// A sparkline of `width × height` (tables with many columns use narrower ones).
+    pub fn sized(
+        s: &SeriesData,
+        from: Timestamp,
+        to: Timestamp,
+        fmt: ValueFormat,
+        link: String,
+        (width, height): (u32, u32),
+    ) -> Sparkline {
+        let (width, height) = (width.max(8), height.max(4));
+        let (w, h) = (f64::from(width), f64::from(height));
         let lo = s.min().unwrap_or(0.0);
         let hi = s.max().unwrap_or(1.0);
         let m = Mapper {
@@ -833,8 +860,8 @@ impl Sparkline {
             )
         };
         Sparkline {
-            width: Self::WIDTH,
-            height: Self::HEIGHT,
+            width,
+            height,
             d: line_path(s, &m),
             band: band_path(s, &m),
             title,

@@ -130,6 +130,22 @@ impl ValueFormat {
         }
     }
 
+    /// Several values with one unit written once, in the scale that suits `reference`:
+    /// `0 / 3.12 / 3090 ms`; a missing value is `–`.
+    pub fn format_joined(self, values: &[Option<f64>], reference: f64) -> String {
+        let scale = self.scale_for(reference);
+        let nums: Vec<String> = values
+            .iter()
+            .map(|v| match v {
+                Some(v) if v.is_finite() => format_number(v / scale.factor),
+                Some(v) => scale.format(*v),
+                None => "–".into(),
+            })
+            .collect();
+        let rate = if self.per_second { "/s" } else { "" };
+        format!("{}{}{rate}", nums.join(" / "), scale.suffix)
+    }
+
     /// One value with its own best scale, e.g. `12.3 MiB/s`, `4.5 ms`, `1.2k`.
     pub fn format(self, v: f64) -> String {
         self.scale_for(v).format(v)
@@ -218,6 +234,22 @@ pub fn format_number(x: f64) -> String {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
     } else {
         s
+    }
+}
+
+/// ZooKeeper's version text without the build details: `3.8.0-${mvngit.commit.id}, built on
+/// 2024-12-29 17:54 UTC` and `3.8.4-9316c2a7a97e1666d8f4593f34dd6fc36ecc436c, built on …` both
+/// give `3.8.0`/`3.8.4`; a suffix such as `-SNAPSHOT` stays.
+pub fn short_version(v: &str) -> &str {
+    let v = v.split(", built on").next().unwrap_or(v).trim();
+    match v.split_once('-') {
+        Some((base, rest))
+            if rest.starts_with("${")
+                || (rest.len() >= 7 && rest.chars().all(|c| c.is_ascii_hexdigit())) =>
+        {
+            base
+        }
+        _ => v,
     }
 }
 
@@ -323,6 +355,26 @@ mod tests {
     }
 
     #[test]
+    fn joined_values_share_one_unit() {
+        let ms = ValueFormat {
+            unit: Unit::Millis,
+            per_second: false,
+        };
+        assert_eq!(
+            ms.format_joined(&[Some(0.0), Some(3.12), Some(3090.0)], 3.12),
+            "0 / 3.12 / 3090 ms"
+        );
+        assert_eq!(
+            ValueFormat::plain().format_joined(&[Some(53.0), Some(20000.0)], 53.0),
+            "53 / 20000"
+        );
+        assert_eq!(
+            ValueFormat::plain().format_joined(&[Some(2.0), None], 2.0),
+            "2 / –"
+        );
+    }
+
+    #[test]
     fn tick_labels_have_the_decimals_their_step_needs() {
         let s = ValueFormat {
             unit: Unit::Millis,
@@ -344,6 +396,22 @@ mod tests {
         assert_eq!(format_number(1.0), "1");
         assert_eq!(format_number(-0.5), "-0.5");
         assert_eq!(format_number(0.0001234), "1.23e-4");
+    }
+
+    #[test]
+    fn versions_lose_their_build_details() {
+        assert_eq!(
+            short_version("3.8.0-${mvngit.commit.id}, built on 2024-12-29 17:54 UTC"),
+            "3.8.0"
+        );
+        assert_eq!(
+            short_version(
+                "3.8.4-9316c2a7a97e1666d8f4593f34dd6fc36ecc436c, built on 2024-02-12 22:16 UTC"
+            ),
+            "3.8.4"
+        );
+        assert_eq!(short_version("3.9.3-SNAPSHOT"), "3.9.3-SNAPSHOT");
+        assert_eq!(short_version("3.4.14"), "3.4.14");
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod page;
 pub(crate) mod pages;
 mod routes;
 pub mod selfmetrics;
+pub mod steps;
 pub mod timerange;
 
 use crate::config::Config;

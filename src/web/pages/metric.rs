@@ -107,8 +107,9 @@ async fn answer(ctx: &Ctx, expr: &Expr, range: &TimeRange, width: u32) -> WebRes
             cluster,
         });
     }
-    // Evaluated expression: one bucket per 2 px, start aligned to the step like Grafana does.
-    let step = ((range.len_ms() / super::points_for(width) as i64).max(1000) + 999) / 1000 * 1000;
+    // Evaluated expression: the pages' nice step for one point per 2 px, start aligned to it
+    // like Grafana does.
+    let step = super::chart_step(ctx, range, super::points_for(width));
     let start = range.from.div_euclid(step) * step;
     let r = eval_range(&ctx.store, expr, start, range.to, step)
         .await
