@@ -18,6 +18,7 @@ impl Unit {
         let m = m.strip_suffix("_total").unwrap_or(&m);
         if m.ends_with("_bytes")
             || m.ends_with("_bytes_count")
+            || m.ends_with("bytes_received_count")
             || m.ends_with("data_size")
             || m.ends_with("proposal_size")
             || m.ends_with("response_size")
@@ -312,6 +313,7 @@ mod tests {
     fn units_are_inferred_from_metric_names() {
         assert_eq!(Unit::for_metric("node_memory_Cached_bytes"), Unit::Bytes);
         assert_eq!(Unit::for_metric("zk_approximate_data_size"), Unit::Bytes);
+        assert_eq!(Unit::for_metric("zk_bytes_received_count"), Unit::Bytes);
         assert_eq!(Unit::for_metric("zk_avg_latency"), Unit::Millis);
         assert_eq!(Unit::for_metric("zk_avg_fsynctime"), Unit::Millis);
         assert_eq!(

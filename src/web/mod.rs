@@ -15,6 +15,7 @@ pub(crate) mod pages;
 mod routes;
 pub mod selfmetrics;
 pub mod steps;
+pub mod strip;
 pub mod timerange;
 
 use crate::config::Config;
