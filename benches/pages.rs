@@ -150,6 +150,14 @@ async fn run() -> anyhow::Result<()> {
                 enc(r#"zk_avg_latency{cluster="lab"}"#)
             ),
         ),
+        (
+            "/zookeeper/lab/zk1:2181 (1h)",
+            format!("/zookeeper/lab/{}?range=1h", enc("zk1:2181")),
+        ),
+        (
+            "/zookeeper/lab/zk1:2181 (7d)",
+            format!("/zookeeper/lab/{}?range=7d", enc("zk1:2181")),
+        ),
         ("/zookeeper (1h)", "/zookeeper?range=1h".to_string()),
         (
             "/metric selector (1h)",

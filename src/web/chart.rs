@@ -1043,6 +1043,76 @@ mod tests {
         assert!(chart.y_ticks[0].pos > chart.y_ticks[chart.y_ticks.len() - 1].pos);
     }
 
+    fn tick_labels(chart: &Chart) -> Vec<&str> {
+        chart.y_ticks.iter().map(|t| t.label.as_str()).collect()
+    }
+
+    #[test]
+    fn a_constant_series_is_drawn_from_zero_not_around_its_value() {
+        let s = SeriesData::from_buckets("x", &[gauge(0, 1.0), gauge(60_000, 1.0)], 60_000, false);
+        let chart = spec(vec![s]).render();
+        let labels = tick_labels(&chart);
+        assert_eq!(labels.first(), Some(&"0"), "{labels:?}");
+        assert_eq!(labels.last(), Some(&"1"), "{labels:?}");
+        let s = SeriesData::from_buckets(
+            "x",
+            &[gauge(0, 415.0), gauge(60_000, 416.0)],
+            60_000,
+            false,
+        );
+        assert_eq!(tick_labels(&spec(vec![s]).render()).first(), Some(&"0"));
+    }
+
+    #[test]
+    fn an_all_zero_series_gets_zero_to_one_without_negative_ticks() {
+        let zero = SeriesData::from_buckets("x", &[gauge(0, 0.0), gauge(60_000, 0.0)], 60_000, false);
+        let labels: Vec<String> = tick_labels(&spec(vec![zero]).render())
+            .iter()
+            .map(|l| l.to_string())
+            .collect();
+        assert_eq!(labels.first().map(String::as_str), Some("0"));
+        assert_eq!(labels.last().map(String::as_str), Some("1"));
+        // A counter that never increased: rates of 0/s, never "-1/s".
+        let flat = |ts| Bucket {
+            count: 4,
+            ..gauge(ts, 5.0)
+        };
+        let counter = SeriesData::from_buckets("c", &[flat(0), flat(60_000)], 60_000, true);
+        let mut sp = spec(vec![counter]);
+        sp.format = ValueFormat {
+            unit: Unit::Count,
+            per_second: true,
+        };
+        let chart = sp.render();
+        let labels = tick_labels(&chart);
+        assert_eq!(labels.first(), Some(&"0/s"), "{labels:?}");
+        assert!(labels.iter().all(|l| !l.starts_with('-')), "{labels:?}");
+    }
+
+    #[test]
+    fn negative_ticks_appear_only_for_negative_values() {
+        let s = SeriesData::from_buckets("x", &[gauge(0, -4.0), gauge(60_000, 9.0)], 60_000, false);
+        let labels = tick_labels(&spec(vec![s]).render()).join(" ");
+        assert!(labels.starts_with('-'), "{labels}");
+        let s = SeriesData::from_buckets("x", &[gauge(0, -4.0), gauge(60_000, -2.0)], 60_000, false);
+        let labels = tick_labels(&spec(vec![s]).render()).join(" ");
+        assert!(labels.ends_with(" 0"), "an all-negative axis ends at 0: {labels}");
+        assert_eq!(y_domain(3.0, 3.0), (0.0, 3.0));
+        assert_eq!(y_domain(0.0, 0.0), (0.0, 1.0));
+        assert_eq!(y_domain(-2.0, -2.0), (-2.0, 0.0));
+    }
+
+    #[test]
+    fn flat_stretches_are_drawn_with_their_end_points_only() {
+        let buckets: Vec<Bucket> = (0..10)
+            .map(|i| gauge(i * 60_000, if i == 5 { 3.0 } else { 1.0 }))
+            .collect();
+        let s = SeriesData::from_buckets("x", &buckets, 60_000, false);
+        let d = spec(vec![s]).render().lines[0].d.clone();
+        // 0 … 4 flat (two points), up to 5, down to 6, 6 … 9 flat (one more point).
+        assert_eq!(d.matches(['M', 'L']).count(), 5, "{d}");
+    }
+
     #[test]
     fn x_ticks_are_utc_aligned_and_labelled_for_the_range() {
         let ticks = time_ticks(0, 6 * 3_600_000, 540.0);
