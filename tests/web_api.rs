@@ -234,7 +234,11 @@ async fn a_range_selector_returns_exactly_the_raw_samples_written() {
     assert_eq!(servers, vec!["zk1:2181", "zk2:2182"]);
     for r in result {
         let pts = raw_points(r);
-        assert_eq!(pts.len(), 480, "2 h of 15 s scrapes, the first one left out");
+        assert_eq!(
+            pts.len(),
+            480,
+            "2 h of 15 s scrapes, the first one left out"
+        );
         for (i, (ts, v)) in pts.iter().enumerate() {
             let n = i as i64 + 1;
             assert_eq!(*ts, env.start + n * SCRAPE_MS);
@@ -245,7 +249,10 @@ async fn a_range_selector_returns_exactly_the_raw_samples_written() {
     // More than 11,000 samples of one series in the window are refused, not cut short.
     let dense: Vec<Sample> = (0..11_001)
         .map(|i| Sample {
-            key: SeriesKey::new("kafkascope_test_dense", Labels::from_pairs([("cluster", CLUSTER)])),
+            key: SeriesKey::new(
+                "kafkascope_test_dense",
+                Labels::from_pairs([("cluster", CLUSTER)]),
+            ),
             kind: MetricKind::Gauge,
             ts: at - 11_001 + i,
             value: i as f64,

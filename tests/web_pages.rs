@@ -76,7 +76,10 @@ async fn ensemble_page_has_one_row_per_configured_server_with_sparklines() {
         html.contains("1 of 3 servers down"),
         "the health reasons are named"
     );
-    assert!(!html.contains("class=\"scroll\""), "the table fits without scrolling");
+    assert!(
+        !html.contains("class=\"scroll\""),
+        "the table fits without scrolling"
+    );
     let (status, one) = env.text("/zookeeper/lab").await;
     assert_eq!(status, 200);
     assert!(
@@ -113,9 +116,20 @@ async fn server_page_charts_every_series_grouped_with_conf_and_envi() {
     // Key metrics come first and open; the other groups are collapsed.
     let key = html.find("<h2>Key metrics</h2>").unwrap();
     assert!(key < html.find("<h2>Quorum &#38; replication</h2>").unwrap());
-    assert_eq!(count(&html, "<details class=\"group\" id="), 7, "groups without series are left out");
-    assert_eq!(count(&html, "<details class=\"group\" id=\"key-metrics\" open>"), 1);
-    assert_eq!(count(&html, " open><summary><h2>"), 1, "only key metrics are open");
+    assert_eq!(
+        count(&html, "<details class=\"group\" id="),
+        7,
+        "groups without series are left out"
+    );
+    assert_eq!(
+        count(&html, "<details class=\"group\" id=\"key-metrics\" open>"),
+        1
+    );
+    assert_eq!(
+        count(&html, " open><summary><h2>"),
+        1,
+        "only key metrics are open"
+    );
     for title in [
         "Request latency (avg / min / max)",
         "Outstanding requests",
@@ -128,16 +142,31 @@ async fn server_page_charts_every_series_grouped_with_conf_and_envi() {
         "File descriptors open / max",
         "Followers: learners / synced / pending syncs",
     ] {
-        assert!(html.contains(&format!(">{}</a>", esc(title))), "key chart {title}");
+        assert!(
+            html.contains(&format!(">{}</a>", esc(title))),
+            "key chart {title}"
+        );
     }
     // A summary family is one chart: the average with its min–max band and the quantiles.
-    assert!(html.contains(">fsynctime</a>"), "summary families are charted by name");
+    assert!(
+        html.contains(">fsynctime</a>"),
+        "summary families are charted by name"
+    );
     assert!(html.contains("avg, min–max band"));
     // State-like series are strips with the current state, not line charts.
     assert!(html.contains("<svg class=\"strips\""), "{html}");
-    assert!(html.contains("<rect class=\"s-leader\""), "the leader's mode strip");
-    assert!(!html.contains(">zk_server_state</a>"), "no line chart of the mode");
-    assert!(!html.contains(">zk_version_info</a>"), "no line chart of the version");
+    assert!(
+        html.contains("<rect class=\"s-leader\""),
+        "the leader's mode strip"
+    );
+    assert!(
+        !html.contains(">zk_server_state</a>"),
+        "no line chart of the mode"
+    );
+    assert!(
+        !html.contains(">zk_version_info</a>"),
+        "no line chart of the version"
+    );
     // Series that did not change are rows of a compact table, not charts.
     assert!(html.contains("<h3>Unchanged in this range</h3>"), "{html}");
     assert!(
@@ -163,9 +192,16 @@ async fn server_page_charts_every_series_grouped_with_conf_and_envi() {
         "event ticks carry the message"
     );
     let (_, all) = env
-        .text(&format!("/zookeeper/lab/{}?range=6h&open=all", enc("zk1:2181")))
+        .text(&format!(
+            "/zookeeper/lab/{}?range=6h&open=all",
+            enc("zk1:2181")
+        ))
         .await;
-    assert_eq!(count(&all, " open><summary><h2>"), 7, "open=all expands every group");
+    assert_eq!(
+        count(&all, " open><summary><h2>"),
+        7,
+        "open=all expands every group"
+    );
     let (status, _) = env.text("/zookeeper/lab/zk9:2181").await;
     assert_eq!(status, 404);
     env.stop().await;
@@ -178,7 +214,10 @@ async fn metric_page_charts_tabulates_compares_and_exports_csv() {
     let (status, html) = env.text(&format!("/metric?query={q}&range=6h")).await;
     assert_eq!(status, 200, "{html}");
     assert!(html.contains("<svg class=\"ch\""));
-    assert!(html.contains("tier: 1m · step 1m"), "6 h on 1000 px: one-minute steps");
+    assert!(
+        html.contains("tier: 1m · step 1m"),
+        "6 h on 1000 px: one-minute steps"
+    );
     assert!(html.contains("<table class=\"wide stats\">"));
     assert!(
         html.contains(&esc(r#"zk_znode_count{cluster="lab",server="zk1:2181"}"#)),
@@ -243,8 +282,14 @@ async fn targets_and_events_pages_list_what_happened() {
     let (status, html) = env.text("/targets").await;
     assert_eq!(status, 200, "{html}");
     assert_eq!(count(&html, "<span class=\"mono\">zk"), 3, "{html}");
-    assert!(html.contains("<tr class=\"errrow\">"), "errors on a row of their own");
-    assert!(html.contains("version=<b>3.8.0</b>") || !html.contains("version="), "short versions");
+    assert!(
+        html.contains("<tr class=\"errrow\">"),
+        "errors on a row of their own"
+    );
+    assert!(
+        html.contains("version=<b>3.8.0</b>") || !html.contains("version="),
+        "short versions"
+    );
     assert!(html.contains(DOWN_ERROR));
     assert!(html.contains("2 up"));
     assert!(html.contains("4.2 ms"));

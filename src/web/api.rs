@@ -196,8 +196,7 @@ fn range_selector(p: &Params) -> Result<Option<(query::Selector, i64)>, ApiError
     let text = p
         .get("query")
         .ok_or_else(|| bad("invalid parameter \"query\": missing"))?;
-    query::parse_range_selector(text)
-        .map_err(|e| bad(format!("invalid parameter \"query\": {e}")))
+    query::parse_range_selector(text).map_err(|e| bad(format!("invalid parameter \"query\": {e}")))
 }
 
 /// The raw samples of every series of `sel` in `(at − offset − range, at − offset]`, as a

@@ -680,7 +680,8 @@ fn line_path(s: &SeriesData, m: &Mapper) -> String {
         );
         let n = xy.len();
         for i in 0..n {
-            let flat_inside = i > 0 && i + 1 < n && xy[i - 1].1 == xy[i].1 && xy[i + 1].1 == xy[i].1;
+            let flat_inside =
+                i > 0 && i + 1 < n && xy[i - 1].1 == xy[i].1 && xy[i + 1].1 == xy[i].1;
             if flat_inside {
                 continue;
             }
@@ -693,24 +694,43 @@ fn line_path(s: &SeriesData, m: &Mapper) -> String {
     d
 }
 
-/// The min–max band as one closed polygon per joined run; empty when min = max everywhere.
+/// The min–max band as one closed polygon per joined run; empty when min = max everywhere. As
+/// for lines, points inside a horizontal stretch of an edge are left out.
 fn band_path(s: &SeriesData, m: &Mapper) -> String {
     if s.points.iter().all(|p| p.min == p.max) {
         return String::new();
     }
     let mut d = String::new();
     let half = s.step_ms as f64 / 2.0;
+    let mut top: Vec<(f64, f64)> = Vec::new();
+    let mut bottom: Vec<(f64, f64)> = Vec::new();
     for seg in s.segments() {
         let pts = &s.points[seg];
         if pts.len() < 2 {
             continue;
         }
-        for (i, p) in pts.iter().enumerate() {
-            let c = if i == 0 { 'M' } else { 'L' };
-            push_point(&mut d, c, m.x(p.ts as f64 + half), m.y(p.max));
+        top.clear();
+        bottom.clear();
+        for p in pts {
+            let x = m.x(p.ts as f64 + half);
+            top.push((x, m.y(p.max)));
+            bottom.push((x, m.y(p.min)));
         }
-        for p in pts.iter().rev() {
-            push_point(&mut d, 'L', m.x(p.ts as f64 + half), m.y(p.min));
+        bottom.reverse();
+        for (edge, first) in [(&top, 'M'), (&bottom, 'L')] {
+            let n = edge.len();
+            for i in 0..n {
+                let flat_inside =
+                    i > 0 && i + 1 < n && edge[i - 1].1 == edge[i].1 && edge[i + 1].1 == edge[i].1;
+                if !flat_inside {
+                    push_point(
+                        &mut d,
+                        if i == 0 { first } else { 'L' },
+                        edge[i].0,
+                        edge[i].1,
+                    );
+                }
+            }
         }
         d.push('Z');
     }
@@ -1054,18 +1074,15 @@ mod tests {
         let labels = tick_labels(&chart);
         assert_eq!(labels.first(), Some(&"0"), "{labels:?}");
         assert_eq!(labels.last(), Some(&"1"), "{labels:?}");
-        let s = SeriesData::from_buckets(
-            "x",
-            &[gauge(0, 415.0), gauge(60_000, 416.0)],
-            60_000,
-            false,
-        );
+        let s =
+            SeriesData::from_buckets("x", &[gauge(0, 415.0), gauge(60_000, 416.0)], 60_000, false);
         assert_eq!(tick_labels(&spec(vec![s]).render()).first(), Some(&"0"));
     }
 
     #[test]
     fn an_all_zero_series_gets_zero_to_one_without_negative_ticks() {
-        let zero = SeriesData::from_buckets("x", &[gauge(0, 0.0), gauge(60_000, 0.0)], 60_000, false);
+        let zero =
+            SeriesData::from_buckets("x", &[gauge(0, 0.0), gauge(60_000, 0.0)], 60_000, false);
         let labels: Vec<String> = tick_labels(&spec(vec![zero]).render())
             .iter()
             .map(|l| l.to_string())
@@ -1094,9 +1111,13 @@ mod tests {
         let s = SeriesData::from_buckets("x", &[gauge(0, -4.0), gauge(60_000, 9.0)], 60_000, false);
         let labels = tick_labels(&spec(vec![s]).render()).join(" ");
         assert!(labels.starts_with('-'), "{labels}");
-        let s = SeriesData::from_buckets("x", &[gauge(0, -4.0), gauge(60_000, -2.0)], 60_000, false);
+        let s =
+            SeriesData::from_buckets("x", &[gauge(0, -4.0), gauge(60_000, -2.0)], 60_000, false);
         let labels = tick_labels(&spec(vec![s]).render()).join(" ");
-        assert!(labels.ends_with(" 0"), "an all-negative axis ends at 0: {labels}");
+        assert!(
+            labels.ends_with(" 0"),
+            "an all-negative axis ends at 0: {labels}"
+        );
         assert_eq!(y_domain(3.0, 3.0), (0.0, 3.0));
         assert_eq!(y_domain(0.0, 0.0), (0.0, 1.0));
         assert_eq!(y_domain(-2.0, -2.0), (-2.0, 0.0));

@@ -270,11 +270,57 @@ pub fn rfc3339(ts: Timestamp) -> String {
 }
 
 /// Formats a unix-ms time in UTC with a strftime pattern; out-of-range times print as the number.
+/// Patterns of only `%Y %m %d %H %M %S` and plain characters (every one the pages use, thousands
+/// of times per page in tooltips) are written directly; anything else goes through jiff.
 pub fn utc_fmt(ts: Timestamp, pattern: &str) -> String {
+    if let Some(s) = utc_fast(ts, pattern) {
+        return s;
+    }
     match jiff::Timestamp::from_millisecond(ts) {
         Ok(t) => t.strftime(pattern).to_string(),
         Err(_) => ts.to_string(),
     }
+}
+
+/// Year, month, day from days since 1970-01-01 (proleptic Gregorian; H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+fn utc_fast(ts: Timestamp, pattern: &str) -> Option<String> {
+    use std::fmt::Write as _;
+    let secs = ts.div_euclid(1000);
+    let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
+    if !(0..=9999).contains(&y) {
+        return None;
+    }
+    let sod = secs.rem_euclid(86_400);
+    let mut out = String::with_capacity(pattern.len() + 8);
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let _ = match chars.next()? {
+            'Y' => write!(out, "{y:04}"),
+            'm' => write!(out, "{mo:02}"),
+            'd' => write!(out, "{d:02}"),
+            'H' => write!(out, "{:02}", sod / 3600),
+            'M' => write!(out, "{:02}", sod / 60 % 60),
+            'S' => write!(out, "{:02}", sod % 60),
+            _ => return None,
+        };
+    }
+    Some(out)
 }
 
 /// A short age such as `12s`, `5m`, `3h`, `2d`.
@@ -414,6 +460,25 @@ mod tests {
         );
         assert_eq!(short_version("3.9.3-SNAPSHOT"), "3.9.3-SNAPSHOT");
         assert_eq!(short_version("3.4.14"), "3.4.14");
+    }
+
+    #[test]
+    fn fast_utc_formatting_agrees_with_jiff() {
+        let patterns = ["%Y-%m-%d %H:%M:%S UTC", "%H:%M", "%m-%d %H:%M", "%Y-%m-%d"];
+        let mut ts: i64 = -86_400_000 * 800;
+        while ts < 4_102_444_800_000 {
+            let t = jiff::Timestamp::from_millisecond(ts).unwrap();
+            for p in patterns {
+                assert_eq!(utc_fmt(ts, p), t.strftime(p).to_string(), "{ts} {p}");
+            }
+            ts += 7_777_777_777; // about 90 days and a few hours: every month, leap days
+        }
+        assert_eq!(utc_fmt(951_782_400_000, "%Y-%m-%d"), "2000-02-29");
+        assert_eq!(
+            utc_fmt(0, "%a %d"),
+            "Thu 01",
+            "other patterns go through jiff"
+        );
     }
 
     #[test]

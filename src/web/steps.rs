@@ -105,7 +105,13 @@ impl Resolution {
     }
 
     /// The step of a chart of `max_points` buckets over `[from, to]`, as of `now`.
-    pub fn chart_step(&self, from: Timestamp, to: Timestamp, max_points: usize, now: Timestamp) -> i64 {
+    pub fn chart_step(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        max_points: usize,
+        now: Timestamp,
+    ) -> i64 {
         nice_step(to - from, max_points, self.finest_at(from, now))
     }
 }

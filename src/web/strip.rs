@@ -297,7 +297,9 @@ mod tests {
         let classes: Vec<&str> = row.segments.iter().map(|s| s.class.as_str()).collect();
         assert_eq!(classes, vec!["s-follower", "s-mixed", "s-leader"]);
         assert!(
-            row.segments[1].title.starts_with("changed: follower → leader · 1970-01-01 00:01 – 00:02 UTC (1m)"),
+            row.segments[1]
+                .title
+                .starts_with("changed: follower → leader · 1970-01-01 00:01 – 00:02 UTC (1m)"),
             "{}",
             row.segments[1].title
         );

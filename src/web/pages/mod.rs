@@ -225,7 +225,9 @@ pub fn ensemble_health(servers: &[ZkServer]) -> EnsembleHealth {
         .filter(|s| s.up == Some(true) && s.mode_stale)
         .count();
     if stale > 0 {
-        reasons.push(format!("mode of {stale} server(s) not reported for 5 minutes"));
+        reasons.push(format!(
+            "mode of {stale} server(s) not reported for 5 minutes"
+        ));
     }
     let class = if critical || (n == 1 && down == 1) {
         "critical"
@@ -489,6 +491,7 @@ pub async fn fetch_ranges_points(
 }
 
 /// Draws charts and sparklines of stored series fetched for one page and range.
+#[derive(Clone, Copy)]
 pub struct Charter<'a> {
     pub range: &'a TimeRange,
     pub data: &'a HashMap<SeriesId, SeriesRange>,
@@ -634,7 +637,10 @@ mod tests {
             server("unknown", Some(false)),
         ];
         let h = ensemble_health(&one_down);
-        assert_eq!((h.class, h.reasons_text().as_str()), ("warning", "1 of 3 servers down"));
+        assert_eq!(
+            (h.class, h.reasons_text().as_str()),
+            ("warning", "1 of 3 servers down")
+        );
         let lost = [
             server("unknown", Some(true)),
             server("unknown", Some(false)),
@@ -642,14 +648,21 @@ mod tests {
         ];
         let h = ensemble_health(&lost);
         assert_eq!(h.class, "critical");
-        assert_eq!(h.reasons_text(), "2 of 3 servers down · no quorum · no leader");
+        assert_eq!(
+            h.reasons_text(),
+            "2 of 3 servers down · no quorum · no leader"
+        );
         // An observer does not count towards the quorum.
         let obs = [
             server("leader", Some(true)),
             server("follower", Some(false)),
             server("observer", Some(true)),
         ];
-        assert!(ensemble_health(&obs).reasons.contains(&"no quorum".to_string()));
+        assert!(
+            ensemble_health(&obs)
+                .reasons
+                .contains(&"no quorum".to_string())
+        );
     }
 
     #[test]

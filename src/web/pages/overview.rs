@@ -28,7 +28,10 @@ const CHARTS: [(&str, &str); 4] = [
     ("zk_avg_latency", "ZooKeeper average latency"),
     ("zk_outstanding_requests", "ZooKeeper outstanding requests"),
     ("zk_znode_count", "ZooKeeper znodes"),
-    ("zk_packets_received", "ZooKeeper packets received per second"),
+    (
+        "zk_packets_received",
+        "ZooKeeper packets received per second",
+    ),
 ];
 
 pub struct ClusterRow {

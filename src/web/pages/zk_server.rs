@@ -360,11 +360,7 @@ pub(crate) async fn show(
         .partition(|i| STATES.iter().any(|(m, _, _)| *m == i.key.metric));
     let plans = plan(&infos);
 
-    let ids: Vec<SeriesId> = infos
-        .iter()
-        .chain(&state_infos)
-        .map(|i| i.id)
-        .collect();
+    let ids: Vec<SeriesId> = infos.iter().chain(&state_infos).map(|i| i.id).collect();
     let data = fetch_ranges(&ctx, &ids, &range, SMALL_W).await?;
     let events = range_events(&ctx, &range, Some(&cluster), 500).await?;
     // This server's events and the cluster-wide ones (other servers' events are on their pages).
@@ -403,8 +399,18 @@ pub(crate) async fn show(
             flat: Vec::new(),
         })
         .collect();
+    // Collapsed groups get coarser hover columns (each still reports its buckets' min and max):
+    // they hold most of the charts, and their tooltips most of the page's bytes.
+    let coarse = Draw {
+        charter: Charter {
+            hover_px: 16.0,
+            ..draw.charter
+        },
+        ..draw
+    };
     for p in &plans {
-        draw.place(p, &mut groups[p.group]);
+        let d = if p.group == KEY_GROUP { &draw } else { &coarse };
+        d.place(p, &mut groups[p.group]);
     }
     for g in &mut groups {
         g.flat.sort_by(|a, b| a.name.cmp(&b.name));
@@ -527,6 +533,7 @@ fn last_value(r: Option<&SeriesRange>, info: &SeriesInfo) -> String {
 }
 
 /// Places plans on the page: charts, family charts and compact-table rows.
+#[derive(Clone, Copy)]
 struct Draw<'a> {
     charter: Charter<'a>,
     spark: Charter<'a>,
@@ -660,7 +667,11 @@ impl Draw<'_> {
             .unwrap_or_else(ValueFormat::plain);
         if let Some((_, avg)) = data_of("avg") {
             let mut s = series_data(avg, "avg, min–max band".into(), range);
-            widen_band(&mut s, data_of("min").map(|d| d.1), data_of("max").map(|d| d.1));
+            widen_band(
+                &mut s,
+                data_of("min").map(|d| d.1),
+                data_of("max").map(|d| d.1),
+            );
             series.push(s);
         } else {
             for name in ["min", "max"] {
@@ -1066,7 +1077,11 @@ mod tests {
         assert_eq!(find("File descriptors open / max").members.len(), 2);
         let followers = find("Followers: learners / synced / pending syncs");
         assert_eq!(
-            followers.members.iter().map(|m| m.1.as_str()).collect::<Vec<_>>(),
+            followers
+                .members
+                .iter()
+                .map(|m| m.1.as_str())
+                .collect::<Vec<_>>(),
             vec!["learners", "synced", "pending syncs"]
         );
         let key_titles: Vec<&str> = plans
@@ -1146,7 +1161,10 @@ mod tests {
         let mut s = SeriesData::from_buckets("avg", &avg.buckets, 60_000, false);
         widen_band(&mut s, Some(&min), Some(&max));
         assert_eq!(
-            s.points.iter().map(|p| (p.min, p.avg, p.max)).collect::<Vec<_>>(),
+            s.points
+                .iter()
+                .map(|p| (p.min, p.avg, p.max))
+                .collect::<Vec<_>>(),
             vec![(1.0, 2.0, 9.0), (1.0, 3.0, 12.0)]
         );
         let q = flat_line(SeriesData::from_buckets("p99", &max.buckets, 60_000, false));
