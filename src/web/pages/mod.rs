@@ -330,7 +330,16 @@ pub fn zk_servers(ctx: &Ctx, cluster: &str) -> Vec<ZkServer> {
                 } else if statuses.iter().any(|t| t.up == Some(false)) {
                     Some(false)
                 } else {
-                    None
+                    // Not scraped since this process started: the stored `up` of the last few
+                    // minutes says more than "not scraped yet" (right after every restart).
+                    statuses
+                        .iter()
+                        .filter_map(|t| ups.get(&t.target))
+                        .flatten()
+                        .filter_map(|(_, l)| *l)
+                        .max_by_key(|l| l.0)
+                        .filter(|l| now - l.0 < STALE_MS)
+                        .map(|l| l.1 >= 1.0)
                 };
                 z.error = statuses.iter().find_map(|t| {
                     if t.up == Some(false) {
