@@ -220,7 +220,9 @@ async fn raw_matrix(
     // Left-open like Prometheus 3: a sample exactly at the window's start is not in it.
     let start = end - range_ms + 1;
     let mut total = 0usize;
-    let mut result: Vec<(Vec<(String, String)>, Vec<J>)> = Vec::new();
+    // (labels, samples) of each series with samples in the window.
+    type Labelled = (Vec<(String, String)>, Vec<J>);
+    let mut result: Vec<Labelled> = Vec::new();
     for chunk in infos.chunks(RAW_BATCH) {
         let ids: Vec<_> = chunk.iter().map(|i| i.id).collect();
         // One-millisecond buckets of the raw tier hold one sample each: the samples themselves.

@@ -4,8 +4,8 @@
 //! the range. Without a query it lists the stored metric names.
 
 use super::{RangeQuery, event_marks, range_events, series_data};
-use crate::query::{self, Expr, SeriesValues, eval_range, parse_duration};
 use crate::model::{Labels, SeriesKey};
+use crate::query::{self, Expr, SeriesValues, eval_range, parse_duration};
 use crate::store::SeriesInfo;
 use crate::web::Ctx;
 use crate::web::chart::{Chart, ChartPoint, ChartSpec, SeriesData};
