@@ -74,7 +74,7 @@ fn chromium_renders_overview_ensemble_table_and_metric_chart() {
         "overview lists the server:\n{dom}"
     );
     assert!(
-        dom.contains("standalone") && !dom.contains("no leader"),
+        dom.contains("standalone") && !dom.contains(">no leader<"),
         "a standalone server is not an ensemble without a leader:\n{dom}"
     );
     assert!(

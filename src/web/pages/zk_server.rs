@@ -72,10 +72,11 @@ struct KeyChart {
 const KEY: [KeyChart; 10] = [
     KeyChart {
         title: "Request latency (avg / min / max)",
+        // ZooKeeper keeps min and max since the server started or `srst`, not per interval.
         members: &[
             ("zk_avg_latency", "avg"),
-            ("zk_min_latency", "min"),
-            ("zk_max_latency", "max"),
+            ("zk_min_latency", "min since reset"),
+            ("zk_max_latency", "max since reset"),
         ],
         stats: true,
     },
@@ -1072,7 +1073,7 @@ mod tests {
         assert_eq!(lat.group, KEY_GROUP);
         assert_eq!(
             lat.members.iter().map(|m| m.1.as_str()).collect::<Vec<_>>(),
-            vec!["avg", "min", "max"]
+            vec!["avg", "min since reset", "max since reset"]
         );
         assert_eq!(find("File descriptors open / max").members.len(), 2);
         let followers = find("Followers: learners / synced / pending syncs");

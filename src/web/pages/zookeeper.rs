@@ -240,17 +240,21 @@ async fn render(
             .collect();
         let servers: Vec<ZkServer> = rows.iter().map(|r| r.s.clone()).collect();
         let health = ensemble_health(&servers);
-        let summary = format!(
-            "{up} of {} servers up · leader: {}",
-            rows.len(),
-            if health.standalone {
-                "none (standalone)".to_string()
-            } else if leaders.is_empty() {
-                "none".to_string()
-            } else {
-                leaders.join(", ")
-            }
-        );
+        let summary = if health.standalone {
+            format!(
+                "{up} of 1 server up · standalone (no leader by design)"
+            )
+        } else {
+            format!(
+                "{up} of {} servers up · leader: {}",
+                rows.len(),
+                if leaders.is_empty() {
+                    "none".to_string()
+                } else {
+                    leaders.join(", ")
+                }
+            )
+        };
         let events = range_events(ctx, &range, Some(&cluster), 20).await?;
         ensembles.push(Ensemble {
             link: format!("/zookeeper/{}?{}", urlencode(&cluster), range.query()),
