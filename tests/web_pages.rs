@@ -208,6 +208,63 @@ async fn server_page_charts_every_series_grouped_with_conf_and_envi() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_leader_election_shows_as_a_change_on_the_mode_strip() {
+    use kafkascope::model::{Labels, MetricKind, Sample, SeriesKey};
+    let env = start().await;
+    // zk9 was a follower for the first hour of the range and is the leader since.
+    let server = "zk9:2189";
+    let change = env.end - 3_600_000;
+    let mut samples = Vec::new();
+    let mut ts = env.end - 7_200_000;
+    while ts <= env.end {
+        for (state, on) in [("follower", ts < change), ("leader", ts >= change)] {
+            samples.push(Sample {
+                key: SeriesKey::new(
+                    "zk_server_state",
+                    Labels::from_pairs([
+                        ("cluster", CLUSTER),
+                        ("server", server),
+                        ("state", state),
+                    ]),
+                ),
+                kind: MetricKind::Gauge,
+                ts,
+                value: if on { 1.0 } else { 0.0 },
+            });
+        }
+        ts += SCRAPE_MS;
+    }
+    env.store.write(&samples, &[]).await.expect("write");
+    let (status, html) = env
+        .text(&format!("/zookeeper/lab/{}?range=2h", enc(server)))
+        .await;
+    assert_eq!(status, 200, "{html}");
+    let strip = &html[html.find("<svg class=\"strips\"").expect("state strips")..];
+    let strip = &strip[..strip.find("</svg>").unwrap()];
+    assert!(strip.contains(">Mode</text>"), "{strip}");
+    assert!(
+        strip.contains(">leader · 1×</text>"),
+        "current state and one change: {strip}"
+    );
+    let follower = strip
+        .find("<rect class=\"s-follower\"")
+        .expect("a follower segment");
+    let leader = strip
+        .find("<rect class=\"s-leader\"")
+        .expect("a leader segment");
+    assert!(follower < leader, "follower first, then leader: {strip}");
+    assert!(
+        strip.contains("<title>follower · "),
+        "segments say their state and time"
+    );
+    assert!(
+        !html.contains(">zk_server_state</a>"),
+        "no line chart of the mode"
+    );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn metric_page_charts_tabulates_compares_and_exports_csv() {
     let env = start().await;
     let q = enc(r#"zk_znode_count{cluster="lab"}"#);

@@ -475,12 +475,7 @@ pub async fn fetch_ranges_points(
         return Ok(HashMap::new());
     }
     let step = chart_step(ctx, range, max_points);
-    let store_err = |e: crate::store::StoreError| WebError::Store(e.to_string());
-    let mut ranges = ctx
-        .store
-        .query_range_step(ids, range.from, range.to, step, None)
-        .await
-        .map_err(store_err)?;
+    let mut ranges = query_parallel(ctx, ids, range, step).await?;
     // The store's own retention may be shorter than the configured one: when it had to answer
     // from a tier coarser than the step, ask again at a nice step that tier can fill.
     let coarsest = ranges
@@ -490,13 +485,54 @@ pub async fn fetch_ranges_points(
         .unwrap_or(0);
     if coarsest > step {
         let step = nice_step(range.len_ms(), max_points, coarsest);
-        ranges = ctx
+        ranges = query_parallel(ctx, ids, range, step).await?;
+    }
+    Ok(ranges.into_iter().map(|r| (r.series.id, r)).collect())
+}
+
+/// Series per store query below which a page's read is not split.
+const PARALLEL_MIN_SERIES: usize = 128;
+
+/// `query_range_step` of many series split over up to four tasks: a page of hundreds of series
+/// (a ZooKeeper server's) spends most of its time decoding chunks, which the store does on the
+/// task that asked.
+async fn query_parallel(
+    ctx: &Ctx,
+    ids: &[SeriesId],
+    range: &TimeRange,
+    step: i64,
+) -> WebResult<Vec<SeriesRange>> {
+    let store_err = |e: crate::store::StoreError| WebError::Store(e.to_string());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let parts = cores
+        .min(4)
+        .min(ids.len() / (PARALLEL_MIN_SERIES / 2))
+        .max(1);
+    if parts == 1 {
+        return ctx
             .store
             .query_range_step(ids, range.from, range.to, step, None)
             .await
-            .map_err(store_err)?;
+            .map_err(store_err);
     }
-    Ok(ranges.into_iter().map(|r| (r.series.id, r)).collect())
+    let (from, to) = (range.from, range.to);
+    let tasks: Vec<_> = ids
+        .chunks(ids.len().div_ceil(parts))
+        .map(|chunk| {
+            let store = ctx.store.clone();
+            let chunk = chunk.to_vec();
+            tokio::spawn(async move { store.query_range_step(&chunk, from, to, step, None).await })
+        })
+        .collect();
+    let mut out = Vec::with_capacity(ids.len());
+    for t in tasks {
+        let part = t
+            .await
+            .map_err(|e| WebError::Internal(format!("a range read task failed: {e}")))?
+            .map_err(store_err)?;
+        out.extend(part);
+    }
+    Ok(out)
 }
 
 /// Draws charts and sparklines of stored series fetched for one page and range.

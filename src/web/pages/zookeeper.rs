@@ -241,9 +241,7 @@ async fn render(
         let servers: Vec<ZkServer> = rows.iter().map(|r| r.s.clone()).collect();
         let health = ensemble_health(&servers);
         let summary = if health.standalone {
-            format!(
-                "{up} of 1 server up · standalone (no leader by design)"
-            )
+            format!("{up} of 1 server up · standalone (no leader by design)")
         } else {
             format!(
                 "{up} of {} servers up · leader: {}",
