@@ -1,6 +1,7 @@
 //! Page-render benchmark: fills a temporary store with three ZooKeeper servers × ~430 series
 //! (shaped like the real `mntr` fixture) × 24 h of 15 s scrapes, then requests pages through the
-//! real router in-process and reports p50/p99 render times.
+//! real router in-process and reports p50/p99 render times, and the process CPU time per request
+//! (all threads; less disturbed than wall time on a shared machine).
 //!
 //! Run: `cargo bench --bench pages` (env: `BENCH_N` requests per page, default 30;
 //! `BENCH_HOURS` of history, default 24; `BENCH_DUMP=<dir>` writes each page's HTML there; `BENCH_ONLY=<text>` measures only the pages
@@ -32,6 +33,19 @@ fn env_num(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// CPU time of the whole process so far, in ns, summed over its threads (Linux
+/// `/proc/self/task/*/schedstat`); wall times on a shared machine measure the neighbours too.
+fn cpu_ns() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
 }
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
@@ -150,6 +164,14 @@ async fn run() -> anyhow::Result<()> {
                 enc(r#"zk_avg_latency{cluster="lab"}"#)
             ),
         ),
+        (
+            "/zookeeper/lab/zk1:2181 (1h)",
+            format!("/zookeeper/lab/{}?range=1h", enc("zk1:2181")),
+        ),
+        (
+            "/zookeeper/lab/zk1:2181 (7d)",
+            format!("/zookeeper/lab/{}?range=7d", enc("zk1:2181")),
+        ),
         ("/zookeeper (1h)", "/zookeeper?range=1h".to_string()),
         (
             "/metric selector (1h)",
@@ -162,8 +184,8 @@ async fn run() -> anyhow::Result<()> {
     let dump = std::env::var("BENCH_DUMP").ok();
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     println!(
-        "\n{:<36} {:>9} {:>9} {:>9} {:>10}",
-        "page", "p50 ms", "p99 ms", "max ms", "bytes"
+        "\n{:<36} {:>9} {:>9} {:>9} {:>11} {:>10}",
+        "page", "p50 ms", "p99 ms", "max ms", "cpu ms/req", "bytes"
     );
     for (k, (name, path)) in pages.into_iter().enumerate() {
         if !name.contains(&only) {
@@ -171,7 +193,9 @@ async fn run() -> anyhow::Result<()> {
         }
         let mut times = Vec::with_capacity(n);
         let mut bytes = 0;
+        let mut cpu = 0u64;
         for i in 0..n + 2 {
+            let cpu0 = cpu_ns();
             let req = Request::get(&path).body(Body::empty())?;
             let t = Instant::now();
             let resp = app.clone().oneshot(req).await?;
@@ -189,14 +213,16 @@ async fn run() -> anyhow::Result<()> {
             }
             if i >= 2 {
                 times.push(ms);
+                cpu += cpu_ns().saturating_sub(cpu0);
             }
         }
         times.sort_by(f64::total_cmp);
         println!(
-            "{name:<36} {:>9.1} {:>9.1} {:>9.1} {:>10}",
+            "{name:<36} {:>9.1} {:>9.1} {:>9.1} {:>11.1} {:>10}",
             pct(&times, 0.5),
             pct(&times, 0.99),
             times[times.len() - 1],
+            cpu as f64 / 1e6 / n as f64,
             bytes
         );
     }

@@ -74,6 +74,10 @@ fn chromium_renders_overview_ensemble_table_and_metric_chart() {
         "overview lists the server:\n{dom}"
     );
     assert!(
+        dom.contains("standalone") && !dom.contains(">no leader<"),
+        "a standalone server is not an ensemble without a leader:\n{dom}"
+    );
+    assert!(
         console_errors(&log).is_empty(),
         "JS errors on /: {:?}",
         console_errors(&log)

@@ -152,6 +152,134 @@ async fn range_query_matches_what_was_written() {
     env.stop().await;
 }
 
+/// `[[ts, "v"], …]` of a matrix series, as (unix ms, value text).
+fn raw_points(series: &Value) -> Vec<(i64, String)> {
+    series["values"]
+        .as_array()
+        .expect("values")
+        .iter()
+        .map(|p| {
+            (
+                (p[0].as_f64().unwrap() * 1000.0).round() as i64,
+                p[1].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_range_selector_returns_exactly_the_raw_samples_written() {
+    use kafkascope::model::{Labels, MetricKind, Sample, SeriesKey};
+    let env = start().await;
+    // Irregular timestamps (to the millisecond) and values that must come back bit for bit.
+    let key = SeriesKey::new(
+        "kafkascope_test_raw",
+        Labels::from_pairs([("cluster", CLUSTER), ("probe", "raw")]),
+    );
+    let at = env.end;
+    let written: Vec<(i64, f64)> = vec![
+        (at - 300_000, 99.0), // exactly at the window's start: outside (left-open)
+        (at - 299_999, 0.1),
+        (at - 123_457, 2.5),
+        (at - 61_001, -3.0),
+        (at - 1_234, 1e-9),
+        (at, 12_345_678.9), // exactly at the evaluation time: inside
+        (at + 1, 7.0),      // after it: outside
+    ];
+    let samples: Vec<Sample> = written
+        .iter()
+        .map(|&(ts, value)| Sample {
+            key: key.clone(),
+            kind: MetricKind::Gauge,
+            ts,
+            value,
+        })
+        .collect();
+    let r = env.store.write(&samples, &[]).await.expect("write");
+    assert_eq!(r.rejected, 0);
+    let q = enc(r#"kafkascope_test_raw{probe="raw"}[5m]"#);
+    let t = format!("{}.{:03}", at / 1000, at % 1000);
+    let (status, v) = env.json(&format!("/api/v1/query?query={q}&time={t}")).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["data"]["resultType"], "matrix", "{v}");
+    let result = v["data"]["result"].as_array().unwrap();
+    assert_eq!(result.len(), 1, "{v}");
+    assert_eq!(result[0]["metric"]["__name__"], "kafkascope_test_raw");
+    assert_eq!(result[0]["metric"]["probe"], "raw");
+    let expected: Vec<(i64, String)> = written[1..6]
+        .iter()
+        .map(|&(ts, v)| (ts, format!("{v}")))
+        .collect();
+    assert_eq!(raw_points(&result[0]), expected);
+    // `offset` moves the window, not the timestamps.
+    let q = enc(r#"kafkascope_test_raw{probe="raw"}[1m] offset 1m"#);
+    let (_, v) = env.json(&format!("/api/v1/query?query={q}&time={t}")).await;
+    assert_eq!(
+        raw_points(&v["data"]["result"][0]),
+        vec![(at - 61_001, "-3".to_string())]
+    );
+
+    // Two hours of scrapes of two servers (in compacted chunks as well as in memory): every
+    // sample of the window, per series in label order.
+    let q = enc(r#"zk_znode_count{cluster="lab"}[2h]"#);
+    let (status, v) = env
+        .json(&format!("/api/v1/query?query={q}&time={}", secs(env.end)))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let result = v["data"]["result"].as_array().unwrap();
+    let servers: Vec<&str> = result
+        .iter()
+        .map(|r| r["metric"]["server"].as_str().unwrap())
+        .collect();
+    assert_eq!(servers, vec!["zk1:2181", "zk2:2182"]);
+    for r in result {
+        let pts = raw_points(r);
+        assert_eq!(
+            pts.len(),
+            480,
+            "2 h of 15 s scrapes, the first one left out"
+        );
+        for (i, (ts, v)) in pts.iter().enumerate() {
+            let n = i as i64 + 1;
+            assert_eq!(*ts, env.start + n * SCRAPE_MS);
+            assert_eq!(*v, format!("{}", 1000 + n));
+        }
+    }
+
+    // More than 11,000 samples of one series in the window are refused, not cut short.
+    let dense: Vec<Sample> = (0..11_001)
+        .map(|i| Sample {
+            key: SeriesKey::new(
+                "kafkascope_test_dense",
+                Labels::from_pairs([("cluster", CLUSTER)]),
+            ),
+            kind: MetricKind::Gauge,
+            ts: at - 11_001 + i,
+            value: i as f64,
+        })
+        .collect();
+    env.store.write(&dense, &[]).await.expect("write dense");
+    let q = enc("kafkascope_test_dense[1m]");
+    let (status, v) = env.json(&format!("/api/v1/query?query={q}&time={t}")).await;
+    assert_eq!(status, 422, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("11000"), "{v}");
+    let q = enc("kafkascope_test_dense[11001ms]");
+    let (status, v) = env.json(&format!("/api/v1/query?query={q}&time={t}")).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(raw_points(&v["data"]["result"][0]).len(), 11_000);
+
+    // A range selector is not a range query's expression.
+    let (status, v) = env
+        .json(&format!(
+            "/api/v1/query_range?query={}&start=0&end=60&step=15",
+            enc("up[5m]")
+        ))
+        .await;
+    assert_eq!(status, 400, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("range vector"), "{v}");
+    env.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn series_and_labels_list_what_was_written() {
     let env = start().await;

@@ -59,12 +59,26 @@ async fn ensemble_page_has_one_row_per_configured_server_with_sparklines() {
     assert!(html.contains("<span class=\"badge follower\">follower</span>"));
     assert!(html.contains("0x200000"), "zxid in hex: {html}");
     assert!(
-        count(&html, "<a class=\"spark\"") >= 2 * 8,
-        "sparklines in every cell"
+        count(&html, "<a class=\"spark\"") > 2 * 7,
+        "sparklines in every cell: seven per server, and the leader's followers"
+    );
+    let followers = regex::Regex::new(r#"<span class="val">\d+ / \d+ / \d+</span>"#).unwrap();
+    assert_eq!(
+        followers.find_iter(&html).count(),
+        1,
+        "the leader's followers / synced / pending syncs in one cell: {html}"
     );
     assert!(
-        html.contains("leader only"),
-        "followers columns are empty on followers"
+        html.contains("reported by the leader\">—</td>"),
+        "the followers cell is a dash on followers"
+    );
+    assert!(
+        html.contains("1 of 3 servers down"),
+        "the health reasons are named"
+    );
+    assert!(
+        !html.contains("class=\"scroll\""),
+        "the table fits without scrolling"
     );
     let (status, one) = env.text("/zookeeper/lab").await;
     assert_eq!(status, 200);
@@ -86,45 +100,167 @@ async fn server_page_charts_every_series_grouped_with_conf_and_envi() {
         .await;
     assert_eq!(status, 200, "{html}");
     for group in [
-        "Core",
-        "Latency",
+        "Key metrics",
+        "Quorum & replication",
+        "Summary families",
         "Connections & packets",
         "Data tree",
-        "Quorum & replication",
-        "Files & JVM",
+        "Server",
         "Scrape",
-        "Summary families",
     ] {
         assert!(
             html.contains(&format!("<h2>{}</h2>", esc(group))),
             "group {group}"
         );
     }
-    assert!(html.contains("Request latency (min / avg / max)"));
+    // Key metrics come first and open; the other groups are collapsed.
+    let key = html.find("<h2>Key metrics</h2>").unwrap();
+    assert!(key < html.find("<h2>Quorum &#38; replication</h2>").unwrap());
+    assert_eq!(
+        count(&html, "<details class=\"group\" id="),
+        7,
+        "groups without series are left out"
+    );
+    assert_eq!(
+        count(&html, "<details class=\"group\" id=\"key-metrics\" open>"),
+        1
+    );
+    assert_eq!(
+        count(&html, " open><summary><h2>"),
+        1,
+        "only key metrics are open"
+    );
+    for title in [
+        "Request latency (avg / min / max)",
+        "Outstanding requests",
+        "Alive connections",
+        "Packets received / sent per second",
+        "Znodes",
+        "Watches",
+        "Ephemeral nodes",
+        "Approximate data size",
+        "File descriptors open / max",
+        "Followers: learners / synced / pending syncs",
+    ] {
+        assert!(
+            html.contains(&format!(">{}</a>", esc(title))),
+            "key chart {title}"
+        );
+    }
+    // A summary family is one chart: the average with its min–max band and the quantiles.
     assert!(
         html.contains(">fsynctime</a>"),
         "summary families are charted by name"
     );
+    assert!(html.contains("avg, min–max band"));
+    // State-like series are strips with the current state, not line charts.
+    assert!(html.contains("<svg class=\"strips\""), "{html}");
+    assert!(
+        html.contains("<rect class=\"s-leader\""),
+        "the leader's mode strip"
+    );
+    assert!(
+        !html.contains(">zk_server_state</a>"),
+        "no line chart of the mode"
+    );
+    assert!(
+        !html.contains(">zk_version_info</a>"),
+        "no line chart of the version"
+    );
+    // Series that did not change are rows of a compact table, not charts.
+    assert!(html.contains("<h3>Unchanged in this range</h3>"), "{html}");
+    assert!(
+        html.contains(">zk_auth_failed_count</a></td><td class=\"num\">0</td>"),
+        "a series that stayed 0 is a row with its value"
+    );
+    assert!(
+        !html.contains(">zk_auth_failed_count</a> <output"),
+        "and not a chart"
+    );
     assert!(html.contains("clientPort=21182"), "conf read-out");
     assert!(html.contains("java.version=17.0.15"), "envi read-out");
     assert!(
-        count(&html, "<svg class=\"ch\"") > 60,
-        "hundreds of series make dozens of charts"
-    );
-    assert!(
-        html.contains("tier: 1m"),
-        "6 h over 177 points is read from the 1-minute tier"
+        html.contains("tier: 1m · step 2m"),
+        "6 h over 177 points: 2-minute steps from the 1-minute tier"
     );
     assert!(
         !html.contains("no data in this range"),
-        "every chart has data"
+        "every chart and row has data"
     );
     assert!(
         html.contains("became leader"),
         "event ticks carry the message"
     );
+    let (_, all) = env
+        .text(&format!(
+            "/zookeeper/lab/{}?range=6h&open=all",
+            enc("zk1:2181")
+        ))
+        .await;
+    assert_eq!(
+        count(&all, " open><summary><h2>"),
+        7,
+        "open=all expands every group"
+    );
     let (status, _) = env.text("/zookeeper/lab/zk9:2181").await;
     assert_eq!(status, 404);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_leader_election_shows_as_a_change_on_the_mode_strip() {
+    use kafkascope::model::{Labels, MetricKind, Sample, SeriesKey};
+    let env = start().await;
+    // zk9 was a follower for the first hour of the range and is the leader since.
+    let server = "zk9:2189";
+    let change = env.end - 3_600_000;
+    let mut samples = Vec::new();
+    let mut ts = env.end - 7_200_000;
+    while ts <= env.end {
+        for (state, on) in [("follower", ts < change), ("leader", ts >= change)] {
+            samples.push(Sample {
+                key: SeriesKey::new(
+                    "zk_server_state",
+                    Labels::from_pairs([
+                        ("cluster", CLUSTER),
+                        ("server", server),
+                        ("state", state),
+                    ]),
+                ),
+                kind: MetricKind::Gauge,
+                ts,
+                value: if on { 1.0 } else { 0.0 },
+            });
+        }
+        ts += SCRAPE_MS;
+    }
+    env.store.write(&samples, &[]).await.expect("write");
+    let (status, html) = env
+        .text(&format!("/zookeeper/lab/{}?range=2h", enc(server)))
+        .await;
+    assert_eq!(status, 200, "{html}");
+    let strip = &html[html.find("<svg class=\"strips\"").expect("state strips")..];
+    let strip = &strip[..strip.find("</svg>").unwrap()];
+    assert!(strip.contains(">Mode</text>"), "{strip}");
+    assert!(
+        strip.contains(">leader · 1×</text>"),
+        "current state and one change: {strip}"
+    );
+    let follower = strip
+        .find("<rect class=\"s-follower\"")
+        .expect("a follower segment");
+    let leader = strip
+        .find("<rect class=\"s-leader\"")
+        .expect("a leader segment");
+    assert!(follower < leader, "follower first, then leader: {strip}");
+    assert!(
+        strip.contains("<title>follower · "),
+        "segments say their state and time"
+    );
+    assert!(
+        !html.contains(">zk_server_state</a>"),
+        "no line chart of the mode"
+    );
     env.stop().await;
 }
 
@@ -135,7 +271,10 @@ async fn metric_page_charts_tabulates_compares_and_exports_csv() {
     let (status, html) = env.text(&format!("/metric?query={q}&range=6h")).await;
     assert_eq!(status, 200, "{html}");
     assert!(html.contains("<svg class=\"ch\""));
-    assert!(html.contains("tier: raw"));
+    assert!(
+        html.contains("tier: 1m · step 1m"),
+        "6 h on 1000 px: one-minute steps"
+    );
     assert!(html.contains("<table class=\"wide stats\">"));
     assert!(
         html.contains(&esc(r#"zk_znode_count{cluster="lab",server="zk1:2181"}"#)),
@@ -175,8 +314,7 @@ async fn metric_page_charts_tabulates_compares_and_exports_csv() {
     let rows: Vec<&str> = lines.collect();
     assert!(rows.len() > 100, "{} rows", rows.len());
     assert!(
-        rows.iter()
-            .any(|r| r.contains(",1480,raw") || r.ends_with(",1480,raw")),
+        rows.iter().any(|r| r.ends_with(",1480,1m")),
         "the last written value is exported"
     );
 
@@ -200,7 +338,15 @@ async fn targets_and_events_pages_list_what_happened() {
     let env = start().await;
     let (status, html) = env.text("/targets").await;
     assert_eq!(status, 200, "{html}");
-    assert_eq!(count(&html, "<td class=\"mono\">zk"), 3, "{html}");
+    assert_eq!(count(&html, "<span class=\"mono\">zk"), 3, "{html}");
+    assert!(
+        html.contains("<tr class=\"errrow\">"),
+        "errors on a row of their own"
+    );
+    assert!(
+        html.contains("version=<b>3.8.0</b>") || !html.contains("version="),
+        "short versions"
+    );
     assert!(html.contains(DOWN_ERROR));
     assert!(html.contains("2 up"));
     assert!(html.contains("4.2 ms"));

@@ -13,6 +13,10 @@
 //!   a vector and a scalar, and between two vectors (one-to-one on identical label sets without the
 //!   metric name).
 //! * Comments (`# …` to the end of the line).
+//! * A range selector alone as the whole query of `/api/v1/query` (`up[5m]`,
+//!   `zk_znode_count{cluster="lab"}[1h] offset 1d`): the raw samples in `(t − range, t]` as a
+//!   matrix, as in Prometheus ([`parse_range_selector`]). Anywhere else a range is only allowed
+//!   inside a range function.
 //!
 //! # How it differs from Prometheus
 //!
@@ -53,4 +57,4 @@ pub mod parser;
 pub use ast::{AggOp, BinOp, Expr, Grouping, RangeFunc, Selector};
 pub use duration::parse_duration;
 pub use eval::{EvalError, QueryResult, SeriesValues, Value, eval_instant, eval_range};
-pub use parser::{ParseError, parse, parse_selector};
+pub use parser::{ParseError, parse, parse_range_selector, parse_selector};

@@ -59,6 +59,44 @@ pub fn parse_selector(text: &str) -> Result<Selector, ParseError> {
     }
 }
 
+/// A range-vector selector that is the whole query, such as `up[5m]` or
+/// `zk_znode_count{cluster="lab"}[1h] offset 1d`: the selector and the range. `Ok(None)` when the
+/// text is any other expression (including one that merely contains a range selector, which
+/// [`parse`] then accepts or rejects as usual); an error when it is a range selector with a bad
+/// range or offset.
+pub fn parse_range_selector(text: &str) -> Result<Option<(Selector, i64)>, ParseError> {
+    let mut p = Parser {
+        src: text,
+        pos: 0,
+        depth: 0,
+    };
+    p.skip_ws();
+    let start = p.pos;
+    let metric = match p.peek() {
+        Some('{') => None,
+        Some(c) if is_ident_start(c) => p.ident().map(str::to_string),
+        _ => return Ok(None),
+    };
+    let Ok(mut selector) = p.selector_matchers(metric, start) else {
+        return Ok(None);
+    };
+    if !p.eat('[') {
+        return Ok(None);
+    }
+    let range_at = p.pos;
+    let range_ms = p.duration()?;
+    if range_ms == 0 {
+        return Err(p.error_at(range_at, "a range must be longer than zero"));
+    }
+    p.expect(']', "to close the range")?;
+    selector.offset_ms = p.offset()?;
+    p.skip_ws();
+    if !p.at_end() {
+        return Ok(None);
+    }
+    Ok(Some((selector, range_ms)))
+}
+
 struct Parser<'a> {
     src: &'a str,
     pos: usize,
@@ -729,6 +767,23 @@ fn one_line(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_range_selector_alone_is_recognised() {
+        let (sel, range) = parse_range_selector(r#" zk_znode_count{cluster="lab"}[1h] offset 1d "#)
+            .unwrap()
+            .unwrap();
+        assert_eq!(sel.metric.as_deref(), Some("zk_znode_count"));
+        assert_eq!(sel.matchers.len(), 1);
+        assert_eq!((range, sel.offset_ms), (3_600_000, 86_400_000));
+        let (sel, range) = parse_range_selector("up[5m]").unwrap().unwrap();
+        assert_eq!((sel.metric.as_deref(), range), (Some("up"), 300_000));
+        for other in ["up", "rate(up[5m])", "up[5m] + 1", "sum(up)", "1", "{}[5m]"] {
+            assert_eq!(parse_range_selector(other).unwrap(), None, "{other}");
+        }
+        assert!(parse_range_selector("up[0s]").is_err());
+        assert!(parse_range_selector("up[5x]").is_err());
+    }
     use super::*;
     use crate::query::ast::format_duration_ms;
 

@@ -12,7 +12,7 @@ use super::Ctx;
 use super::error::{ApiError, WebError};
 use crate::model::{Event, Severity, Timestamp, now_ms};
 use crate::query::{self, Expr, QueryResult, Value, eval_instant, eval_range, parse_duration};
-use crate::store::{EventQuery, SeriesInfo};
+use crate::store::{EventQuery, SeriesInfo, Tier};
 use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::{Form, Json};
@@ -149,13 +149,17 @@ fn eval_error(e: query::EvalError) -> ApiError {
     }
 }
 
-/// `GET|POST /api/v1/query?query=&time=`.
+/// `GET|POST /api/v1/query?query=&time=`. A range selector alone (`up[5m]`) answers a matrix of
+/// the raw samples in `(time − range, time]`, as Prometheus does.
 pub(crate) async fn query(State(ctx): State<Ctx>, p: Params) -> ApiResult {
-    let expr = parse_query(&p)?;
     let at = match p.get("time") {
         Some(t) => parse_api_time("time", t)?,
         None => now_ms(),
     };
+    if let Some((sel, range_ms)) = range_selector(&p)? {
+        return success(raw_matrix(&ctx, &sel, range_ms, at).await?);
+    }
+    let expr = parse_query(&p)?;
     let r = eval_instant(&ctx.store, &expr, at)
         .await
         .map_err(eval_error)?;
@@ -179,8 +183,94 @@ fn instant_json(r: QueryResult, at: Timestamp) -> J {
     }
 }
 
+/// Raw samples a range selector may return per series (Prometheus' points-per-series limit).
+pub const MAX_RAW_PER_SERIES: usize = MAX_POINTS as usize;
+/// Raw samples one range-selector query may return in all, so a broad selector over a long range
+/// cannot hold gigabytes in memory.
+pub const MAX_RAW_TOTAL: usize = 2_000_000;
+/// Series read from the store per call while collecting raw samples.
+const RAW_BATCH: usize = 256;
+
+/// The query when it is a range selector alone (`up[5m]`).
+fn range_selector(p: &Params) -> Result<Option<(query::Selector, i64)>, ApiError> {
+    let text = p
+        .get("query")
+        .ok_or_else(|| bad("invalid parameter \"query\": missing"))?;
+    query::parse_range_selector(text).map_err(|e| bad(format!("invalid parameter \"query\": {e}")))
+}
+
+/// The raw samples of every series of `sel` in `(at − offset − range, at − offset]`, as a
+/// Prometheus matrix: series sorted by labels, each with its samples in time order and their
+/// stored timestamps; series without samples in the window left out.
+async fn raw_matrix(
+    ctx: &Ctx,
+    sel: &query::Selector,
+    range_ms: i64,
+    at: Timestamp,
+) -> Result<J, ApiError> {
+    let infos = ctx.store.select(sel.metric.as_deref(), &sel.matchers);
+    if infos.len() > query::eval::MAX_SERIES {
+        return Err(eval_error(query::EvalError::TooManySeries {
+            selector: sel.to_string(),
+            count: infos.len(),
+            limit: query::eval::MAX_SERIES,
+        }));
+    }
+    let end = at - sel.offset_ms;
+    // Left-open like Prometheus 3: a sample exactly at the window's start is not in it.
+    let start = end - range_ms + 1;
+    let mut total = 0usize;
+    // (labels, samples) of each series with samples in the window.
+    type Labelled = (Vec<(String, String)>, Vec<J>);
+    let mut result: Vec<Labelled> = Vec::new();
+    for chunk in infos.chunks(RAW_BATCH) {
+        let ids: Vec<_> = chunk.iter().map(|i| i.id).collect();
+        // One-millisecond buckets of the raw tier hold one sample each: the samples themselves.
+        let ranges = ctx
+            .store
+            .query_range_step(&ids, start, end, 1, Some(Tier::Raw))
+            .await
+            .map_err(|e| ApiError(WebError::Store(e.to_string())))?;
+        for r in ranges {
+            if r.buckets.is_empty() {
+                continue;
+            }
+            if r.buckets.len() > MAX_RAW_PER_SERIES {
+                return Err(ApiError(WebError::Unprocessable(format!(
+                    "the range selector {sel} selects {} samples of {} in the window, more than the {MAX_RAW_PER_SERIES} a series may return; narrow the range",
+                    r.buckets.len(),
+                    r.series.key
+                ))));
+            }
+            total += r.buckets.len();
+            if total > MAX_RAW_TOTAL {
+                return Err(ApiError(WebError::Unprocessable(format!(
+                    "the range selector {sel} selects more than {MAX_RAW_TOTAL} samples in all; narrow the selector or the range"
+                ))));
+            }
+            let values = r
+                .buckets
+                .iter()
+                .map(|b| json!([ts_json(b.ts), prom_float(b.last)]))
+                .collect();
+            result.push((key_labels(&r.series), values));
+        }
+    }
+    result.sort_by(|a, b| a.0.cmp(&b.0));
+    let result: Vec<J> = result
+        .into_iter()
+        .map(|(labels, values)| json!({"metric": labels_json(labels), "values": values}))
+        .collect();
+    Ok(json!({"resultType": "matrix", "result": result}))
+}
+
 /// `GET|POST /api/v1/query_range?query=&start=&end=&step=`.
 pub(crate) async fn query_range(State(ctx): State<Ctx>, p: Params) -> ApiResult {
+    if range_selector(&p)?.is_some() {
+        return Err(bad(
+            "invalid parameter \"query\": invalid expression type \"range vector\" for range query, must be Scalar or instant Vector (a range selector alone works in /api/v1/query, which returns its raw samples)",
+        ));
+    }
     let expr = parse_query(&p)?;
     let start = parse_api_time(
         "start",

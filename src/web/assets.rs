@@ -34,6 +34,15 @@ fn etag(i: usize) -> &'static str {
     &tags[i]
 }
 
+/// The URL of an embedded file with its content hash as a query (`/static/app.css?v=…`), so a
+/// new build's stylesheet is fetched at once instead of after the cached copy expires.
+pub fn href(name: &str) -> String {
+    match FILES.iter().position(|(n, _, _)| *n == name) {
+        Some(i) => format!("/static/{name}?v={}", etag(i).trim_matches('"')),
+        None => format!("/static/{name}"),
+    }
+}
+
 /// `GET /static/{file}`: the embedded file with an ETag; `304` when the client has it already.
 pub async fn static_file(Path(name): Path<String>, headers: HeaderMap) -> Response {
     let Some(i) = FILES.iter().position(|(n, _, _)| *n == name) else {

@@ -416,6 +416,14 @@ pub fn nice_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
         .collect()
 }
 
+/// The value range an axis covers for data in `[lo, hi]`: zero is always included, so a series
+/// of non-negative values starts at 0 (a constant 1 is drawn on 0…1, not 0.9…1.1) and negative
+/// ticks appear only for negative values; an all-zero series gets 0…1.
+pub fn y_domain(lo: f64, hi: f64) -> (f64, f64) {
+    let (lo, hi) = (lo.min(0.0), hi.max(0.0));
+    if lo == hi { (0.0, 1.0) } else { (lo, hi) }
+}
+
 /// Time-axis tick interval for a range: about 4–8 labels, on UTC-aligned boundaries.
 fn time_tick_interval(range_ms: i64, width_px: f64) -> i64 {
     const MIN: i64 = 60_000;
@@ -504,10 +512,7 @@ impl ChartSpec {
         if empty {
             (lo, hi) = (0.0, 1.0);
         }
-        // Start at zero when zero is near, so small changes are not blown up.
-        if lo > 0.0 && lo <= hi - lo {
-            lo = 0.0;
-        }
+        (lo, hi) = y_domain(lo, hi);
         let scale: Scale = self.format.scale_for(lo.abs().max(hi.abs()));
         let scaled = nice_ticks(
             lo / scale.factor,
@@ -659,44 +664,73 @@ fn push_tenths(d: &mut String, v: f64) {
 }
 
 /// The average line: `M` at the start of each joined run, `L` within it. A run of one point
-/// gets a short horizontal stroke so it stays visible.
+/// gets a short horizontal stroke so it stays visible. Points inside a horizontal stretch (same
+/// y as both neighbours) are left out: they draw nothing, and flat series are most of a page.
 fn line_path(s: &SeriesData, m: &Mapper) -> String {
     let mut d = String::new();
     let half = s.step_ms as f64 / 2.0;
+    let mut xy: Vec<(f64, f64)> = Vec::new();
     for seg in s.segments() {
-        let pts = &s.points[seg];
-        for (i, p) in pts.iter().enumerate() {
-            if !p.avg.is_finite() {
+        xy.clear();
+        xy.extend(
+            s.points[seg]
+                .iter()
+                .filter(|p| p.avg.is_finite())
+                .map(|p| (m.x(p.ts as f64 + half), m.y(p.avg))),
+        );
+        let n = xy.len();
+        for i in 0..n {
+            let flat_inside =
+                i > 0 && i + 1 < n && xy[i - 1].1 == xy[i].1 && xy[i + 1].1 == xy[i].1;
+            if flat_inside {
                 continue;
             }
-            let (x, y) = (m.x(p.ts as f64 + half), m.y(p.avg));
-            push_point(&mut d, if i == 0 { 'M' } else { 'L' }, x, y);
+            push_point(&mut d, if i == 0 { 'M' } else { 'L' }, xy[i].0, xy[i].1);
         }
-        if pts.len() == 1 {
+        if n == 1 {
             d.push_str("h1");
         }
     }
     d
 }
 
-/// The min–max band as one closed polygon per joined run; empty when min = max everywhere.
+/// The min–max band as one closed polygon per joined run; empty when min = max everywhere. As
+/// for lines, points inside a horizontal stretch of an edge are left out.
 fn band_path(s: &SeriesData, m: &Mapper) -> String {
     if s.points.iter().all(|p| p.min == p.max) {
         return String::new();
     }
     let mut d = String::new();
     let half = s.step_ms as f64 / 2.0;
+    let mut top: Vec<(f64, f64)> = Vec::new();
+    let mut bottom: Vec<(f64, f64)> = Vec::new();
     for seg in s.segments() {
         let pts = &s.points[seg];
         if pts.len() < 2 {
             continue;
         }
-        for (i, p) in pts.iter().enumerate() {
-            let c = if i == 0 { 'M' } else { 'L' };
-            push_point(&mut d, c, m.x(p.ts as f64 + half), m.y(p.max));
+        top.clear();
+        bottom.clear();
+        for p in pts {
+            let x = m.x(p.ts as f64 + half);
+            top.push((x, m.y(p.max)));
+            bottom.push((x, m.y(p.min)));
         }
-        for p in pts.iter().rev() {
-            push_point(&mut d, 'L', m.x(p.ts as f64 + half), m.y(p.min));
+        bottom.reverse();
+        for (edge, first) in [(&top, 'M'), (&bottom, 'L')] {
+            let n = edge.len();
+            for i in 0..n {
+                let flat_inside =
+                    i > 0 && i + 1 < n && edge[i - 1].1 == edge[i].1 && edge[i + 1].1 == edge[i].1;
+                if !flat_inside {
+                    push_point(
+                        &mut d,
+                        if i == 0 { first } else { 'L' },
+                        edge[i].0,
+                        edge[i].1,
+                    );
+                }
+            }
         }
         d.push('Z');
     }
@@ -803,7 +837,20 @@ impl Sparkline {
         fmt: ValueFormat,
         link: String,
     ) -> Sparkline {
-        let (w, h) = (f64::from(Self::WIDTH), f64::from(Self::HEIGHT));
+        Self::sized(s, from, to, fmt, link, (Self::WIDTH, Self::HEIGHT))
+    }
+
+    /// A sparkline of `width × height` (tables with many columns use narrower ones).
+    pub fn sized(
+        s: &SeriesData,
+        from: Timestamp,
+        to: Timestamp,
+        fmt: ValueFormat,
+        link: String,
+        (width, height): (u32, u32),
+    ) -> Sparkline {
+        let (width, height) = (width.max(8), height.max(4));
+        let (w, h) = (f64::from(width), f64::from(height));
         let lo = s.min().unwrap_or(0.0);
         let hi = s.max().unwrap_or(1.0);
         let m = Mapper {
@@ -833,8 +880,8 @@ impl Sparkline {
             )
         };
         Sparkline {
-            width: Self::WIDTH,
-            height: Self::HEIGHT,
+            width,
+            height,
             d: line_path(s, &m),
             band: band_path(s, &m),
             title,
@@ -1014,6 +1061,77 @@ mod tests {
         assert!(labels.iter().any(|l| l.ends_with("MiB")), "{labels:?}");
         // Higher values are drawn higher (smaller y).
         assert!(chart.y_ticks[0].pos > chart.y_ticks[chart.y_ticks.len() - 1].pos);
+    }
+
+    fn tick_labels(chart: &Chart) -> Vec<&str> {
+        chart.y_ticks.iter().map(|t| t.label.as_str()).collect()
+    }
+
+    #[test]
+    fn a_constant_series_is_drawn_from_zero_not_around_its_value() {
+        let s = SeriesData::from_buckets("x", &[gauge(0, 1.0), gauge(60_000, 1.0)], 60_000, false);
+        let chart = spec(vec![s]).render();
+        let labels = tick_labels(&chart);
+        assert_eq!(labels.first(), Some(&"0"), "{labels:?}");
+        assert_eq!(labels.last(), Some(&"1"), "{labels:?}");
+        let s =
+            SeriesData::from_buckets("x", &[gauge(0, 415.0), gauge(60_000, 416.0)], 60_000, false);
+        assert_eq!(tick_labels(&spec(vec![s]).render()).first(), Some(&"0"));
+    }
+
+    #[test]
+    fn an_all_zero_series_gets_zero_to_one_without_negative_ticks() {
+        let zero =
+            SeriesData::from_buckets("x", &[gauge(0, 0.0), gauge(60_000, 0.0)], 60_000, false);
+        let labels: Vec<String> = tick_labels(&spec(vec![zero]).render())
+            .iter()
+            .map(|l| l.to_string())
+            .collect();
+        assert_eq!(labels.first().map(String::as_str), Some("0"));
+        assert_eq!(labels.last().map(String::as_str), Some("1"));
+        // A counter that never increased: rates of 0/s, never "-1/s".
+        let flat = |ts| Bucket {
+            count: 4,
+            ..gauge(ts, 5.0)
+        };
+        let counter = SeriesData::from_buckets("c", &[flat(0), flat(60_000)], 60_000, true);
+        let mut sp = spec(vec![counter]);
+        sp.format = ValueFormat {
+            unit: Unit::Count,
+            per_second: true,
+        };
+        let chart = sp.render();
+        let labels = tick_labels(&chart);
+        assert_eq!(labels.first(), Some(&"0/s"), "{labels:?}");
+        assert!(labels.iter().all(|l| !l.starts_with('-')), "{labels:?}");
+    }
+
+    #[test]
+    fn negative_ticks_appear_only_for_negative_values() {
+        let s = SeriesData::from_buckets("x", &[gauge(0, -4.0), gauge(60_000, 9.0)], 60_000, false);
+        let labels = tick_labels(&spec(vec![s]).render()).join(" ");
+        assert!(labels.starts_with('-'), "{labels}");
+        let s =
+            SeriesData::from_buckets("x", &[gauge(0, -4.0), gauge(60_000, -2.0)], 60_000, false);
+        let labels = tick_labels(&spec(vec![s]).render()).join(" ");
+        assert!(
+            labels.ends_with(" 0"),
+            "an all-negative axis ends at 0: {labels}"
+        );
+        assert_eq!(y_domain(3.0, 3.0), (0.0, 3.0));
+        assert_eq!(y_domain(0.0, 0.0), (0.0, 1.0));
+        assert_eq!(y_domain(-2.0, -2.0), (-2.0, 0.0));
+    }
+
+    #[test]
+    fn flat_stretches_are_drawn_with_their_end_points_only() {
+        let buckets: Vec<Bucket> = (0..10)
+            .map(|i| gauge(i * 60_000, if i == 5 { 3.0 } else { 1.0 }))
+            .collect();
+        let s = SeriesData::from_buckets("x", &buckets, 60_000, false);
+        let d = spec(vec![s]).render().lines[0].d.clone();
+        // 0 … 4 flat (two points), up to 5, down to 6, 6 … 9 flat (one more point).
+        assert_eq!(d.matches(['M', 'L']).count(), 5, "{d}");
     }
 
     #[test]

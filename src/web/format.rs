@@ -18,6 +18,7 @@ impl Unit {
         let m = m.strip_suffix("_total").unwrap_or(&m);
         if m.ends_with("_bytes")
             || m.ends_with("_bytes_count")
+            || m.ends_with("bytes_received_count")
             || m.ends_with("data_size")
             || m.ends_with("proposal_size")
             || m.ends_with("response_size")
@@ -130,6 +131,22 @@ impl ValueFormat {
         }
     }
 
+    /// Several values with one unit written once, in the scale that suits `reference`:
+    /// `0 / 3.12 / 3090 ms`; a missing value is `–`.
+    pub fn format_joined(self, values: &[Option<f64>], reference: f64) -> String {
+        let scale = self.scale_for(reference);
+        let nums: Vec<String> = values
+            .iter()
+            .map(|v| match v {
+                Some(v) if v.is_finite() => format_number(v / scale.factor),
+                Some(v) => scale.format(*v),
+                None => "–".into(),
+            })
+            .collect();
+        let rate = if self.per_second { "/s" } else { "" };
+        format!("{}{}{rate}", nums.join(" / "), scale.suffix)
+    }
+
     /// One value with its own best scale, e.g. `12.3 MiB/s`, `4.5 ms`, `1.2k`.
     pub fn format(self, v: f64) -> String {
         self.scale_for(v).format(v)
@@ -221,6 +238,22 @@ pub fn format_number(x: f64) -> String {
     }
 }
 
+/// ZooKeeper's version text without the build details: `3.8.0-${mvngit.commit.id}, built on
+/// 2024-12-29 17:54 UTC` and `3.8.4-9316c2a7a97e1666d8f4593f34dd6fc36ecc436c, built on …` both
+/// give `3.8.0`/`3.8.4`; a suffix such as `-SNAPSHOT` stays.
+pub fn short_version(v: &str) -> &str {
+    let v = v.split(", built on").next().unwrap_or(v).trim();
+    match v.split_once('-') {
+        Some((base, rest))
+            if rest.starts_with("${")
+                || (rest.len() >= 7 && rest.chars().all(|c| c.is_ascii_hexdigit())) =>
+        {
+            base
+        }
+        _ => v,
+    }
+}
+
 /// `2024-05-01 10:00:00 UTC`.
 pub fn utc(ts: Timestamp) -> String {
     utc_fmt(ts, "%Y-%m-%d %H:%M:%S UTC")
@@ -237,11 +270,57 @@ pub fn rfc3339(ts: Timestamp) -> String {
 }
 
 /// Formats a unix-ms time in UTC with a strftime pattern; out-of-range times print as the number.
+/// Patterns of only `%Y %m %d %H %M %S` and plain characters (every one the pages use, thousands
+/// of times per page in tooltips) are written directly; anything else goes through jiff.
 pub fn utc_fmt(ts: Timestamp, pattern: &str) -> String {
+    if let Some(s) = utc_fast(ts, pattern) {
+        return s;
+    }
     match jiff::Timestamp::from_millisecond(ts) {
         Ok(t) => t.strftime(pattern).to_string(),
         Err(_) => ts.to_string(),
     }
+}
+
+/// Year, month, day from days since 1970-01-01 (proleptic Gregorian; H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+fn utc_fast(ts: Timestamp, pattern: &str) -> Option<String> {
+    use std::fmt::Write as _;
+    let secs = ts.div_euclid(1000);
+    let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
+    if !(0..=9999).contains(&y) {
+        return None;
+    }
+    let sod = secs.rem_euclid(86_400);
+    let mut out = String::with_capacity(pattern.len() + 8);
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let _ = match chars.next()? {
+            'Y' => write!(out, "{y:04}"),
+            'm' => write!(out, "{mo:02}"),
+            'd' => write!(out, "{d:02}"),
+            'H' => write!(out, "{:02}", sod / 3600),
+            'M' => write!(out, "{:02}", sod / 60 % 60),
+            'S' => write!(out, "{:02}", sod % 60),
+            _ => return None,
+        };
+    }
+    Some(out)
 }
 
 /// A short age such as `12s`, `5m`, `3h`, `2d`.
@@ -280,6 +359,7 @@ mod tests {
     fn units_are_inferred_from_metric_names() {
         assert_eq!(Unit::for_metric("node_memory_Cached_bytes"), Unit::Bytes);
         assert_eq!(Unit::for_metric("zk_approximate_data_size"), Unit::Bytes);
+        assert_eq!(Unit::for_metric("zk_bytes_received_count"), Unit::Bytes);
         assert_eq!(Unit::for_metric("zk_avg_latency"), Unit::Millis);
         assert_eq!(Unit::for_metric("zk_avg_fsynctime"), Unit::Millis);
         assert_eq!(
@@ -323,6 +403,26 @@ mod tests {
     }
 
     #[test]
+    fn joined_values_share_one_unit() {
+        let ms = ValueFormat {
+            unit: Unit::Millis,
+            per_second: false,
+        };
+        assert_eq!(
+            ms.format_joined(&[Some(0.0), Some(3.12), Some(3090.0)], 3.12),
+            "0 / 3.12 / 3090 ms"
+        );
+        assert_eq!(
+            ValueFormat::plain().format_joined(&[Some(53.0), Some(20000.0)], 53.0),
+            "53 / 20000"
+        );
+        assert_eq!(
+            ValueFormat::plain().format_joined(&[Some(2.0), None], 2.0),
+            "2 / –"
+        );
+    }
+
+    #[test]
     fn tick_labels_have_the_decimals_their_step_needs() {
         let s = ValueFormat {
             unit: Unit::Millis,
@@ -344,6 +444,41 @@ mod tests {
         assert_eq!(format_number(1.0), "1");
         assert_eq!(format_number(-0.5), "-0.5");
         assert_eq!(format_number(0.0001234), "1.23e-4");
+    }
+
+    #[test]
+    fn versions_lose_their_build_details() {
+        assert_eq!(
+            short_version("3.8.0-${mvngit.commit.id}, built on 2024-12-29 17:54 UTC"),
+            "3.8.0"
+        );
+        assert_eq!(
+            short_version(
+                "3.8.4-9316c2a7a97e1666d8f4593f34dd6fc36ecc436c, built on 2024-02-12 22:16 UTC"
+            ),
+            "3.8.4"
+        );
+        assert_eq!(short_version("3.9.3-SNAPSHOT"), "3.9.3-SNAPSHOT");
+        assert_eq!(short_version("3.4.14"), "3.4.14");
+    }
+
+    #[test]
+    fn fast_utc_formatting_agrees_with_jiff() {
+        let patterns = ["%Y-%m-%d %H:%M:%S UTC", "%H:%M", "%m-%d %H:%M", "%Y-%m-%d"];
+        let mut ts: i64 = -86_400_000 * 800;
+        while ts < 4_102_444_800_000 {
+            let t = jiff::Timestamp::from_millisecond(ts).unwrap();
+            for p in patterns {
+                assert_eq!(utc_fmt(ts, p), t.strftime(p).to_string(), "{ts} {p}");
+            }
+            ts += 7_777_777_777; // about 90 days and a few hours: every month, leap days
+        }
+        assert_eq!(utc_fmt(951_782_400_000, "%Y-%m-%d"), "2000-02-29");
+        assert_eq!(
+            utc_fmt(0, "%a %d"),
+            "Thu 01",
+            "other patterns go through jiff"
+        );
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //!
 //! Layout (after docs.rs): all routes in [`routes`], one small handler module per page under
 //! [`pages`], one template struct per page (`templates/<page>.html`), one HTTP error enum
-//! ([`error::WebError`]). Chart geometry is pure ([`chart`]); the templates only place it.
+//! ([`error::WebError`]). Chart geometry is pure ([`chart`], and [`strip`] for state series);
+//! the templates only place it. Every chart's bucket width comes from one place ([`steps`]): a
+//! nice step (30s, 10m, 1h …) never finer than the scrape interval or the tier retention keeps.
 
 pub mod api;
 pub mod assets;
@@ -14,6 +16,8 @@ pub mod page;
 pub(crate) mod pages;
 mod routes;
 pub mod selfmetrics;
+pub mod steps;
+pub mod strip;
 pub mod timerange;
 
 use crate::config::Config;

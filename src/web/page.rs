@@ -72,6 +72,16 @@ impl PageCtx {
         utc(self.generated_at)
     }
 
+    /// The stylesheet's URL, versioned by its content.
+    pub fn css_href(&self) -> String {
+        super::assets::href("app.css")
+    }
+
+    /// The script's URL, versioned by its content.
+    pub fn js_href(&self) -> String {
+        super::assets::href("app.js")
+    }
+
     pub fn nav_class(&self, entry: &str) -> &'static str {
         if self.nav == entry { "active" } else { "" }
     }

@@ -4,6 +4,7 @@
 //! the range. Without a query it lists the stored metric names.
 
 use super::{RangeQuery, event_marks, range_events, series_data};
+use crate::model::{Labels, SeriesKey};
 use crate::query::{self, Expr, SeriesValues, eval_range, parse_duration};
 use crate::store::SeriesInfo;
 use crate::web::Ctx;
@@ -63,6 +64,8 @@ pub struct MetricPage {
 /// evaluated values for any other expression.
 struct Answer {
     series: Vec<SeriesData>,
+    /// The chart's legend entry of each series: only what tells them apart.
+    legends: Vec<String>,
     format: ValueFormat,
     total: usize,
     /// The single cluster all series belong to, for the events list.
@@ -82,7 +85,13 @@ async fn answer(ctx: &Ctx, expr: &Expr, range: &TimeRange, width: u32) -> WebRes
         let shown: Vec<&SeriesInfo> = infos.iter().take(MAX_TABLE).collect();
         let ids: Vec<_> = shown.iter().map(|i| i.id).collect();
         let ranges = super::fetch_ranges(ctx, &ids, range, width).await?;
-        let series = shown
+        let fetched: Vec<&SeriesInfo> = shown
+            .iter()
+            .copied()
+            .filter(|i| ranges.contains_key(&i.id))
+            .collect();
+        let legends = distinguishing_names(&fetched.iter().map(|i| &i.key).collect::<Vec<_>>());
+        let series = fetched
             .iter()
             .filter_map(|i| {
                 ranges
@@ -102,13 +111,15 @@ async fn answer(ctx: &Ctx, expr: &Expr, range: &TimeRange, width: u32) -> WebRes
         let cluster = (clusters.len() == 1).then(|| clusters[0].to_string());
         return Ok(Answer {
             series,
+            legends,
             format,
             total,
             cluster,
         });
     }
-    // Evaluated expression: one bucket per 2 px, start aligned to the step like Grafana does.
-    let step = ((range.len_ms() / super::points_for(width) as i64).max(1000) + 999) / 1000 * 1000;
+    // Evaluated expression: the pages' nice step for one point per 2 px, start aligned to it
+    // like Grafana does.
+    let step = super::chart_step(ctx, range, super::points_for(width));
     let start = range.from.div_euclid(step) * step;
     let r = eval_range(&ctx.store, expr, start, range.to, step)
         .await
@@ -136,7 +147,7 @@ async fn answer(ctx: &Ctx, expr: &Expr, range: &TimeRange, width: u32) -> WebRes
         .unwrap_or_else(ValueFormat::plain);
     let series: Vec<SeriesValues> = r.into_series();
     let total = series.len();
-    let data = series
+    let data: Vec<SeriesData> = series
         .into_iter()
         .take(MAX_TABLE)
         .map(|s| {
@@ -165,11 +176,37 @@ async fn answer(ctx: &Ctx, expr: &Expr, range: &TimeRange, width: u32) -> WebRes
         })
         .collect();
     Ok(Answer {
+        legends: data.iter().map(|s| s.label.clone()).collect(),
         series: data,
         format,
         total,
         cluster: None,
     })
+}
+
+/// Legend names that keep only what tells the series apart: `server="zk1:2181"` rather than
+/// `zk_avg_latency{cluster="lab",server="zk1:2181"}` three times. The metric name stays when the
+/// names differ; a single series keeps its full name.
+fn distinguishing_names(keys: &[&SeriesKey]) -> Vec<String> {
+    if keys.len() < 2 {
+        return keys.iter().map(|k| k.to_string()).collect();
+    }
+    let same_metric = keys.iter().all(|k| k.metric == keys[0].metric);
+    let varies = |name: &str| {
+        let first = keys[0].labels.get(name);
+        keys.iter().any(|k| k.labels.get(name) != first)
+    };
+    keys.iter()
+        .map(|k| {
+            let labels = Labels::from_pairs(k.labels.iter().filter(|(n, _)| varies(n)));
+            match (same_metric, labels.is_empty()) {
+                (true, false) => labels.canonical(),
+                (true, true) => k.to_string(),
+                (false, true) => k.metric.clone(),
+                (false, false) => format!("{}{{{}}}", k.metric, labels.canonical()),
+            }
+        })
+        .collect()
 }
 
 /// Whether the values are per-second rates (the expression applies `rate()`).
@@ -345,7 +382,15 @@ pub(crate) async fn show(
         (BIG_W, BIG_H),
         (range.from, range.to),
         now.format,
-        now.series.iter().take(MAX_LINES).cloned().collect(),
+        now.series
+            .iter()
+            .zip(&now.legends)
+            .take(MAX_LINES)
+            .map(|(s, legend)| SeriesData {
+                label: legend.clone(),
+                ..s.clone()
+            })
+            .collect(),
     )
     .ghost(ghost)
     .events(event_marks(&events))
@@ -393,6 +438,27 @@ mod tests {
         assert_eq!(
             csv(&[s]),
             "series,time,timestamp_ms,avg,min,max,last,tier\n\"up{a=\"\"1\"\",b=\"\"2\"\"}\",1970-01-01T00:00:00Z,0,1.5,1,2,2,raw\n"
+        );
+    }
+
+    #[test]
+    fn legends_keep_what_tells_series_apart() {
+        let k = |m: &str, s: &str| {
+            SeriesKey::new(m, Labels::from_pairs([("cluster", "lab"), ("server", s)]))
+        };
+        let (a, b) = (k("zk_avg_latency", "zk1"), k("zk_avg_latency", "zk2"));
+        assert_eq!(
+            distinguishing_names(&[&a, &b]),
+            vec![r#"server="zk1""#, r#"server="zk2""#]
+        );
+        let c = k("zk_max_latency", "zk1");
+        assert_eq!(
+            distinguishing_names(&[&a, &c]),
+            vec!["zk_avg_latency", "zk_max_latency"]
+        );
+        assert_eq!(
+            distinguishing_names(&[&a]),
+            vec![r#"zk_avg_latency{cluster="lab",server="zk1"}"#]
         );
     }
 

@@ -13,6 +13,7 @@ use super::chart::{ChartSpec, EventMark, SeriesData, Sparkline};
 use super::error::{WebError, WebResult};
 use super::format::ValueFormat;
 use super::page::metric_link;
+use super::steps::{Resolution, nice_step};
 use super::timerange::TimeRange;
 use crate::model::{Labels, MatchOp, Matcher, MetricKind, SeriesKey, Timestamp, now_ms};
 use crate::query::Selector;
@@ -141,12 +142,106 @@ impl ZkServer {
         self.mode == "leader" && !self.mode_stale
     }
 
+    pub fn is_standalone(&self) -> bool {
+        self.mode == "standalone" && !self.mode_stale
+    }
+
+    /// The version without build details (`3.8.0`); the full text goes in a `title`.
+    pub fn version_short(&self) -> Option<&str> {
+        self.version.as_deref().map(super::format::short_version)
+    }
+
     pub fn page_path(&self) -> String {
         format!(
             "/zookeeper/{}/{}",
             super::format::urlencode(&self.cluster),
             super::format::urlencode(&self.server)
         )
+    }
+}
+
+/// How an ensemble is doing, with the reasons an operator needs to read first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnsembleHealth {
+    /// `ok`, `warning`, `critical` or `unknown` (also the badge's CSS class).
+    pub class: &'static str,
+    /// Why it is not ok, e.g. `1 of 3 servers down`, `no quorum`; empty when ok.
+    pub reasons: Vec<String>,
+    /// A single server running in standalone mode: it has no leader by design.
+    pub standalone: bool,
+}
+
+impl EnsembleHealth {
+    pub fn reasons_text(&self) -> String {
+        self.reasons.join(" · ")
+    }
+}
+
+/// Judges an ensemble from its servers: a quorum needs more than half of the voting servers
+/// (observers do not vote) up; an ensemble without a leader serves no writes.
+pub fn ensemble_health(servers: &[ZkServer]) -> EnsembleHealth {
+    let n = servers.len();
+    let mut reasons = Vec::new();
+    if n == 0 {
+        return EnsembleHealth {
+            class: "unknown",
+            reasons: vec!["no ZooKeeper server configured or seen".into()],
+            standalone: false,
+        };
+    }
+    let standalone = n == 1 && servers[0].is_standalone();
+    let up = servers.iter().filter(|s| s.up == Some(true)).count();
+    let down = servers.iter().filter(|s| s.up == Some(false)).count();
+    let unknown = n - up - down;
+    let voters: Vec<&ZkServer> = servers.iter().filter(|s| s.mode != "observer").collect();
+    let voters_up = voters.iter().filter(|s| s.up == Some(true)).count();
+    let leaders = servers.iter().filter(|s| s.is_leader()).count();
+    let quorum = voters_up * 2 > voters.len();
+    if down > 0 {
+        reasons.push(format!(
+            "{down} of {n} server{} down",
+            if n == 1 { "" } else { "s" }
+        ));
+    }
+    if unknown > 0 {
+        reasons.push(format!("{unknown} not scraped yet"));
+    }
+    let mut critical = false;
+    if !standalone && n > 1 {
+        if !quorum && unknown == 0 {
+            reasons.push("no quorum".into());
+            critical = true;
+        }
+        if leaders == 0 && up > 0 {
+            reasons.push("no leader".into());
+            critical = true;
+        } else if leaders > 1 {
+            reasons.push(format!("{leaders} servers report leader"));
+            critical = true;
+        }
+    }
+    let stale = servers
+        .iter()
+        .filter(|s| s.up == Some(true) && s.mode_stale)
+        .count();
+    if stale > 0 {
+        reasons.push(format!(
+            "mode of {stale} server(s) not reported for 5 minutes"
+        ));
+    }
+    let class = if critical || (n == 1 && down == 1) {
+        "critical"
+    } else if reasons.is_empty() {
+        "ok"
+    } else if up == 0 && down == 0 {
+        "unknown"
+    } else {
+        "warning"
+    };
+    EnsembleHealth {
+        class,
+        reasons,
+        standalone,
     }
 }
 
@@ -235,7 +330,16 @@ pub fn zk_servers(ctx: &Ctx, cluster: &str) -> Vec<ZkServer> {
                 } else if statuses.iter().any(|t| t.up == Some(false)) {
                     Some(false)
                 } else {
-                    None
+                    // Not scraped since this process started: the stored `up` of the last few
+                    // minutes says more than "not scraped yet" (right after every restart).
+                    statuses
+                        .iter()
+                        .filter_map(|t| ups.get(&t.target))
+                        .flatten()
+                        .filter_map(|(_, l)| *l)
+                        .max_by_key(|l| l.0)
+                        .filter(|l| now - l.0 < STALE_MS)
+                        .map(|l| l.1 >= 1.0)
                 };
                 z.error = statuses.iter().find_map(|t| {
                     if t.up == Some(false) {
@@ -352,18 +456,87 @@ pub async fn fetch_ranges(
     range: &TimeRange,
     width: u32,
 ) -> WebResult<HashMap<SeriesId, SeriesRange>> {
+    fetch_ranges_points(ctx, ids, range, points_for(width)).await
+}
+
+/// The nice step (see [`steps`](crate::web::steps)) of a chart of `max_points` over `range`.
+pub fn chart_step(ctx: &Ctx, range: &TimeRange, max_points: usize) -> i64 {
+    Resolution::from_config(&ctx.config).chart_step(range.from, range.to, max_points, now_ms())
+}
+
+/// Store ranges for `ids` at the nice step for about `max_points` buckets, by series id.
+pub async fn fetch_ranges_points(
+    ctx: &Ctx,
+    ids: &[SeriesId],
+    range: &TimeRange,
+    max_points: usize,
+) -> WebResult<HashMap<SeriesId, SeriesRange>> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let ranges = ctx
-        .store
-        .query_range(ids, range.from, range.to, points_for(width))
-        .await
-        .map_err(|e| WebError::Store(e.to_string()))?;
+    let step = chart_step(ctx, range, max_points);
+    let mut ranges = query_parallel(ctx, ids, range, step).await?;
+    // The store's own retention may be shorter than the configured one: when it had to answer
+    // from a tier coarser than the step, ask again at a nice step that tier can fill.
+    let coarsest = ranges
+        .iter()
+        .filter_map(|r| r.tier.resolution_ms())
+        .max()
+        .unwrap_or(0);
+    if coarsest > step {
+        let step = nice_step(range.len_ms(), max_points, coarsest);
+        ranges = query_parallel(ctx, ids, range, step).await?;
+    }
     Ok(ranges.into_iter().map(|r| (r.series.id, r)).collect())
 }
 
+/// Series per store query below which a page's read is not split.
+const PARALLEL_MIN_SERIES: usize = 128;
+
+/// `query_range_step` of many series split over up to four tasks: a page of hundreds of series
+/// (a ZooKeeper server's) spends most of its time decoding chunks, which the store does on the
+/// task that asked.
+async fn query_parallel(
+    ctx: &Ctx,
+    ids: &[SeriesId],
+    range: &TimeRange,
+    step: i64,
+) -> WebResult<Vec<SeriesRange>> {
+    let store_err = |e: crate::store::StoreError| WebError::Store(e.to_string());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let parts = cores
+        .min(4)
+        .min(ids.len() / (PARALLEL_MIN_SERIES / 2))
+        .max(1);
+    if parts == 1 {
+        return ctx
+            .store
+            .query_range_step(ids, range.from, range.to, step, None)
+            .await
+            .map_err(store_err);
+    }
+    let (from, to) = (range.from, range.to);
+    let tasks: Vec<_> = ids
+        .chunks(ids.len().div_ceil(parts))
+        .map(|chunk| {
+            let store = ctx.store.clone();
+            let chunk = chunk.to_vec();
+            tokio::spawn(async move { store.query_range_step(&chunk, from, to, step, None).await })
+        })
+        .collect();
+    let mut out = Vec::with_capacity(ids.len());
+    for t in tasks {
+        let part = t
+            .await
+            .map_err(|e| WebError::Internal(format!("a range read task failed: {e}")))?
+            .map_err(store_err)?;
+        out.extend(part);
+    }
+    Ok(out)
+}
+
 /// Draws charts and sparklines of stored series fetched for one page and range.
+#[derive(Clone, Copy)]
 pub struct Charter<'a> {
     pub range: &'a TimeRange,
     pub data: &'a HashMap<SeriesId, SeriesRange>,
@@ -416,12 +589,13 @@ impl Charter<'_> {
         let r = self.data.get(&info.id)?;
         let s = series_data(r, info.key.metric.clone(), self.range);
         let fmt = ValueFormat::for_series(&info.key.metric, info.kind);
-        Some(Sparkline::new(
+        Some(Sparkline::sized(
             &s,
             self.range.from,
             self.range.to,
             fmt,
             metric_link(&info.key.to_string(), self.range),
+            self.size,
         ))
     }
 }
@@ -471,6 +645,69 @@ mod tests {
         assert_eq!(sel.matchers.len(), 2);
         assert!(sel.matchers[0].matches(Some("zk_min_latency")));
         assert!(!sel.matchers[0].matches(Some("zk_avg_latency")));
+    }
+
+    fn server(mode: &str, up: Option<bool>) -> ZkServer {
+        ZkServer {
+            cluster: "lab".into(),
+            server: format!("zk-{mode}"),
+            up,
+            mode: mode.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_standalone_server_is_healthy_without_a_leader() {
+        let h = ensemble_health(&[server("standalone", Some(true))]);
+        assert_eq!(h.class, "ok");
+        assert!(h.standalone);
+        assert!(h.reasons.is_empty(), "{h:?}");
+        let h = ensemble_health(&[server("standalone", Some(false))]);
+        assert_eq!(h.class, "critical");
+        assert_eq!(h.reasons, vec!["1 of 1 server down"]);
+    }
+
+    #[test]
+    fn ensemble_health_names_its_reasons() {
+        let ok = [
+            server("leader", Some(true)),
+            server("follower", Some(true)),
+            server("follower", Some(true)),
+        ];
+        assert_eq!(ensemble_health(&ok).class, "ok");
+        let one_down = [
+            server("leader", Some(true)),
+            server("follower", Some(true)),
+            server("unknown", Some(false)),
+        ];
+        let h = ensemble_health(&one_down);
+        assert_eq!(
+            (h.class, h.reasons_text().as_str()),
+            ("warning", "1 of 3 servers down")
+        );
+        let lost = [
+            server("unknown", Some(true)),
+            server("unknown", Some(false)),
+            server("unknown", Some(false)),
+        ];
+        let h = ensemble_health(&lost);
+        assert_eq!(h.class, "critical");
+        assert_eq!(
+            h.reasons_text(),
+            "2 of 3 servers down · no quorum · no leader"
+        );
+        // An observer does not count towards the quorum.
+        let obs = [
+            server("leader", Some(true)),
+            server("follower", Some(false)),
+            server("observer", Some(true)),
+        ];
+        assert!(
+            ensemble_health(&obs)
+                .reasons
+                .contains(&"no quorum".to_string())
+        );
     }
 
     #[test]

@@ -1,11 +1,12 @@
-//! `/`: is every cluster healthy now? Per cluster: its ZooKeeper ensemble (servers up, leader,
-//! modes, worst latency, outstanding requests), its targets up/down, two charts over the range;
-//! and the latest events everywhere.
+//! `/`: is every cluster healthy now? Per cluster: its ZooKeeper ensemble (health with its
+//! reasons, servers up, leader — or "standalone" —, modes, worst latency, outstanding requests),
+//! its targets up/down, four charts over the range (latency, outstanding requests, znodes,
+//! packets received per second); and the latest events everywhere.
 
 use super::events::EventRow;
 use super::{
-    Charter, RangeQuery, SMALL_H, SMALL_W, ZkServer, clusters, event_marks, fetch_ranges,
-    range_events, selector_text, zk_servers,
+    Charter, EnsembleHealth, RangeQuery, ZkServer, clusters, ensemble_health, event_marks,
+    fetch_ranges, range_events, selector_text, zk_servers,
 };
 use crate::model::Matcher;
 use crate::store::SeriesInfo;
@@ -19,6 +20,20 @@ use axum::extract::{Query, State};
 use axum::response::Html;
 use std::collections::BTreeMap;
 
+/// The overview's charts are narrower than the other pages' so that four fit a row.
+const CHART: (u32, u32) = (340, 130);
+
+/// The charts of each cluster: (metric, title).
+const CHARTS: [(&str, &str); 4] = [
+    ("zk_avg_latency", "ZooKeeper average latency"),
+    ("zk_outstanding_requests", "ZooKeeper outstanding requests"),
+    ("zk_znode_count", "ZooKeeper znodes"),
+    (
+        "zk_packets_received",
+        "ZooKeeper packets received per second",
+    ),
+];
+
 pub struct ClusterRow {
     pub name: String,
     pub link: String,
@@ -30,7 +45,7 @@ pub struct ClusterRow {
     pub max_outstanding: String,
     pub targets_up: usize,
     pub targets_down: usize,
-    pub health: &'static str,
+    pub health: EnsembleHealth,
     pub charts: Vec<Chart>,
 }
 
@@ -69,7 +84,7 @@ pub(crate) async fn show(
     let events = range_events(&ctx, &range, None, 500).await?;
     let registry = ctx.targets.snapshot();
     let mut rows = Vec::new();
-    let mut chart_series: Vec<(String, Vec<SeriesInfo>, Vec<SeriesInfo>)> = Vec::new();
+    let mut chart_series: Vec<(String, Vec<Vec<SeriesInfo>>)> = Vec::new();
     for name in clusters(&ctx) {
         let servers = zk_servers(&ctx, &name);
         let servers_up = servers.iter().filter(|s| s.up == Some(true)).count();
@@ -90,20 +105,14 @@ pub(crate) async fn show(
         let targets: Vec<_> = registry.iter().filter(|t| t.cluster == name).collect();
         let targets_up = targets.iter().filter(|t| t.up == Some(true)).count();
         let targets_down = targets.iter().filter(|t| t.up == Some(false)).count();
-        let health = if servers.is_empty() {
-            "unknown"
-        } else if servers_up == servers.len() && (leaders.len() == 1 || servers.len() == 1) {
-            "ok"
-        } else if servers_up * 2 > servers.len() {
-            "warning"
-        } else {
-            "critical"
-        };
+        let health = ensemble_health(&servers);
         let cl = [Matcher::eq("cluster", &name)];
         chart_series.push((
             name.clone(),
-            ctx.store.select(Some("zk_avg_latency"), &cl),
-            ctx.store.select(Some("zk_outstanding_requests"), &cl),
+            CHARTS
+                .iter()
+                .map(|(metric, _)| ctx.store.select(Some(metric), &cl))
+                .collect(),
         ));
         rows.push(ClusterRow {
             link: format!("/zookeeper/{}?{}", urlencode(&name), range.query()),
@@ -122,10 +131,10 @@ pub(crate) async fn show(
     }
     let ids: Vec<_> = chart_series
         .iter()
-        .flat_map(|(_, a, b)| a.iter().chain(b).map(|i| i.id))
+        .flat_map(|(_, charts)| charts.iter().flatten().map(|i| i.id))
         .collect();
-    let data = fetch_ranges(&ctx, &ids, &range, SMALL_W).await?;
-    for (row, (name, lat, out)) in rows.iter_mut().zip(&chart_series) {
+    let data = fetch_ranges(&ctx, &ids, &range, CHART.0).await?;
+    for (row, (name, charts)) in rows.iter_mut().zip(&chart_series) {
         let marks = event_marks(
             &events
                 .iter()
@@ -137,25 +146,20 @@ pub(crate) async fn show(
             range: &range,
             data: &data,
             events: &marks,
-            size: (SMALL_W, SMALL_H),
+            size: CHART,
             hover_px: 2.0,
         };
         let server = |i: &SeriesInfo| i.key.labels.get("server").unwrap_or("?").to_string();
         let cl = [("cluster", name.as_str())];
-        row.charts.push(charter.chart(
-            "ZooKeeper average latency".into(),
-            metric_link(&selector_text(&["zk_avg_latency"], &cl), &range),
-            &lat.iter().collect::<Vec<_>>(),
-            server,
-            true,
-        ));
-        row.charts.push(charter.chart(
-            "ZooKeeper outstanding requests".into(),
-            metric_link(&selector_text(&["zk_outstanding_requests"], &cl), &range),
-            &out.iter().collect::<Vec<_>>(),
-            server,
-            true,
-        ));
+        for ((metric, title), infos) in CHARTS.iter().zip(charts) {
+            row.charts.push(charter.chart(
+                title.to_string(),
+                metric_link(&selector_text(&[metric], &cl), &range),
+                &infos.iter().collect::<Vec<_>>(),
+                server,
+                true,
+            ));
+        }
     }
     let latest = events.iter().take(20).map(EventRow::new).collect();
     let page = OverviewPage {

@@ -1,22 +1,34 @@
-//! `/targets`: every scrape target with up/down, last success, last error, scrape duration (now
-//! and over the range), warnings, next scrape and the identity labels it reported.
+//! `/targets`: every scrape target with up/down, last success and next scrape, scrape duration
+//! (now and over the range), samples, scrapes and failures, the identity labels it reported, and
+//! its last error and warnings on a row of their own (so long texts do not widen the table).
 
-use super::{Charter, RangeQuery, fetch_ranges};
+use super::{Charter, RangeQuery, fetch_ranges_points};
+
+/// The scrape-duration sparkline: narrow, so that the table fits 1280 px.
+const SPARK: (u32, u32) = (90, 22);
 use crate::model::{Matcher, now_ms};
 use crate::web::Ctx;
 use crate::web::chart::Sparkline;
 use crate::web::error::WebResult;
-use crate::web::format::{age, utc};
+use crate::web::format::{age, short_version, utc};
 use crate::web::page::PageCtx;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Html;
 
+pub struct IdentityLabel {
+    pub name: String,
+    pub shown: String,
+    pub full: String,
+}
+
 pub struct TargetRow {
     pub cluster: String,
     pub source: &'static str,
     pub target: String,
-    pub identity: String,
+    /// The labels the target reported about itself: (name, shown value, full value); versions
+    /// are shown without their build details.
+    pub identity: Vec<IdentityLabel>,
     pub up_class: &'static str,
     pub up_text: &'static str,
     pub last_success: String,
@@ -69,12 +81,12 @@ pub(crate) async fn show(
         })
         .collect();
     let ids: Vec<_> = durations.iter().flatten().map(|i| i.id).collect();
-    let data = fetch_ranges(&ctx, &ids, &range, Sparkline::WIDTH * 2).await?;
+    let data = fetch_ranges_points(&ctx, &ids, &range, SPARK.0 as usize / 2).await?;
     let charter = Charter {
         range: &range,
         data: &data,
         events: &[],
-        size: (Sparkline::WIDTH, Sparkline::HEIGHT),
+        size: SPARK,
         hover_px: 2.0,
     };
     let rows: Vec<TargetRow> = targets
@@ -91,7 +103,19 @@ pub(crate) async fn show(
                 Some(false) => "down",
                 None => "pending",
             },
-            identity: t.identity.canonical(),
+            identity: t
+                .identity
+                .iter()
+                .map(|(k, v)| IdentityLabel {
+                    name: k.to_string(),
+                    shown: if k == "version" {
+                        short_version(v).to_string()
+                    } else {
+                        v.to_string()
+                    },
+                    full: v.to_string(),
+                })
+                .collect(),
             last_success: t
                 .last_success
                 .map(|s| format!("{} ago", age(now - s)))

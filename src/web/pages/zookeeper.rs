@@ -1,16 +1,17 @@
 //! `/zookeeper` and `/zookeeper/{cluster}`: the ensemble like zktop, with history. One row per
-//! configured server (also those never reached, shown down with the registry's error): mode,
-//! zxid, latency min/avg/max, outstanding requests, connections, znodes, watches, ephemerals,
-//! file descriptors, and on the leader followers / synced followers / pending syncs; every number
-//! with a sparkline over the range.
+//! configured server (also those never reached, shown down with the registry's error): state and
+//! mode, zxid, latency min / avg / max, outstanding requests, connections, znodes, watches,
+//! ephemerals, open / max file descriptors, and on the leader followers / synced / pending syncs;
+//! every cell with a sparkline over the range. The table fits 1280 px: merged cells, the short
+//! version (the full one is in a `title` and on the server page).
 
 use super::events::EventRow;
 use super::{
-    Charter, RangeQuery, ZkServer, by_metric, clusters, fetch_ranges, range_events,
-    require_cluster, selector_text, series_data, zk_servers,
+    Charter, EnsembleHealth, RangeQuery, ZkServer, by_metric, clusters, ensemble_health,
+    fetch_ranges_points, range_events, require_cluster, selector_text, zk_servers,
 };
 use crate::model::{MatchOp, Matcher};
-use crate::store::{SeriesId, SeriesInfo, SeriesRange};
+use crate::store::SeriesInfo;
 use crate::web::Ctx;
 use crate::web::chart::Sparkline;
 use crate::web::error::WebResult;
@@ -20,7 +21,7 @@ use crate::web::timerange::TimeRange;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Html;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Single-metric columns, in table order: (metric, header).
 const COLUMNS: [(&str, &str); 5] = [
@@ -35,12 +36,15 @@ const FDS: [&str; 2] = [
     "zk_open_file_descriptor_count",
     "zk_max_file_descriptor_count",
 ];
-/// Leader-only columns; `zk_learners` is the 3.6+ name of `zk_followers`.
-const LEADER: [(&[&str], &str); 3] = [
-    (&["zk_learners", "zk_followers"], "Followers"),
-    (&["zk_synced_followers"], "Synced"),
-    (&["zk_pending_syncs"], "Pending syncs"),
+/// The leader's followers cell: followers (`zk_learners` is the 3.6+ name of `zk_followers`),
+/// synced followers, pending syncs.
+const LEADER: [&[&str]; 3] = [
+    &["zk_learners", "zk_followers"],
+    &["zk_synced_followers"],
+    &["zk_pending_syncs"],
 ];
+/// Table sparklines are narrower than elsewhere so that the ten columns fit 1280 px.
+const SPARK: (u32, u32) = (76, 22);
 
 /// A table cell: the newest value and a sparkline over the range.
 pub struct Cell {
@@ -51,7 +55,7 @@ pub struct Cell {
 impl Cell {
     fn empty() -> Cell {
         Cell {
-            value: "–".into(),
+            value: "—".into(),
             spark: None,
         }
     }
@@ -62,7 +66,8 @@ pub struct ServerRow {
     pub latency: Cell,
     pub cells: Vec<Cell>,
     pub fds: Cell,
-    pub leader: Vec<Cell>,
+    /// Followers / synced / pending syncs, on the leader only.
+    pub leader: Cell,
 }
 
 pub struct Ensemble {
@@ -70,6 +75,7 @@ pub struct Ensemble {
     pub link: String,
     pub rows: Vec<ServerRow>,
     pub summary: String,
+    pub health: EnsembleHealth,
     pub events: Vec<EventRow>,
 }
 
@@ -79,7 +85,6 @@ pub struct ZookeeperPage {
     pub page: PageCtx,
     pub ensembles: Vec<Ensemble>,
     pub columns: Vec<&'static str>,
-    pub leader_columns: Vec<&'static str>,
 }
 
 pub(crate) async fn all(
@@ -102,47 +107,22 @@ pub(crate) async fn one(
     render(&ctx, range, vec![cluster], path).await
 }
 
-fn latest_text(ctx: &Ctx, info: Option<&SeriesInfo>) -> String {
-    let Some(info) = info else {
-        return "–".into();
-    };
-    match ctx.store.latest(&[info.id]).first().copied().flatten() {
-        Some((_, v)) => ValueFormat::for_series(&info.key.metric, info.kind).format(v),
-        None => "–".into(),
-    }
+/// The newest value of a series.
+fn latest(ctx: &Ctx, info: Option<&SeriesInfo>) -> Option<f64> {
+    let info = info?;
+    ctx.store
+        .latest(&[info.id])
+        .first()
+        .copied()
+        .flatten()
+        .map(|l| l.1)
 }
 
-/// One sparkline drawing avg latency with the band from min latency's minimum to max latency's
-/// maximum in each bucket.
-fn latency_spark(
-    infos: [Option<&SeriesInfo>; 3],
-    data: &HashMap<SeriesId, SeriesRange>,
-    range: &TimeRange,
-    link: String,
-) -> Option<Sparkline> {
-    let avg = data.get(&infos[1]?.id)?;
-    let mut s = series_data(avg, "latency".into(), range);
-    let lookup = |i: Option<&SeriesInfo>| -> HashMap<i64, (f64, f64)> {
-        i.and_then(|i| data.get(&i.id))
-            .map(|r| r.buckets.iter().map(|b| (b.ts, (b.min, b.max))).collect())
-            .unwrap_or_default()
-    };
-    let (mins, maxs) = (lookup(infos[0]), lookup(infos[2]));
-    for p in &mut s.points {
-        if let Some((lo, _)) = mins.get(&p.ts) {
-            p.min = p.min.min(*lo);
-        }
-        if let Some((_, hi)) = maxs.get(&p.ts) {
-            p.max = p.max.max(*hi);
-        }
+fn latest_text(ctx: &Ctx, info: Option<&SeriesInfo>) -> String {
+    match (info, latest(ctx, info)) {
+        (Some(i), Some(v)) => ValueFormat::for_series(&i.key.metric, i.kind).format(v),
+        _ => "–".into(),
     }
-    Some(Sparkline::new(
-        &s,
-        range.from,
-        range.to,
-        ValueFormat::for_series("zk_avg_latency", avg.series.kind),
-        link,
-    ))
 }
 
 async fn render(
@@ -156,7 +136,7 @@ async fn render(
         .map(|c| c.0)
         .chain(LATENCY)
         .chain(FDS)
-        .chain(LEADER.iter().flat_map(|l| l.0.iter().copied()))
+        .chain(LEADER.iter().flat_map(|l| l.iter().copied()))
         .collect();
     let name_re = Matcher::new("__name__", MatchOp::Regex, wanted.join("|"))
         .map_err(|e| crate::web::error::WebError::Internal(e.to_string()))?;
@@ -184,12 +164,13 @@ async fn render(
             .collect();
         per_cluster.push((cluster, servers, maps));
     }
-    let data = fetch_ranges(ctx, &ids, &range, Sparkline::WIDTH).await?;
+    // About one bucket per 2 px of a table sparkline.
+    let data = fetch_ranges_points(ctx, &ids, &range, SPARK.0 as usize / 2).await?;
     let charter = Charter {
         range: &range,
         data: &data,
         events: &[],
-        size: (Sparkline::WIDTH, Sparkline::HEIGHT),
+        size: SPARK,
         hover_px: 2.0,
     };
     let mut ensembles = Vec::new();
@@ -206,40 +187,42 @@ async fn render(
             };
             let labels = [("cluster", cluster.as_str()), ("server", s.server.as_str())];
             let lat_infos = [first(LATENCY[0]), first(LATENCY[1]), first(LATENCY[2])];
+            let lat_values = lat_infos.map(|i| latest(ctx, i));
+            let ms = ValueFormat::for_series(LATENCY[1], crate::model::MetricKind::Gauge);
             let latency = Cell {
-                value: lat_infos
-                    .iter()
-                    .map(|i| latest_text(ctx, *i))
-                    .collect::<Vec<_>>()
-                    .join(" / "),
-                spark: latency_spark(
-                    lat_infos,
-                    &data,
-                    &range,
-                    metric_link(&selector_text(&LATENCY, &labels), &range),
-                ),
+                value: if lat_values.iter().all(Option::is_none) {
+                    "–".into()
+                } else {
+                    ms.format_joined(&lat_values, lat_values[1].unwrap_or(0.0))
+                },
+                // The average only: ZooKeeper's min and max latency are kept since the last
+                // stats reset, not per interval, so as a band they would only draw a block.
+                spark: charter.spark(lat_infos[1]).map(|mut sp| {
+                    sp.link = metric_link(&selector_text(&LATENCY, &labels), &range);
+                    sp
+                }),
             };
+            let fd_values = [latest(ctx, first(FDS[0])), latest(ctx, first(FDS[1]))];
             let fds = Cell {
-                value: format!(
-                    "{} / {}",
-                    latest_text(ctx, first(FDS[0])),
-                    latest_text(ctx, first(FDS[1]))
-                ),
+                value: if fd_values.iter().all(Option::is_none) {
+                    "–".into()
+                } else {
+                    ValueFormat::plain().format_joined(&fd_values, fd_values[0].unwrap_or(0.0))
+                },
                 spark: charter.spark(first(FDS[0])),
             };
             let leader = if s.is_leader() {
-                LEADER
+                let infos: Vec<Option<&SeriesInfo>> = LEADER
                     .iter()
-                    .map(|(names, _)| {
-                        names
-                            .iter()
-                            .find(|n| first(n).is_some())
-                            .map(|n| cell(n))
-                            .unwrap_or_else(Cell::empty)
-                    })
-                    .collect()
+                    .map(|names| names.iter().find_map(|n| first(n)))
+                    .collect();
+                let values: Vec<Option<f64>> = infos.iter().map(|i| latest(ctx, *i)).collect();
+                Cell {
+                    value: ValueFormat::plain().format_joined(&values, 0.0),
+                    spark: charter.spark(infos[1].or(infos[0])),
+                }
             } else {
-                Vec::new()
+                Cell::empty()
             };
             rows.push(ServerRow {
                 cells: COLUMNS.iter().map(|(metric, _)| cell(metric)).collect(),
@@ -255,21 +238,28 @@ async fn render(
             .filter(|r| r.s.is_leader())
             .map(|r| r.s.server.as_str())
             .collect();
-        let summary = format!(
-            "{up} of {} servers up · leader: {}",
-            rows.len(),
-            if leaders.is_empty() {
-                "none".to_string()
-            } else {
-                leaders.join(", ")
-            }
-        );
+        let servers: Vec<ZkServer> = rows.iter().map(|r| r.s.clone()).collect();
+        let health = ensemble_health(&servers);
+        let summary = if health.standalone {
+            format!("{up} of 1 server up · standalone (no leader by design)")
+        } else {
+            format!(
+                "{up} of {} servers up · leader: {}",
+                rows.len(),
+                if leaders.is_empty() {
+                    "none".to_string()
+                } else {
+                    leaders.join(", ")
+                }
+            )
+        };
         let events = range_events(ctx, &range, Some(&cluster), 20).await?;
         ensembles.push(Ensemble {
             link: format!("/zookeeper/{}?{}", urlencode(&cluster), range.query()),
             cluster,
             rows,
             summary,
+            health,
             events: events.iter().map(EventRow::new).collect(),
         });
     }
@@ -277,7 +267,6 @@ async fn render(
         page: PageCtx::new("ZooKeeper", "zookeeper", path, range),
         ensembles,
         columns: COLUMNS.iter().map(|c| c.1).collect(),
-        leader_columns: LEADER.iter().map(|c| c.1).collect(),
     };
     Ok(Html(page.render()?))
 }
