@@ -83,6 +83,7 @@ mod chunks;
 mod codec;
 mod compact;
 mod head;
+mod hist;
 mod query;
 mod registry;
 mod rollup;
@@ -103,6 +104,7 @@ use head::{Head, rd, wr};
 use registry::Registry;
 
 pub use codec::{CodecError, ValueCodecs};
+pub use hist::HoldSummary;
 
 pub type SeriesId = u32;
 
@@ -161,7 +163,7 @@ pub struct StoreConfig {
     /// How often the background task looks for work (sealing, compaction, merges). Default 1 s.
     pub maintenance_interval: Duration,
     /// How often a PASSIVE WAL checkpoint runs (on its own connection and task, so that each one
-    /// flushes little and none waits behind a long compaction). Default 1 s.
+    /// flushes little and none waits behind a long compaction). Default 250 ms.
     pub checkpoint_interval: Duration,
     /// Whether WAL checkpoints fsync (SQLite `synchronous=NORMAL` on the checkpoint connection).
     /// Off trades power-loss safety of checkpointed pages for shorter I/O stalls; committed data
@@ -175,6 +177,13 @@ pub struct StoreConfig {
     pub read_connections: u32,
     /// Target payload bytes per maintenance write transaction (bounds the writer lock hold).
     pub maintenance_tx_bytes: usize,
+    /// A maintenance transaction (compaction, merge, retention, head-log cleanup) stops taking
+    /// rows once it has held the writer this long, so an append waits a few ms at most even on a
+    /// contended CPU. Default 3 ms.
+    pub maintenance_tx_time: Duration,
+    /// WAL size past which a checkpoint briefly holds the writer so that the WAL restarts (see
+    /// `compact::checkpoint`). Default 64 MiB.
+    pub wal_restart_bytes: u64,
     /// Check the database at open: "quick" (PRAGMA quick_check), "full" (integrity_check) or "off".
     pub integrity_check: IntegrityCheck,
     /// Value codecs compaction tries per chunk (the smallest result wins).
@@ -197,12 +206,14 @@ impl StoreConfig {
             grace_ms: 10 * MINUTE,
             max_future_ms: 10 * MINUTE,
             maintenance_interval: Duration::from_secs(1),
-            checkpoint_interval: Duration::from_secs(1),
+            checkpoint_interval: Duration::from_millis(250),
             checkpoint_fsync: true,
             retention_interval: Some(Duration::from_secs(600)),
             background: true,
             read_connections: 4,
             maintenance_tx_bytes: 32 * 1024,
+            maintenance_tx_time: Duration::from_millis(3),
+            wal_restart_bytes: 64 << 20,
             integrity_check: IntegrityCheck::Quick,
             codecs: ValueCodecs::default(),
         }
@@ -322,6 +333,8 @@ pub struct StoreStats {
     pub head_blocks: usize,
     /// Everything before this timestamp is in compressed chunks.
     pub compacted_until: Option<Timestamp>,
+    /// Complete days before this timestamp are merged into day chunks of every rollup tier.
+    pub merged_until: Option<Timestamp>,
     pub compactions_total: u64,
     pub chunks_written_total: u64,
     pub chunks_deleted_total: u64,
@@ -330,10 +343,24 @@ pub struct StoreStats {
     /// Longest single maintenance write transaction (compaction, merge, retention).
     pub max_maintenance_tx_ms: f64,
     /// Longest hold of the writer by a WAL checkpoint (only under sustained writes, when the WAL
-    /// passes 256 MiB).
+    /// passes `wal_restart_bytes`).
     pub max_wal_checkpoint_ms: f64,
     /// Chunks that failed their checksum or did not decode, seen by queries.
     pub corrupt_chunks_total: u64,
+    /// How long appends waited for the writer (since open or `reset_peaks`).
+    pub append_wait: HoldSummary,
+    /// How long maintenance transactions (compaction, merges, retention, head-log cleanup) held
+    /// the writer, all kinds together and per kind.
+    pub maintenance_tx: HoldSummary,
+    pub maintenance_tx_by_kind: std::collections::BTreeMap<String, HoldSummary>,
+    /// How long WAL-resetting checkpoints held the writer.
+    pub wal_checkpoint_hold: HoldSummary,
+    /// Checkpoints that had to hold the writer to let the WAL restart, and how many of them
+    /// caught up (a reader on an old snapshot can keep one from finishing; it is retried).
+    pub wal_locked_checkpoints_total: u64,
+    pub wal_locked_checkpoints_caught_up: u64,
+    /// Largest WAL (frames in use, as bytes) a checkpoint saw since open or `reset_peaks`.
+    pub peak_wal_bytes: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -374,10 +401,14 @@ pub(crate) struct Counters {
     pub chunks_written: AtomicU64,
     pub chunks_deleted: AtomicU64,
     pub corrupt_chunks: AtomicU64,
-    /// Microseconds.
-    pub max_append_wait_us: AtomicU64,
-    pub max_maint_tx_us: AtomicU64,
-    pub max_wal_checkpoint_us: AtomicU64,
+    pub append_wait: hist::Hist,
+    /// Every maintenance transaction, and the same split by [`chunks::Hold`] kind.
+    pub maint_tx: hist::Hist,
+    pub maint_by_kind: [hist::Hist; chunks::Hold::COUNT],
+    pub wal_hold: hist::Hist,
+    pub wal_locked: AtomicU64,
+    pub wal_caught_up: AtomicU64,
+    pub peak_wal_bytes: AtomicU64,
 }
 
 pub(crate) struct Inner {
@@ -392,8 +423,28 @@ pub(crate) struct Inner {
     pub maintenance: tokio::sync::Mutex<()>,
     /// Second read-write connection used only for PASSIVE WAL checkpoints.
     pub checkpointer: tokio::sync::Mutex<Option<SqliteConnection>>,
+    /// Database page size (WAL frames are one page each).
+    pub page_size: u64,
+    /// A descriptor of the database file kept open for fdatasync before WAL-resetting
+    /// checkpoints. Closed only after every connection is (see `Drop`).
+    pub db_file: std::sync::Mutex<Option<Arc<std::fs::File>>>,
     pub shutdown: tokio::sync::watch::Sender<bool>,
     pub task: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Not closed through `close`: SQLite connections may still be open on their worker
+        // threads, and closing any descriptor of the file would release their POSIX locks.
+        if let Some(f) = self
+            .db_file
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            std::mem::forget(f);
+        }
+    }
 }
 
 /// Cheap to clone (an `Arc` inside); `Send + Sync`.
@@ -434,7 +485,12 @@ impl Store {
             .page_size(16384)
             .pragma("cache_size", "-65536")
             .pragma("temp_store", "memory")
-            .pragma("journal_size_limit", "268435456");
+            // The WAL restarts near wal_restart_bytes; its file is kept (reused) up to twice that
+            // and cut back only after a WAL grew further (a restart kept from happening).
+            .pragma(
+                "journal_size_limit",
+                (cfg.wal_restart_bytes.saturating_mul(2)).to_string(),
+            );
         // Checkpoints run on their own connection (see compact::checkpoint), never inside a commit.
         let mut writer =
             SqliteConnection::connect_with(&opts.clone().pragma("wal_autocheckpoint", "0"))
@@ -473,6 +529,14 @@ impl Store {
             SqliteConnection::connect_with(&opts.clone().synchronous(checkpoint_sync))
                 .await
                 .map_err(open_err)?;
+        let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
+            .fetch_one(&mut writer)
+            .await
+            .map_err(sql("reading the page size"))?;
+        let db_file = std::fs::File::open(&cfg.path).map_err(|e| StoreError::Internal(format!(
+            "opening {} for syncing: {e}",
+            cfg.path.display()
+        )))?;
         let readers = SqlitePoolOptions::new()
             .max_connections(cfg.read_connections.max(1))
             .connect_with(opts.clone().read_only(true))
@@ -514,6 +578,8 @@ impl Store {
             writer: tokio::sync::Mutex::new(None),
             maintenance: tokio::sync::Mutex::new(()),
             checkpointer: tokio::sync::Mutex::new(Some(checkpointer)),
+            page_size: page_size.max(512) as u64,
+            db_file: std::sync::Mutex::new(Some(Arc::new(db_file))),
             shutdown: tokio::sync::watch::channel(false).0,
             task: std::sync::Mutex::new(Vec::new()),
             cfg,
@@ -687,11 +753,7 @@ impl Store {
         let inner = &self.inner;
         let waited = Instant::now();
         let mut guard = inner.writer.lock().await;
-        let wait_us = waited.elapsed().as_micros() as u64;
-        inner
-            .counters
-            .max_append_wait_us
-            .fetch_max(wait_us, Ordering::Relaxed);
+        inner.counters.append_wait.record(waited.elapsed());
         let conn = guard.as_mut().ok_or(StoreError::Closed)?;
 
         let id_bound = rd(&inner.registry).id_bound();
@@ -972,9 +1034,9 @@ impl Store {
     pub async fn stats(&self) -> StoreStats {
         let inner = &self.inner;
         let c = &inner.counters;
-        let (head_samples, head_blocks, watermark) = {
+        let (head_samples, head_blocks, watermark, merged_to) = {
             let h = rd(&inner.head);
-            (h.samples, h.blocks.len(), h.watermark)
+            (h.samples, h.blocks.len(), h.watermark, h.merged_to)
         };
         let mut bytes_on_disk = 0;
         for suffix in ["", "-wal", "-shm"] {
@@ -992,13 +1054,26 @@ impl Store {
             head_samples,
             head_blocks,
             compacted_until: (watermark != i64::MIN).then_some(watermark),
+            merged_until: (merged_to != i64::MIN).then_some(merged_to),
             compactions_total: c.compactions.load(Ordering::Relaxed),
             chunks_written_total: c.chunks_written.load(Ordering::Relaxed),
             chunks_deleted_total: c.chunks_deleted.load(Ordering::Relaxed),
-            max_append_wait_ms: c.max_append_wait_us.load(Ordering::Relaxed) as f64 / 1000.0,
-            max_maintenance_tx_ms: c.max_maint_tx_us.load(Ordering::Relaxed) as f64 / 1000.0,
-            max_wal_checkpoint_ms: c.max_wal_checkpoint_us.load(Ordering::Relaxed) as f64 / 1000.0,
+            max_append_wait_ms: c.append_wait.max_ms(),
+            max_maintenance_tx_ms: c.maint_tx.max_ms(),
+            max_wal_checkpoint_ms: c.wal_hold.max_ms(),
             corrupt_chunks_total: c.corrupt_chunks.load(Ordering::Relaxed),
+            append_wait: c.append_wait.summary(),
+            maintenance_tx: c.maint_tx.summary(),
+            maintenance_tx_by_kind: chunks::Hold::ALL
+                .iter()
+                .filter(|k| **k != chunks::Hold::WalCheckpoint)
+                .map(|k| (k.as_str().to_string(), c.maint_by_kind[*k as usize].summary()))
+                .filter(|(_, s)| s.count > 0)
+                .collect(),
+            wal_checkpoint_hold: c.wal_hold.summary(),
+            wal_locked_checkpoints_total: c.wal_locked.load(Ordering::Relaxed),
+            wal_locked_checkpoints_caught_up: c.wal_caught_up.load(Ordering::Relaxed),
+            peak_wal_bytes: c.peak_wal_bytes.load(Ordering::Relaxed),
         }
     }
 
@@ -1059,21 +1134,19 @@ impl Store {
         compact::run_retention(&self.inner, now).await
     }
 
-    /// Resets the peak figures of [`StoreStats`] (longest append wait, longest maintenance
-    /// transaction), so that a benchmark can measure one phase.
+    /// Resets the peak and distribution figures of [`StoreStats`] (append waits, maintenance
+    /// transactions, WAL checkpoint holds, peak WAL), so that a benchmark can measure one phase.
     pub fn reset_peaks(&self) {
-        self.inner
-            .counters
-            .max_append_wait_us
-            .store(0, Ordering::Relaxed);
-        self.inner
-            .counters
-            .max_maint_tx_us
-            .store(0, Ordering::Relaxed);
-        self.inner
-            .counters
-            .max_wal_checkpoint_us
-            .store(0, Ordering::Relaxed);
+        let c = &self.inner.counters;
+        c.append_wait.reset();
+        c.maint_tx.reset();
+        for h in &c.maint_by_kind {
+            h.reset();
+        }
+        c.wal_hold.reset();
+        c.wal_locked.store(0, Ordering::Relaxed);
+        c.wal_caught_up.store(0, Ordering::Relaxed);
+        c.peak_wal_bytes.store(0, Ordering::Relaxed);
     }
 
     /// Flushes, stops background tasks, checkpoints the WAL. Later calls fail with `Closed`.
@@ -1098,6 +1171,14 @@ impl Store {
             .map_err(sql("checkpointing the WAL"))?;
         conn.close().await.map_err(sql("closing the writer"))?;
         self.inner.readers.close().await;
+        // Every connection is closed: closing the descriptor can no longer drop their locks.
+        drop(
+            self.inner
+                .db_file
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(),
+        );
         Ok(())
     }
 }
