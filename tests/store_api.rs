@@ -454,3 +454,62 @@ async fn a_corrupt_chunk_is_a_clear_error_not_a_wrong_answer() {
     assert_eq!(ok[0].buckets.len(), 60);
     assert_eq!(s.stats().await.corrupt_chunks_total, 1);
 }
+
+#[tokio::test]
+async fn rewrites_in_alternating_head_log_lanes_replay_in_commit_order_and_lane_wals_stay_bounded()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cfg(&dir);
+    c.wal_restart_bytes = 64 * 1024;
+    let s = Store::open(c.clone()).await.unwrap();
+    let keys: Vec<_> = (0..1000)
+        .map(|i| (key("lane_metric", &[("i", &i.to_string())]), MetricKind::Gauge))
+        .collect();
+    let ids = s.resolve(&keys).await.unwrap();
+    // 60 rounds of 1,000 samples (~10 KB of log each, ~600 KB in all), all inside one head block;
+    // every round also rewrites the first sample of series 0, so the winning value moves between
+    // lanes. Maintenance after each round switches lanes whenever one has taken 64 KiB.
+    for round in 0..60i64 {
+        let ts = T0 + 1000 + round * 1000;
+        let mut batch: Vec<_> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| (id, ts, (round * 10_000 + i as i64) as f64))
+            .collect();
+        batch.push((ids[0], T0, round as f64));
+        assert_eq!(s.append(&batch, &[]).await.unwrap().rejected, 0);
+        s.compact_now().await.unwrap();
+    }
+    let switches = s.stats().await.head_log_lane_switches_total;
+    assert!(switches >= 4, "only {switches} lane switches");
+    for lane in 0..2 {
+        let wal = dir.path().join(format!("store.db-log{lane}-wal"));
+        let len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+        // The restart size plus one round, and the file kept up to twice the restart size.
+        assert!(len <= 256 * 1024, "{} is {len} bytes", wal.display());
+    }
+    let check = |s: Store| {
+        let ids = ids.clone();
+        async move {
+            let r = s
+                .query_range_step(&ids, T0, T0 + 61_000, 1000, Some(Tier::Raw))
+                .await
+                .unwrap();
+            assert_eq!(r[0].buckets[0].ts, T0);
+            assert_eq!(r[0].buckets[0].last, 59.0, "the last rewrite wins");
+            for (i, series) in r.iter().enumerate() {
+                let rounds: Vec<f64> = series.buckets.iter().filter(|b| b.ts > T0).map(|b| b.last).collect();
+                let want: Vec<f64> = (0..60).map(|round| (round * 10_000 + i as i64) as f64).collect();
+                assert_eq!(rounds, want, "series {i}");
+            }
+        }
+    };
+    check(s.clone()).await;
+    // Reopen without closing (as after a kill): replay merges both lanes by commit order.
+    drop(s);
+    let s = Store::open(c.clone()).await.unwrap();
+    check(s.clone()).await;
+    s.close().await.unwrap();
+    let s = Store::open(c).await.unwrap();
+    check(s).await;
+}

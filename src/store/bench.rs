@@ -664,8 +664,8 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<BenchReport> {
     };
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("bench.db");
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(PathBuf::from(format!("{}{suffix}", path.display())));
+    for f in super::lanes::store_files(&path) {
+        let _ = std::fs::remove_file(f);
     }
     let result = run_in(&opts, path).await;
     if remove {
@@ -1064,9 +1064,9 @@ async fn run_in(opts: &BenchOptions, path: PathBuf) -> anyhow::Result<BenchRepor
     phase("close");
     let codecs = codec_table();
     phase("codec table");
-    let db_bytes = ["", "-wal", "-shm"]
+    let db_bytes = super::lanes::store_files(&path)
         .iter()
-        .filter_map(|s| std::fs::metadata(format!("{}{s}", path.display())).ok())
+        .filter_map(|p| std::fs::metadata(p).ok())
         .map(|m| m.len())
         .sum();
 
@@ -1272,11 +1272,12 @@ pub async fn measure_db(source: &std::path::Path, block: Duration) -> anyhow::Re
 async fn measure_copy(source: &std::path::Path, dir: &std::path::Path, block: Duration) -> anyhow::Result<RealDataReport> {
     use anyhow::Context;
     let copy = dir.join("copy.db");
-    for suffix in ["", "-wal"] {
-        let from = std::path::PathBuf::from(format!("{}{suffix}", source.display()));
-        if from.exists() {
-            std::fs::copy(&from, format!("{}{suffix}", copy.display()))
-                .with_context(|| format!("copying {}", from.display()))?;
+    // The database and its head-log lanes, each with its WAL (not the shared-memory files).
+    let sources = super::lanes::store_files(source);
+    let targets = super::lanes::store_files(&copy);
+    for (from, to) in sources.iter().zip(&targets) {
+        if from.exists() && !from.to_string_lossy().ends_with("-shm") {
+            std::fs::copy(from, to).with_context(|| format!("copying {}", from.display()))?;
         }
     }
     let mut cfg = StoreConfig::new(&copy);

@@ -205,11 +205,14 @@ pub(crate) enum Hold {
     Marks,
     HeadLogCleanup,
     Retention,
+    /// Switching appends to the other head-log lane (waits for no append, holds the old lane's
+    /// append lock for a moment).
+    LaneSwitch,
     WalCheckpoint,
 }
 
 impl Hold {
-    pub const COUNT: usize = 7;
+    pub const COUNT: usize = 8;
     pub const ALL: [Hold; Hold::COUNT] = [
         Hold::ChunkBatch,
         Hold::SeriesState,
@@ -217,6 +220,7 @@ impl Hold {
         Hold::Marks,
         Hold::HeadLogCleanup,
         Hold::Retention,
+        Hold::LaneSwitch,
         Hold::WalCheckpoint,
     ];
 
@@ -228,6 +232,7 @@ impl Hold {
             Hold::Marks => "seal and marks",
             Hold::HeadLogCleanup => "head log cleanup",
             Hold::Retention => "retention",
+            Hold::LaneSwitch => "head-log lane switch",
             Hold::WalCheckpoint => "wal checkpoint",
         }
     }

@@ -13,6 +13,7 @@ use crate::model::{MetricKind, Timestamp};
 use super::chunks::{self, ChunkRow, Hold, TxTimer};
 use super::codec::{self, ValueCodecs};
 use super::head::{HeadBlock, rd, wr};
+use super::lanes;
 use super::rollup::{rollup_buckets, rollup_samples};
 use super::{DAY, Inner, MINUTE, SeriesId, StoreError, Tier, sql};
 
@@ -35,7 +36,8 @@ pub(crate) async fn run_once(inner: &Arc<Inner>, force: bool) -> Result<(), Stor
     compact_ready_blocks(inner, force).await?;
     merge_days(inner).await?;
     merge_spans(inner).await?;
-    checkpoint(inner).await
+    checkpoint(inner).await?;
+    lanes::maintain(inner).await
 }
 
 async fn compact_ready_blocks(inner: &Arc<Inner>, force: bool) -> Result<(), StoreError> {
@@ -173,9 +175,9 @@ async fn compact_block(
 ) -> Result<(), StoreError> {
     let end = b + inner.cfg.block_ms;
     // Seal: from now on appends below `end` are rejected, so the block is immutable. Done under
-    // the writer lock so that no append is half applied.
+    // the active head-log lane's append lock so that no append is half applied.
     {
-        let _w = inner.writer.lock().await;
+        let _append = lanes::lock_active(inner).await;
         let timer = TxTimer::start();
         {
             let mut h = wr(&inner.head);
@@ -294,8 +296,9 @@ async fn compact_block(
     delete_head_log(inner, end).await
 }
 
-/// Deletes head log entries whose samples are all below the watermark, in transactions bounded
-/// by samples (20,000) and by `maintenance_tx_time`.
+/// Deletes entries of the main database's head log (written by versions before the head-log
+/// lanes) whose samples are all below the watermark, in transactions bounded by samples (20,000)
+/// and by `maintenance_tx_time`. Lanes are cleaned when idle (see `lanes`).
 async fn delete_head_log(inner: &Inner, below: Timestamp) -> Result<(), StoreError> {
     let time_budget = inner.cfg.maintenance_tx_time;
     loop {

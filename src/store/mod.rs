@@ -84,12 +84,13 @@ mod codec;
 mod compact;
 mod head;
 mod hist;
+mod lanes;
 mod query;
 mod registry;
 mod rollup;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -338,7 +339,7 @@ pub struct StoreStats {
     pub compactions_total: u64,
     pub chunks_written_total: u64,
     pub chunks_deleted_total: u64,
-    /// Longest time an append waited for the writer connection.
+    /// Longest time an append of samples waited for the head log.
     pub max_append_wait_ms: f64,
     /// Longest single maintenance write transaction (compaction, merge, retention).
     pub max_maintenance_tx_ms: f64,
@@ -347,8 +348,12 @@ pub struct StoreStats {
     pub max_wal_checkpoint_ms: f64,
     /// Chunks that failed their checksum or did not decode, seen by queries.
     pub corrupt_chunks_total: u64,
-    /// How long appends waited for the writer (since open or `reset_peaks`).
+    /// How long appends of samples waited for the head log (since open or `reset_peaks`).
     pub append_wait: HoldSummary,
+    /// How long appends of events waited for the main database's writer.
+    pub event_append_wait: HoldSummary,
+    /// Switches of appends from one head-log lane to the other.
+    pub head_log_lane_switches_total: u64,
     /// How long maintenance transactions (compaction, merges, retention, head-log cleanup) held
     /// the writer, all kinds together and per kind.
     pub maintenance_tx: HoldSummary,
@@ -402,6 +407,8 @@ pub(crate) struct Counters {
     pub chunks_deleted: AtomicU64,
     pub corrupt_chunks: AtomicU64,
     pub append_wait: hist::Hist,
+    /// Appends with events wait for the main database's writer.
+    pub event_wait: hist::Hist,
     /// Every maintenance transaction, and the same split by [`chunks::Hold`] kind.
     pub maint_tx: hist::Hist,
     pub maint_by_kind: [hist::Hist; chunks::Hold::COUNT],
@@ -425,6 +432,9 @@ pub(crate) struct Inner {
     pub checkpointer: tokio::sync::Mutex<Option<SqliteConnection>>,
     /// Database page size (WAL frames are one page each).
     pub page_size: u64,
+    /// The head log (see `lanes`), and the id of its next row.
+    pub lanes: lanes::Lanes,
+    pub next_log_id: AtomicI64,
     /// A descriptor of the database file kept open for fdatasync before WAL-resetting
     /// checkpoints. Closed only after every connection is (see `Drop`).
     pub db_file: std::sync::Mutex<Option<Arc<std::fs::File>>>,
@@ -537,6 +547,13 @@ impl Store {
             "opening {} for syncing: {e}",
             cfg.path.display()
         )))?;
+        let mut lane_list = Vec::with_capacity(lanes::LANES);
+        for i in 0..lanes::LANES {
+            lane_list.push(lanes::open_lane(&cfg.path, i, &opts).await?);
+        }
+        let lane_array: [lanes::Lane; lanes::LANES] = lane_list
+            .try_into()
+            .map_err(|_| StoreError::Internal("head-log lanes".to_string()))?;
         let readers = SqlitePoolOptions::new()
             .max_connections(cfg.read_connections.max(1))
             .connect_with(opts.clone().read_only(true))
@@ -579,6 +596,13 @@ impl Store {
             maintenance: tokio::sync::Mutex::new(()),
             checkpointer: tokio::sync::Mutex::new(Some(checkpointer)),
             page_size: page_size.max(512) as u64,
+            lanes: lanes::Lanes {
+                lanes: lane_array,
+                active: AtomicUsize::new(0),
+                maintenance: tokio::sync::Mutex::new(()),
+                switches: AtomicU64::new(0),
+            },
+            next_log_id: AtomicI64::new(1),
             db_file: std::sync::Mutex::new(Some(Arc::new(db_file))),
             shutdown: tokio::sync::watch::channel(false).0,
             task: std::sync::Mutex::new(Vec::new()),
@@ -587,6 +611,7 @@ impl Store {
         let store = Store { inner };
         store.recover(&mut writer).await?;
         *store.inner.writer.lock().await = Some(writer);
+        store.init_lanes().await?;
         if store.inner.cfg.background {
             store.start_maintenance();
         }
@@ -643,15 +668,19 @@ impl Store {
             h.retained_from = retained;
             h.compacted_last = compacted_last;
         }
-        let rows = sqlx::query("SELECT id, data FROM head_log ORDER BY id")
+        // The head log: the lanes, plus the main database's own table written by versions before
+        // the lanes; ids are store-wide and give the commit order.
+        let mut rows: Vec<(i64, Vec<u8>)> = sqlx::query_as("SELECT id, data FROM head_log")
             .fetch_all(&mut *conn)
             .await
             .map_err(sql("reading the head log"))?;
+        rows.extend(lanes::read_all(inner).await?);
+        rows.sort_unstable_by_key(|r| r.0);
+        let next_id = rows.last().map(|r| r.0 + 1).unwrap_or(1);
+        inner.next_log_id.store(next_id, Ordering::Relaxed);
         let watermark = rd(&inner.head).watermark;
         let mut replayed = 0usize;
-        for row in rows {
-            let id: i64 = row.get(0);
-            let data: Vec<u8> = row.get(1);
+        for (id, data) in rows {
             let samples = codec::decode_log(&data).map_err(|source| StoreError::Corrupt {
                 what: format!("head log entry {id}"),
                 source,
@@ -664,6 +693,22 @@ impl Store {
             head::apply(&inner.head, &inner.latest, &keep, id_bound);
         }
         tracing::info!(path = %inner.cfg.path.display(), replayed, "Store opened.");
+        Ok(())
+    }
+
+    /// Cleans, checkpoints and restarts both head-log lanes, then makes lane 0 the active one.
+    async fn init_lanes(&self) -> Result<(), StoreError> {
+        let l = &self.inner.lanes;
+        for lane in &l.lanes {
+            lane.ready.store(false, Ordering::Release);
+        }
+        lanes::maintain(&self.inner).await?;
+        if !l.lanes[0].ready.load(Ordering::Acquire) {
+            tracing::warn!("Head-log lane 0 could not be checkpointed at open; appending anyway.");
+        }
+        l.active.store(0, Ordering::Release);
+        l.lanes[0].ready.store(false, Ordering::Release);
+        l.lanes[0].bytes.store(0, Ordering::Relaxed);
         Ok(())
     }
 
@@ -751,71 +796,89 @@ impl Store {
         events: &[Event],
     ) -> Result<AppendReport, StoreError> {
         let inner = &self.inner;
-        let waited = Instant::now();
-        let mut guard = inner.writer.lock().await;
-        inner.counters.append_wait.record(waited.elapsed());
-        let conn = guard.as_mut().ok_or(StoreError::Closed)?;
-
-        let id_bound = rd(&inner.registry).id_bound();
-        let floor = rd(&inner.head).floor;
-        let future = crate::model::now_ms().saturating_add(inner.cfg.max_future_ms);
-        let accepted: Vec<(SeriesId, Timestamp, f64)> = samples
-            .iter()
-            .copied()
-            .filter(|&(id, ts, _)| {
-                id > 0 && (id as usize) < id_bound && ts >= floor && ts <= future
-            })
-            .collect();
-        let report = AppendReport {
-            accepted: accepted.len(),
-            rejected: samples.len() - accepted.len(),
-        };
-        if accepted.is_empty() && events.is_empty() {
+        if *inner.shutdown.borrow() {
+            return Err(StoreError::Closed);
+        }
+        let mut report = AppendReport::default();
+        if !samples.is_empty() {
+            // Samples go to the active head-log lane, never waiting for the main database's
+            // writer (compaction, merges, retention, its WAL checkpoints).
+            let waited = Instant::now();
+            let (lane, mut guard) = lanes::lock_active(inner).await;
+            inner.counters.append_wait.record(waited.elapsed());
+            let conn = guard.as_mut().ok_or(StoreError::Closed)?;
+            let id_bound = rd(&inner.registry).id_bound();
+            let floor = rd(&inner.head).floor;
+            let future = crate::model::now_ms().saturating_add(inner.cfg.max_future_ms);
+            let accepted: Vec<(SeriesId, Timestamp, f64)> = samples
+                .iter()
+                .copied()
+                .filter(|&(id, ts, _)| {
+                    id > 0 && (id as usize) < id_bound && ts >= floor && ts <= future
+                })
+                .collect();
+            report = AppendReport {
+                accepted: accepted.len(),
+                rejected: samples.len() - accepted.len(),
+            };
+            if !accepted.is_empty() {
+                let max_ts = accepted.iter().map(|s| s.1).max().unwrap_or(i64::MIN);
+                let blob = codec::encode_log(&accepted);
+                // WAL bytes this commit adds: whole pages (the BLOB's, a table and an index page).
+                let page = inner.page_size;
+                let bytes = ((blob.len() as u64).div_ceil(page) + 2) * page;
+                // Ids are taken under the lane lock, in the order the head sees the samples.
+                let id = inner.next_log_id.fetch_add(1, Ordering::Relaxed);
+                sqlx::query("INSERT INTO head_log (id, max_ts, n, data) VALUES (?, ?, ?, ?)")
+                    .bind(id)
+                    .bind(max_ts)
+                    .bind(accepted.len() as i64)
+                    .bind(blob)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(sql("writing the head log"))?;
+                inner.lanes.lanes[lane]
+                    .bytes
+                    .fetch_add(bytes, Ordering::Relaxed);
+                head::apply(&inner.head, &inner.latest, &accepted, id_bound);
+            }
+            drop(guard);
+            inner
+                .counters
+                .ingested
+                .fetch_add(report.accepted as u64, Ordering::Relaxed);
             inner
                 .counters
                 .rejected
                 .fetch_add(report.rejected as u64, Ordering::Relaxed);
-            return Ok(report);
         }
-        let mut tx = conn.begin().await.map_err(sql("appending"))?;
-        if !accepted.is_empty() {
-            let max_ts = accepted.iter().map(|s| s.1).max().unwrap_or(i64::MIN);
-            let blob = codec::encode_log(&accepted);
-            sqlx::query("INSERT INTO head_log (max_ts, n, data) VALUES (?, ?, ?)")
-                .bind(max_ts)
-                .bind(accepted.len() as i64)
-                .bind(blob)
-                .execute(&mut *tx)
-                .await
-                .map_err(sql("writing the head log"))?;
+        if !events.is_empty() {
+            // After the samples: a retry after a failure here repeats the samples harmlessly
+            // (last write wins) and writes the events once.
+            let waited = Instant::now();
+            let mut guard = inner.writer.lock().await;
+            inner.counters.event_wait.record(waited.elapsed());
+            let conn = guard.as_mut().ok_or(StoreError::Closed)?;
+            let mut tx = conn.begin().await.map_err(sql("writing events"))?;
+            for part in events.chunks(4000) {
+                let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                    "INSERT INTO events (ts, kind, severity, cluster, subject, message) ",
+                );
+                qb.push_values(part, |mut b, e| {
+                    b.push_bind(e.ts)
+                        .push_bind(e.kind.clone())
+                        .push_bind(e.severity.as_str())
+                        .push_bind(e.cluster.clone())
+                        .push_bind(e.subject.clone())
+                        .push_bind(e.message.clone());
+                });
+                qb.build()
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(sql("writing events"))?;
+            }
+            tx.commit().await.map_err(sql("committing events"))?;
         }
-        for part in events.chunks(4000) {
-            let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                "INSERT INTO events (ts, kind, severity, cluster, subject, message) ",
-            );
-            qb.push_values(part, |mut b, e| {
-                b.push_bind(e.ts)
-                    .push_bind(e.kind.clone())
-                    .push_bind(e.severity.as_str())
-                    .push_bind(e.cluster.clone())
-                    .push_bind(e.subject.clone())
-                    .push_bind(e.message.clone());
-            });
-            qb.build()
-                .execute(&mut *tx)
-                .await
-                .map_err(sql("writing events"))?;
-        }
-        tx.commit().await.map_err(sql("committing an append"))?;
-        head::apply(&inner.head, &inner.latest, &accepted, id_bound);
-        inner
-            .counters
-            .ingested
-            .fetch_add(report.accepted as u64, Ordering::Relaxed);
-        inner
-            .counters
-            .rejected
-            .fetch_add(report.rejected as u64, Ordering::Relaxed);
         Ok(report)
     }
 
@@ -1038,14 +1101,11 @@ impl Store {
             let h = rd(&inner.head);
             (h.samples, h.blocks.len(), h.watermark, h.merged_to)
         };
-        let mut bytes_on_disk = 0;
-        for suffix in ["", "-wal", "-shm"] {
-            let mut p = inner.cfg.path.clone().into_os_string();
-            p.push(suffix);
-            if let Ok(m) = std::fs::metadata(PathBuf::from(p)) {
-                bytes_on_disk += m.len();
-            }
-        }
+        let bytes_on_disk = lanes::store_files(&inner.cfg.path)
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum();
         StoreStats {
             series: rd(&inner.registry).len(),
             samples_ingested_total: c.ingested.load(Ordering::Relaxed),
@@ -1063,6 +1123,8 @@ impl Store {
             max_wal_checkpoint_ms: c.wal_hold.max_ms(),
             corrupt_chunks_total: c.corrupt_chunks.load(Ordering::Relaxed),
             append_wait: c.append_wait.summary(),
+            event_append_wait: c.event_wait.summary(),
+            head_log_lane_switches_total: inner.lanes.switches.load(Ordering::Relaxed),
             maintenance_tx: c.maint_tx.summary(),
             maintenance_tx_by_kind: chunks::Hold::ALL
                 .iter()
@@ -1116,6 +1178,9 @@ impl Store {
                 if let Err(e) = compact::checkpoint(&inner).await {
                     tracing::warn!(error = %e, "WAL checkpoint failed; will retry.");
                 }
+                if let Err(e) = lanes::maintain(&inner).await {
+                    tracing::warn!(error = %e, "Head-log lane maintenance failed; will retry.");
+                }
             }
         });
         let mut tasks = self.inner.task.lock().unwrap_or_else(|e| e.into_inner());
@@ -1139,6 +1204,7 @@ impl Store {
     pub fn reset_peaks(&self) {
         let c = &self.inner.counters;
         c.append_wait.reset();
+        c.event_wait.reset();
         c.maint_tx.reset();
         for h in &c.maint_by_kind {
             h.reset();
@@ -1151,13 +1217,14 @@ impl Store {
 
     /// Flushes, stops background tasks, checkpoints the WAL. Later calls fail with `Closed`.
     pub async fn close(&self) -> Result<(), StoreError> {
-        let _ = self.inner.shutdown.send(true);
+        self.inner.shutdown.send_replace(true);
         let tasks: Vec<_> =
             std::mem::take(&mut *self.inner.task.lock().unwrap_or_else(|e| e.into_inner()));
         for task in tasks {
             let _ = task.await;
         }
         let _maint = self.inner.maintenance.lock().await;
+        lanes::close(&self.inner).await?;
         if let Some(c) = self.inner.checkpointer.lock().await.take() {
             let _ = c.close().await;
         }
