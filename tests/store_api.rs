@@ -463,7 +463,12 @@ async fn rewrites_in_alternating_head_log_lanes_replay_in_commit_order_and_lane_
     c.wal_restart_bytes = 64 * 1024;
     let s = Store::open(c.clone()).await.unwrap();
     let keys: Vec<_> = (0..1000)
-        .map(|i| (key("lane_metric", &[("i", &i.to_string())]), MetricKind::Gauge))
+        .map(|i| {
+            (
+                key("lane_metric", &[("i", &i.to_string())]),
+                MetricKind::Gauge,
+            )
+        })
         .collect();
     let ids = s.resolve(&keys).await.unwrap();
     // 60 rounds of 1,000 samples (~10 KB of log each, ~600 KB in all), all inside one head block;
@@ -498,8 +503,15 @@ async fn rewrites_in_alternating_head_log_lanes_replay_in_commit_order_and_lane_
             assert_eq!(r[0].buckets[0].ts, T0);
             assert_eq!(r[0].buckets[0].last, 59.0, "the last rewrite wins");
             for (i, series) in r.iter().enumerate() {
-                let rounds: Vec<f64> = series.buckets.iter().filter(|b| b.ts > T0).map(|b| b.last).collect();
-                let want: Vec<f64> = (0..60).map(|round| (round * 10_000 + i as i64) as f64).collect();
+                let rounds: Vec<f64> = series
+                    .buckets
+                    .iter()
+                    .filter(|b| b.ts > T0)
+                    .map(|b| b.last)
+                    .collect();
+                let want: Vec<f64> = (0..60)
+                    .map(|round| (round * 10_000 + i as i64) as f64)
+                    .collect();
                 assert_eq!(rounds, want, "series {i}");
             }
         }

@@ -190,7 +190,8 @@ pub struct BenchReport {
     pub max_maintenance_tx_scrape_ms: f64,
     pub max_wal_checkpoint_scrape_ms: f64,
     /// Maintenance that ran during the scrape phase: block compactions, chunks deleted (by
-    /// retention and by merges), whether the day merge finished, whether retention finished.
+    /// retention and by merges), whether the day merge (which starts after the second
+    /// compaction) finished within the phase, whether retention finished.
     pub scrape_compactions: u64,
     pub scrape_chunks_deleted: u64,
     pub scrape_day_merged: bool,
@@ -320,7 +321,7 @@ impl BenchReport {
                 format!(
                     "{:.0} samples/s average: {} bursts of {} series every {:.0} ms in appends of {}, \
                      a burst takes p50 {:.0} / p99 {:.0} ms; reads 1h p50 {:.2} / p99 {:.2} ms; \
-                     {} compactions, {} chunks deleted, day merged {}, retention done {}",
+                     {} compactions, {} chunks deleted, day merge finished {}, retention finished {}",
                     self.scrape_samples_per_sec,
                     self.scrape_bursts,
                     self.scrape_series,
@@ -339,7 +340,11 @@ impl BenchReport {
         ];
         for (name, h, what) in phases {
             s.push_str(&format!("\n{name}: {what}\n"));
-            w(&mut s, "  append wait for the writer (stall)", dist(&h.append_wait_ms));
+            w(
+                &mut s,
+                "  append wait for the writer (stall)",
+                dist(&h.append_wait_ms),
+            );
             w(&mut s, "  append call", dist(&h.append_ms));
             w(&mut s, "  maintenance tx hold", dist(&h.maintenance_tx_ms));
             for (kind, d) in &h.maintenance_tx_by_kind {
@@ -684,7 +689,10 @@ fn spawn_producer(
     seed: u64,
     start: Timestamp,
     stop: Arc<AtomicBool>,
-) -> (std::thread::JoinHandle<()>, tokio::sync::mpsc::Receiver<Scrape>) {
+) -> (
+    std::thread::JoinHandle<()>,
+    tokio::sync::mpsc::Receiver<Scrape>,
+) {
     let (tx, rx) = tokio::sync::mpsc::channel::<Scrape>(3);
     let handle = std::thread::spawn(move || {
         let mut g = Generator::new(ids.len(), seed);
@@ -787,7 +795,11 @@ async fn run_in(opts: &BenchOptions, path: PathBuf) -> anyhow::Result<BenchRepor
         cfg.maintenance_tx_time = Duration::from_secs_f64(ms / 1000.0);
     }
     let block_ms = cfg.block_ms;
-    let raw_keep = cfg.retention.raw.map(|d| d.as_millis() as i64).unwrap_or(8 * DAY);
+    let raw_keep = cfg
+        .retention
+        .raw
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(8 * DAY);
     let store = Store::open(cfg).await?;
     let mut phases = BTreeMap::new();
     let mut phase_t = Instant::now();
@@ -1029,7 +1041,11 @@ async fn run_in(opts: &BenchOptions, path: PathBuf) -> anyhow::Result<BenchRepor
             .await
             .merged_until
             .is_some_and(|m| m >= day_end);
-        if elapsed >= scrape_for * 3 || (elapsed >= scrape_for && merged && retention.is_finished())
+        // The day merge of many series can take minutes of background work: the phase covers its
+        // start, not necessarily its end (`scrape_day_merged`).
+        let compacted = store.stats().await.compactions_total >= before.compactions_total + 2;
+        if elapsed >= scrape_for * 2
+            || (elapsed >= scrape_for && (merged || compacted) && retention.is_finished())
         {
             break;
         }
@@ -1044,7 +1060,11 @@ async fn run_in(opts: &BenchOptions, path: PathBuf) -> anyhow::Result<BenchRepor
         for part in scrape.chunks(SCRAPE_APPEND) {
             let t = Instant::now();
             scrape_samples += store.append(part, &[]).await?.accepted as u64;
-            scrape_lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            let ms = t.elapsed().as_secs_f64() * 1000.0;
+            if ms > 10.0 {
+                tracing::debug!(ms, "Slow scrape append.");
+            }
+            scrape_lat.push(ms);
         }
         burst_ms.push(t_burst.elapsed().as_secs_f64() * 1000.0);
         bursts += 1;
@@ -1260,16 +1280,27 @@ impl RealDataReport {
 /// length it holds (the server's own is 2 h; shorter blocks measure sooner but pay more per-chunk
 /// overhead), and measures the compressed raw data — bytes per sample of real scrapes, without waiting
 /// for the live server's 2-hour blocks to close.
-pub async fn measure_db(source: &std::path::Path, block: Duration) -> anyhow::Result<RealDataReport> {
+pub async fn measure_db(
+    source: &std::path::Path,
+    block: Duration,
+) -> anyhow::Result<RealDataReport> {
     use anyhow::Context;
-    let dir = std::env::temp_dir().join(format!("kafkascope-measure-{}-{}", std::process::id(), crate::model::now_ms()));
+    let dir = std::env::temp_dir().join(format!(
+        "kafkascope-measure-{}-{}",
+        std::process::id(),
+        crate::model::now_ms()
+    ));
     std::fs::create_dir_all(&dir).context("creating a temporary directory")?;
     let result = measure_copy(source, &dir, block).await;
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
 
-async fn measure_copy(source: &std::path::Path, dir: &std::path::Path, block: Duration) -> anyhow::Result<RealDataReport> {
+async fn measure_copy(
+    source: &std::path::Path,
+    dir: &std::path::Path,
+    block: Duration,
+) -> anyhow::Result<RealDataReport> {
     use anyhow::Context;
     let copy = dir.join("copy.db");
     // The database and its head-log lanes, each with its WAL (not the shared-memory files).
@@ -1291,7 +1322,9 @@ async fn measure_copy(source: &std::path::Path, dir: &std::path::Path, block: Du
     let (raw_samples, raw_payload, raw_file_bytes, per_tier) = raw_footprint(&copy).await?;
     let span: (Option<i64>, Option<i64>) = {
         use sqlx::Connection;
-        let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(&copy).read_only(true);
+        let opts = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&copy)
+            .read_only(true);
         let mut conn = sqlx::SqliteConnection::connect_with(&opts).await?;
         let r = sqlx::query_as("SELECT min(start_ts), max(end_ts) FROM chunk WHERE tier = 0")
             .fetch_one(&mut conn)

@@ -113,6 +113,11 @@ async fn write_in_txs(
     let time_budget = inner.cfg.maintenance_tx_time;
     let mut i = 0;
     while i < rows.len() {
+        // A closing store does not wait for a long compaction or merge: both are redone (and
+        // replace identical chunks) after the next open.
+        if *inner.shutdown.borrow() {
+            return Err(StoreError::Closed);
+        }
         let mut guard = inner.writer.lock().await;
         let conn = guard.as_mut().ok_or(StoreError::Closed)?;
         let timer = TxTimer::start();
@@ -124,7 +129,8 @@ async fn write_in_txs(
             let mut k = j;
             let mut part_bytes = 0;
             while k < rows.len()
-                && (part_bytes < stmt_budget || (k > j && rows[k].series_id == rows[k - 1].series_id))
+                && (part_bytes < stmt_budget
+                    || (k > j && rows[k].series_id == rows[k - 1].series_id))
             {
                 part_bytes += rows[k].data.len() + 48;
                 k += 1;
@@ -151,7 +157,17 @@ async fn write_in_txs(
             bytes += part_bytes;
             j = k;
         }
+        let t_rows = timer.elapsed();
         tx.commit().await.map_err(sql("compacting"))?;
+        if timer.elapsed() > time_budget * 3 {
+            tracing::debug!(
+                rows_ms = t_rows.as_secs_f64() * 1000.0,
+                commit_ms = (timer.elapsed() - t_rows).as_secs_f64() * 1000.0,
+                rows = j - i,
+                bytes,
+                "Slow chunk batch."
+            );
+        }
         timer.finish(inner, Hold::ChunkBatch);
         drop(guard);
         inner

@@ -120,7 +120,9 @@ mod tests {
 
     #[test]
     fn bucket_midpoints_are_within_four_percent_of_the_value() {
-        for us in [0u64, 1, 31, 32, 33, 100, 999, 1_000, 4_321, 10_000, 123_456, 9_876_543] {
+        for us in [
+            0u64, 1, 31, 32, 33, 100, 999, 1_000, 4_321, 10_000, 123_456, 9_876_543,
+        ] {
             let v = value_of(index(us));
             let err = (v - us as f64).abs() / (us as f64).max(1.0);
             assert!(err <= 0.04 || us < LINEAR, "{us} µs -> {v}");

@@ -181,17 +181,28 @@ pub(crate) async fn prepare(inner: &Inner, i: usize) -> Result<bool, StoreError>
         .await
         .map_err(sql("checkpointing a head-log lane"))?;
     if busy != 0 || log != done {
-        tracing::debug!(lane = i, busy, log, done, "Head-log lane checkpoint incomplete; will retry.");
+        tracing::debug!(
+            lane = i,
+            busy,
+            log,
+            done,
+            "Head-log lane checkpoint incomplete; will retry."
+        );
         return Ok(false);
     }
     // Restart the WAL now (header written and synced) rather than in the lane's first append.
-    let mut tx = conn.begin().await.map_err(sql("restarting a head-log lane"))?;
+    let mut tx = conn
+        .begin()
+        .await
+        .map_err(sql("restarting a head-log lane"))?;
     sqlx::query("INSERT OR REPLACE INTO lane_meta (key, value) VALUES ('restarted', ?)")
         .bind(crate::model::now_ms())
         .execute(&mut *tx)
         .await
         .map_err(sql("restarting a head-log lane"))?;
-    tx.commit().await.map_err(sql("restarting a head-log lane"))?;
+    tx.commit()
+        .await
+        .map_err(sql("restarting a head-log lane"))?;
     lane.ready.store(true, Ordering::Release);
     Ok(true)
 }

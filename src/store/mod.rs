@@ -1,18 +1,28 @@
-//! The kafkascope storage engine: time series in one SQLite file (through sqlx), as compressed
-//! per-series chunks plus an in-memory head.
+//! The kafkascope storage engine: time series in one SQLite database (through sqlx), as
+//! compressed per-series chunks plus an in-memory head whose crash-recovery log lives in two small
+//! side databases (`<db>-log0`, `<db>-log1`).
 //!
 //! # Write path
 //! - **Series registry** (`series` table) is loaded into memory at open, with indexes by metric
 //!   and by label, so `select`, `label_names`, `label_values` and `latest` never touch SQL. New
 //!   series get the next id and are persisted (one multi-row INSERT) before `resolve` returns.
-//! - **Append** = one transaction on the single writer connection: the accepted samples are
-//!   encoded into *one BLOB* (delta-coded ids and timestamps, raw values, CRC-32) and inserted into
-//!   the rowid table `head_log`, events go in with one multi-row INSERT, then the samples are
-//!   applied to the **head**: aligned time blocks (`block_ms`, default 2 h), each holding one
-//!   time-ordered, compressed buffer per series (delta-of-delta timestamps and XOR values as they
-//!   arrive, about 1–4 bytes a sample; a rare out-of-order or duplicate sample rebuilds the
-//!   buffer). `append` returns after the commit, so a returned append survives `kill -9`;
-//!   `head_log` is replayed into the head at open.
+//! - **Append** = one INSERT into the `head_log` of the active **head-log lane** (src/store/
+//!   lanes.rs): the accepted samples are encoded into *one BLOB* (delta-coded ids and timestamps,
+//!   raw values, CRC-32) under a store-wide increasing row id, then applied to the **head**:
+//!   aligned time blocks (`block_ms`, default 2 h), each holding one time-ordered, compressed
+//!   buffer per series (delta-of-delta timestamps and XOR values as they arrive, about 1–4 bytes
+//!   a sample; a rare out-of-order or duplicate sample rebuilds the buffer). `append` returns
+//!   after the commit, so a returned append survives `kill -9`; the head log (both lanes, plus
+//!   the main database's own `head_log` table written by older versions) is replayed into the
+//!   head at open in row-id order. Events go into the main database afterwards, in their own
+//!   transaction on the main writer.
+//! - **Why lanes**: an append never waits for the main database's writer, so compaction, merges,
+//!   retention and the main WAL's checkpoints never stall ingest. The lanes' own WALs are bounded
+//!   by alternating: once the active lane has taken `wal_restart_bytes`, appends switch to the
+//!   other one (waiting for at most the one in-flight append), and the idle lane is cleaned,
+//!   checkpointed and its WAL restarted while nobody writes it. Rows of a lane are deleted once
+//!   all their samples are below the compaction watermark, after the main WAL is fsynced (the
+//!   watermark must be durable first: the files are separate).
 //! - **Rules**: a duplicate (series, timestamp) within the head replaces the earlier value — last
 //!   write wins, in memory and on replay alike (replay applies log rows in commit order). Samples
 //!   older than the head's floor (their block is sealed or compacted), with unknown series ids, or
@@ -21,19 +31,20 @@
 //!
 //! # Compaction (background task, or `compact_now`)
 //! - A block is **sealed** once ingest has seen a sample `grace_ms` past its end: the floor moves
-//!   to the block end (under the writer lock, so no append is half applied) and the block becomes
-//!   immutable.
+//!   to the block end (under the active lane's append lock, so no append is half applied) and the
+//!   block becomes immutable.
 //! - Each series' samples are encoded into a **raw chunk** and rolled up into a **1m chunk**
 //!   (count, sum, min, max, last, reset-aware increase per bucket); rows are written with
-//!   idempotent `INSERT OR REPLACE` keyed `(series_id, tier, span start)` in transactions of about
-//!   `maintenance_tx_bytes` (32 KiB), so an append waits at most one of them.
+//!   idempotent `INSERT OR REPLACE` keyed `(series_id, tier, span start)` in transactions that
+//!   stop taking rows after `maintenance_tx_bytes` (32 KiB) or `maintenance_tx_time` (3 ms),
+//!   whichever comes first, so that events, `resolve` and `put_document` wait a few ms at most.
 //! - The newest compacted sample of every series (for `latest` and for counter increases across
 //!   block boundaries) is written to `series_state` tagged with the block.
 //! - One small transaction then moves the **watermark** (`meta.watermark` = block end); the head
 //!   drops the block in memory while still holding the writer. Readers take (watermark, head
 //!   data) from memory under one lock and read chunks only below the watermark, so a block is seen
 //!   either in the head or in chunks, never both and never neither. Head-log rows entirely below
-//!   the watermark are deleted afterwards in small transactions.
+//!   the watermark are deleted afterwards (in a lane when it is idle).
 //! - A crash anywhere leaves the block in the head log (the watermark did not move); replay puts
 //!   it back in the head and re-compaction replaces identical chunks.
 //!
@@ -68,15 +79,25 @@
 //! reads memory only; `value_at` reads memory and falls back to raw chunks only for past times.
 //!
 //! # Retention, WAL, integrity
-//! Retention deletes whole chunks per tier by age (`end_ts`), 64 per transaction; freed pages are
-//! reused by later chunks. Events and documents are not subject to retention (they are small).
-//! The writer never checkpoints inside a commit (`wal_autocheckpoint=0`); a separate connection
-//! and task run PASSIVE checkpoints every `checkpoint_interval`, which do not block the writer.
-//! Under continuous writes a PASSIVE checkpoint never catches up completely, so SQLite would never
-//! restart the WAL and it would grow without bound; once it passes 256 MiB, one FULL checkpoint
-//! runs while holding the writer mutex, after which the next write restarts the WAL (the longest write stall under saturation, see
-//! the benchmark). Open runs `PRAGMA quick_check` (configurable) and every chunk carries its
-//! checksum.
+//! Retention deletes whole chunks per tier by age (`end_ts`), in transactions bounded like
+//! compaction's (≤ 64 chunks, `maintenance_tx_time`); freed pages are reused by later chunks.
+//! Events and documents are not subject to retention (they are small). The main writer never
+//! checkpoints inside a commit (`wal_autocheckpoint=0`); a separate connection and task run
+//! PASSIVE checkpoints every `checkpoint_interval`, which do not block it. Under continuous writes
+//! a PASSIVE checkpoint never catches up at a moment when no write transaction is open, so SQLite
+//! would never restart the WAL; past `wal_restart_bytes` the checkpoint task fsyncs the database
+//! and WAL files and checkpoints again without the writer, then runs one PASSIVE checkpoint while
+//! holding the main writer, which copies and syncs only the residue (see `compact::checkpoint`);
+//! the next write restarts the WAL. That hold (two device flushes, 10–25 ms typical on a virtio
+//! disk) delays only maintenance and event writes, never sample appends. Every sync SQLite would
+//! do is kept (power-loss safety); `checkpoint_fsync = false` drops them. Open runs
+//! `PRAGMA quick_check` (configurable) and every chunk carries its checksum.
+//!
+//! # Measuring writer holds
+//! `StoreStats` carries distributions (p50/p99/max) of append waits for the head log, of event
+//! waits for the main writer, of maintenance transaction holds (overall and per kind) and of
+//! WAL-resetting checkpoint holds, resettable with `reset_peaks` (the benchmark does so per
+//! phase).
 
 pub mod bench;
 mod chunks;
@@ -543,10 +564,9 @@ impl Store {
             .fetch_one(&mut writer)
             .await
             .map_err(sql("reading the page size"))?;
-        let db_file = std::fs::File::open(&cfg.path).map_err(|e| StoreError::Internal(format!(
-            "opening {} for syncing: {e}",
-            cfg.path.display()
-        )))?;
+        let db_file = std::fs::File::open(&cfg.path).map_err(|e| {
+            StoreError::Internal(format!("opening {} for syncing: {e}", cfg.path.display()))
+        })?;
         let mut lane_list = Vec::with_capacity(lanes::LANES);
         for i in 0..lanes::LANES {
             lane_list.push(lanes::open_lane(&cfg.path, i, &opts).await?);
@@ -699,12 +719,14 @@ impl Store {
     /// Cleans, checkpoints and restarts both head-log lanes, then makes lane 0 the active one.
     async fn init_lanes(&self) -> Result<(), StoreError> {
         let l = &self.inner.lanes;
-        for lane in &l.lanes {
-            lane.ready.store(false, Ordering::Release);
-        }
-        lanes::maintain(&self.inner).await?;
-        if !l.lanes[0].ready.load(Ordering::Acquire) {
-            tracing::warn!("Head-log lane 0 could not be checkpointed at open; appending anyway.");
+        let _m = l.maintenance.lock().await;
+        for i in 0..lanes::LANES {
+            if !lanes::prepare(&self.inner, i).await? {
+                tracing::warn!(
+                    lane = i,
+                    "A head-log lane could not be checkpointed at open."
+                );
+            }
         }
         l.active.store(0, Ordering::Release);
         l.lanes[0].ready.store(false, Ordering::Release);
@@ -1129,7 +1151,12 @@ impl Store {
             maintenance_tx_by_kind: chunks::Hold::ALL
                 .iter()
                 .filter(|k| **k != chunks::Hold::WalCheckpoint)
-                .map(|k| (k.as_str().to_string(), c.maint_by_kind[*k as usize].summary()))
+                .map(|k| {
+                    (
+                        k.as_str().to_string(),
+                        c.maint_by_kind[*k as usize].summary(),
+                    )
+                })
                 .filter(|(_, s)| s.count > 0)
                 .collect(),
             wal_checkpoint_hold: c.wal_hold.summary(),
@@ -1152,8 +1179,9 @@ impl Store {
                     _ = stop.changed() => return,
                 }
                 let Some(inner) = weak.upgrade() else { return };
-                if let Err(e) = compact::run_once(&inner, false).await {
-                    tracing::warn!(error = %e, "Store maintenance failed; will retry.");
+                match compact::run_once(&inner, false).await {
+                    Ok(()) | Err(StoreError::Closed) => {}
+                    Err(e) => tracing::warn!(error = %e, "Store maintenance failed; will retry."),
                 }
                 if let Some(every) = retention_every
                     && last_retention.elapsed() >= every
