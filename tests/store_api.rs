@@ -462,7 +462,7 @@ async fn rewrites_in_alternating_head_log_lanes_replay_in_commit_order_and_lane_
     let mut c = cfg(&dir);
     c.wal_restart_bytes = 64 * 1024;
     let s = Store::open(c.clone()).await.unwrap();
-    let keys: Vec<_> = (0..1000)
+    let mut keys: Vec<_> = (0..1000)
         .map(|i| {
             (
                 key("lane_metric", &[("i", &i.to_string())]),
@@ -470,10 +470,14 @@ async fn rewrites_in_alternating_head_log_lanes_replay_in_commit_order_and_lane_
             )
         })
         .collect();
-    let ids = s.resolve(&keys).await.unwrap();
-    // 60 rounds of 1,000 samples (~10 KB of log each, ~600 KB in all), all inside one head block;
-    // every round also rewrites the first sample of series 0, so the winning value moves between
-    // lanes. Maintenance after each round switches lanes whenever one has taken 64 KiB.
+    keys.push((key("lane_rewrites", &[]), MetricKind::Gauge));
+    let all = s.resolve(&keys).await.unwrap();
+    let (ids, rewrites) = (all[..1000].to_vec(), all[1000]);
+    // 60 rounds of 1,000 samples (~10 KB of log each), all inside one head block. Each round
+    // also rewrites sample j = round / 3 of the `rewrites` series, so every such sample is written
+    // in three consecutive rounds. Maintenance after each round switches lanes whenever one has
+    // taken 64 KiB (every round or two), so the three writes of a sample land in both lanes, in
+    // either order: only replay in commit order keeps the last one.
     for round in 0..60i64 {
         let ts = T0 + 1000 + round * 1000;
         let mut batch: Vec<_> = ids
@@ -481,12 +485,12 @@ async fn rewrites_in_alternating_head_log_lanes_replay_in_commit_order_and_lane_
             .enumerate()
             .map(|(i, &id)| (id, ts, (round * 10_000 + i as i64) as f64))
             .collect();
-        batch.push((ids[0], T0, round as f64));
+        batch.push((rewrites, T0 + (round / 3) * 1000, round as f64));
         assert_eq!(s.append(&batch, &[]).await.unwrap().rejected, 0);
         s.compact_now().await.unwrap();
     }
     let switches = s.stats().await.head_log_lane_switches_total;
-    assert!(switches >= 4, "only {switches} lane switches");
+    assert!(switches >= 20, "only {switches} lane switches");
     for lane in 0..2 {
         let wal = dir.path().join(format!("store.db-log{lane}-wal"));
         let len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
@@ -497,18 +501,20 @@ async fn rewrites_in_alternating_head_log_lanes_replay_in_commit_order_and_lane_
         let ids = ids.clone();
         async move {
             let r = s
+                .query_range_step(&[rewrites], T0, T0 + 20_000, 1000, Some(Tier::Raw))
+                .await
+                .unwrap();
+            let got: Vec<(i64, f64)> = r[0].buckets.iter().map(|b| (b.ts, b.last)).collect();
+            let want: Vec<(i64, f64)> = (0..20)
+                .map(|j| (T0 + j * 1000, (3 * j + 2) as f64))
+                .collect();
+            assert_eq!(got, want, "the last write of each sample wins");
+            let r = s
                 .query_range_step(&ids, T0, T0 + 61_000, 1000, Some(Tier::Raw))
                 .await
                 .unwrap();
-            assert_eq!(r[0].buckets[0].ts, T0);
-            assert_eq!(r[0].buckets[0].last, 59.0, "the last rewrite wins");
             for (i, series) in r.iter().enumerate() {
-                let rounds: Vec<f64> = series
-                    .buckets
-                    .iter()
-                    .filter(|b| b.ts > T0)
-                    .map(|b| b.last)
-                    .collect();
+                let rounds: Vec<f64> = series.buckets.iter().map(|b| b.last).collect();
                 let want: Vec<f64> = (0..60)
                     .map(|round| (round * 10_000 + i as i64) as f64)
                     .collect();
