@@ -52,8 +52,8 @@ pub struct BenchOptions {
     pub duration: Duration,
     /// Where to put the database (a fresh temporary directory when None; removed afterwards).
     pub dir: Option<PathBuf>,
-    /// Smoke-test size: 40 days of history for 10 series instead of a year for 50, and the
-    /// paced phase no longer than `duration`. Every report field is still filled.
+    /// Smoke-test size: 20 days of history for 10 series instead of a year for 50, and the
+    /// paced phase no longer than half of `duration`. Every report field is still filled.
     pub quick: bool,
 }
 
@@ -817,10 +817,10 @@ async fn run_in(opts: &BenchOptions, path: PathBuf) -> anyhow::Result<BenchRepor
     let now_wall = crate::model::now_ms();
     let ingest_start = (now_wall - 30 * DAY).div_euclid(DAY) * DAY;
     let hist_end = ingest_start;
-    let (hist_series, hist_days) = if opts.quick { (10, 40) } else { (50, 365) };
+    let (hist_series, hist_days) = if opts.quick { (10, 20) } else { (50, 365) };
     let hist_start = hist_end - hist_days * DAY;
 
-    // Phase 1: history (a year for 50 series at 60 s; quick: 40 days of 10).
+    // Phase 1: history (a year for 50 series at 60 s; quick: 20 days of 10).
     let hist_ids = store.resolve(&keys("history", hist_series)).await?;
     let mut g = Generator::new(hist_series, 3);
     let mut buf = Vec::new();
@@ -905,7 +905,7 @@ async fn run_in(opts: &BenchOptions, path: PathBuf) -> anyhow::Result<BenchRepor
     // Paced at the 1M samples/s target: the stall and read figures of an ingest that leaves the
     // CPU some room.
     let paced_for = if opts.quick {
-        PACED.min(opts.duration)
+        PACED.min(opts.duration / 2)
     } else {
         PACED
     };
