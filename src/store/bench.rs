@@ -813,9 +813,17 @@ async fn run_in(opts: &BenchOptions, path: PathBuf) -> anyhow::Result<BenchRepor
         phase_t = Instant::now();
     };
 
-    // The simulated timeline ends a little before the wall clock.
+    // The simulated timeline must end before the wall clock (later samples are rejected as from
+    // the future): with few series, scrapes advance it fast. Room for 8M samples/s through the
+    // max-rate phase (up to 3x its duration), the paced phase and the scrape phase (up to 2x),
+    // and at least 30 days.
     let now_wall = crate::model::now_ms();
-    let ingest_start = (now_wall - 30 * DAY).div_euclid(DAY) * DAY;
+    let n = opts.series.max(1);
+    let wall = |d: Duration| d.as_secs_f64();
+    let samples_bound =
+        8e6 * wall(opts.duration * 3) + 1e6 * wall(PACED) + SCRAPE_RATE * wall(opts.duration * 2);
+    let span_ms = (samples_bound / n as f64 * 15_000.0) as i64;
+    let ingest_start = (now_wall - (span_ms + DAY).max(30 * DAY)).div_euclid(DAY) * DAY;
     let hist_end = ingest_start;
     let (hist_series, hist_days) = if opts.quick { (10, 20) } else { (50, 365) };
     let hist_start = hist_end - hist_days * DAY;
@@ -857,7 +865,6 @@ async fn run_in(opts: &BenchOptions, path: PathBuf) -> anyhow::Result<BenchRepor
 
     // Phase 2: ingest as fast as the store takes it, one append per 10,000 samples (a large
     // broker's scrape), then paced at 1M samples/s; a reader runs throughout.
-    let n = opts.series;
     let ids = Arc::new(store.resolve(&keys("ingest", n)).await?);
     phase("register");
     let stop = Arc::new(AtomicBool::new(false));

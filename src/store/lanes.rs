@@ -254,3 +254,78 @@ pub(crate) async fn close(inner: &Inner) -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Connection;
+
+    use crate::model::{Labels, MetricKind, SeriesKey};
+    use crate::store::{Store, StoreConfig, Tier, codec};
+
+    const T0: i64 = 1_700_000_000_000 - 1_700_000_000_000 % 86_400_000;
+
+    #[tokio::test]
+    async fn a_head_log_left_in_the_main_database_by_older_versions_is_replayed_then_cleaned() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = StoreConfig::new(dir.path().join("old.db"));
+        cfg.background = false;
+        cfg.block_ms = 60_000;
+        let s = Store::open(cfg.clone()).await.unwrap();
+        let id = s
+            .resolve(&[(SeriesKey::new("m", Labels::default()), MetricKind::Gauge)])
+            .await
+            .unwrap()[0];
+        s.close().await.unwrap();
+        // What an older version left behind: head-log rows in the main database, with the
+        // second rewriting the first's sample.
+        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", cfg.path.display()))
+            .await
+            .unwrap();
+        for (row, samples) in [
+            (1i64, vec![(id, T0, 1.0), (id, T0 + 1000, 2.0)]),
+            (2, vec![(id, T0, 3.0)]),
+        ] {
+            sqlx::query("INSERT INTO head_log (id, max_ts, n, data) VALUES (?, ?, ?, ?)")
+                .bind(row)
+                .bind(T0 + 1000)
+                .bind(samples.len() as i64)
+                .bind(codec::encode_log(&samples))
+                .execute(&mut c)
+                .await
+                .unwrap();
+        }
+        c.close().await.unwrap();
+
+        let s = Store::open(cfg.clone()).await.unwrap();
+        let raw = |s: Store| async move {
+            let r = s
+                .query_range_step(&[id], T0, T0 + 59_999, 1000, Some(Tier::Raw))
+                .await
+                .unwrap();
+            r[0].buckets
+                .iter()
+                .map(|b| (b.ts, b.last))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(raw(s.clone()).await, vec![(T0, 3.0), (T0 + 1000, 2.0)]);
+        // New appends go to a lane with later ids: they win over the old rows after a replay.
+        s.append(&[(id, T0 + 1000, 4.0)], &[]).await.unwrap();
+        drop(s);
+        let s = Store::open(cfg.clone()).await.unwrap();
+        assert_eq!(raw(s.clone()).await, vec![(T0, 3.0), (T0 + 1000, 4.0)]);
+        // Once the block is compacted, the old rows are deleted from the main database.
+        s.append(&[(id, T0 + 120_000, 5.0)], &[]).await.unwrap();
+        s.compact_now().await.unwrap();
+        assert_eq!(raw(s.clone()).await, vec![(T0, 3.0), (T0 + 1000, 4.0)]);
+        s.close().await.unwrap();
+        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", cfg.path.display()))
+            .await
+            .unwrap();
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM head_log")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        assert_eq!(left, 0);
+        c.close().await.unwrap();
+    }
+}
