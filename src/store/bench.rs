@@ -107,18 +107,19 @@ pub struct TierFootprint {
 /// Writer waits and holds during one ingest phase (milliseconds).
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct WriterHolds {
-    /// How long appends waited for the writer: the write stall.
+    /// How long appends waited for the head log (a lane switch, a block seal): the write stall.
     pub append_wait_ms: HoldSummary,
     /// Whole append calls (wait, commit, head update), measured by the bench.
     pub append_ms: HoldSummary,
-    /// How long compaction, merge, retention and head-log transactions held the writer.
+    /// How long compaction, merge, retention and head-log transactions held the main writer
+    /// (events, `resolve` and documents wait for it; sample appends do not).
     pub maintenance_tx_ms: HoldSummary,
     pub maintenance_tx_by_kind: BTreeMap<String, HoldSummary>,
-    /// How long WAL-resetting checkpoints held the writer.
+    /// How long WAL-resetting checkpoints held the main writer.
     pub wal_checkpoint_ms: HoldSummary,
     pub wal_locked_checkpoints: u64,
     pub wal_locked_checkpoints_caught_up: u64,
-    /// Largest WAL in use (frames not yet reusable) that a checkpoint saw.
+    /// Largest main-database WAL in use (frames not yet reusable) that a checkpoint saw.
     pub peak_wal_in_use_bytes: u64,
 }
 
@@ -158,16 +159,16 @@ pub struct BenchReport {
     pub max_write_stall_paced_ms: f64,
     /// Longest single maintenance transaction during the paced phase.
     pub max_maintenance_tx_paced_ms: f64,
-    /// Longest writer hold by the WAL-resetting checkpoint, paced phase.
+    /// Longest main-writer hold by the WAL-resetting checkpoint, paced phase.
     pub max_wal_checkpoint_paced_ms: f64,
-    /// Longest writer hold by the WAL-resetting checkpoint, paced and scrape phases.
+    /// Longest main-writer hold by the WAL-resetting checkpoint, paced and scrape phases.
     pub max_wal_checkpoint_ms: f64,
-    /// Longest writer hold by the WAL-resetting checkpoint, max-rate phase.
+    /// Longest main-writer hold by the WAL-resetting checkpoint, max-rate phase.
     pub max_wal_checkpoint_max_rate_ms: f64,
     pub latest_10k_ms: f64,
-    /// The target figure: the longest time an append waited for the writer (held by
-    /// compaction, merges, retention or a WAL checkpoint) in the phases the target is about — the
-    /// 1M samples/s paced phase and the scrape-shaped phase (the worse of the two).
+    /// The target figure: the longest time an append waited for the head log while
+    /// compaction, merges, retention and WAL checkpoints ran, in the phases the target is about —
+    /// the 1M samples/s paced phase and the scrape-shaped phase (the worse of the two).
     pub max_write_stall_ms: f64,
     /// Longest append wait during the max-rate phase (CPU saturated by ingest itself).
     pub max_write_stall_max_rate_ms: f64,
@@ -291,7 +292,7 @@ impl BenchReport {
         );
         w(
             &mut s,
-            "longest WAL-reset checkpoint hold (same)",
+            "longest main WAL-reset checkpoint hold (same)",
             format!("{:.2} ms", self.max_wal_checkpoint_ms),
         );
         let phases: [(&str, &WriterHolds, String); 3] = [
@@ -342,7 +343,7 @@ impl BenchReport {
             s.push_str(&format!("\n{name}: {what}\n"));
             w(
                 &mut s,
-                "  append wait for the writer (stall)",
+                "  append wait for the head log (stall)",
                 dist(&h.append_wait_ms),
             );
             w(&mut s, "  append call", dist(&h.append_ms));
@@ -352,7 +353,7 @@ impl BenchReport {
             }
             w(
                 &mut s,
-                "  WAL-reset checkpoint hold",
+                "  main WAL-reset checkpoint hold",
                 format!(
                     "{}; {} caught up of {}; peak WAL in use {:.1} MiB",
                     dist(&h.wal_checkpoint_ms),
