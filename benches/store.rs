@@ -1,4 +1,4 @@
-//! `cargo bench --bench store [-- --series N --duration SECS --json]`: runs the storage benchmark
+//! `cargo bench --bench store [-- --series N --duration SECS --quick --json]`: runs the storage benchmark
 //! (the same code as `kafkascope bench-store`).
 
 use std::time::Duration;
@@ -23,6 +23,7 @@ fn main() -> anyhow::Result<()> {
             }
             "--dir" => opts.dir = args.next().map(Into::into),
             "--json" => json = true,
+            "--quick" => opts.quick = true,
             _ => {} // cargo passes --bench
         }
     }

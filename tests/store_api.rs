@@ -454,3 +454,80 @@ async fn a_corrupt_chunk_is_a_clear_error_not_a_wrong_answer() {
     assert_eq!(ok[0].buckets.len(), 60);
     assert_eq!(s.stats().await.corrupt_chunks_total, 1);
 }
+
+#[tokio::test]
+async fn rewrites_in_alternating_head_log_lanes_replay_in_commit_order_and_lane_wals_stay_bounded()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cfg(&dir);
+    c.wal_restart_bytes = 64 * 1024;
+    let s = Store::open(c.clone()).await.unwrap();
+    let mut keys: Vec<_> = (0..1000)
+        .map(|i| {
+            (
+                key("lane_metric", &[("i", &i.to_string())]),
+                MetricKind::Gauge,
+            )
+        })
+        .collect();
+    keys.push((key("lane_rewrites", &[]), MetricKind::Gauge));
+    let all = s.resolve(&keys).await.unwrap();
+    let (ids, rewrites) = (all[..1000].to_vec(), all[1000]);
+    // 60 rounds of 1,000 samples (~10 KB of log each), all inside one head block. Each round
+    // also rewrites sample j = round / 3 of the `rewrites` series, so every such sample is written
+    // in three consecutive rounds. Maintenance after each round switches lanes whenever one has
+    // taken 64 KiB (every round or two), so the three writes of a sample land in both lanes, in
+    // either order: only replay in commit order keeps the last one.
+    for round in 0..60i64 {
+        let ts = T0 + 1000 + round * 1000;
+        let mut batch: Vec<_> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| (id, ts, (round * 10_000 + i as i64) as f64))
+            .collect();
+        batch.push((rewrites, T0 + (round / 3) * 1000, round as f64));
+        assert_eq!(s.append(&batch, &[]).await.unwrap().rejected, 0);
+        s.compact_now().await.unwrap();
+    }
+    let switches = s.stats().await.head_log_lane_switches_total;
+    assert!(switches >= 20, "only {switches} lane switches");
+    for lane in 0..2 {
+        let wal = dir.path().join(format!("store.db-log{lane}-wal"));
+        let len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+        // The restart size plus one round, and the file kept up to twice the restart size.
+        assert!(len <= 256 * 1024, "{} is {len} bytes", wal.display());
+    }
+    let check = |s: Store| {
+        let ids = ids.clone();
+        async move {
+            let r = s
+                .query_range_step(&[rewrites], T0, T0 + 20_000, 1000, Some(Tier::Raw))
+                .await
+                .unwrap();
+            let got: Vec<(i64, f64)> = r[0].buckets.iter().map(|b| (b.ts, b.last)).collect();
+            let want: Vec<(i64, f64)> = (0..20)
+                .map(|j| (T0 + j * 1000, (3 * j + 2) as f64))
+                .collect();
+            assert_eq!(got, want, "the last write of each sample wins");
+            let r = s
+                .query_range_step(&ids, T0, T0 + 61_000, 1000, Some(Tier::Raw))
+                .await
+                .unwrap();
+            for (i, series) in r.iter().enumerate() {
+                let rounds: Vec<f64> = series.buckets.iter().map(|b| b.last).collect();
+                let want: Vec<f64> = (0..60)
+                    .map(|round| (round * 10_000 + i as i64) as f64)
+                    .collect();
+                assert_eq!(rounds, want, "series {i}");
+            }
+        }
+    };
+    check(s.clone()).await;
+    // Reopen without closing (as after a kill): replay merges both lanes by commit order.
+    drop(s);
+    let s = Store::open(c.clone()).await.unwrap();
+    check(s.clone()).await;
+    s.close().await.unwrap();
+    let s = Store::open(c).await.unwrap();
+    check(s).await;
+}

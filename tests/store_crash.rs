@@ -21,6 +21,11 @@ fn cfg(path: &std::path::Path) -> StoreConfig {
     c.grace_ms = 5_000;
     c.maintenance_interval = Duration::from_millis(5);
     c.maintenance_tx_bytes = 4096; // many small maintenance transactions: more places to die in
+    c.maintenance_tx_time = Duration::ZERO;
+    // Head-log lane switches and WAL-resetting checkpoints every few milliseconds, so that kills
+    // also land inside them.
+    c.wal_restart_bytes = 16 * 1024;
+    c.checkpoint_interval = Duration::from_millis(5);
     c
 }
 

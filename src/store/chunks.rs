@@ -193,10 +193,52 @@ pub(crate) fn decode_state(
     Ok(())
 }
 
-/// Label of the locked WAL checkpoint, whose hold time is tracked apart from maintenance.
-pub(crate) const WAL_CHECKPOINT: &str = "wal full checkpoint";
+/// What held the writer: maintenance transactions by kind, and the WAL-resetting checkpoint
+/// (tracked apart from maintenance).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Hold {
+    /// Compaction or merge chunk rows (with the superseded chunks a merge deletes).
+    ChunkBatch,
+    SeriesState,
+    Watermark,
+    /// Sealing a block, and moving the merge and retention marks.
+    Marks,
+    HeadLogCleanup,
+    Retention,
+    /// Switching appends to the other head-log lane (waits for no append, holds the old lane's
+    /// append lock for a moment).
+    LaneSwitch,
+    WalCheckpoint,
+}
 
-/// Holds the writer for one maintenance transaction and records how long it held it.
+impl Hold {
+    pub const COUNT: usize = 8;
+    pub const ALL: [Hold; Hold::COUNT] = [
+        Hold::ChunkBatch,
+        Hold::SeriesState,
+        Hold::Watermark,
+        Hold::Marks,
+        Hold::HeadLogCleanup,
+        Hold::Retention,
+        Hold::LaneSwitch,
+        Hold::WalCheckpoint,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Hold::ChunkBatch => "chunk batch",
+            Hold::SeriesState => "series state",
+            Hold::Watermark => "watermark",
+            Hold::Marks => "seal and marks",
+            Hold::HeadLogCleanup => "head log cleanup",
+            Hold::Retention => "retention",
+            Hold::LaneSwitch => "head-log lane switch",
+            Hold::WalCheckpoint => "wal checkpoint",
+        }
+    }
+}
+
+/// Times one hold of the writer (taken right after the writer lock is acquired) and records it.
 pub(crate) struct TxTimer(Instant);
 
 impl TxTimer {
@@ -204,24 +246,25 @@ impl TxTimer {
         TxTimer(Instant::now())
     }
 
-    pub fn elapsed_ms(&self) -> f64 {
-        self.0.elapsed().as_secs_f64() * 1000.0
+    pub fn elapsed(&self) -> std::time::Duration {
+        self.0.elapsed()
     }
 
-    pub fn finish(self, inner: &Inner, what: &'static str) {
-        let us = self.0.elapsed().as_micros() as u64;
-        if us > 5_000 {
+    pub fn finish(self, inner: &Inner, what: Hold) {
+        let d = self.0.elapsed();
+        if d.as_micros() > 5_000 {
             tracing::debug!(
-                what,
-                ms = us as f64 / 1000.0,
-                "Slow maintenance transaction."
+                what = what.as_str(),
+                ms = d.as_secs_f64() * 1000.0,
+                "Slow writer hold."
             );
         }
-        let peak = if what == WAL_CHECKPOINT {
-            &inner.counters.max_wal_checkpoint_us
+        let c = &inner.counters;
+        if what == Hold::WalCheckpoint {
+            c.wal_hold.record(d);
         } else {
-            &inner.counters.max_maint_tx_us
-        };
-        peak.fetch_max(us, std::sync::atomic::Ordering::Relaxed);
+            c.maint_tx.record(d);
+        }
+        c.maint_by_kind[what as usize].record(d);
     }
 }

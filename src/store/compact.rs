@@ -6,13 +6,14 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use sqlx::Connection;
+use sqlx::{Connection, SqliteConnection};
 
 use crate::model::{MetricKind, Timestamp};
 
-use super::chunks::{self, ChunkRow, TxTimer};
+use super::chunks::{self, ChunkRow, Hold, TxTimer};
 use super::codec::{self, ValueCodecs};
 use super::head::{HeadBlock, rd, wr};
+use super::lanes;
 use super::rollup::{rollup_buckets, rollup_samples};
 use super::{DAY, Inner, MINUTE, SeriesId, StoreError, Tier, sql};
 
@@ -35,7 +36,8 @@ pub(crate) async fn run_once(inner: &Arc<Inner>, force: bool) -> Result<(), Stor
     compact_ready_blocks(inner, force).await?;
     merge_days(inner).await?;
     merge_spans(inner).await?;
-    checkpoint(inner).await
+    checkpoint(inner).await?;
+    lanes::maintain(inner).await
 }
 
 async fn compact_ready_blocks(inner: &Arc<Inner>, force: bool) -> Result<(), StoreError> {
@@ -95,68 +97,83 @@ fn encode_batch(
     rows
 }
 
-/// Writes rows in transactions of about `maintenance_tx_bytes`, optionally deleting superseded
-/// chunks (tier, ids, start range exclusive of the span start) in the same transaction.
+/// Writes rows in short transactions, optionally deleting superseded chunks (tier, start range
+/// exclusive of the span start) of the same series in the same transaction. A transaction stops
+/// taking rows once it has written `maintenance_tx_bytes` or has held the writer for
+/// `maintenance_tx_time`, whichever comes first, so that an append waits at most a few ms even
+/// when the CPU is contended. Rows go in statements of a quarter of the byte budget, never
+/// splitting one series' rows between transactions.
 async fn write_in_txs(
     inner: &Inner,
     rows: Vec<ChunkRow>,
     delete: Option<(Tier, Timestamp, Timestamp)>,
 ) -> Result<(), StoreError> {
     let budget = inner.cfg.maintenance_tx_bytes.max(1);
+    let stmt_budget = (budget / 4).max(1);
+    let time_budget = inner.cfg.maintenance_tx_time;
     let mut i = 0;
     while i < rows.len() {
-        let mut bytes = 0;
-        let mut j = i;
-        // Never split one series' rows across transactions when deleting its old chunks.
-        while j < rows.len()
-            && (bytes < budget || (j > i && rows[j].series_id == rows[j - 1].series_id))
-        {
-            bytes += rows[j].data.len() + 48;
-            j += 1;
+        // A closing store does not wait for a long compaction or merge: both are redone (and
+        // replace identical chunks) after the next open.
+        if *inner.shutdown.borrow() {
+            return Err(StoreError::Closed);
         }
-        let part = &rows[i..j];
         let mut guard = inner.writer.lock().await;
         let conn = guard.as_mut().ok_or(StoreError::Closed)?;
         let timer = TxTimer::start();
         let mut tx = conn.begin().await.map_err(sql("compacting"))?;
-        let t_begin = timer.elapsed_ms();
-        chunks::write_rows(&mut tx, part).await?;
-        let t_rows = timer.elapsed_ms();
+        let mut bytes = 0;
+        let mut j = i;
         let mut deleted = 0;
-        if let Some((tier, from, to)) = delete {
-            let mut ids: Vec<SeriesId> = part.iter().map(|r| r.series_id).collect();
-            ids.dedup();
-            let q = format!(
-                "DELETE FROM chunk INDEXED BY sqlite_autoindex_chunk_1 WHERE series_id IN ({}) AND tier = ? AND start_ts > ? AND start_ts < ?",
-                chunks::id_list(&ids)
-            );
-            deleted = sqlx::query(sqlx::AssertSqlSafe(q))
-                .persistent(false)
-                .bind(tier.code())
-                .bind(from)
-                .bind(to)
-                .execute(&mut *tx)
-                .await
-                .map_err(sql("replacing merged chunks"))?
-                .rows_affected();
+        while j < rows.len() && (j == i || (bytes < budget && timer.elapsed() < time_budget)) {
+            let mut k = j;
+            let mut part_bytes = 0;
+            while k < rows.len()
+                && (part_bytes < stmt_budget
+                    || (k > j && rows[k].series_id == rows[k - 1].series_id))
+            {
+                part_bytes += rows[k].data.len() + 48;
+                k += 1;
+            }
+            let part = &rows[j..k];
+            chunks::write_rows(&mut tx, part).await?;
+            if let Some((tier, from, to)) = delete {
+                let mut ids: Vec<SeriesId> = part.iter().map(|r| r.series_id).collect();
+                ids.dedup();
+                let q = format!(
+                    "DELETE FROM chunk INDEXED BY sqlite_autoindex_chunk_1 WHERE series_id IN ({}) AND tier = ? AND start_ts > ? AND start_ts < ?",
+                    chunks::id_list(&ids)
+                );
+                deleted += sqlx::query(sqlx::AssertSqlSafe(q))
+                    .persistent(false)
+                    .bind(tier.code())
+                    .bind(from)
+                    .bind(to)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(sql("replacing merged chunks"))?
+                    .rows_affected();
+            }
+            bytes += part_bytes;
+            j = k;
         }
-        let t_delete = timer.elapsed_ms();
+        let t_rows = timer.elapsed();
         tx.commit().await.map_err(sql("compacting"))?;
-        if timer.elapsed_ms() > 50.0 {
+        if timer.elapsed() > time_budget * 3 {
             tracing::debug!(
-                t_begin,
-                t_rows,
-                t_delete,
-                rows = part.len(),
-                "Slow chunk batch breakdown."
+                rows_ms = t_rows.as_secs_f64() * 1000.0,
+                commit_ms = (timer.elapsed() - t_rows).as_secs_f64() * 1000.0,
+                rows = j - i,
+                bytes,
+                "Slow chunk batch."
             );
         }
-        timer.finish(inner, "chunk batch");
+        timer.finish(inner, Hold::ChunkBatch);
         drop(guard);
         inner
             .counters
             .chunks_written
-            .fetch_add(part.len() as u64, Ordering::Relaxed);
+            .fetch_add((j - i) as u64, Ordering::Relaxed);
         inner
             .counters
             .chunks_deleted
@@ -174,11 +191,15 @@ async fn compact_block(
 ) -> Result<(), StoreError> {
     let end = b + inner.cfg.block_ms;
     // Seal: from now on appends below `end` are rejected, so the block is immutable. Done under
-    // the writer lock so that no append is half applied.
+    // the active head-log lane's append lock so that no append is half applied.
     {
-        let _w = inner.writer.lock().await;
-        let mut h = wr(&inner.head);
-        h.floor = h.floor.max(end);
+        let _append = lanes::lock_active(inner).await;
+        let timer = TxTimer::start();
+        {
+            let mut h = wr(&inner.head);
+            h.floor = h.floor.max(end);
+        }
+        timer.finish(inner, Hold::Marks);
     }
     let started = std::time::Instant::now();
     let (ids, lasts): (Vec<SeriesId>, Vec<(Timestamp, f64)>) = {
@@ -231,7 +252,7 @@ async fn compact_block(
         .execute(&mut *conn)
         .await
         .map_err(sql("writing series state"))?;
-        timer.finish(inner, "series state");
+        timer.finish(inner, Hold::SeriesState);
     }
 
     // Move the watermark: one small transaction. Readers switch from head to chunks atomically
@@ -264,7 +285,7 @@ async fn compact_block(
         .await
         .map_err(sql("finishing a compaction"))?;
     tx.commit().await.map_err(sql("finishing a compaction"))?;
-    timer.finish(inner, "watermark");
+    timer.finish(inner, Hold::Watermark);
     let removed = {
         let mut h = wr(&inner.head);
         h.watermark = end;
@@ -291,8 +312,11 @@ async fn compact_block(
     delete_head_log(inner, end).await
 }
 
-/// Deletes head log entries whose samples are all below the watermark, a few MB per transaction.
+/// Deletes entries of the main database's head log (written by versions before the head-log
+/// lanes) whose samples are all below the watermark, in transactions bounded by samples (20,000)
+/// and by `maintenance_tx_time`. Lanes are cleaned when idle (see `lanes`).
 async fn delete_head_log(inner: &Inner, below: Timestamp) -> Result<(), StoreError> {
+    let time_budget = inner.cfg.maintenance_tx_time;
     loop {
         let rows: Vec<(i64, i64)> =
             sqlx::query_as("SELECT id, n FROM head_log WHERE max_ts < ? ORDER BY id LIMIT 1000")
@@ -305,25 +329,39 @@ async fn delete_head_log(inner: &Inner, below: Timestamp) -> Result<(), StoreErr
         }
         let mut k = 0;
         while k < rows.len() {
-            let mut n = 0;
-            let mut j = k;
-            while j < rows.len() && (j == k || n < 20_000) {
-                n += rows[j].1;
-                j += 1;
-            }
-            let ids: Vec<String> = rows[k..j].iter().map(|r| r.0.to_string()).collect();
-            let q = format!("DELETE FROM head_log WHERE id IN ({})", ids.join(","));
             let mut guard = inner.writer.lock().await;
             let conn = guard.as_mut().ok_or(StoreError::Closed)?;
             let timer = TxTimer::start();
-            sqlx::query(sqlx::AssertSqlSafe(q))
-                .persistent(false)
-                .execute(&mut *conn)
+            let mut tx = conn
+                .begin()
                 .await
                 .map_err(sql("deleting compacted head log entries"))?;
-            timer.finish(inner, "head log cleanup");
+            let mut n = 0;
+            let first = k;
+            // One statement per few entries (each entry is one append of up to thousands of
+            // samples, i.e. a few overflow pages to free).
+            while k < rows.len() && (k == first || (n < 20_000 && timer.elapsed() < time_budget)) {
+                let mut j = k;
+                let mut part = 0;
+                while j < rows.len() && (j == k || part < 4_000) {
+                    part += rows[j].1;
+                    j += 1;
+                }
+                let ids: Vec<String> = rows[k..j].iter().map(|r| r.0.to_string()).collect();
+                let q = format!("DELETE FROM head_log WHERE id IN ({})", ids.join(","));
+                sqlx::query(sqlx::AssertSqlSafe(q))
+                    .persistent(false)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(sql("deleting compacted head log entries"))?;
+                n += part;
+                k = j;
+            }
+            tx.commit()
+                .await
+                .map_err(sql("deleting compacted head log entries"))?;
+            timer.finish(inner, Hold::HeadLogCleanup);
             drop(guard);
-            k = j;
             tokio::task::yield_now().await;
         }
     }
@@ -427,8 +465,10 @@ async fn merge_days(inner: &Arc<Inner>) -> Result<(), StoreError> {
         let next = d + DAY;
         let mut guard = inner.writer.lock().await;
         let conn = guard.as_mut().ok_or(StoreError::Closed)?;
+        let timer = TxTimer::start();
         chunks::set_meta(conn, "merged_to", next).await?;
         wr(&inner.head).merged_to = next;
+        timer.finish(inner, Hold::Marks);
     }
 }
 
@@ -473,46 +513,119 @@ async fn merge_spans(inner: &Arc<Inner>) -> Result<(), StoreError> {
         let next = s + SPAN28;
         let mut guard = inner.writer.lock().await;
         let conn = guard.as_mut().ok_or(StoreError::Closed)?;
+        let timer = TxTimer::start();
         chunks::set_meta(conn, "merged28_to", next).await?;
         wr(&inner.head).merged28_to = next;
+        timer.finish(inner, Hold::Marks);
     }
 }
 
-/// WAL frames above which a checkpoint also resets the WAL (256 MiB at 16 KiB pages).
-const WAL_RESTART_FRAMES: i64 = 16_384;
+/// Runs `PRAGMA wal_checkpoint(PASSIVE)`: (WAL frames in use, frames copied into the database).
+async fn passive(conn: &mut SqliteConnection) -> Result<(i64, i64), StoreError> {
+    let (_busy, log, done): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(sql("checkpointing the WAL"))?;
+    Ok((log, done))
+}
 
-/// PASSIVE checkpoint on its own connection: copies WAL pages into the database without taking the
-/// writer lock, so ingest never waits for it. Under continuous writes a PASSIVE checkpoint never
-/// catches up completely, so the WAL would never restart and would grow without bound; when it
-/// exceeds [`WAL_RESTART_FRAMES`], a FULL checkpoint runs while holding the writer mutex. It only
-/// has the frames written since the PASSIVE pass left to copy, so appends wait briefly.
+/// fdatasync of the database file (through the store's long-lived descriptor: closing another
+/// descriptor of it would drop SQLite's POSIX locks) and of the WAL file (which SQLite does not
+/// lock), off the async workers.
+async fn flush_files(inner: &Inner) -> Result<(), StoreError> {
+    let db = inner
+        .db_file
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let mut wal = inner.cfg.path.clone().into_os_string();
+    wal.push("-wal");
+    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        if let Some(db) = db {
+            db.sync_data()?;
+        }
+        match std::fs::File::open(std::path::PathBuf::from(wal)) {
+            Ok(f) => f.sync_data(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    })
+    .await
+    .map_err(|e| StoreError::Internal(format!("flush worker failed: {e}")))?
+    .map_err(|e| StoreError::Internal(format!("flushing the database files: {e}")))
+}
+
+/// Bounds the WAL without holding the writer for long.
+///
+/// PASSIVE checkpoints run on their own connection and never block the writer, but under
+/// continuous writes one never catches up completely, and SQLite only restarts the WAL (writes
+/// from its start again) when a write transaction begins with every frame copied, so the WAL would
+/// grow without bound. SQLite also syncs the database file only at the end of a checkpoint that
+/// catches up, so every page copied since the last catch-up is still unsynced. Once the WAL passes
+/// `wal_restart_bytes`:
+/// 1. without the writer: an fdatasync of the database and WAL files and another PASSIVE round,
+///    up to three times until at most 1 MiB is left to copy, then one more fdatasync: almost
+///    everything is copied and flushed;
+/// 2. one PASSIVE checkpoint while holding the writer: nothing new can be appended, so it copies
+///    only the frames written since step 1, syncs the WAL before copying and the database after
+///    (SQLite's own order, so power-loss safety is kept), and catches up unless a reader still
+///    reads an older snapshot (then it is retried on the next round). The next append's
+///    transaction then begins on a fully copied WAL and restarts it. A catch-up without the
+///    writer is not enough: an append whose transaction began before it cannot restart the WAL,
+///    and under continuous writes one nearly always has.
+///
+/// The hold is two device flushes of little data plus the residual copy.
 pub(crate) async fn checkpoint(inner: &Inner) -> Result<(), StoreError> {
     let mut guard = inner.checkpointer.lock().await;
     let Some(conn) = guard.as_mut() else {
         return Ok(());
     };
-    let (_busy, log, _done): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(sql("checkpointing the WAL"))?;
-    if log > WAL_RESTART_FRAMES {
-        let _writer = inner.writer.lock().await;
-        let timer = TxTimer::start();
-        // FULL, not RESTART: it waits for no reader to leave the WAL (short reads would make the
-        // busy handler sleep in growing steps); with every frame copied, the writer's next
-        // transaction restarts the WAL from its start.
-        sqlx::query("PRAGMA wal_checkpoint(FULL)")
-            .execute(&mut *conn)
-            .await
-            .map_err(sql("completing a WAL checkpoint"))?;
-        timer.finish(inner, chunks::WAL_CHECKPOINT);
+    let page = inner.page_size.max(512);
+    let restart_frames = (inner.cfg.wal_restart_bytes / page).max(1) as i64;
+    let (log, done) = passive(conn).await?;
+    inner
+        .counters
+        .peak_wal_bytes
+        .fetch_max(log.max(0) as u64 * page, Ordering::Relaxed);
+    if log <= restart_frames {
+        return Ok(());
+    }
+    // Caught up is not enough: an append whose transaction began before the catch-up cannot
+    // restart the WAL, and under continuous writes one nearly always has. Only a catch-up while
+    // the writer is held guarantees that the next append restarts it.
+    let fsync = inner.cfg.checkpoint_fsync;
+    let (mut log, mut done) = (log, done);
+    for _ in 0..3 {
+        // Residual small enough (≤ 1 MiB) to copy and sync under the writer.
+        if ((log - done).max(0) as u64) * page <= 1 << 20 {
+            break;
+        }
+        if fsync {
+            flush_files(inner).await?;
+        }
+        (log, done) = passive(conn).await?;
+    }
+    if fsync && log != done {
+        flush_files(inner).await?;
+    }
+    let writer = inner.writer.lock().await;
+    let timer = TxTimer::start();
+    let result = passive(conn).await;
+    timer.finish(inner, Hold::WalCheckpoint);
+    drop(writer);
+    let (log, done) = result?;
+    inner.counters.wal_locked.fetch_add(1, Ordering::Relaxed);
+    if log == done {
+        inner.counters.wal_caught_up.fetch_add(1, Ordering::Relaxed);
     }
     Ok(())
 }
 
-/// Deletes whole chunks older than each tier's retention, 64 per transaction.
+/// Deletes whole chunks older than each tier's retention, in transactions bounded by
+/// `maintenance_tx_time` (and by 64 chunks).
 pub(crate) async fn run_retention(inner: &Arc<Inner>, now: Timestamp) -> Result<(), StoreError> {
     let _guard = inner.maintenance.lock().await;
+    let time_budget = inner.cfg.maintenance_tx_time;
     for tier in Tier::ALL {
         let Some(keep) = inner.cfg.retention.for_tier(tier) else {
             continue;
@@ -522,34 +635,44 @@ pub(crate) async fn run_retention(inner: &Arc<Inner>, now: Timestamp) -> Result<
             let mut guard = inner.writer.lock().await;
             let conn = guard.as_mut().ok_or(StoreError::Closed)?;
             let timer = TxTimer::start();
-            let deleted = sqlx::query(
-                "DELETE FROM chunk WHERE rowid IN (SELECT rowid FROM chunk WHERE tier = ? AND end_ts < ? LIMIT 64)",
-            )
-            .bind(tier.code())
-            .bind(cutoff)
-            .execute(&mut *conn)
-            .await
-            .map_err(sql("applying retention"))?
-            .rows_affected();
-            timer.finish(inner, "retention");
+            let mut tx = conn.begin().await.map_err(sql("applying retention"))?;
+            let mut deleted = 0;
+            let mut more = true;
+            while more && (deleted == 0 || (deleted < 64 && timer.elapsed() < time_budget)) {
+                let n = sqlx::query(
+                    "DELETE FROM chunk WHERE rowid IN (SELECT rowid FROM chunk WHERE tier = ? AND end_ts < ? LIMIT 16)",
+                )
+                .bind(tier.code())
+                .bind(cutoff)
+                .execute(&mut *tx)
+                .await
+                .map_err(sql("applying retention"))?
+                .rows_affected();
+                deleted += n;
+                more = n == 16;
+            }
+            tx.commit().await.map_err(sql("applying retention"))?;
+            timer.finish(inner, Hold::Retention);
             drop(guard);
             inner
                 .counters
                 .chunks_deleted
                 .fetch_add(deleted, Ordering::Relaxed);
-            if deleted == 0 {
+            if !more {
                 break;
             }
             tokio::task::yield_now().await;
         }
         let mut guard = inner.writer.lock().await;
         let conn = guard.as_mut().ok_or(StoreError::Closed)?;
+        let timer = TxTimer::start();
         let mut h_from = rd(&inner.head).retained_from(tier);
         if cutoff > h_from {
             h_from = cutoff;
             chunks::set_meta(conn, RETAINED_KEYS[tier as usize], h_from).await?;
             wr(&inner.head).retained_from[tier as usize] = h_from;
         }
+        timer.finish(inner, Hold::Marks);
     }
     checkpoint(inner).await
 }

@@ -1,18 +1,28 @@
-//! The kafkascope storage engine: time series in one SQLite file (through sqlx), as compressed
-//! per-series chunks plus an in-memory head.
+//! The kafkascope storage engine: time series in one SQLite database (through sqlx), as
+//! compressed per-series chunks plus an in-memory head whose crash-recovery log lives in two small
+//! side databases (`<db>-log0`, `<db>-log1`).
 //!
 //! # Write path
 //! - **Series registry** (`series` table) is loaded into memory at open, with indexes by metric
 //!   and by label, so `select`, `label_names`, `label_values` and `latest` never touch SQL. New
 //!   series get the next id and are persisted (one multi-row INSERT) before `resolve` returns.
-//! - **Append** = one transaction on the single writer connection: the accepted samples are
-//!   encoded into *one BLOB* (delta-coded ids and timestamps, raw values, CRC-32) and inserted into
-//!   the rowid table `head_log`, events go in with one multi-row INSERT, then the samples are
-//!   applied to the **head**: aligned time blocks (`block_ms`, default 2 h), each holding one
-//!   time-ordered, compressed buffer per series (delta-of-delta timestamps and XOR values as they
-//!   arrive, about 1–4 bytes a sample; a rare out-of-order or duplicate sample rebuilds the
-//!   buffer). `append` returns after the commit, so a returned append survives `kill -9`;
-//!   `head_log` is replayed into the head at open.
+//! - **Append** = one INSERT into the `head_log` of the active **head-log lane** (src/store/
+//!   lanes.rs): the accepted samples are encoded into *one BLOB* (delta-coded ids and timestamps,
+//!   raw values, CRC-32) under a store-wide increasing row id, then applied to the **head**:
+//!   aligned time blocks (`block_ms`, default 2 h), each holding one time-ordered, compressed
+//!   buffer per series (delta-of-delta timestamps and XOR values as they arrive, about 1–4 bytes
+//!   a sample; a rare out-of-order or duplicate sample rebuilds the buffer). `append` returns
+//!   after the commit, so a returned append survives `kill -9`; the head log (both lanes, plus
+//!   the main database's own `head_log` table written by older versions) is replayed into the
+//!   head at open in row-id order. Events go into the main database afterwards, in their own
+//!   transaction on the main writer.
+//! - **Why lanes**: an append never waits for the main database's writer, so compaction, merges,
+//!   retention and the main WAL's checkpoints never stall ingest. The lanes' own WALs are bounded
+//!   by alternating: once the active lane has taken `wal_restart_bytes`, appends switch to the
+//!   other one (waiting for at most the one in-flight append), and the idle lane is cleaned,
+//!   checkpointed and its WAL restarted while nobody writes it. Rows of a lane are deleted once
+//!   all their samples are below the compaction watermark, after the main WAL is fsynced (the
+//!   watermark must be durable first: the files are separate).
 //! - **Rules**: a duplicate (series, timestamp) within the head replaces the earlier value — last
 //!   write wins, in memory and on replay alike (replay applies log rows in commit order). Samples
 //!   older than the head's floor (their block is sealed or compacted), with unknown series ids, or
@@ -21,19 +31,20 @@
 //!
 //! # Compaction (background task, or `compact_now`)
 //! - A block is **sealed** once ingest has seen a sample `grace_ms` past its end: the floor moves
-//!   to the block end (under the writer lock, so no append is half applied) and the block becomes
-//!   immutable.
+//!   to the block end (under the active lane's append lock, so no append is half applied) and the
+//!   block becomes immutable.
 //! - Each series' samples are encoded into a **raw chunk** and rolled up into a **1m chunk**
 //!   (count, sum, min, max, last, reset-aware increase per bucket); rows are written with
-//!   idempotent `INSERT OR REPLACE` keyed `(series_id, tier, span start)` in transactions of about
-//!   `maintenance_tx_bytes` (32 KiB), so an append waits at most one of them.
+//!   idempotent `INSERT OR REPLACE` keyed `(series_id, tier, span start)` in transactions that
+//!   stop taking rows after `maintenance_tx_bytes` (32 KiB) or `maintenance_tx_time` (3 ms),
+//!   whichever comes first, so that events, `resolve` and `put_document` wait a few ms at most.
 //! - The newest compacted sample of every series (for `latest` and for counter increases across
 //!   block boundaries) is written to `series_state` tagged with the block.
 //! - One small transaction then moves the **watermark** (`meta.watermark` = block end); the head
 //!   drops the block in memory while still holding the writer. Readers take (watermark, head
 //!   data) from memory under one lock and read chunks only below the watermark, so a block is seen
 //!   either in the head or in chunks, never both and never neither. Head-log rows entirely below
-//!   the watermark are deleted afterwards in small transactions.
+//!   the watermark are deleted afterwards (in a lane when it is idle).
 //! - A crash anywhere leaves the block in the head log (the watermark did not move); replay puts
 //!   it back in the head and re-compaction replaces identical chunks.
 //!
@@ -68,27 +79,39 @@
 //! reads memory only; `value_at` reads memory and falls back to raw chunks only for past times.
 //!
 //! # Retention, WAL, integrity
-//! Retention deletes whole chunks per tier by age (`end_ts`), 64 per transaction; freed pages are
-//! reused by later chunks. Events and documents are not subject to retention (they are small).
-//! The writer never checkpoints inside a commit (`wal_autocheckpoint=0`); a separate connection
-//! and task run PASSIVE checkpoints every `checkpoint_interval`, which do not block the writer.
-//! Under continuous writes a PASSIVE checkpoint never catches up completely, so SQLite would never
-//! restart the WAL and it would grow without bound; once it passes 256 MiB, one FULL checkpoint
-//! runs while holding the writer mutex, after which the next write restarts the WAL (the longest write stall under saturation, see
-//! the benchmark). Open runs `PRAGMA quick_check` (configurable) and every chunk carries its
-//! checksum.
+//! Retention deletes whole chunks per tier by age (`end_ts`), in transactions bounded like
+//! compaction's (≤ 64 chunks, `maintenance_tx_time`); freed pages are reused by later chunks.
+//! Events and documents are not subject to retention (they are small). The main writer never
+//! checkpoints inside a commit (`wal_autocheckpoint=0`); a separate connection and task run
+//! PASSIVE checkpoints every `checkpoint_interval`, which do not block it. Under continuous writes
+//! a PASSIVE checkpoint never catches up at a moment when no write transaction is open, so SQLite
+//! would never restart the WAL; past `wal_restart_bytes` the checkpoint task fsyncs the database
+//! and WAL files and checkpoints again without the writer, then runs one PASSIVE checkpoint while
+//! holding the main writer, which copies and syncs only the residue (see `compact::checkpoint`);
+//! the next write restarts the WAL. That hold (two device flushes, 10–25 ms typical on a virtio
+//! disk) delays only maintenance and event writes, never sample appends. Every sync SQLite would
+//! do is kept (power-loss safety); `checkpoint_fsync = false` drops them. Open runs
+//! `PRAGMA quick_check` (configurable) and every chunk carries its checksum.
+//!
+//! # Measuring writer holds
+//! `StoreStats` carries distributions (p50/p99/max) of append waits for the head log, of event
+//! waits for the main writer, of maintenance transaction holds (overall and per kind) and of
+//! WAL-resetting checkpoint holds, resettable with `reset_peaks` (the benchmark does so per
+//! phase).
 
 pub mod bench;
 mod chunks;
 mod codec;
 mod compact;
 mod head;
+mod hist;
+mod lanes;
 mod query;
 mod registry;
 mod rollup;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -103,6 +126,7 @@ use head::{Head, rd, wr};
 use registry::Registry;
 
 pub use codec::{CodecError, ValueCodecs};
+pub use hist::HoldSummary;
 
 pub type SeriesId = u32;
 
@@ -161,7 +185,7 @@ pub struct StoreConfig {
     /// How often the background task looks for work (sealing, compaction, merges). Default 1 s.
     pub maintenance_interval: Duration,
     /// How often a PASSIVE WAL checkpoint runs (on its own connection and task, so that each one
-    /// flushes little and none waits behind a long compaction). Default 1 s.
+    /// flushes little and none waits behind a long compaction). Default 250 ms.
     pub checkpoint_interval: Duration,
     /// Whether WAL checkpoints fsync (SQLite `synchronous=NORMAL` on the checkpoint connection).
     /// Off trades power-loss safety of checkpointed pages for shorter I/O stalls; committed data
@@ -175,6 +199,13 @@ pub struct StoreConfig {
     pub read_connections: u32,
     /// Target payload bytes per maintenance write transaction (bounds the writer lock hold).
     pub maintenance_tx_bytes: usize,
+    /// A maintenance transaction (compaction, merge, retention, head-log cleanup) stops taking
+    /// rows once it has held the writer this long, so an append waits a few ms at most even on a
+    /// contended CPU. Default 3 ms.
+    pub maintenance_tx_time: Duration,
+    /// WAL size past which a checkpoint briefly holds the writer so that the WAL restarts (see
+    /// `compact::checkpoint`). Default 64 MiB.
+    pub wal_restart_bytes: u64,
     /// Check the database at open: "quick" (PRAGMA quick_check), "full" (integrity_check) or "off".
     pub integrity_check: IntegrityCheck,
     /// Value codecs compaction tries per chunk (the smallest result wins).
@@ -197,12 +228,14 @@ impl StoreConfig {
             grace_ms: 10 * MINUTE,
             max_future_ms: 10 * MINUTE,
             maintenance_interval: Duration::from_secs(1),
-            checkpoint_interval: Duration::from_secs(1),
+            checkpoint_interval: Duration::from_millis(250),
             checkpoint_fsync: true,
             retention_interval: Some(Duration::from_secs(600)),
             background: true,
             read_connections: 4,
             maintenance_tx_bytes: 32 * 1024,
+            maintenance_tx_time: Duration::from_millis(3),
+            wal_restart_bytes: 64 << 20,
             integrity_check: IntegrityCheck::Quick,
             codecs: ValueCodecs::default(),
         }
@@ -322,18 +355,38 @@ pub struct StoreStats {
     pub head_blocks: usize,
     /// Everything before this timestamp is in compressed chunks.
     pub compacted_until: Option<Timestamp>,
+    /// Complete days before this timestamp are merged into day chunks of every rollup tier.
+    pub merged_until: Option<Timestamp>,
     pub compactions_total: u64,
     pub chunks_written_total: u64,
     pub chunks_deleted_total: u64,
-    /// Longest time an append waited for the writer connection.
+    /// Longest time an append of samples waited for the head log.
     pub max_append_wait_ms: f64,
     /// Longest single maintenance write transaction (compaction, merge, retention).
     pub max_maintenance_tx_ms: f64,
     /// Longest hold of the writer by a WAL checkpoint (only under sustained writes, when the WAL
-    /// passes 256 MiB).
+    /// passes `wal_restart_bytes`).
     pub max_wal_checkpoint_ms: f64,
     /// Chunks that failed their checksum or did not decode, seen by queries.
     pub corrupt_chunks_total: u64,
+    /// How long appends of samples waited for the head log (since open or `reset_peaks`).
+    pub append_wait: HoldSummary,
+    /// How long appends of events waited for the main database's writer.
+    pub event_append_wait: HoldSummary,
+    /// Switches of appends from one head-log lane to the other.
+    pub head_log_lane_switches_total: u64,
+    /// How long maintenance transactions (compaction, merges, retention, head-log cleanup) held
+    /// the writer, all kinds together and per kind.
+    pub maintenance_tx: HoldSummary,
+    pub maintenance_tx_by_kind: std::collections::BTreeMap<String, HoldSummary>,
+    /// How long WAL-resetting checkpoints held the writer.
+    pub wal_checkpoint_hold: HoldSummary,
+    /// Checkpoints that had to hold the writer to let the WAL restart, and how many of them
+    /// caught up (a reader on an old snapshot can keep one from finishing; it is retried).
+    pub wal_locked_checkpoints_total: u64,
+    pub wal_locked_checkpoints_caught_up: u64,
+    /// Largest WAL (frames in use, as bytes) a checkpoint saw since open or `reset_peaks`.
+    pub peak_wal_bytes: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -374,10 +427,16 @@ pub(crate) struct Counters {
     pub chunks_written: AtomicU64,
     pub chunks_deleted: AtomicU64,
     pub corrupt_chunks: AtomicU64,
-    /// Microseconds.
-    pub max_append_wait_us: AtomicU64,
-    pub max_maint_tx_us: AtomicU64,
-    pub max_wal_checkpoint_us: AtomicU64,
+    pub append_wait: hist::Hist,
+    /// Appends with events wait for the main database's writer.
+    pub event_wait: hist::Hist,
+    /// Every maintenance transaction, and the same split by [`chunks::Hold`] kind.
+    pub maint_tx: hist::Hist,
+    pub maint_by_kind: [hist::Hist; chunks::Hold::COUNT],
+    pub wal_hold: hist::Hist,
+    pub wal_locked: AtomicU64,
+    pub wal_caught_up: AtomicU64,
+    pub peak_wal_bytes: AtomicU64,
 }
 
 pub(crate) struct Inner {
@@ -392,8 +451,31 @@ pub(crate) struct Inner {
     pub maintenance: tokio::sync::Mutex<()>,
     /// Second read-write connection used only for PASSIVE WAL checkpoints.
     pub checkpointer: tokio::sync::Mutex<Option<SqliteConnection>>,
+    /// Database page size (WAL frames are one page each).
+    pub page_size: u64,
+    /// The head log (see `lanes`), and the id of its next row.
+    pub lanes: lanes::Lanes,
+    pub next_log_id: AtomicI64,
+    /// A descriptor of the database file kept open for fdatasync before WAL-resetting
+    /// checkpoints. Closed only after every connection is (see `Drop`).
+    pub db_file: std::sync::Mutex<Option<Arc<std::fs::File>>>,
     pub shutdown: tokio::sync::watch::Sender<bool>,
     pub task: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Not closed through `close`: SQLite connections may still be open on their worker
+        // threads, and closing any descriptor of the file would release their POSIX locks.
+        if let Some(f) = self
+            .db_file
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            std::mem::forget(f);
+        }
+    }
 }
 
 /// Cheap to clone (an `Arc` inside); `Send + Sync`.
@@ -434,7 +516,12 @@ impl Store {
             .page_size(16384)
             .pragma("cache_size", "-65536")
             .pragma("temp_store", "memory")
-            .pragma("journal_size_limit", "268435456");
+            // The WAL restarts near wal_restart_bytes; its file is kept (reused) up to twice that
+            // and cut back only after a WAL grew further (a restart kept from happening).
+            .pragma(
+                "journal_size_limit",
+                (cfg.wal_restart_bytes.saturating_mul(2)).to_string(),
+            );
         // Checkpoints run on their own connection (see compact::checkpoint), never inside a commit.
         let mut writer =
             SqliteConnection::connect_with(&opts.clone().pragma("wal_autocheckpoint", "0"))
@@ -473,6 +560,20 @@ impl Store {
             SqliteConnection::connect_with(&opts.clone().synchronous(checkpoint_sync))
                 .await
                 .map_err(open_err)?;
+        let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
+            .fetch_one(&mut writer)
+            .await
+            .map_err(sql("reading the page size"))?;
+        let db_file = std::fs::File::open(&cfg.path).map_err(|e| {
+            StoreError::Internal(format!("opening {} for syncing: {e}", cfg.path.display()))
+        })?;
+        let mut lane_list = Vec::with_capacity(lanes::LANES);
+        for i in 0..lanes::LANES {
+            lane_list.push(lanes::open_lane(&cfg.path, i, &opts).await?);
+        }
+        let lane_array: [lanes::Lane; lanes::LANES] = lane_list
+            .try_into()
+            .map_err(|_| StoreError::Internal("head-log lanes".to_string()))?;
         let readers = SqlitePoolOptions::new()
             .max_connections(cfg.read_connections.max(1))
             .connect_with(opts.clone().read_only(true))
@@ -514,6 +615,15 @@ impl Store {
             writer: tokio::sync::Mutex::new(None),
             maintenance: tokio::sync::Mutex::new(()),
             checkpointer: tokio::sync::Mutex::new(Some(checkpointer)),
+            page_size: page_size.max(512) as u64,
+            lanes: lanes::Lanes {
+                lanes: lane_array,
+                active: AtomicUsize::new(0),
+                maintenance: tokio::sync::Mutex::new(()),
+                switches: AtomicU64::new(0),
+            },
+            next_log_id: AtomicI64::new(1),
+            db_file: std::sync::Mutex::new(Some(Arc::new(db_file))),
             shutdown: tokio::sync::watch::channel(false).0,
             task: std::sync::Mutex::new(Vec::new()),
             cfg,
@@ -521,6 +631,7 @@ impl Store {
         let store = Store { inner };
         store.recover(&mut writer).await?;
         *store.inner.writer.lock().await = Some(writer);
+        store.init_lanes().await?;
         if store.inner.cfg.background {
             store.start_maintenance();
         }
@@ -577,15 +688,19 @@ impl Store {
             h.retained_from = retained;
             h.compacted_last = compacted_last;
         }
-        let rows = sqlx::query("SELECT id, data FROM head_log ORDER BY id")
+        // The head log: the lanes, plus the main database's own table written by versions before
+        // the lanes; ids are store-wide and give the commit order.
+        let mut rows: Vec<(i64, Vec<u8>)> = sqlx::query_as("SELECT id, data FROM head_log")
             .fetch_all(&mut *conn)
             .await
             .map_err(sql("reading the head log"))?;
+        rows.extend(lanes::read_all(inner).await?);
+        rows.sort_unstable_by_key(|r| r.0);
+        let next_id = rows.last().map(|r| r.0 + 1).unwrap_or(1);
+        inner.next_log_id.store(next_id, Ordering::Relaxed);
         let watermark = rd(&inner.head).watermark;
         let mut replayed = 0usize;
-        for row in rows {
-            let id: i64 = row.get(0);
-            let data: Vec<u8> = row.get(1);
+        for (id, data) in rows {
             let samples = codec::decode_log(&data).map_err(|source| StoreError::Corrupt {
                 what: format!("head log entry {id}"),
                 source,
@@ -598,6 +713,24 @@ impl Store {
             head::apply(&inner.head, &inner.latest, &keep, id_bound);
         }
         tracing::info!(path = %inner.cfg.path.display(), replayed, "Store opened.");
+        Ok(())
+    }
+
+    /// Cleans, checkpoints and restarts both head-log lanes, then makes lane 0 the active one.
+    async fn init_lanes(&self) -> Result<(), StoreError> {
+        let l = &self.inner.lanes;
+        let _m = l.maintenance.lock().await;
+        for i in 0..lanes::LANES {
+            if !lanes::prepare(&self.inner, i).await? {
+                tracing::warn!(
+                    lane = i,
+                    "A head-log lane could not be checkpointed at open."
+                );
+            }
+        }
+        l.active.store(0, Ordering::Release);
+        l.lanes[0].ready.store(false, Ordering::Release);
+        l.lanes[0].bytes.store(0, Ordering::Relaxed);
         Ok(())
     }
 
@@ -685,75 +818,89 @@ impl Store {
         events: &[Event],
     ) -> Result<AppendReport, StoreError> {
         let inner = &self.inner;
-        let waited = Instant::now();
-        let mut guard = inner.writer.lock().await;
-        let wait_us = waited.elapsed().as_micros() as u64;
-        inner
-            .counters
-            .max_append_wait_us
-            .fetch_max(wait_us, Ordering::Relaxed);
-        let conn = guard.as_mut().ok_or(StoreError::Closed)?;
-
-        let id_bound = rd(&inner.registry).id_bound();
-        let floor = rd(&inner.head).floor;
-        let future = crate::model::now_ms().saturating_add(inner.cfg.max_future_ms);
-        let accepted: Vec<(SeriesId, Timestamp, f64)> = samples
-            .iter()
-            .copied()
-            .filter(|&(id, ts, _)| {
-                id > 0 && (id as usize) < id_bound && ts >= floor && ts <= future
-            })
-            .collect();
-        let report = AppendReport {
-            accepted: accepted.len(),
-            rejected: samples.len() - accepted.len(),
-        };
-        if accepted.is_empty() && events.is_empty() {
+        if *inner.shutdown.borrow() {
+            return Err(StoreError::Closed);
+        }
+        let mut report = AppendReport::default();
+        if !samples.is_empty() {
+            // Samples go to the active head-log lane, never waiting for the main database's
+            // writer (compaction, merges, retention, its WAL checkpoints).
+            let waited = Instant::now();
+            let (lane, mut guard) = lanes::lock_active(inner).await;
+            inner.counters.append_wait.record(waited.elapsed());
+            let conn = guard.as_mut().ok_or(StoreError::Closed)?;
+            let id_bound = rd(&inner.registry).id_bound();
+            let floor = rd(&inner.head).floor;
+            let future = crate::model::now_ms().saturating_add(inner.cfg.max_future_ms);
+            let accepted: Vec<(SeriesId, Timestamp, f64)> = samples
+                .iter()
+                .copied()
+                .filter(|&(id, ts, _)| {
+                    id > 0 && (id as usize) < id_bound && ts >= floor && ts <= future
+                })
+                .collect();
+            report = AppendReport {
+                accepted: accepted.len(),
+                rejected: samples.len() - accepted.len(),
+            };
+            if !accepted.is_empty() {
+                let max_ts = accepted.iter().map(|s| s.1).max().unwrap_or(i64::MIN);
+                let blob = codec::encode_log(&accepted);
+                // WAL bytes this commit adds: whole pages (the BLOB's, a table and an index page).
+                let page = inner.page_size;
+                let bytes = ((blob.len() as u64).div_ceil(page) + 2) * page;
+                // Ids are taken under the lane lock, in the order the head sees the samples.
+                let id = inner.next_log_id.fetch_add(1, Ordering::Relaxed);
+                sqlx::query("INSERT INTO head_log (id, max_ts, n, data) VALUES (?, ?, ?, ?)")
+                    .bind(id)
+                    .bind(max_ts)
+                    .bind(accepted.len() as i64)
+                    .bind(blob)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(sql("writing the head log"))?;
+                inner.lanes.lanes[lane]
+                    .bytes
+                    .fetch_add(bytes, Ordering::Relaxed);
+                head::apply(&inner.head, &inner.latest, &accepted, id_bound);
+            }
+            drop(guard);
+            inner
+                .counters
+                .ingested
+                .fetch_add(report.accepted as u64, Ordering::Relaxed);
             inner
                 .counters
                 .rejected
                 .fetch_add(report.rejected as u64, Ordering::Relaxed);
-            return Ok(report);
         }
-        let mut tx = conn.begin().await.map_err(sql("appending"))?;
-        if !accepted.is_empty() {
-            let max_ts = accepted.iter().map(|s| s.1).max().unwrap_or(i64::MIN);
-            let blob = codec::encode_log(&accepted);
-            sqlx::query("INSERT INTO head_log (max_ts, n, data) VALUES (?, ?, ?)")
-                .bind(max_ts)
-                .bind(accepted.len() as i64)
-                .bind(blob)
-                .execute(&mut *tx)
-                .await
-                .map_err(sql("writing the head log"))?;
+        if !events.is_empty() {
+            // After the samples: a retry after a failure here repeats the samples harmlessly
+            // (last write wins) and writes the events once.
+            let waited = Instant::now();
+            let mut guard = inner.writer.lock().await;
+            inner.counters.event_wait.record(waited.elapsed());
+            let conn = guard.as_mut().ok_or(StoreError::Closed)?;
+            let mut tx = conn.begin().await.map_err(sql("writing events"))?;
+            for part in events.chunks(4000) {
+                let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                    "INSERT INTO events (ts, kind, severity, cluster, subject, message) ",
+                );
+                qb.push_values(part, |mut b, e| {
+                    b.push_bind(e.ts)
+                        .push_bind(e.kind.clone())
+                        .push_bind(e.severity.as_str())
+                        .push_bind(e.cluster.clone())
+                        .push_bind(e.subject.clone())
+                        .push_bind(e.message.clone());
+                });
+                qb.build()
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(sql("writing events"))?;
+            }
+            tx.commit().await.map_err(sql("committing events"))?;
         }
-        for part in events.chunks(4000) {
-            let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                "INSERT INTO events (ts, kind, severity, cluster, subject, message) ",
-            );
-            qb.push_values(part, |mut b, e| {
-                b.push_bind(e.ts)
-                    .push_bind(e.kind.clone())
-                    .push_bind(e.severity.as_str())
-                    .push_bind(e.cluster.clone())
-                    .push_bind(e.subject.clone())
-                    .push_bind(e.message.clone());
-            });
-            qb.build()
-                .execute(&mut *tx)
-                .await
-                .map_err(sql("writing events"))?;
-        }
-        tx.commit().await.map_err(sql("committing an append"))?;
-        head::apply(&inner.head, &inner.latest, &accepted, id_bound);
-        inner
-            .counters
-            .ingested
-            .fetch_add(report.accepted as u64, Ordering::Relaxed);
-        inner
-            .counters
-            .rejected
-            .fetch_add(report.rejected as u64, Ordering::Relaxed);
         Ok(report)
     }
 
@@ -972,18 +1119,15 @@ impl Store {
     pub async fn stats(&self) -> StoreStats {
         let inner = &self.inner;
         let c = &inner.counters;
-        let (head_samples, head_blocks, watermark) = {
+        let (head_samples, head_blocks, watermark, merged_to) = {
             let h = rd(&inner.head);
-            (h.samples, h.blocks.len(), h.watermark)
+            (h.samples, h.blocks.len(), h.watermark, h.merged_to)
         };
-        let mut bytes_on_disk = 0;
-        for suffix in ["", "-wal", "-shm"] {
-            let mut p = inner.cfg.path.clone().into_os_string();
-            p.push(suffix);
-            if let Ok(m) = std::fs::metadata(PathBuf::from(p)) {
-                bytes_on_disk += m.len();
-            }
-        }
+        let bytes_on_disk = lanes::store_files(&inner.cfg.path)
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum();
         StoreStats {
             series: rd(&inner.registry).len(),
             samples_ingested_total: c.ingested.load(Ordering::Relaxed),
@@ -992,13 +1136,33 @@ impl Store {
             head_samples,
             head_blocks,
             compacted_until: (watermark != i64::MIN).then_some(watermark),
+            merged_until: (merged_to != i64::MIN).then_some(merged_to),
             compactions_total: c.compactions.load(Ordering::Relaxed),
             chunks_written_total: c.chunks_written.load(Ordering::Relaxed),
             chunks_deleted_total: c.chunks_deleted.load(Ordering::Relaxed),
-            max_append_wait_ms: c.max_append_wait_us.load(Ordering::Relaxed) as f64 / 1000.0,
-            max_maintenance_tx_ms: c.max_maint_tx_us.load(Ordering::Relaxed) as f64 / 1000.0,
-            max_wal_checkpoint_ms: c.max_wal_checkpoint_us.load(Ordering::Relaxed) as f64 / 1000.0,
+            max_append_wait_ms: c.append_wait.max_ms(),
+            max_maintenance_tx_ms: c.maint_tx.max_ms(),
+            max_wal_checkpoint_ms: c.wal_hold.max_ms(),
             corrupt_chunks_total: c.corrupt_chunks.load(Ordering::Relaxed),
+            append_wait: c.append_wait.summary(),
+            event_append_wait: c.event_wait.summary(),
+            head_log_lane_switches_total: inner.lanes.switches.load(Ordering::Relaxed),
+            maintenance_tx: c.maint_tx.summary(),
+            maintenance_tx_by_kind: chunks::Hold::ALL
+                .iter()
+                .filter(|k| **k != chunks::Hold::WalCheckpoint)
+                .map(|k| {
+                    (
+                        k.as_str().to_string(),
+                        c.maint_by_kind[*k as usize].summary(),
+                    )
+                })
+                .filter(|(_, s)| s.count > 0)
+                .collect(),
+            wal_checkpoint_hold: c.wal_hold.summary(),
+            wal_locked_checkpoints_total: c.wal_locked.load(Ordering::Relaxed),
+            wal_locked_checkpoints_caught_up: c.wal_caught_up.load(Ordering::Relaxed),
+            peak_wal_bytes: c.peak_wal_bytes.load(Ordering::Relaxed),
         }
     }
 
@@ -1015,8 +1179,9 @@ impl Store {
                     _ = stop.changed() => return,
                 }
                 let Some(inner) = weak.upgrade() else { return };
-                if let Err(e) = compact::run_once(&inner, false).await {
-                    tracing::warn!(error = %e, "Store maintenance failed; will retry.");
+                match compact::run_once(&inner, false).await {
+                    Ok(()) | Err(StoreError::Closed) => {}
+                    Err(e) => tracing::warn!(error = %e, "Store maintenance failed; will retry."),
                 }
                 if let Some(every) = retention_every
                     && last_retention.elapsed() >= every
@@ -1041,6 +1206,9 @@ impl Store {
                 if let Err(e) = compact::checkpoint(&inner).await {
                     tracing::warn!(error = %e, "WAL checkpoint failed; will retry.");
                 }
+                if let Err(e) = lanes::maintain(&inner).await {
+                    tracing::warn!(error = %e, "Head-log lane maintenance failed; will retry.");
+                }
             }
         });
         let mut tasks = self.inner.task.lock().unwrap_or_else(|e| e.into_inner());
@@ -1059,32 +1227,32 @@ impl Store {
         compact::run_retention(&self.inner, now).await
     }
 
-    /// Resets the peak figures of [`StoreStats`] (longest append wait, longest maintenance
-    /// transaction), so that a benchmark can measure one phase.
+    /// Resets the peak and distribution figures of [`StoreStats`] (append waits, maintenance
+    /// transactions, WAL checkpoint holds, peak WAL), so that a benchmark can measure one phase.
     pub fn reset_peaks(&self) {
-        self.inner
-            .counters
-            .max_append_wait_us
-            .store(0, Ordering::Relaxed);
-        self.inner
-            .counters
-            .max_maint_tx_us
-            .store(0, Ordering::Relaxed);
-        self.inner
-            .counters
-            .max_wal_checkpoint_us
-            .store(0, Ordering::Relaxed);
+        let c = &self.inner.counters;
+        c.append_wait.reset();
+        c.event_wait.reset();
+        c.maint_tx.reset();
+        for h in &c.maint_by_kind {
+            h.reset();
+        }
+        c.wal_hold.reset();
+        c.wal_locked.store(0, Ordering::Relaxed);
+        c.wal_caught_up.store(0, Ordering::Relaxed);
+        c.peak_wal_bytes.store(0, Ordering::Relaxed);
     }
 
     /// Flushes, stops background tasks, checkpoints the WAL. Later calls fail with `Closed`.
     pub async fn close(&self) -> Result<(), StoreError> {
-        let _ = self.inner.shutdown.send(true);
+        self.inner.shutdown.send_replace(true);
         let tasks: Vec<_> =
             std::mem::take(&mut *self.inner.task.lock().unwrap_or_else(|e| e.into_inner()));
         for task in tasks {
             let _ = task.await;
         }
         let _maint = self.inner.maintenance.lock().await;
+        lanes::close(&self.inner).await?;
         if let Some(c) = self.inner.checkpointer.lock().await.take() {
             let _ = c.close().await;
         }
@@ -1098,6 +1266,14 @@ impl Store {
             .map_err(sql("checkpointing the WAL"))?;
         conn.close().await.map_err(sql("closing the writer"))?;
         self.inner.readers.close().await;
+        // Every connection is closed: closing the descriptor can no longer drop their locks.
+        drop(
+            self.inner
+                .db_file
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(),
+        );
         Ok(())
     }
 }
