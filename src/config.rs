@@ -276,7 +276,7 @@ pub fn format_duration(d: Duration) -> String {
         ("m", 60_000),
         ("s", 1_000),
     ] {
-        if ms >= per && ms % per == 0 {
+        if ms >= per && ms.is_multiple_of(per) {
             return format!("{}{unit}", ms / per);
         }
     }
@@ -644,6 +644,8 @@ interval = "15s"
     }
 
     proptest::proptest! {
+        #![proptest_config(crate::proptest_config(256))]
+
         #[test]
         fn duration_parser_never_panics(text in "\\PC{0,24}") {
             let _ = parse_duration(&text);

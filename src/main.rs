@@ -62,6 +62,9 @@ enum Command {
         /// With --from-db: the block length to compact with (the server uses 2h).
         #[arg(long, value_parser = parse_duration_arg, default_value = "2h")]
         block: Duration,
+        /// Smoke-test sizes (seconds instead of minutes; figures not comparable).
+        #[arg(long)]
+        quick: bool,
     },
 }
 
@@ -143,6 +146,7 @@ fn main() -> ExitCode {
             dir,
             json,
             from_db: None,
+            quick,
             ..
         } => {
             init_tracing();
@@ -154,6 +158,7 @@ fn main() -> ExitCode {
                 opts.duration = d;
             }
             opts.dir = dir;
+            opts.quick = quick;
             run_async(async move {
                 let report = kafkascope::store::bench::run(opts).await?;
                 if json {

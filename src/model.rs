@@ -460,6 +460,8 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(crate::proptest_config(256))]
+
         #[test]
         fn canonical_round_trip_for_any_labels(pairs in proptest::collection::vec(("[a-z_][a-z0-9_]{0,8}", "\\PC{0,12}"), 0..6)) {
             let l = Labels::from_pairs(pairs);

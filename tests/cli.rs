@@ -98,16 +98,29 @@ fn bench_store_smoke_run_prints_the_documented_json_fields() {
         "--dir",
         dir.path().to_str().unwrap(),
         "--json",
+        "--quick",
     ]);
     assert_eq!(code, 0, "{err}");
-    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"));
-    for key in ["ingest_samples_per_sec", "bytes_per_sample", "latest_10k_ms", "max_write_stall_ms"] {
-        assert!(v[key].as_f64().is_some_and(|x| x.is_finite() && x >= 0.0), "{key} in {v}");
+    let v: serde_json::Value =
+        serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"));
+    for key in [
+        "ingest_samples_per_sec",
+        "bytes_per_sample",
+        "latest_10k_ms",
+        "max_write_stall_ms",
+    ] {
+        assert!(
+            v[key].as_f64().is_some_and(|x| x.is_finite() && x >= 0.0),
+            "{key} in {v}"
+        );
     }
     assert!(v["ingest_samples_per_sec"].as_f64().unwrap() > 0.0, "{v}");
     for range in ["1h", "24h", "7d", "30d", "90d", "1y"] {
         for p in ["p50", "p99"] {
-            assert!(v["read_ms"][range][p].as_f64().is_some(), "read_ms.{range}.{p} in {v}");
+            assert!(
+                v["read_ms"][range][p].as_f64().is_some(),
+                "read_ms.{range}.{p} in {v}"
+            );
         }
     }
 }

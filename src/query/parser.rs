@@ -1083,7 +1083,7 @@ mod proptests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(512))]
+        #![proptest_config(crate::proptest_config(512))]
 
         #[test]
         fn display_round_trips_through_the_parser(e in expr()) {

@@ -1208,6 +1208,8 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(crate::proptest_config(256))]
+
         #[test]
         fn raw_chunks_round_trip(
             start in -1_000_000_000_000i64..4_000_000_000_000,
@@ -1252,8 +1254,11 @@ mod tests {
                     let p = pos % bad.len();
                     bad[p] ^= x;
                 }
-                proptest::prop_assert!(decode_raw(&bad).is_err());
-                proptest::prop_assert!(decode_rollup(&bad).is_err());
+                // Two flips of one byte by the same mask cancel out; only a changed chunk must fail.
+                if bad != *enc {
+                    proptest::prop_assert!(decode_raw(&bad).is_err());
+                    proptest::prop_assert!(decode_rollup(&bad).is_err());
+                }
                 let truncated = &enc[..cut % enc.len()];
                 proptest::prop_assert!(decode_raw(truncated).is_err());
                 proptest::prop_assert!(decode_rollup(truncated).is_err());

@@ -436,6 +436,8 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(crate::proptest_config(256))]
+
         #[test]
         fn compressed_head_buffer_round_trips_any_samples(
             samples in proptest::collection::vec((-1_000_000_000_000i64..5_000_000_000_000, proptest::prelude::any::<f64>()), 0..300),

@@ -7,7 +7,7 @@
 //! `BENCH_HOURS` of history, default 24; `BENCH_DUMP=<dir>` writes each page's HTML there; `BENCH_ONLY=<text>` measures only the pages
 //! whose name contains it).
 
-#[path = "../tests/web_support/mod.rs"]
+#[path = "../web_support/mod.rs"]
 mod web_support;
 
 use axum::body::Body;
