@@ -8,23 +8,24 @@ use std::time::Duration;
 use support::server::{Server, get, urlencode, wait_for};
 use support::zookeeper::{ZkOptions, ZkServer};
 
-/// Every (series, timestamp, value) of the matrix answer, as exact strings.
-fn points(base: &str, q: &str, start: i64, end: i64) -> BTreeSet<(String, i64, String)> {
+/// Every raw sample (series, timestamp, value) of the range selector `q[range]` evaluated at
+/// `time`, as exact strings and in answer order, so a duplicate shows up as a repeated entry.
+fn raw_points(base: &str, q: &str, range: &str, time: i64) -> Vec<(String, String, String)> {
     let url = format!(
-        "{base}/api/v1/query_range?query={}&start={start}&end={end}&step=1",
-        urlencode(q)
+        "{base}/api/v1/query?query={}&time={time}",
+        urlencode(&format!("{q}[{range}]"))
     );
     let (status, body) = get(&url);
     assert_eq!(status, 200, "{url}: {body}");
     let v: serde_json::Value = serde_json::from_str(&body).expect("JSON");
-    let mut out = BTreeSet::new();
+    assert_eq!(v["data"]["resultType"], "matrix", "{body}");
+    let mut out = Vec::new();
     for r in v["data"]["result"].as_array().cloned().unwrap_or_default() {
         let key = r["metric"].to_string();
         for p in r["values"].as_array().cloned().unwrap_or_default() {
-            let ts = p[0].as_f64().unwrap_or_default() as i64;
-            out.insert((
+            out.push((
                 key.clone(),
-                ts,
+                p[0].to_string(),
                 p[1].as_str().unwrap_or_default().to_string(),
             ));
         }
@@ -47,47 +48,48 @@ fn kill_9_mid_ingest_loses_no_committed_scrape() {
         .as_secs() as i64)
         - 5;
     let queries = ["up", "zk_znode_count", "zk_packets_received"];
+    let time = start + 3600;
+    let read = |base: &str| -> Vec<(String, String, String)> {
+        queries
+            .iter()
+            .flat_map(|q| raw_points(base, q, "1h", time))
+            .collect()
+    };
 
     // Let it ingest for a while, then read what it has committed (the store publishes a scrape
     // to readers only after its transaction commits).
     let before = wait_for("a few committed scrapes", Duration::from_secs(60), || {
-        let end = start + 3600;
-        let p: BTreeSet<_> = queries
-            .iter()
-            .flat_map(|q| points(&server.base, q, start, end))
-            .collect();
+        let p = read(&server.base);
         let scrapes = p
             .iter()
-            .filter(|(k, _, _)| k.contains("\"up\"") || k.contains("__name__\":\"up"))
+            .filter(|(k, _, _)| k.contains("\"__name__\":\"up\""))
             .count();
         (scrapes >= 5).then_some(p)
     });
     server.kill9();
 
-    // Restart on the same database; everything seen before is there, exactly once.
+    // Restart on the same database: every raw sample seen before is there, with the same value.
     let server = Server::start_with(dir.path(), &server.config.clone());
-    let end = start + 3600;
-    let after: BTreeSet<_> = queries
-        .iter()
-        .flat_map(|q| points(&server.base, q, start, end))
-        .collect();
-    let missing: Vec<_> = before.difference(&after).collect();
+    let after = read(&server.base);
+    let after_set: BTreeSet<_> = after.iter().cloned().collect();
+    let missing: Vec<_> = before.iter().filter(|p| !after_set.contains(*p)).collect();
     assert!(missing.is_empty(), "lost after kill -9: {missing:?}");
-    // No duplicates: one point per (series, timestamp).
+    // No duplicates: one sample per (series, timestamp).
     let mut seen = BTreeSet::new();
     for (k, ts, _) in &after {
         assert!(
-            seen.insert((k.clone(), *ts)),
-            "duplicate point for {k} at {ts}"
+            seen.insert((k.clone(), ts.clone())),
+            "duplicate sample for {k} at {ts}"
         );
     }
     // And it keeps collecting after the restart.
+    let ups_before = before
+        .iter()
+        .filter(|(k, _, _)| k.contains("\"__name__\":\"up\""))
+        .count();
     wait_for(
         "new scrapes after the restart",
         Duration::from_secs(60),
-        || {
-            let now = points(&server.base, "up", start, end);
-            (now.len() > before.iter().filter(|(k, _, _)| k.contains("up")).count()).then_some(())
-        },
+        || (raw_points(&server.base, "up", "1h", time).len() > ups_before).then_some(()),
     );
 }

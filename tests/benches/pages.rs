@@ -6,6 +6,9 @@
 //! Run: `cargo bench --bench pages` (env: `BENCH_N` requests per page, default 30;
 //! `BENCH_HOURS` of history, default 24; `BENCH_DUMP=<dir>` writes each page's HTML there; `BENCH_ONLY=<text>` measures only the pages
 //! whose name contains it).
+//!
+//! `cargo test --all-targets` runs this binary without cargo's `--bench` flag: it then does a
+//! smoke run (2 h of history, 2 requests per page) that proves every benchmarked page renders.
 
 #[path = "../web_support/mod.rs"]
 mod web_support;
@@ -61,8 +64,12 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run() -> anyhow::Result<()> {
-    let n = env_num("BENCH_N", 30).max(1);
-    let hours = env_num("BENCH_HOURS", 24) as i64;
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    let n = env_num("BENCH_N", if smoke { 2 } else { 30 }).max(1);
+    let hours = env_num("BENCH_HOURS", if smoke { 2 } else { 24 }) as i64;
+    if smoke {
+        println!("(smoke run under cargo test: figures not comparable; use cargo bench)");
+    }
     let dir = tempfile::tempdir()?;
     let store = Store::open(StoreConfig::new(dir.path().join("pages.db"))).await?;
     let now = now_ms();

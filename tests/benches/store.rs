@@ -1,5 +1,8 @@
 //! `cargo bench --bench store [-- --series N --duration SECS --quick --json]`: runs the storage benchmark
 //! (the same code as `kafkascope bench-store`).
+//!
+//! `cargo test --all-targets` runs this binary without cargo's `--bench` flag: it then does a
+//! quick smoke run (2,000 series for 3 s) that proves the benchmark and every phase still work.
 
 use std::time::Duration;
 
@@ -8,6 +11,11 @@ use kafkascope::store::bench::{BenchOptions, run};
 fn main() -> anyhow::Result<()> {
     let mut opts = BenchOptions::default();
     let mut json = false;
+    if !std::env::args().any(|a| a == "--bench") {
+        opts.quick = true;
+        opts.series = 2_000;
+        opts.duration = Duration::from_secs(3);
+    }
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -24,7 +32,7 @@ fn main() -> anyhow::Result<()> {
             "--dir" => opts.dir = args.next().map(Into::into),
             "--json" => json = true,
             "--quick" => opts.quick = true,
-            _ => {} // cargo passes --bench
+            _ => {} // `--bench` from cargo bench
         }
     }
     tracing_subscriber::fmt()
