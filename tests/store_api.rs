@@ -531,3 +531,79 @@ async fn rewrites_in_alternating_head_log_lanes_replay_in_commit_order_and_lane_
     let s = Store::open(c).await.unwrap();
     check(s).await;
 }
+
+/// Retention drops whole chunks and SQLite reuses their pages: once the store holds as much as
+/// retention keeps, the database file stops growing although three times as much data is written.
+#[tokio::test]
+async fn retention_keeps_the_database_file_from_growing_forever() {
+    const DAY: i64 = 86_400_000;
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cfg(&dir);
+    let three_days = Some(std::time::Duration::from_secs(3 * 86_400));
+    c.retention.raw = Some(std::time::Duration::from_secs(2 * 86_400));
+    c.retention.m1 = three_days;
+    c.retention.m5 = three_days;
+    c.retention.h1 = three_days;
+    c.retention.d1 = three_days;
+    let path = c.path.clone();
+    let keys: Vec<_> = (0..100)
+        .map(|i| {
+            (
+                key("bytes_in_total", &[("broker", &i.to_string())]),
+                MetricKind::Counter,
+            )
+        })
+        .collect();
+    let mut store = Store::open(c.clone()).await.unwrap();
+    let ids = store.resolve(&keys).await.unwrap();
+    let file_len = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let mut sizes = Vec::new();
+    let mut deleted = 0;
+    let mut ts = T0;
+    for day in 1..=18 {
+        let mut batch = Vec::with_capacity(ids.len() * 60);
+        while ts < T0 + day * DAY {
+            for (i, id) in ids.iter().enumerate() {
+                // A counter with a broker-specific rate and some noise in its increments.
+                let v = ((ts - T0) / 60_000) as f64 * (i as f64 + 1.0) * 1000.0
+                    + ((ts / 60_000 * 7919 + i as i64 * 104_729) % 997) as f64;
+                batch.push((*id, ts, v));
+            }
+            if batch.len() >= 6_000 {
+                store.append(&batch, &[]).await.unwrap();
+                batch.clear();
+            }
+            ts += 60_000;
+        }
+        store.append(&batch, &[]).await.unwrap();
+        store.compact_now().await.unwrap();
+        store.run_retention_now(ts).await.unwrap();
+        if day == 6 || day == 18 {
+            deleted += store.stats().await.chunks_deleted_total;
+            // Closing checkpoints the WAL into the main file: its length is then the footprint.
+            store.close().await.unwrap();
+            sizes.push(file_len(&path));
+            store = Store::open(c.clone()).await.unwrap();
+        }
+    }
+    store.close().await.unwrap();
+    assert!(deleted > 0, "retention deleted no chunk");
+    let (at_6, at_18) = (sizes[0], sizes[1]);
+    assert!(at_6 > 0);
+    assert!(
+        at_18 as f64 <= at_6 as f64 * 1.25,
+        "the file grew from {at_6} bytes after 6 days to {at_18} after 18 with 3 days retained"
+    );
+    // And what is kept is still readable: the newest day answers, the first day is gone.
+    let store = Store::open(c).await.unwrap();
+    assert!(store.latest(&ids[..1])[0].is_some());
+    let old = store
+        .query_range(&ids[..1], T0, T0 + DAY, 100)
+        .await
+        .unwrap();
+    assert!(
+        old.iter().all(|s| s.buckets.is_empty()),
+        "day 1 should be past every tier's retention"
+    );
+    store.close().await.unwrap();
+}
