@@ -104,10 +104,11 @@ struct TargetTask<S: Source> {
     was_up: Option<bool>,
 }
 
-/// Where in the interval a target fires: a stable hash of its identity, so restarts keep the phase.
-fn phase_of(cluster: &str, source: &str, target: &str, interval: Duration) -> Duration {
+/// Where in the interval a target fires: a stable hash of its cluster and phase key (see
+/// `TargetInfo::phase_key`), so restarts keep the phase and targets of one server fire together.
+fn phase_of(cluster: &str, phase_key: &str, interval: Duration) -> Duration {
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    (cluster, source, target).hash(&mut h);
+    (cluster, phase_key).hash(&mut h);
     let interval_ms = interval.as_millis().max(1) as u64;
     Duration::from_millis(h.finish() % interval_ms)
 }
@@ -137,13 +138,8 @@ impl<S: Source> TargetTask<S> {
     async fn run(mut self) {
         let info = self.source.info().clone();
         let interval_ms = self.schedule.interval.as_millis() as i64;
-        let phase_ms = phase_of(
-            &self.cluster,
-            info.source,
-            &info.target,
-            self.schedule.interval,
-        )
-        .as_millis() as i64;
+        let phase_ms =
+            phase_of(&self.cluster, &info.phase_key, self.schedule.interval).as_millis() as i64;
         let mut skip = 0u32;
         loop {
             let (fire, stamp) = next_slot(now_ms(), interval_ms, phase_ms);
@@ -341,8 +337,23 @@ mod tests {
     #[test]
     fn phase_is_stable_and_within_the_interval() {
         let i = Duration::from_secs(15);
-        let a = phase_of("lab", "zookeeper", "127.0.0.1:2181", i);
-        assert_eq!(a, phase_of("lab", "zookeeper", "127.0.0.1:2181", i));
+        let a = phase_of("lab", "127.0.0.1", i);
+        assert_eq!(a, phase_of("lab", "127.0.0.1", i));
         assert!(a < i);
+    }
+
+    #[test]
+    fn both_protocols_of_one_zookeeper_server_fire_together() {
+        use crate::sources::Source;
+        use crate::sources::zookeeper::{EnsembleTracker, ZkAdminSource, ZkFourLetterSource};
+        let t = EnsembleTracker::default();
+        let fourlw = ZkFourLetterSource::new("zk1.example:2181", t.clone());
+        let admin = ZkAdminSource::new("http://zk1.example:8080/commands", t.clone());
+        let other = ZkFourLetterSource::new("zk2.example:2181", t);
+        assert_eq!(fourlw.info().phase_key, "zk1.example");
+        assert_eq!(admin.info().phase_key, "zk1.example");
+        assert_eq!(other.info().phase_key, "zk2.example");
+        let ipv6 = ZkFourLetterSource::new("[::1]:2181", EnsembleTracker::default());
+        assert_eq!(ipv6.info().phase_key, "[::1]");
     }
 }

@@ -15,6 +15,11 @@ pub struct TargetInfo {
     pub source: &'static str,
     /// The address as configured, e.g. `127.0.0.1:2181` or `http://127.0.0.1:8080`.
     pub target: String,
+    /// Targets with the same key (in one cluster) are read at the same moment of the interval.
+    /// ZooKeeper uses the host, because a server's four-letter-word and AdminServer targets write
+    /// the same series: read at different moments, a counter's newest sample would come from the
+    /// earlier reader until the later one overwrote it, and its rate would dip at the live edge.
+    pub phase_key: String,
 }
 
 /// An event a source noticed (a mode change, a leader change); the collector stamps time and cluster.

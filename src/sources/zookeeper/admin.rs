@@ -58,6 +58,7 @@ impl ZkAdminSource {
         Self {
             info: TargetInfo {
                 source: "zookeeper_admin",
+                phase_key: host.clone().unwrap_or_else(|_| url.clone()),
                 target: url,
             },
             base,

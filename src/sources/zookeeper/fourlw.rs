@@ -111,6 +111,14 @@ pub struct ZkFourLetterSource {
     documents_read_at: Option<Instant>,
 }
 
+/// The host part of `host:port` (`[::1]:2181` → `[::1]`); the whole text when there is no port.
+fn host_of(addr: &str) -> &str {
+    match addr.rsplit_once(':') {
+        Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => addr,
+    }
+}
+
 impl ZkFourLetterSource {
     /// `addr` is the client port address as configured (`zk1:2181`); it is also the `server`
     /// label of every reading.
@@ -120,6 +128,7 @@ impl ZkFourLetterSource {
             info: TargetInfo {
                 source: "zookeeper",
                 target: addr.clone(),
+                phase_key: host_of(&addr).to_string(),
             },
             addr,
             tracker,
