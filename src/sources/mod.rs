@@ -8,6 +8,18 @@ use std::time::Duration;
 
 pub mod zookeeper;
 
+/// An HTTP client builder with TLS ready for `https://` targets. reqwest is built without a
+/// rustls crypto provider (the default one needs a C toolchain and cmake), so this installs ring
+/// as the process-wide provider once before the first client is built.
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    static PROVIDER: std::sync::Once = std::sync::Once::new();
+    PROVIDER.call_once(|| {
+        // An error means another provider was installed first; it serves as well.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    reqwest::Client::builder()
+}
+
 /// What a target is, for the `up{cluster,target,source}` series and the targets page.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TargetInfo {

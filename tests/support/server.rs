@@ -140,7 +140,9 @@ pub fn get(url: &str) -> (u16, String) {
         .build()
         .expect("runtime");
     rt.block_on(async {
-        let r = reqwest::Client::new()
+        let r = kafkascope::sources::http_client_builder()
+            .build()
+            .expect("HTTP client")
             .get(url)
             .timeout(Duration::from_secs(30))
             .send()

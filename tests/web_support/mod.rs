@@ -367,7 +367,9 @@ pub async fn start_with(with_token: bool, hours: i64) -> Env {
         base: format!("http://{addr}"),
         store,
         targets,
-        client: reqwest::Client::new(),
+        client: kafkascope::sources::http_client_builder()
+            .build()
+            .expect("HTTP client"),
         end,
         start,
         shutdown: Some(tx),

@@ -51,7 +51,7 @@ impl ZkAdminSource {
                     .ok_or_else(|| format!("{url}: the URL has no host"))
             });
         // ZooKeeper is on the operator's own network: no proxy between us and it.
-        let client = reqwest::Client::builder()
+        let client = crate::sources::http_client_builder()
             .no_proxy()
             .build()
             .map_err(|e| format!("cannot build an HTTP client: {}", error_chain(&e)));
