@@ -8,8 +8,9 @@
 //! `scrape_duration_seconds`, so a dead, slow or garbage-speaking target is data, not silence, and
 //! it never affects any other target.
 
+use crate::catalogue::{Catalogue, MetricDef, MetricType, SourceCatalogue, Unit};
 use crate::model::{Event, Labels, MetricKind, Sample, SeriesKey, Severity, Timestamp, now_ms};
-use crate::sources::{ScrapeOutput, Source, SourceError};
+use crate::sources::{PlannedTarget, ScrapeOutput, Source, SourceError};
 use crate::store::Store;
 use crate::targets::{TargetRegistry, TargetStatus};
 use std::hash::{Hash, Hasher};
@@ -17,6 +18,35 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{Instrument, debug, info, info_span, warn};
+
+/// The series the collector writes for every target, whatever its source.
+pub const CATALOGUE: SourceCatalogue = SourceCatalogue {
+    metrics: &[
+        MetricDef {
+            name: "up",
+            kind: MetricType::Gauge,
+            unit: Unit::None,
+            help: "1 when the target's last scrape succeeded, 0 when it failed",
+        },
+        MetricDef {
+            name: "scrape_duration_seconds",
+            kind: MetricType::Gauge,
+            unit: Unit::Seconds,
+            help: "How long the target's scrape took",
+        },
+        MetricDef {
+            name: "scrape_samples_scraped",
+            kind: MetricType::Gauge,
+            unit: Unit::None,
+            help: "Samples the target's last successful scrape produced",
+        },
+    ],
+    rule: None,
+};
+
+/// Event kinds the collector emits for every target.
+pub const TARGET_DOWN: &str = "target_down";
+pub const TARGET_UP: &str = "target_up";
 
 /// Scheduling parameters of one target.
 #[derive(Clone, Copy, Debug)]
@@ -29,16 +59,22 @@ pub struct Schedule {
 /// Owns the target tasks; dropping it without `shutdown` aborts them.
 pub struct Collector {
     store: Store,
+    catalogue: Catalogue,
+    max_backoff: Duration,
     registry: TargetRegistry,
     tasks: JoinSet<()>,
     stop: watch::Sender<bool>,
 }
 
 impl Collector {
-    pub fn new(store: Store) -> Self {
+    /// `catalogue` learns the metadata sources report; `max_backoff` caps the pause between
+    /// attempts while a target keeps failing.
+    pub fn new(store: Store, catalogue: Catalogue, max_backoff: Duration) -> Self {
         let (stop, _) = watch::channel(false);
         Self {
             store,
+            catalogue,
+            max_backoff,
             registry: TargetRegistry::default(),
             tasks: JoinSet::new(),
             stop,
@@ -47,6 +83,16 @@ impl Collector {
 
     pub fn registry(&self) -> TargetRegistry {
         self.registry.clone()
+    }
+
+    /// Starts the task of a planned target (see `crate::sources::build_all`).
+    pub fn spawn_planned(&mut self, t: PlannedTarget) {
+        let schedule = Schedule {
+            interval: t.interval,
+            timeout: t.timeout,
+            max_backoff: self.max_backoff,
+        };
+        self.spawn(&t.cluster, t.source, schedule);
     }
 
     /// Starts the task of one target.
@@ -76,6 +122,7 @@ impl Collector {
             source,
             schedule,
             store: self.store.clone(),
+            catalogue: self.catalogue.clone(),
             registry: self.registry.clone(),
             index,
             stop: self.stop.subscribe(),
@@ -98,6 +145,7 @@ struct TargetTask<S: Source> {
     source: S,
     schedule: Schedule,
     store: Store,
+    catalogue: Catalogue,
     registry: TargetRegistry,
     index: usize,
     stop: watch::Receiver<bool>,
@@ -194,6 +242,7 @@ impl<S: Source> TargetTask<S> {
 
         let now = now_ms();
         let mut documents = Vec::new();
+        let mut learned = Vec::new();
         let (error, warnings, identity, n_readings) = match result {
             Ok(ScrapeOutput {
                 readings,
@@ -201,7 +250,9 @@ impl<S: Source> TargetTask<S> {
                 documents: docs,
                 warnings,
                 identity,
+                metadata,
             }) => {
+                learned = self.catalogue.learn(&metadata);
                 let n = readings.len();
                 samples.push(meta("scrape_samples_scraped", n as f64));
                 for r in readings {
@@ -234,7 +285,7 @@ impl<S: Source> TargetTask<S> {
             match (&error, self.was_up) {
                 (Some(err), _) => events.push(Event {
                     ts: now,
-                    kind: "target_down".into(),
+                    kind: TARGET_DOWN.into(),
                     severity: Severity::Warning,
                     cluster: self.cluster.clone(),
                     subject: info.target.clone(),
@@ -242,7 +293,7 @@ impl<S: Source> TargetTask<S> {
                 }),
                 (None, Some(false)) => events.push(Event {
                     ts: now,
-                    kind: "target_up".into(),
+                    kind: TARGET_UP.into(),
                     severity: Severity::Info,
                     cluster: self.cluster.clone(),
                     subject: info.target.clone(),
@@ -273,6 +324,16 @@ impl<S: Source> TargetTask<S> {
                 .await
             {
                 warn!(error = %e, document = %d.name, "Could not store a document.");
+            }
+        }
+        for m in &learned {
+            let body = serde_json::to_string(m).unwrap_or_default();
+            if let Err(e) = self
+                .store
+                .put_document("", crate::catalogue::STORE_SUBJECT, &m.name, now, &body)
+                .await
+            {
+                warn!(error = %e, metric = %m.name, "Could not store a metric's metadata.");
             }
         }
         if !warnings.is_empty()
@@ -340,20 +401,5 @@ mod tests {
         let a = phase_of("lab", "127.0.0.1", i);
         assert_eq!(a, phase_of("lab", "127.0.0.1", i));
         assert!(a < i);
-    }
-
-    #[test]
-    fn both_protocols_of_one_zookeeper_server_fire_together() {
-        use crate::sources::Source;
-        use crate::sources::zookeeper::{EnsembleTracker, ZkAdminSource, ZkFourLetterSource};
-        let t = EnsembleTracker::default();
-        let fourlw = ZkFourLetterSource::new("zk1.example:2181", t.clone());
-        let admin = ZkAdminSource::new("http://zk1.example:8080/commands", t.clone());
-        let other = ZkFourLetterSource::new("zk2.example:2181", t);
-        assert_eq!(fourlw.info().phase_key, "zk1.example");
-        assert_eq!(admin.info().phase_key, "zk1.example");
-        assert_eq!(other.info().phase_key, "zk2.example");
-        let ipv6 = ZkFourLetterSource::new("[::1]:2181", EnsembleTracker::default());
-        assert_eq!(ipv6.info().phase_key, "[::1]");
     }
 }

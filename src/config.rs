@@ -6,6 +6,7 @@
 //! in the file text themselves.
 
 use serde::{Deserialize, Deserializer};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -51,6 +52,9 @@ pub struct Config {
     pub collector: CollectorConfig,
     #[serde(default)]
     pub clusters: Vec<ClusterConfig>,
+    /// The file and text this was read from (empty for the built-in default).
+    #[serde(skip)]
+    pub origin: Origin,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -140,18 +144,38 @@ impl Default for CollectorConfig {
     }
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+/// One cluster: its name, its default schedule, and one section per source
+/// (`[clusters.zookeeper]`, `[[clusters.prometheus]]`, …). The sections are read by the sources
+/// themselves (`crate::sources::build_all`), so a new source needs no change here.
+#[derive(Clone, Debug, PartialEq)]
 pub struct ClusterConfig {
     pub name: String,
-    /// ZooKeeper servers' client ports (`host:port`), read with four-letter words.
-    #[serde(default)]
-    pub zookeeper: Vec<String>,
-    /// ZooKeeper AdminServer base URLs (`http://host:port`).
-    #[serde(default)]
-    pub zookeeper_admin: Vec<String>,
     pub interval: Option<Dur>,
     pub timeout: Option<Dur>,
+    /// Every other key of the cluster's table, by key, as written.
+    pub sections: BTreeMap<String, toml::Value>,
+}
+
+impl<'de> Deserialize<'de> for ClusterConfig {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Raw {
+            name: String,
+            #[serde(default)]
+            interval: Option<Dur>,
+            #[serde(default)]
+            timeout: Option<Dur>,
+            #[serde(flatten)]
+            sections: BTreeMap<String, toml::Value>,
+        }
+        let r = Raw::deserialize(d)?;
+        Ok(ClusterConfig {
+            name: r.name,
+            interval: r.interval,
+            timeout: r.timeout,
+            sections: r.sections,
+        })
+    }
 }
 
 impl ClusterConfig {
@@ -160,11 +184,73 @@ impl ClusterConfig {
     }
 
     pub fn timeout(&self, collector: &CollectorConfig) -> Duration {
-        let interval = self.interval(collector);
-        self.timeout
-            .or(collector.timeout)
-            .map(|d| d.0)
-            .unwrap_or_else(|| (interval.mul_f64(0.8)).min(Duration::from_secs(10)))
+        default_timeout(self.timeout.or(collector.timeout), self.interval(collector))
+    }
+}
+
+/// The timeout of a scrape: the configured one, or 80% of the interval and at most 10 s.
+pub fn default_timeout(configured: Option<Dur>, interval: Duration) -> Duration {
+    configured
+        .map(|d| d.0)
+        .unwrap_or_else(|| (interval.mul_f64(0.8)).min(Duration::from_secs(10)))
+}
+
+/// Where a config came from: its name for messages and its text for finding a key's line.
+/// Its `Debug` leaves the text out: it may hold secrets.
+#[derive(Clone, Default, PartialEq)]
+pub struct Origin {
+    pub file: String,
+    pub text: std::sync::Arc<str>,
+}
+
+impl fmt::Debug for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Origin")
+            .field("file", &self.file)
+            .field("text_bytes", &self.text.len())
+            .finish()
+    }
+}
+
+impl Origin {
+    pub fn new(file: &str, text: &str) -> Self {
+        Origin {
+            file: file.to_string(),
+            text: text.into(),
+        }
+    }
+
+    /// An error about `key` (a path like `clusters[0].zookeeper.servers[1]`), with its line when
+    /// the key can be found in the text.
+    pub fn error(&self, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        let key = key.into();
+        let message = message.into();
+        let message = match find_key_line(&self.text, &key) {
+            Some(l) if !message.contains("(line ") => format!("{message} (line {l})"),
+            _ => message,
+        };
+        ConfigError::invalid(&self.file, key, message)
+    }
+
+    /// Deserializes one section of the file (a source's table), naming the full key path and its
+    /// line on error. `prefix` is the section's own path, e.g. `clusters[0].zookeeper`.
+    pub fn section<T: serde::de::DeserializeOwned>(
+        &self,
+        prefix: &str,
+        value: &toml::Value,
+    ) -> Result<T, ConfigError> {
+        serde_path_to_error::deserialize(value.clone()).map_err(|e| {
+            let inner = e.path().to_string();
+            let key = if inner == "." || inner.is_empty() {
+                prefix.to_string()
+            } else if inner.starts_with('[') {
+                format!("{prefix}{inner}")
+            } else {
+                format!("{prefix}.{inner}")
+            };
+            let message = one_line(&e.into_inner().to_string());
+            self.error(key, message)
+        })
     }
 }
 
@@ -284,8 +370,8 @@ pub fn format_duration(d: Duration) -> String {
 }
 
 impl Config {
-    /// The configuration `kafkascope serve` runs without a file: a SQLite file in the working
-    /// directory, 127.0.0.1:8080, and every source's usual local port tried (shown as down when absent).
+    /// Server, storage and collector defaults and one cluster named `local` without sources;
+    /// `crate::sources::default_local_config` adds every source's usual local targets.
     pub fn default_local() -> Self {
         Config {
             server: ServerConfig::default(),
@@ -293,12 +379,11 @@ impl Config {
             collector: CollectorConfig::default(),
             clusters: vec![ClusterConfig {
                 name: "local".into(),
-                zookeeper: vec!["127.0.0.1:2181".into()],
-                // The AdminServer's usual port, 8080, is also ours: it is only tried when configured.
-                zookeeper_admin: vec![],
                 interval: None,
                 timeout: None,
+                sections: BTreeMap::new(),
             }],
+            origin: Origin::new("(built-in default)", ""),
         }
     }
 
@@ -332,18 +417,14 @@ impl Config {
                 message,
             )
         })?;
-        config.validate(text, file)?;
+        let mut config = config;
+        config.origin = Origin::new(file, text);
+        config.validate()?;
         Ok(config)
     }
 
-    fn validate(&self, text: &str, file: &str) -> Result<(), ConfigError> {
-        let fail = |key: String, message: String| {
-            let message = match find_key_line(text, &key) {
-                Some(l) => format!("{message} (line {l})"),
-                None => message,
-            };
-            Err(ConfigError::invalid(file, key, message))
-        };
+    fn validate(&self) -> Result<(), ConfigError> {
+        let fail = |key: String, message: String| Err(self.origin.error(key, message));
         if let Err(m) = self.server.listen_addr() {
             return fail("server.listen".into(), m);
         }
@@ -395,16 +476,6 @@ impl Config {
                         .into(),
                 );
             }
-            for (j, addr) in c.zookeeper.iter().enumerate() {
-                if let Err(m) = check_host_port(addr) {
-                    return fail(format!("clusters[{i}].zookeeper[{j}]"), m);
-                }
-            }
-            for (j, url) in c.zookeeper_admin.iter().enumerate() {
-                if let Err(m) = check_http_url(url) {
-                    return fail(format!("clusters[{i}].zookeeper_admin[{j}]"), m);
-                }
-            }
         }
         Ok(())
     }
@@ -421,23 +492,42 @@ pub fn check_host_port(addr: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn check_http_url(url: &str) -> Result<(), String> {
-    let rest = match url.strip_prefix("http://") {
-        Some(r) => r,
-        None if url.starts_with("https://") => {
-            return Err(format!(
-                "{url:?}: https is not supported by this build; use the AdminServer's plain http port"
-            ));
-        }
-        None => {
-            return Err(format!(
-                "{url:?} is not an http:// URL (e.g. http://127.0.0.1:8080)"
-            ));
-        }
+pub fn check_http_url(url: &str) -> Result<(), String> {
+    let shown = redact_url(url);
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| {
+            format!("{shown:?} is not an http:// or https:// URL (e.g. http://127.0.0.1:8080)")
+        })?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return Err(format!(
+            "{}: credentials in the URL are not accepted (they would show in labels and logs); use the source's username and password_file keys",
+            shown
+        ));
+    }
+    check_host_port(authority).map_err(|_| {
+        format!("{shown:?} needs host:port after the scheme (e.g. http://127.0.0.1:8080)")
+    })
+}
+
+/// The URL with any `user:password@` replaced by `***@`, for messages and labels.
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((s, r)) => (Some(s), r),
+        None => (None, url),
     };
-    let authority = rest.split('/').next().unwrap_or("");
-    check_host_port(authority)
-        .map_err(|_| format!("{url:?} needs host:port after http:// (e.g. http://127.0.0.1:8080)"))
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let authority = match authority.rsplit_once('@') {
+        Some((_, host)) => format!("***@{host}"),
+        None => authority.to_string(),
+    };
+    match scheme {
+        Some(s) => format!("{s}://{authority}{tail}"),
+        None => format!("{authority}{tail}"),
+    }
 }
 
 fn one_line(s: &str) -> String {
@@ -448,55 +538,73 @@ fn line_of_offset(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
-/// Finds the line of a dotted key path such as `clusters[1].zookeeper[0]` or `server.listen`,
-/// by walking table headers; good enough for error messages, never used for parsing.
+/// Finds the line of a key path such as `clusters[1].zookeeper.servers[0]`, `server.listen` or
+/// `clusters[0].prometheus[2]` (a table's own header), by following table headers and counting
+/// arrays of tables; good enough for error messages, never used for parsing. Dotted keys and
+/// inline tables are not followed.
 fn find_key_line(text: &str, path: &str) -> Option<usize> {
-    // Split "clusters[1].zookeeper[0]" into table part and key part.
-    let (table, index, key) = match path.split_once('.') {
-        Some((head, tail)) => {
-            let (t, i) = match head.split_once('[') {
-                Some((t, i)) => (t, i.trim_end_matches(']').parse::<usize>().ok()),
-                None => (head, None),
-            };
-            (
-                t,
-                i,
-                tail.split('[')
-                    .next()
-                    .unwrap_or(tail)
-                    .split('.')
-                    .next()
-                    .unwrap_or(tail),
-            )
-        }
-        None => ("", None, path),
-    };
-    let mut seen = 0usize;
-    let mut in_table = table.is_empty();
+    // A trailing index names an element of an inline array: its key's line is the answer.
+    let target = strip_trailing_index(path);
+    let mut table = String::new();
+    // How many times each array of tables was opened, by its path with parent indices.
+    let mut counts: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for (n, raw) in text.lines().enumerate() {
-        let line = raw.trim();
-        if line.starts_with('[') {
-            let name = line.trim_matches(|c| c == '[' || c == ']').trim();
-            in_table = false;
-            if name == table {
-                match index {
-                    Some(i) => {
-                        in_table = seen == i;
-                        seen += 1;
-                    }
-                    None => in_table = true,
-                }
+        let line = raw.split('#').next().unwrap_or("").trim();
+        if let Some(header) = line.strip_prefix("[[").and_then(|l| l.strip_suffix("]]")) {
+            let base = with_parent_indices(header.trim(), &counts);
+            let i = counts.entry(base.clone()).or_insert(0);
+            table = format!("{base}[{i}]");
+            *i += 1;
+        } else if let Some(header) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            table = with_parent_indices(header.trim(), &counts);
+        } else if let Some((k, _)) = line.split_once('=') {
+            let k = k.trim().trim_matches('"');
+            let full = if table.is_empty() {
+                k.to_string()
+            } else {
+                format!("{table}.{k}")
+            };
+            if full == path || full == target {
+                return Some(n + 1);
             }
             continue;
+        } else {
+            continue;
         }
-        if in_table
-            && let Some((k, _)) = line.split_once('=')
-            && k.trim().trim_matches('"') == key
-        {
+        if table == path {
             return Some(n + 1);
         }
     }
     None
+}
+
+fn strip_trailing_index(path: &str) -> &str {
+    match path.strip_suffix(']').and_then(|p| p.rsplit_once('[')) {
+        Some((head, idx)) if idx.chars().all(|c| c.is_ascii_digit()) => head,
+        _ => path,
+    }
+}
+
+/// `clusters.zookeeper` inside the third `[[clusters]]` is `clusters[2].zookeeper`: every proper
+/// prefix of a header that is an array of tables refers to its latest element.
+fn with_parent_indices(header: &str, counts: &std::collections::HashMap<String, usize>) -> String {
+    let parts: Vec<&str> = header
+        .split('.')
+        .map(|p| p.trim().trim_matches('"'))
+        .collect();
+    let mut out = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        if !out.is_empty() {
+            out.push('.');
+        }
+        out.push_str(part);
+        if i + 1 < parts.len()
+            && let Some(n) = counts.get(&out).filter(|n| **n > 0)
+        {
+            out.push_str(&format!("[{}]", n - 1));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -534,7 +642,7 @@ zookeeper_admin = ["http://127.0.0.1:8080"]            # AdminServer, optional
 interval = "15s"
 "#;
         let c = Config::parse(text, "t.toml").unwrap();
-        assert_eq!(c.clusters[0].zookeeper.len(), 2);
+        assert!(c.clusters[0].sections.contains_key("zookeeper"));
         assert_eq!(
             c.clusters[0].interval(&c.collector),
             Duration::from_secs(15)
@@ -573,11 +681,6 @@ interval = "15s"
 
     #[test]
     fn semantic_errors_name_key_and_line() {
-        let e = error_of(
-            "[[clusters]]\nname = \"a\"\n\n[[clusters]]\nname = \"b\"\nzookeeper = [\"127.0.0.1\"]\n",
-        );
-        assert!(e.contains("clusters[1].zookeeper[0]"), "{e}");
-        assert!(e.contains("line 6"), "{e}");
         let e = error_of("[[clusters]]\nname = \"a\"\n[[clusters]]\nname = \"a\"\n");
         assert!(
             e.contains("clusters[1].name") && e.contains("line 4"),
@@ -590,8 +693,6 @@ interval = "15s"
             e.contains("clusters[0].timeout") && e.contains("line 4"),
             "{e}"
         );
-        let e = error_of("[[clusters]]\nname = \"a\"\nzookeeper_admin = [\"https://x:1\"]\n");
-        assert!(e.contains("https is not supported"), "{e}");
     }
 
     #[test]
@@ -634,13 +735,43 @@ interval = "15s"
     }
 
     #[test]
-    fn default_local_config_tries_local_zookeeper() {
-        let c = Config::default_local();
+    fn key_lines_are_found_in_nested_tables_and_arrays_of_tables() {
+        let text = "[server]\nlisten = \"x\"\n\n[[clusters]]\nname = \"a\"\n[clusters.zookeeper]\nservers = [\"b\"]\n\n[[clusters]]\nname = \"b\"\n[[clusters.prometheus]]\nurl = \"u\"\n[[clusters.prometheus]]\nurl = \"v\" # second\n[clusters.zookeeper]\nservers = [\"c\"]\n";
+        assert_eq!(find_key_line(text, "server.listen"), Some(2));
         assert_eq!(
-            c.server.listen_addr().unwrap().to_string(),
-            "127.0.0.1:8080"
+            find_key_line(text, "clusters[0].zookeeper.servers[0]"),
+            Some(7)
         );
-        assert_eq!(c.clusters[0].zookeeper, vec!["127.0.0.1:2181".to_string()]);
+        assert_eq!(find_key_line(text, "clusters[1].name"), Some(10));
+        assert_eq!(
+            find_key_line(text, "clusters[1].prometheus[0].url"),
+            Some(12)
+        );
+        assert_eq!(
+            find_key_line(text, "clusters[1].prometheus[1].url"),
+            Some(14)
+        );
+        assert_eq!(find_key_line(text, "clusters[1].prometheus[1]"), Some(13));
+        assert_eq!(
+            find_key_line(text, "clusters[1].zookeeper.servers"),
+            Some(16)
+        );
+        assert_eq!(find_key_line(text, "clusters[2].name"), None);
+    }
+
+    #[test]
+    fn urls_with_credentials_are_refused_without_showing_them() {
+        let e = check_http_url("http://admin:hunter2@zk1:8080").unwrap_err();
+        assert!(!e.contains("hunter2") && e.contains("***@zk1:8080"), "{e}");
+        assert_eq!(redact_url("https://u:p@h:1/x?y"), "https://***@h:1/x?y");
+        assert_eq!(
+            redact_url("http://h:1/a@b"),
+            "http://h:1/a@b",
+            "an @ in the path is not userinfo"
+        );
+        assert!(check_http_url("https://zk1:8443/commands").is_ok());
+        let e = check_http_url("ftp://u:secret@h:1").unwrap_err();
+        assert!(!e.contains("secret"), "{e}");
     }
 
     proptest::proptest! {

@@ -1,8 +1,10 @@
 //! The `kafkascope` command: `serve`, `check-config`, `example-config`, `bench-store`.
 
 use clap::{Parser, Subcommand};
-use kafkascope::collector::{Collector, Schedule};
+use kafkascope::catalogue::Catalogue;
+use kafkascope::collector::Collector;
 use kafkascope::config::{self, Config};
+use kafkascope::sources::PlannedTarget;
 use kafkascope::store::{Retention, Store, StoreConfig};
 use kafkascope::{sources, targets::TargetRegistry, web};
 use std::path::PathBuf;
@@ -75,22 +77,29 @@ fn parse_duration_arg(s: &str) -> Result<Duration, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::CheckConfig { file } => match Config::load(&file) {
-            Ok(c) => {
-                println!(
-                    "{}: valid ({} cluster{}, listening on {})",
-                    file.display(),
-                    c.clusters.len(),
-                    if c.clusters.len() == 1 { "" } else { "s" },
-                    c.server.listen
-                );
-                ExitCode::SUCCESS
+        Command::CheckConfig { file } => {
+            match Config::load(&file).and_then(|c| sources::build_all(&c).map(|p| (c, p))) {
+                Ok((c, plan)) => {
+                    for note in &plan.notes {
+                        eprintln!("note: {note}");
+                    }
+                    println!(
+                        "{}: valid ({} cluster{}, {} target{}, listening on {})",
+                        file.display(),
+                        c.clusters.len(),
+                        if c.clusters.len() == 1 { "" } else { "s" },
+                        plan.targets.len(),
+                        if plan.targets.len() == 1 { "" } else { "s" },
+                        c.server.listen
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(2)
-            }
-        },
+        }
         Command::ExampleConfig => {
             print!("{}", config::EXAMPLE);
             ExitCode::SUCCESS
@@ -108,7 +117,7 @@ fn main() -> ExitCode {
                         return ExitCode::from(2);
                     }
                 },
-                None => Config::default_local(),
+                None => sources::default_local_config(),
             };
             if let Some(l) = listen {
                 cfg.server.listen = l;
@@ -120,8 +129,18 @@ fn main() -> ExitCode {
                 eprintln!("error: server.listen: {m}");
                 return ExitCode::from(2);
             }
+            let plan = match sources::build_all(&cfg) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
             init_tracing();
-            run_async(serve(cfg))
+            for note in &plan.notes {
+                tracing::warn!("{note}");
+            }
+            run_async(serve(cfg, plan.targets))
         }
         Command::BenchStore {
             from_db: Some(db),
@@ -205,7 +224,24 @@ fn run_async(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> Exit
     }
 }
 
-async fn serve(cfg: Config) -> anyhow::Result<()> {
+/// Metadata learned from earlier scrapes, so pages have units before the first scrape.
+async fn learn_stored_metadata(store: &Store, catalogue: &Catalogue) {
+    match store
+        .documents("", kafkascope::catalogue::STORE_SUBJECT)
+        .await
+    {
+        Ok(docs) => {
+            let metas: Vec<_> = docs
+                .iter()
+                .filter_map(|(_, _, body)| serde_json::from_str(body).ok())
+                .collect();
+            catalogue.learn(&metas);
+        }
+        Err(e) => tracing::warn!(error = %e, "Could not read stored metric metadata."),
+    }
+}
+
+async fn serve(cfg: Config, targets: Vec<PlannedTarget>) -> anyhow::Result<()> {
     use anyhow::Context;
     let r = &cfg.storage.retention;
     let mut store_cfg = StoreConfig::new(&cfg.server.database);
@@ -225,20 +261,15 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         .with_context(|| format!("binding {listen} (server.listen)"))?;
     let bound = listener.local_addr()?;
 
-    let mut collector = Collector::new(store.clone());
-    for cluster in &cfg.clusters {
-        let schedule = Schedule {
-            interval: cluster.interval(&cfg.collector),
-            timeout: cluster.timeout(&cfg.collector),
-            max_backoff: cfg.collector.max_backoff.0,
-        };
-        for target in sources::zookeeper::build_sources(
-            &cluster.name,
-            &cluster.zookeeper,
-            &cluster.zookeeper_admin,
-        ) {
-            collector.spawn(&cluster.name, target, schedule);
-        }
+    let catalogue = sources::catalogue();
+    learn_stored_metadata(&store, &catalogue).await;
+    let mut collector = Collector::new(
+        store.clone(),
+        catalogue.clone(),
+        cfg.collector.max_backoff.0,
+    );
+    for target in targets {
+        collector.spawn_planned(target);
     }
     let targets: TargetRegistry = collector.registry();
     info!(
@@ -253,6 +284,7 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         store: store.clone(),
         targets,
         config: Arc::new(cfg),
+        catalogue,
     };
     web::serve(listener, state, shutdown_signal())
         .await

@@ -1,12 +1,174 @@
 //! Sources turn one target into readings, events and text snapshots. A source knows its protocol and
 //! nothing else: it never touches the store or the pages, and it reports failures as errors that the
 //! collector turns into `up=0` and an error text on the targets page.
+//!
+//! Each source is one folder, `src/sources/<name>/`, holding everything it is: its config section
+//! (read from the cluster's `[clusters.<name>]` table, validated with errors that name the key),
+//! `build` from that section to targets, the collection code, its metric catalogue, its event kinds
+//! and its tests. It is made known here by one line in [`KINDS`]; nothing else in the server names
+//! a source.
 
+use crate::catalogue::{MetricMeta, SourceCatalogue};
+use crate::config::{ClusterConfig, Config, ConfigError, Origin};
 use crate::model::{Labels, Reading, Severity};
+use std::collections::BTreeMap;
 use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 pub mod zookeeper;
+
+/// Every source kind this build has. Adding a source is one folder and one line here.
+pub const KINDS: &[&SourceKind] = &[&zookeeper::KIND];
+
+/// What a source kind declares about itself: the config key it reads, the series it writes and the
+/// events it emits. The pages build their navigation, tiles and event filters from this.
+pub struct SourceKind {
+    /// The key of its section in a cluster's table (`[clusters.zookeeper]`).
+    pub key: &'static str,
+    /// Shown to people: `ZooKeeper`.
+    pub title: &'static str,
+    /// The `source` label values of its targets (`zookeeper`, `zookeeper_admin`).
+    pub target_sources: &'static [&'static str],
+    pub catalogue: SourceCatalogue,
+    pub events: &'static [EventKind],
+    /// Reads its keys of one cluster (taking them out of `sections`) and returns its targets.
+    pub build: fn(&BuildContext<'_>, &mut Sections) -> Result<Vec<PlannedTarget>, ConfigError>,
+    /// The section `kafkascope serve` uses without a config file: the usual local ports.
+    pub default_local: fn() -> Option<toml::Value>,
+}
+
+/// A kind of event a source emits, for filters and legends.
+#[derive(Clone, Copy, Debug)]
+pub struct EventKind {
+    pub kind: &'static str,
+    pub title: &'static str,
+}
+
+/// A cluster's sections not yet taken by a source; what is left at the end is an unknown key.
+pub type Sections = BTreeMap<String, toml::Value>;
+
+/// What a source's `build` knows of its cluster.
+pub struct BuildContext<'a> {
+    pub cluster: &'a ClusterConfig,
+    /// The path of the cluster's table in the file, e.g. `clusters[0]`.
+    pub path: String,
+    pub origin: &'a Origin,
+    /// The cluster's schedule (its own or the collector's defaults).
+    pub interval: Duration,
+    pub timeout: Duration,
+    /// Advice for `check-config` (a deprecated spelling and its replacement, say).
+    pub notes: std::cell::RefCell<Vec<String>>,
+}
+
+impl BuildContext<'_> {
+    /// A schedule for one target: its own interval/timeout where the section sets them.
+    /// Without its own timeout, a target with its own interval gets the default share of it.
+    pub fn schedule(
+        &self,
+        interval: Option<Duration>,
+        timeout: Option<Duration>,
+    ) -> (Duration, Duration) {
+        match interval {
+            None => (self.interval, timeout.unwrap_or(self.timeout)),
+            Some(i) => (
+                i,
+                timeout.unwrap_or_else(|| crate::config::default_timeout(None, i)),
+            ),
+        }
+    }
+
+    /// An error about `key` inside this cluster (`zookeeper.servers[1]`).
+    pub fn error(&self, key: &str, message: impl Into<String>) -> ConfigError {
+        self.origin.error(format!("{}.{key}", self.path), message)
+    }
+}
+
+/// One target ready for the collector.
+pub struct PlannedTarget {
+    pub cluster: String,
+    pub source: BoxedSource,
+    pub interval: Duration,
+    pub timeout: Duration,
+}
+
+/// Every target of a config, and advice about how it is written.
+pub struct BuildPlan {
+    pub targets: Vec<PlannedTarget>,
+    pub notes: Vec<String>,
+}
+
+/// Reads every cluster's source sections and returns all targets. Errors name the key and line;
+/// a key no source takes is an error listing the sources this build has.
+pub fn build_all(config: &Config) -> Result<BuildPlan, ConfigError> {
+    let mut out = Vec::new();
+    let mut notes = Vec::new();
+    for (i, cluster) in config.clusters.iter().enumerate() {
+        let ctx = BuildContext {
+            cluster,
+            path: format!("clusters[{i}]"),
+            origin: &config.origin,
+            interval: cluster.interval(&config.collector),
+            timeout: cluster.timeout(&config.collector),
+            notes: Default::default(),
+        };
+        let mut sections = cluster.sections.clone();
+        for kind in KINDS {
+            out.extend((kind.build)(&ctx, &mut sections)?);
+        }
+        if let Some(key) = sections.keys().next() {
+            let known: Vec<&str> = KINDS.iter().map(|k| k.key).collect();
+            return Err(ctx.error(
+                key,
+                format!(
+                    "unknown key {key:?} in a cluster: a cluster has name, interval, timeout and one section per source ({})",
+                    known.join(", ")
+                ),
+            ));
+        }
+        notes.extend(ctx.notes.take());
+    }
+    Ok(BuildPlan {
+        targets: out,
+        notes,
+    })
+}
+
+/// The configuration `kafkascope serve` runs without a file: a SQLite file in the working
+/// directory, 127.0.0.1:8080, and one cluster `local` with every source's usual local targets
+/// (each shown as down when nothing answers).
+pub fn default_local_config() -> Config {
+    let mut config = Config::default_local();
+    if let Some(cluster) = config.clusters.first_mut() {
+        for kind in KINDS {
+            if let Some(section) = (kind.default_local)() {
+                cluster.sections.insert(kind.key.to_string(), section);
+            }
+        }
+    }
+    config
+}
+
+/// The catalogues of every source kind plus the collector's own series.
+pub fn catalogues() -> impl Iterator<Item = &'static SourceCatalogue> {
+    KINDS
+        .iter()
+        .map(|k| &k.catalogue)
+        .chain(std::iter::once(&crate::collector::CATALOGUE))
+}
+
+/// A catalogue holding every source kind's declarations and the collector's.
+pub fn catalogue() -> crate::catalogue::Catalogue {
+    crate::catalogue::Catalogue::with_sources(catalogues())
+}
+
+/// The kind whose targets carry this `source` label value.
+pub fn kind_of_target(source: &str) -> Option<&'static SourceKind> {
+    KINDS
+        .iter()
+        .copied()
+        .find(|k| k.target_sources.contains(&source))
+}
 
 /// An HTTP client builder with TLS ready for `https://` targets. reqwest is built without a
 /// rustls crypto provider (the default one needs a C toolchain and cmake), so this installs ring
@@ -66,6 +228,9 @@ pub struct ScrapeOutput {
     /// Labels that identify the scraped entity, learned during the scrape (e.g. `server`), shown on
     /// the targets page.
     pub identity: Labels,
+    /// Descriptions learned from the target itself (`# TYPE`/`# HELP`/`# UNIT` of a Prometheus
+    /// exposition), for the catalogue. Sources with a fixed catalogue leave this empty.
+    pub metadata: Vec<MetricMeta>,
 }
 
 /// A scrape that produced nothing usable. The text is shown to operators as is, so it must say
@@ -85,4 +250,144 @@ pub trait Source: Send + 'static {
         &mut self,
         timeout: Duration,
     ) -> impl Future<Output = Result<ScrapeOutput, SourceError>> + Send;
+}
+
+/// A source of any kind behind one type, so the collector can hold a list of them.
+pub type BoxedSource = Box<dyn DynSource>;
+
+/// The object-safe form of [`Source`].
+pub trait DynSource: Send + 'static {
+    fn target_info(&self) -> &TargetInfo;
+    fn scrape_boxed(
+        &mut self,
+        timeout: Duration,
+    ) -> Pin<Box<dyn Future<Output = Result<ScrapeOutput, SourceError>> + Send + '_>>;
+}
+
+impl<S: Source> DynSource for S {
+    fn target_info(&self) -> &TargetInfo {
+        Source::info(self)
+    }
+
+    fn scrape_boxed(
+        &mut self,
+        timeout: Duration,
+    ) -> Pin<Box<dyn Future<Output = Result<ScrapeOutput, SourceError>> + Send + '_>> {
+        Box::pin(self.scrape(timeout))
+    }
+}
+
+impl Source for BoxedSource {
+    fn info(&self) -> &TargetInfo {
+        (**self).target_info()
+    }
+
+    fn scrape(
+        &mut self,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<ScrapeOutput, SourceError>> + Send {
+        (**self).scrape_boxed(timeout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(text: &str) -> Result<BuildPlan, String> {
+        let c = Config::parse(text, "t.toml").map_err(|e| e.to_string())?;
+        build_all(&c).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_section_and_the_flat_keys_give_the_same_targets() {
+        let section = plan("[[clusters]]\nname = \"a\"\n[clusters.zookeeper]\nservers = [\"127.0.0.1:2181\"]\nadmin = [\"http://127.0.0.1:8081\"]\n").unwrap();
+        let flat = plan("[[clusters]]\nname = \"a\"\nzookeeper = [\"127.0.0.1:2181\"]\nzookeeper_admin = [\"http://127.0.0.1:8081\"]\n").unwrap();
+        let names = |p: &BuildPlan| {
+            p.targets
+                .iter()
+                .map(|t| {
+                    (
+                        t.source.target_info().source,
+                        t.source.target_info().target.clone(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&section), names(&flat));
+        assert_eq!(names(&section).len(), 2);
+        assert!(section.notes.is_empty());
+        assert!(
+            flat.notes[0].contains("[clusters.zookeeper]\nservers = [\"127.0.0.1:2181\"]\nadmin = [\"http://127.0.0.1:8081\"]"),
+            "{}",
+            flat.notes[0]
+        );
+    }
+
+    #[test]
+    fn source_errors_name_key_and_line() {
+        let e = plan("[[clusters]]\nname = \"a\"\n\n[[clusters]]\nname = \"b\"\nzookeeper = [\"127.0.0.1\"]\n").err().unwrap();
+        assert!(
+            e.contains("clusters[1].zookeeper[0]") && e.contains("line 6"),
+            "{e}"
+        );
+        let e = plan("[[clusters]]\nname = \"b\"\n[clusters.zookeeper]\nservers = [\"127.0.0.1:2181\", \"x\"]\n").err().unwrap();
+        assert!(
+            e.contains("clusters[0].zookeeper.servers[1]") && e.contains("line 4"),
+            "{e}"
+        );
+        let e = plan(
+            "[[clusters]]\nname = \"b\"\n[clusters.zookeeper]\nserver = [\"127.0.0.1:2181\"]\n",
+        )
+        .err()
+        .unwrap();
+        assert!(
+            e.contains("clusters[0].zookeeper") && e.contains("server"),
+            "{e}"
+        );
+        let e = plan("[[clusters]]\nname = \"b\"\n[clusters.kafak]\nbrokers = []\n")
+            .err()
+            .unwrap();
+        assert!(
+            e.contains("clusters[0].kafak") && e.contains("line 3") && e.contains("zookeeper"),
+            "{e}"
+        );
+        let e = plan("[[clusters]]\nname = \"b\"\n[clusters.zookeeper]\nservers = [\"127.0.0.1:2181\"]\ninterval = \"5s\"\ntimeout = \"6s\"\n").err().unwrap();
+        assert!(
+            e.contains("clusters[0].zookeeper.timeout") && e.contains("line 6"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn https_admin_urls_are_accepted_from_the_config() {
+        let p = plan("[[clusters]]\nname = \"a\"\n[clusters.zookeeper]\nadmin = [\"https://127.0.0.1:8443\"]\n").unwrap();
+        assert_eq!(p.targets.len(), 1);
+    }
+
+    #[test]
+    fn the_default_local_config_tries_every_source_on_its_usual_port() {
+        let c = default_local_config();
+        assert_eq!(
+            c.server.listen_addr().unwrap().to_string(),
+            "127.0.0.1:8080"
+        );
+        let p = build_all(&c).unwrap();
+        let targets: Vec<String> = p
+            .targets
+            .iter()
+            .map(|t| t.source.target_info().target.clone())
+            .collect();
+        assert!(
+            targets.contains(&"127.0.0.1:2181".to_string()),
+            "{targets:?}"
+        );
+        for kind in KINDS {
+            assert!(
+                (kind.default_local)().is_some(),
+                "{} has no local default",
+                kind.key
+            );
+        }
+    }
 }

@@ -612,7 +612,7 @@ impl ChartSpec {
             .min()
             .map(step_text)
             .unwrap_or_default();
-        let unit = self.format.unit.name();
+        let unit = self.format.unit.as_str();
         let multi = self.series.len() > 1;
         Chart {
             title: self.title,
@@ -1097,7 +1097,7 @@ mod tests {
         let counter = SeriesData::from_buckets("c", &[flat(0), flat(60_000)], 60_000, true);
         let mut sp = spec(vec![counter]);
         sp.format = ValueFormat {
-            unit: Unit::Count,
+            unit: Unit::None,
             per_second: true,
         };
         let chart = sp.render();

@@ -2,50 +2,7 @@
 
 use crate::model::{MetricKind, Timestamp};
 
-/// What a series' values measure, guessed from its name (Prometheus naming conventions plus
-/// ZooKeeper's mntr names, whose latencies and times are in milliseconds).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Unit {
-    Count,
-    Bytes,
-    Seconds,
-    Millis,
-}
-
-impl Unit {
-    pub fn for_metric(metric: &str) -> Unit {
-        let m = metric.to_ascii_lowercase();
-        let m = m.strip_suffix("_total").unwrap_or(&m);
-        if m.ends_with("_bytes")
-            || m.ends_with("_bytes_count")
-            || m.ends_with("bytes_received_count")
-            || m.ends_with("data_size")
-            || m.ends_with("proposal_size")
-            || m.ends_with("response_size")
-            || m.ends_with("watch_bytes")
-        {
-            Unit::Bytes
-        } else if m.ends_with("_seconds") {
-            Unit::Seconds
-        } else if m.ends_with("_ms")
-            || m.contains("latency")
-            || (m.starts_with("zk_") && (m.ends_with("time") || m.ends_with("_uptime")))
-        {
-            Unit::Millis
-        } else {
-            Unit::Count
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Unit::Count => "count",
-            Unit::Bytes => "bytes",
-            Unit::Seconds => "seconds",
-            Unit::Millis => "milliseconds",
-        }
-    }
-}
+pub use crate::catalogue::Unit;
 
 /// How values are displayed: a unit, and whether they are per-second rates of a counter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,16 +12,17 @@ pub struct ValueFormat {
 }
 
 impl ValueFormat {
-    pub fn for_series(metric: &str, kind: MetricKind) -> Self {
+    /// Values of a series with this unit and kind: a counter is shown as a rate.
+    pub fn new(unit: Unit, kind: MetricKind) -> Self {
         Self {
-            unit: Unit::for_metric(metric),
+            unit,
             per_second: kind == MetricKind::Counter,
         }
     }
 
     pub fn plain() -> Self {
         Self {
-            unit: Unit::Count,
+            unit: Unit::None,
             per_second: false,
         }
     }
@@ -77,7 +35,9 @@ impl ValueFormat {
             0.0
         };
         let (factor, suffix): (f64, &'static str) = match self.unit {
-            Unit::Count => {
+            Unit::Ratio => (0.01, " %"),
+            Unit::Percent => (1.0, " %"),
+            Unit::None => {
                 if m >= 1e12 {
                     (1e12, "T")
                 } else if m >= 1e9 {
@@ -104,9 +64,13 @@ impl ValueFormat {
                     (1.0, " B")
                 }
             }
-            Unit::Seconds | Unit::Millis => {
+            Unit::Seconds | Unit::Milliseconds => {
                 // Work in seconds; the factor converts the stored unit to the shown one.
-                let to_s = if self.unit == Unit::Millis { 1e-3 } else { 1.0 };
+                let to_s = if self.unit == Unit::Milliseconds {
+                    1e-3
+                } else {
+                    1.0
+                };
                 let s = m * to_s;
                 let (per, suffix) = if s >= 2.0 * 86_400.0 {
                     (86_400.0, " d")
@@ -356,26 +320,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn units_are_inferred_from_metric_names() {
-        assert_eq!(Unit::for_metric("node_memory_Cached_bytes"), Unit::Bytes);
-        assert_eq!(Unit::for_metric("zk_approximate_data_size"), Unit::Bytes);
-        assert_eq!(Unit::for_metric("zk_bytes_received_count"), Unit::Bytes);
-        assert_eq!(Unit::for_metric("zk_avg_latency"), Unit::Millis);
-        assert_eq!(Unit::for_metric("zk_avg_fsynctime"), Unit::Millis);
-        assert_eq!(
-            Unit::for_metric("zk_p99_write_commitproc_time_ms"),
-            Unit::Millis
-        );
-        assert_eq!(Unit::for_metric("scrape_duration_seconds"), Unit::Seconds);
-        assert_eq!(Unit::for_metric("zk_znode_count"), Unit::Count);
-        assert_eq!(
-            Unit::for_metric("zk_avg_sync_processor_queue_size"),
-            Unit::Count
-        );
-        assert_eq!(Unit::for_metric("zk_packets_received"), Unit::Count);
-    }
-
-    #[test]
     fn values_are_formatted_with_units() {
         let bytes = ValueFormat {
             unit: Unit::Bytes,
@@ -384,7 +328,7 @@ mod tests {
         assert_eq!(bytes.format(3.0 * 1024.0 * 1024.0), "3 MiB/s");
         assert_eq!(bytes.format(512.0), "512 B/s");
         let ms = ValueFormat {
-            unit: Unit::Millis,
+            unit: Unit::Milliseconds,
             per_second: false,
         };
         assert_eq!(ms.format(4.5), "4.5 ms");
@@ -400,12 +344,14 @@ mod tests {
         assert_eq!(ValueFormat::plain().format(3.0), "3");
         assert_eq!(ValueFormat::plain().format(0.25), "0.25");
         assert_eq!(ValueFormat::plain().format(f64::NAN), "NaN");
+        let ratio = ValueFormat::new(Unit::Ratio, MetricKind::Gauge);
+        assert_eq!(ratio.format(0.953), "95.3 %");
     }
 
     #[test]
     fn joined_values_share_one_unit() {
         let ms = ValueFormat {
-            unit: Unit::Millis,
+            unit: Unit::Milliseconds,
             per_second: false,
         };
         assert_eq!(
@@ -425,7 +371,7 @@ mod tests {
     #[test]
     fn tick_labels_have_the_decimals_their_step_needs() {
         let s = ValueFormat {
-            unit: Unit::Millis,
+            unit: Unit::Milliseconds,
             per_second: false,
         }
         .scale_for(39_600.0);

@@ -32,6 +32,8 @@ pub struct AppState {
     pub store: Store,
     pub targets: TargetRegistry,
     pub config: Arc<Config>,
+    /// Type, unit and help of every metric (see [`crate::catalogue`]).
+    pub catalogue: crate::catalogue::Catalogue,
 }
 
 /// The state the router's handlers get: the app state plus the web layer's own request metrics.
@@ -45,6 +47,13 @@ impl std::ops::Deref for Ctx {
     type Target = AppState;
     fn deref(&self) -> &AppState {
         &self.app
+    }
+}
+
+impl AppState {
+    /// How to show a series' values: its unit from the catalogue, as a rate when it is a counter.
+    pub fn format_of(&self, info: &crate::store::SeriesInfo) -> format::ValueFormat {
+        format::ValueFormat::new(self.catalogue.unit(&info.key.metric), info.kind)
     }
 }
 

@@ -134,6 +134,7 @@ async fn run() -> anyhow::Result<()> {
         store: store.clone(),
         targets,
         config: Arc::new(config),
+        catalogue: kafkascope::sources::catalogue(),
     });
     let pages = [
         ("/zookeeper (24h)", "/zookeeper?range=24h".to_string()),

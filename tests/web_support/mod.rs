@@ -359,6 +359,7 @@ pub async fn start_with(with_token: bool, hours: i64) -> Env {
         store: store.clone(),
         targets: targets.clone(),
         config: Arc::new(config(with_token)),
+        catalogue: kafkascope::sources::catalogue(),
     };
     let server = tokio::spawn(serve(listener, state, async move {
         let _ = rx.await;

@@ -13,9 +13,12 @@
 //!   `srvr`/`stat` (four-letter words) or `monitor` (AdminServer) can be read; every other
 //!   command that fails — outside the whitelist, say — becomes a warning on the targets page.
 //!
-//! Use [`build_sources`] to get one source per configured target; spawn one task per source.
+//! [`KIND`] makes it known to the server: the `[clusters.zookeeper]` section ([`config`]), the
+//! catalogue of its series ([`catalogue`]) and its event kinds.
 
 pub mod admin;
+pub mod catalogue;
+pub mod config;
 pub mod ensemble;
 pub mod fourlw;
 pub mod metrics;
@@ -26,10 +29,32 @@ pub use ensemble::{EnsembleTracker, LEADER_CHANGE, MODE_CHANGE};
 pub use fourlw::ZkFourLetterSource;
 
 use crate::model::{Labels, Reading};
-use crate::sources::{Document, ScrapeOutput, Source, SourceError, TargetInfo};
+use crate::sources::{
+    Document, EventKind, ScrapeOutput, Source, SourceError, SourceKind, TargetInfo,
+};
 use parse::{Connection, LeaderInfo, Mntr, ParseError, ServerStat, VotingMember, WatchSummary};
 use std::time::Duration;
 use tokio::time::Instant;
+
+/// The ZooKeeper source kind.
+pub const KIND: SourceKind = SourceKind {
+    key: "zookeeper",
+    title: "ZooKeeper",
+    target_sources: &["zookeeper", "zookeeper_admin"],
+    catalogue: catalogue::CATALOGUE,
+    events: &[
+        EventKind {
+            kind: MODE_CHANGE,
+            title: "ZooKeeper mode change",
+        },
+        EventKind {
+            kind: LEADER_CHANGE,
+            title: "ZooKeeper leader change",
+        },
+    ],
+    build: config::build,
+    default_local: config::default_local,
+};
 
 /// One ZooKeeper source of either kind, so the collector can keep them in one list.
 #[derive(Debug)]
@@ -224,5 +249,25 @@ fn assemble(
         documents,
         warnings,
         identity,
+        metadata: vec![],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_protocols_of_one_zookeeper_server_fire_together() {
+        use crate::sources::Source;
+        let t = EnsembleTracker::default();
+        let fourlw = ZkFourLetterSource::new("zk1.example:2181", t.clone());
+        let admin = ZkAdminSource::new("http://zk1.example:8080/commands", t.clone());
+        let other = ZkFourLetterSource::new("zk2.example:2181", t);
+        assert_eq!(fourlw.info().phase_key, "zk1.example");
+        assert_eq!(admin.info().phase_key, "zk1.example");
+        assert_eq!(other.info().phase_key, "zk2.example");
+        let ipv6 = ZkFourLetterSource::new("[::1]:2181", EnsembleTracker::default());
+        assert_eq!(ipv6.info().phase_key, "[::1]");
     }
 }

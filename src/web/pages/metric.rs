@@ -101,7 +101,7 @@ async fn answer(ctx: &Ctx, expr: &Expr, range: &TimeRange, width: u32) -> WebRes
             .collect();
         let format = infos
             .first()
-            .map(|i| ValueFormat::for_series(&i.key.metric, i.kind))
+            .map(|i| ctx.format_of(i))
             .unwrap_or_else(ValueFormat::plain);
         let mut clusters: Vec<&str> = infos
             .iter()
@@ -140,7 +140,7 @@ async fn answer(ctx: &Ctx, expr: &Expr, range: &TimeRange, width: u32) -> WebRes
         .map(|(s, r)| {
             let name = s.metric.clone().unwrap_or_default();
             ValueFormat {
-                unit: crate::web::format::Unit::for_metric(&name),
+                unit: ctx.catalogue.unit(&name),
                 per_second: *r > 0 && text_has_rate(expr),
             }
         })

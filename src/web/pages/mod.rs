@@ -279,13 +279,23 @@ fn latest_by(ctx: &Ctx, metric: &str, cluster: &str, by: &str) -> ByLabel {
 /// and up/down from the live target registry (falling back to the stored `up` series).
 pub fn zk_servers(ctx: &Ctx, cluster: &str) -> Vec<ZkServer> {
     let now = now_ms();
-    let mut names: Vec<(String, bool)> = ctx
-        .config
-        .clusters
-        .iter()
-        .filter(|c| c.name == cluster)
-        .flat_map(|c| c.zookeeper.iter().map(|s| (s.clone(), true)))
-        .collect();
+    // Configured: the four-letter-word targets (named by their client port), and AdminServer
+    // targets once a scrape has told which server they are.
+    let mut names: Vec<(String, bool)> = Vec::new();
+    for t in ctx.targets.snapshot() {
+        if t.cluster != cluster || !t.source.starts_with("zookeeper") {
+            continue;
+        }
+        let server = match t.source {
+            "zookeeper" => Some(t.target.clone()),
+            _ => t.identity.get("server").map(str::to_string),
+        };
+        if let Some(s) = server
+            && !names.iter().any(|(n, _)| *n == s)
+        {
+            names.push((s, true));
+        }
+    }
     let seen: BTreeSet<String> = ctx
         .store
         .select(
@@ -538,6 +548,8 @@ async fn query_parallel(
 /// Draws charts and sparklines of stored series fetched for one page and range.
 #[derive(Clone, Copy)]
 pub struct Charter<'a> {
+    /// Where units come from.
+    pub catalogue: &'a crate::catalogue::Catalogue,
     pub range: &'a TimeRange,
     pub data: &'a HashMap<SeriesId, SeriesRange>,
     pub events: &'a [EventMark],
@@ -547,6 +559,11 @@ pub struct Charter<'a> {
 }
 
 impl Charter<'_> {
+    /// A series' unit from the catalogue, as a rate when it is a counter.
+    pub fn format_of(&self, info: &SeriesInfo) -> ValueFormat {
+        ValueFormat::new(self.catalogue.unit(&info.key.metric), info.kind)
+    }
+
     /// A chart with one line per series (in the given order), unit from the first series; min–max
     /// bands unless `bands` is false.
     pub fn chart(
@@ -559,7 +576,7 @@ impl Charter<'_> {
     ) -> super::chart::Chart {
         let format = infos
             .first()
-            .map(|i| ValueFormat::for_series(&i.key.metric, i.kind))
+            .map(|i| self.format_of(i))
             .unwrap_or_else(ValueFormat::plain);
         let series = infos
             .iter()
@@ -588,7 +605,7 @@ impl Charter<'_> {
         let info = info?;
         let r = self.data.get(&info.id)?;
         let s = series_data(r, info.key.metric.clone(), self.range);
-        let fmt = ValueFormat::for_series(&info.key.metric, info.kind);
+        let fmt = self.format_of(info);
         Some(Sparkline::sized(
             &s,
             self.range.from,

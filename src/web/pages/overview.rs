@@ -13,7 +13,7 @@ use crate::store::SeriesInfo;
 use crate::web::Ctx;
 use crate::web::chart::Chart;
 use crate::web::error::WebResult;
-use crate::web::format::{ValueFormat, urlencode};
+use crate::web::format::urlencode;
 use crate::web::page::{PageCtx, metric_link};
 use askama::Template;
 use axum::extract::{Query, State};
@@ -71,7 +71,7 @@ fn max_latest(ctx: &Ctx, metric: &str, cluster: &str) -> String {
         .map(|l| l.1)
         .reduce(f64::max);
     match (max, infos.first()) {
-        (Some(v), Some(i)) => ValueFormat::for_series(metric, i.kind).format(v),
+        (Some(v), Some(i)) => ctx.format_of(i).format(v),
         _ => "–".into(),
     }
 }
@@ -143,6 +143,7 @@ pub(crate) async fn show(
                 .collect::<Vec<_>>(),
         );
         let charter = Charter {
+            catalogue: &ctx.catalogue,
             range: &range,
             data: &data,
             events: &marks,

@@ -83,6 +83,7 @@ pub(crate) async fn show(
     let ids: Vec<_> = durations.iter().flatten().map(|i| i.id).collect();
     let data = fetch_ranges_points(&ctx, &ids, &range, SPARK.0 as usize / 2).await?;
     let charter = Charter {
+        catalogue: &ctx.catalogue,
         range: &range,
         data: &data,
         events: &[],

@@ -374,6 +374,7 @@ pub(crate) async fn show(
     let labels = [("cluster", cluster.as_str()), ("server", server.as_str())];
     let draw = Draw {
         charter: Charter {
+            catalogue: &ctx.catalogue,
             range: &range,
             data: &data,
             events: &marks,
@@ -381,6 +382,7 @@ pub(crate) async fn show(
             hover_px: 8.0,
         },
         spark: Charter {
+            catalogue: &ctx.catalogue,
             range: &range,
             data: &data,
             events: &[],
@@ -518,13 +520,13 @@ fn changed(r: Option<&SeriesRange>) -> bool {
 }
 
 /// The stored value of the newest bucket: a counter's total, not its rate.
-fn last_value(r: Option<&SeriesRange>, info: &SeriesInfo) -> String {
+fn last_value(r: Option<&SeriesRange>, info: &SeriesInfo, format: ValueFormat) -> String {
     let Some(b) = r.and_then(|r| r.buckets.last()) else {
         return "no data in this range".into();
     };
     let fmt = ValueFormat {
         per_second: false,
-        ..ValueFormat::for_series(&info.key.metric, info.kind)
+        ..format
     };
     if info.kind == MetricKind::Counter {
         format!("{} total, no increase", fmt.format(b.last))
@@ -584,7 +586,7 @@ impl Draw<'_> {
                         name: labels_series_name(info),
                         note: String::new(),
                         link: metric_link(&info.key.to_string(), self.range()),
-                        value: last_value(self.data(info), info),
+                        value: last_value(self.data(info), info, self.charter.format_of(info)),
                         spark: self.spark.spark(Some(info)),
                     });
                 }
@@ -613,7 +615,7 @@ impl Draw<'_> {
                     let shown = stat("avg").or(p.members.first().map(|(i, _)| i));
                     let value = shown
                         .map(|i| {
-                            let v = last_value(self.data(i), i);
+                            let v = last_value(self.data(i), i, self.charter.format_of(i));
                             if i.key.metric.starts_with("zk_avg_") {
                                 format!("avg {v}")
                             } else {
@@ -664,7 +666,7 @@ impl Draw<'_> {
         let mut series: Vec<SeriesData> = Vec::new();
         let format = stat("avg")
             .or_else(|| p.members.first().map(|(i, _)| i))
-            .map(|i| ValueFormat::for_series(&i.key.metric, i.kind))
+            .map(|i| self.charter.format_of(i))
             .unwrap_or_else(ValueFormat::plain);
         if let Some((_, avg)) = data_of("avg") {
             let mut s = series_data(avg, "avg, min–max band".into(), range);
@@ -1148,10 +1150,17 @@ mod tests {
         assert!(!changed(Some(&range_of(c.clone(), &[17.0, 17.0, 17.0]))));
         assert!(changed(Some(&range_of(c.clone(), &[17.0, 18.0]))));
         assert_eq!(
-            last_value(Some(&range_of(c.clone(), &[17.0, 17.0])), &c),
+            last_value(
+                Some(&range_of(c.clone(), &[17.0, 17.0])),
+                &c,
+                ValueFormat::plain()
+            ),
             "17 total, no increase"
         );
-        assert_eq!(last_value(None, &c), "no data in this range");
+        assert_eq!(
+            last_value(None, &c, ValueFormat::plain()),
+            "no data in this range"
+        );
     }
 
     #[test]

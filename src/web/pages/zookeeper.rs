@@ -120,7 +120,7 @@ fn latest(ctx: &Ctx, info: Option<&SeriesInfo>) -> Option<f64> {
 
 fn latest_text(ctx: &Ctx, info: Option<&SeriesInfo>) -> String {
     match (info, latest(ctx, info)) {
-        (Some(i), Some(v)) => ValueFormat::for_series(&i.key.metric, i.kind).format(v),
+        (Some(i), Some(v)) => ctx.format_of(i).format(v),
         _ => "–".into(),
     }
 }
@@ -167,6 +167,7 @@ async fn render(
     // About one bucket per 2 px of a table sparkline.
     let data = fetch_ranges_points(ctx, &ids, &range, SPARK.0 as usize / 2).await?;
     let charter = Charter {
+        catalogue: &ctx.catalogue,
         range: &range,
         data: &data,
         events: &[],
@@ -188,7 +189,10 @@ async fn render(
             let labels = [("cluster", cluster.as_str()), ("server", s.server.as_str())];
             let lat_infos = [first(LATENCY[0]), first(LATENCY[1]), first(LATENCY[2])];
             let lat_values = lat_infos.map(|i| latest(ctx, i));
-            let ms = ValueFormat::for_series(LATENCY[1], crate::model::MetricKind::Gauge);
+            let ms = ValueFormat::new(
+                ctx.catalogue.unit(LATENCY[1]),
+                crate::model::MetricKind::Gauge,
+            );
             let latency = Cell {
                 value: if lat_values.iter().all(Option::is_none) {
                     "–".into()
