@@ -24,10 +24,17 @@ async fn overview_shows_ensemble_health_charts_and_latest_events() {
     assert_eq!(status, 200, "{html}");
     assert!(html.contains("<table class=\"wide clusters\">"), "{html}");
     assert!(html.contains(">lab</a>"));
-    assert!(html.contains("2 / 3"), "two of three servers up");
     assert!(
-        html.contains("<span class=\"mono\">zk1:2181</span>"),
+        html.contains("<dt>Servers up</dt><dd>2 / 3</dd>"),
+        "two of three servers up"
+    );
+    assert!(
+        html.contains("<dt>Leader</dt><dd>zk1:2181</dd>"),
         "the leader is named"
+    );
+    assert!(
+        html.contains("ZooKeeper: 1 of 3 servers down"),
+        "the cluster's health names the source of each reason"
     );
     assert!(
         html.contains("1 follower · 1 leader · 1 unknown"),

@@ -89,7 +89,7 @@ impl IntoResponse for WebError {
         self.log();
         let status = self.status();
         let range = TimeRange::last("24h", now_ms()).unwrap_or_else(|_| TimeRange::fixed(0, 1));
-        let mut page = PageCtx::new(
+        let mut page = PageCtx::bare(
             format!(
                 "{} {}",
                 status.as_u16(),

@@ -16,6 +16,7 @@ pub mod page;
 pub(crate) mod pages;
 mod routes;
 pub mod selfmetrics;
+pub(crate) mod sources;
 pub mod steps;
 pub mod strip;
 pub mod timerange;

@@ -19,10 +19,29 @@ pub struct PageCtx {
     pub generated_at: Timestamp,
     /// Whether the time picker is shown (error pages without a range hide it).
     pub picker: bool,
+    /// Navigation entries of the configured sources: (id, title, path).
+    pub source_nav: Vec<(&'static str, &'static str, &'static str)>,
 }
 
 impl PageCtx {
-    pub fn new(
+    /// The layout of a page of the running server: its navigation shows the configured sources.
+    pub(crate) fn new(
+        ctx: &super::Ctx,
+        title: impl Into<String>,
+        nav: &'static str,
+        path: impl Into<String>,
+        range: TimeRange,
+    ) -> Self {
+        let mut page = Self::bare(title, nav, path, range);
+        page.source_nav = super::sources::configured(ctx)
+            .iter()
+            .filter_map(|w| w.nav)
+            .collect();
+        page
+    }
+
+    /// A layout without source entries in the navigation (error pages, which have no state).
+    pub fn bare(
         title: impl Into<String>,
         nav: &'static str,
         path: impl Into<String>,
@@ -36,6 +55,7 @@ impl PageCtx {
             keep: Vec::new(),
             generated_at: now_ms(),
             picker: true,
+            source_nav: Vec::new(),
         }
     }
 
@@ -99,7 +119,7 @@ mod tests {
     #[test]
     fn links_keep_the_range_and_page_parameters() {
         let range = TimeRange::last("6h", 1_000_000_000_000).unwrap();
-        let page = PageCtx::new("t", "events", "/events", range.clone())
+        let page = PageCtx::bare("t", "events", "/events", range.clone())
             .keep("cluster", "lab a")
             .keep("kind", "");
         let preset = &range.preset_links()[0];

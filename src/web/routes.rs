@@ -33,11 +33,8 @@ pub(crate) fn build(ctx: Ctx) -> Router {
         .route("/events", get(api::events))
         .route("/annotations", axum::routing::post(api::annotate));
 
-    Router::new()
+    super::sources::routes(Router::new())
         .route("/", get(pages::overview::show))
-        .route("/zookeeper", get(pages::zookeeper::all))
-        .route("/zookeeper/{cluster}", get(pages::zookeeper::one))
-        .route("/zookeeper/{cluster}/{server}", get(pages::zk_server::show))
         .route("/metric", get(pages::metric::show))
         .route("/targets", get(pages::targets::show))
         .route("/events", get(pages::events::show))

@@ -15,15 +15,22 @@ use axum::response::Html;
 
 /// Events listed per page at most (the timeline and the filters narrow it down).
 const LIMIT: usize = 2000;
-/// Kinds offered in the filter even before they occur.
-const KNOWN_KINDS: [&str; 6] = [
-    "annotation",
-    "target_down",
-    "target_up",
-    "zk_leader_change",
-    "zk_mode_change",
-    "zk_quorum_lost",
-];
+/// Kinds offered in the filter even before they occur: the collector's, operator annotations, and
+/// what every source kind of this build declares.
+fn known_kinds() -> Vec<String> {
+    let mut out: Vec<String> = [
+        crate::collector::TARGET_DOWN,
+        crate::collector::TARGET_UP,
+        "annotation",
+    ]
+    .iter()
+    .map(|k| k.to_string())
+    .collect();
+    for kind in crate::sources::KINDS {
+        out.extend(kind.events.iter().map(|e| e.kind.to_string()));
+    }
+    out
+}
 
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct EventsQuery {
@@ -70,18 +77,17 @@ pub struct EventsPage {
     pub truncated: bool,
 }
 
-/// Where an event is explained: a ZooKeeper server's page, the `up` series of a target, or the
-/// cluster's ensemble, one hour either side of the event.
+/// Where an event is explained, one hour either side of it: the page its source names, the `up`
+/// series of a target, or the overview.
 pub fn event_link(e: &StoredEvent) -> String {
     let ev = &e.event;
     let around = TimeRange::fixed(ev.ts - 3_600_000, ev.ts + 3_600_000);
     let q = around.query();
-    if ev.kind.starts_with("zk_") && !ev.cluster.is_empty() && !ev.subject.is_empty() {
-        format!(
-            "/zookeeper/{}/{}?{q}",
-            urlencode(&ev.cluster),
-            urlencode(&ev.subject)
-        )
+    if let Some(link) = crate::web::sources::WEB_SOURCES
+        .iter()
+        .find_map(|w| (w.event_link)(e, &around))
+    {
+        link
     } else if ev.kind.starts_with("target_") && !ev.subject.is_empty() {
         let mut labels = vec![("target", ev.subject.as_str())];
         if !ev.cluster.is_empty() {
@@ -89,7 +95,7 @@ pub fn event_link(e: &StoredEvent) -> String {
         }
         metric_link(&selector_text(&["up"], &labels), &around)
     } else if !ev.cluster.is_empty() {
-        format!("/zookeeper/{}?{q}", urlencode(&ev.cluster))
+        format!("/?{q}#cluster-{}", urlencode(&ev.cluster))
     } else {
         format!("/?{q}")
     }
@@ -101,6 +107,9 @@ pub(crate) async fn show(
 ) -> WebResult<Html<String>> {
     let range = q.range.resolve()?;
     let cluster = q.cluster.clone().unwrap_or_default();
+    if !cluster.is_empty() {
+        super::require_cluster(&ctx, &cluster)?;
+    }
     let kind = q.kind.clone().unwrap_or_default();
     let events = ctx
         .store
@@ -120,7 +129,7 @@ pub(crate) async fn show(
         .map_err(|e| WebError::Store(e.to_string()))?;
     let truncated = events.len() > LIMIT;
     let events = &events[..events.len().min(LIMIT)];
-    let mut kinds: Vec<String> = KNOWN_KINDS.iter().map(|k| k.to_string()).collect();
+    let mut kinds = known_kinds();
     for e in events {
         if !kinds.contains(&e.event.kind) {
             kinds.push(e.event.kind.clone());
@@ -142,7 +151,7 @@ pub(crate) async fn show(
     timeline.empty = events.is_empty();
     let rows = events.iter().map(EventRow::new).collect();
     let page = EventsPage {
-        page: PageCtx::new("Events", "events", "/events", range)
+        page: PageCtx::new(&ctx, "Events", "events", "/events", range)
             .keep("cluster", &cluster)
             .keep("kind", &kind),
         timeline,

@@ -273,6 +273,7 @@ pub(crate) async fn show(
         Some(parse_duration(&compare).map_err(|e| WebError::BadRequest(format!("compare: {e}")))?)
     };
     let page = PageCtx::new(
+        &ctx,
         if text.is_empty() {
             "Metrics".to_string()
         } else {

@@ -153,7 +153,7 @@ pub(crate) async fn show(
     let down = rows.iter().filter(|r| r.up_class == "down").count();
     let unknown = rows.len() - up - down;
     let page = TargetsPage {
-        page: PageCtx::new("Targets", "targets", "/targets", range),
+        page: PageCtx::new(&ctx, "Targets", "targets", "/targets", range),
         rows,
         up,
         down,

@@ -5,11 +5,7 @@
 //! every cell with a sparkline over the range. The table fits 1280 px: merged cells, the short
 //! version (the full one is in a `title` and on the server page).
 
-use super::events::EventRow;
-use super::{
-    Charter, EnsembleHealth, RangeQuery, ZkServer, by_metric, clusters, ensemble_health,
-    fetch_ranges_points, range_events, require_cluster, selector_text, zk_servers,
-};
+use super::{EnsembleHealth, ZkServer, ensemble_health, zk_servers};
 use crate::model::{MatchOp, Matcher};
 use crate::store::SeriesInfo;
 use crate::web::Ctx;
@@ -17,6 +13,11 @@ use crate::web::chart::Sparkline;
 use crate::web::error::WebResult;
 use crate::web::format::{ValueFormat, urlencode};
 use crate::web::page::{PageCtx, metric_link};
+use crate::web::pages::events::EventRow;
+use crate::web::pages::{
+    Charter, RangeQuery, by_metric, clusters, fetch_ranges_points, range_events, require_cluster,
+    selector_text,
+};
 use crate::web::timerange::TimeRange;
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -80,7 +81,7 @@ pub struct Ensemble {
 }
 
 #[derive(Template)]
-#[template(path = "zookeeper.html")]
+#[template(path = "zookeeper/cluster.html")]
 pub struct ZookeeperPage {
     pub page: PageCtx,
     pub ensembles: Vec<Ensemble>,
@@ -268,7 +269,7 @@ async fn render(
         });
     }
     let page = ZookeeperPage {
-        page: PageCtx::new("ZooKeeper", "zookeeper", path, range),
+        page: PageCtx::new(ctx, "ZooKeeper", "zookeeper", path, range),
         ensembles,
         columns: COLUMNS.iter().map(|c| c.1).collect(),
     };

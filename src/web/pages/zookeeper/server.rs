@@ -18,11 +18,7 @@
 //!   a chart each.
 //! * The server's `conf` and `envi` read-outs and its events.
 
-use super::events::EventRow;
-use super::{
-    Charter, RangeQuery, SMALL_H, SMALL_W, ZkServer, event_marks, fetch_ranges, labels_without,
-    range_events, require_cluster, selector_text, series_data, zk_servers,
-};
+use super::{ZkServer, zk_servers};
 use crate::model::{Matcher, MetricKind, Timestamp};
 use crate::store::{SeriesId, SeriesInfo, SeriesRange};
 use crate::web::Ctx;
@@ -30,6 +26,11 @@ use crate::web::chart::{Chart, ChartSpec, SeriesData, Sparkline};
 use crate::web::error::{WebError, WebResult};
 use crate::web::format::{ValueFormat, age, short_version, urlencode, utc};
 use crate::web::page::{PageCtx, metric_link};
+use crate::web::pages::events::EventRow;
+use crate::web::pages::{
+    Charter, RangeQuery, SMALL_H, SMALL_W, event_marks, fetch_ranges, labels_without, range_events,
+    require_cluster, selector_text, series_data,
+};
 use crate::web::strip::{StateAt, StateChart, StripSpec};
 use crate::web::timerange::TimeRange;
 use askama::Template;
@@ -287,7 +288,7 @@ pub struct StateNow {
 }
 
 #[derive(Template)]
-#[template(path = "zk_server.html")]
+#[template(path = "zookeeper/server.html")]
 pub struct ZkServerPage {
     pub page: PageCtx,
     pub open_all: bool,
@@ -437,6 +438,7 @@ pub(crate) async fn show(
     let now = crate::model::now_ms();
     let page = ZkServerPage {
         page: PageCtx::new(
+            &ctx,
             format!("{server} · {cluster}"),
             "zookeeper",
             format!("/zookeeper/{}/{}", urlencode(&cluster), urlencode(&server)),
