@@ -10,7 +10,7 @@
 
 use crate::catalogue::{Catalogue, MetricDef, MetricType, SourceCatalogue, Unit};
 use crate::model::{Event, Labels, MetricKind, Sample, SeriesKey, Severity, Timestamp, now_ms};
-use crate::sources::{PlannedTarget, ScrapeOutput, Source, SourceError};
+use crate::sources::{PlannedTarget, Retry, ScrapeOutput, Source, SourceError, SourceEvent};
 use crate::store::Store;
 use crate::targets::{TargetRegistry, TargetStatus};
 use std::hash::{Hash, Hasher};
@@ -127,6 +127,7 @@ impl Collector {
             index,
             stop: self.stop.subscribe(),
             was_up: None,
+            down_since: None,
         };
         let span =
             info_span!("target", cluster = %cluster, source = info.source, target = %info.target);
@@ -150,6 +151,8 @@ struct TargetTask<S: Source> {
     index: usize,
     stop: watch::Receiver<bool>,
     was_up: Option<bool>,
+    /// When the current run of failures started (for dating a return from the target's uptime).
+    down_since: Option<Timestamp>,
 }
 
 /// Where in the interval a target fires: a stable hash of its cluster and phase key (see
@@ -183,6 +186,18 @@ fn backoff_intervals(failures: u32, interval: Duration, max_backoff: Duration) -
 }
 
 impl<S: Source> TargetTask<S> {
+    /// A source's event in this target's cluster, at the time the source gives or now.
+    fn event(&self, e: SourceEvent, now: Timestamp) -> Event {
+        Event {
+            ts: e.at.filter(|t| *t <= now).unwrap_or(now),
+            kind: e.kind,
+            severity: e.severity,
+            cluster: self.cluster.clone(),
+            subject: e.subject,
+            message: e.message,
+        }
+    }
+
     async fn run(mut self) {
         let info = self.source.info().clone();
         let interval_ms = self.schedule.interval.as_millis() as i64;
@@ -201,8 +216,13 @@ impl<S: Source> TargetTask<S> {
                 _ = self.stop.changed() => return,
             }
             let failures = self.scrape_once(stamp).await;
-            skip =
-                backoff_intervals(failures, self.schedule.interval, self.schedule.max_backoff) - 1;
+            skip = match self.source.retry() {
+                Retry::EveryInterval => 0,
+                Retry::Backoff => {
+                    backoff_intervals(failures, self.schedule.interval, self.schedule.max_backoff)
+                        - 1
+                }
+            };
             if *self.stop.borrow() {
                 return;
             }
@@ -243,6 +263,7 @@ impl<S: Source> TargetTask<S> {
         let now = now_ms();
         let mut documents = Vec::new();
         let mut learned = Vec::new();
+        let mut up_since = None;
         let (error, warnings, identity, n_readings) = match result {
             Ok(ScrapeOutput {
                 readings,
@@ -251,8 +272,10 @@ impl<S: Source> TargetTask<S> {
                 warnings,
                 identity,
                 metadata,
+                up_since: since,
             }) => {
                 learned = self.catalogue.learn(&metadata);
+                up_since = since;
                 let n = readings.len();
                 samples.push(meta("scrape_samples_scraped", n as f64));
                 for r in readings {
@@ -265,21 +288,14 @@ impl<S: Source> TargetTask<S> {
                         value: r.value,
                     });
                 }
-                for e in source_events {
-                    events.push(Event {
-                        ts: now,
-                        kind: e.kind,
-                        severity: e.severity,
-                        cluster: self.cluster.clone(),
-                        subject: e.subject,
-                        message: e.message,
-                    });
-                }
+                events.extend(source_events.into_iter().map(|e| self.event(e, now)));
                 documents = docs;
                 (None, warnings, Some(identity), n)
             }
             Err(e) => (Some(e.0), vec![], None, 0),
         };
+        let noticed = self.source.take_events();
+        events.extend(noticed.into_iter().map(|e| self.event(e, now)));
 
         if self.was_up != Some(up) {
             match (&error, self.was_up) {
@@ -292,7 +308,10 @@ impl<S: Source> TargetTask<S> {
                     message: format!("{} target {} is down: {err}", info.source, info.target),
                 }),
                 (None, Some(false)) => events.push(Event {
-                    ts: now,
+                    // Back since the target says it started, if that is after it went down.
+                    ts: up_since
+                        .filter(|t| self.down_since.is_some_and(|d| *t >= d) && *t <= now)
+                        .unwrap_or(now),
                     kind: TARGET_UP.into(),
                     severity: Severity::Info,
                     cluster: self.cluster.clone(),
@@ -302,6 +321,7 @@ impl<S: Source> TargetTask<S> {
                 (None, _) => {}
             }
             self.was_up = Some(up);
+            self.down_since = (!up).then_some(now);
         }
 
         match &error {

@@ -10,7 +10,7 @@
 
 use crate::catalogue::{MetricMeta, SourceCatalogue};
 use crate::config::{ClusterConfig, Config, ConfigError, Origin};
-use crate::model::{Labels, Reading, Severity};
+use crate::model::{Labels, Reading, Severity, Timestamp};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -196,13 +196,16 @@ pub struct TargetInfo {
     pub phase_key: String,
 }
 
-/// An event a source noticed (a mode change, a leader change); the collector stamps time and cluster.
+/// An event a source noticed (a mode change, a leader change); the collector adds the cluster.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SourceEvent {
     pub kind: String,
     pub severity: Severity,
     pub subject: String,
     pub message: String,
+    /// When it happened, when the target says so (a leader's uptime dates its election); None
+    /// means at the scrape that noticed it.
+    pub at: Option<Timestamp>,
 }
 
 /// A text snapshot worth keeping beside the numbers (ZooKeeper `conf`, `envi`), latest value only.
@@ -231,6 +234,19 @@ pub struct ScrapeOutput {
     /// Descriptions learned from the target itself (`# TYPE`/`# HELP`/`# UNIT` of a Prometheus
     /// exposition), for the catalogue. Sources with a fixed catalogue leave this empty.
     pub metadata: Vec<MetricMeta>,
+    /// When the target itself says it (re)started (ZooKeeper's uptime), so that its return after
+    /// a failure is dated then rather than at the scrape that noticed it.
+    pub up_since: Option<Timestamp>,
+}
+
+/// How the collector retries a target after a failed scrape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retry {
+    /// Exponentially longer pauses, up to `collector.max_backoff`.
+    Backoff,
+    /// Every interval: the host answered and refused the connection, which is cheap to ask again
+    /// and usually means the service is restarting.
+    EveryInterval,
 }
 
 /// A scrape that produced nothing usable. The text is shown to operators as is, so it must say
@@ -250,6 +266,17 @@ pub trait Source: Send + 'static {
         &mut self,
         timeout: Duration,
     ) -> impl Future<Output = Result<ScrapeOutput, SourceError>> + Send;
+
+    /// Events noticed outside a successful scrape (a failed scrape that costs an ensemble its
+    /// quorum, say). The collector takes them after every attempt.
+    fn take_events(&mut self) -> Vec<SourceEvent> {
+        Vec::new()
+    }
+
+    /// How to retry after the last failure.
+    fn retry(&self) -> Retry {
+        Retry::Backoff
+    }
 }
 
 /// A source of any kind behind one type, so the collector can hold a list of them.
@@ -262,6 +289,8 @@ pub trait DynSource: Send + 'static {
         &mut self,
         timeout: Duration,
     ) -> Pin<Box<dyn Future<Output = Result<ScrapeOutput, SourceError>> + Send + '_>>;
+    fn take_events_dyn(&mut self) -> Vec<SourceEvent>;
+    fn retry_dyn(&self) -> Retry;
 }
 
 impl<S: Source> DynSource for S {
@@ -275,6 +304,14 @@ impl<S: Source> DynSource for S {
     ) -> Pin<Box<dyn Future<Output = Result<ScrapeOutput, SourceError>> + Send + '_>> {
         Box::pin(self.scrape(timeout))
     }
+
+    fn take_events_dyn(&mut self) -> Vec<SourceEvent> {
+        self.take_events()
+    }
+
+    fn retry_dyn(&self) -> Retry {
+        self.retry()
+    }
 }
 
 impl Source for BoxedSource {
@@ -287,6 +324,14 @@ impl Source for BoxedSource {
         timeout: Duration,
     ) -> impl Future<Output = Result<ScrapeOutput, SourceError>> + Send {
         (**self).scrape_boxed(timeout)
+    }
+
+    fn take_events(&mut self) -> Vec<SourceEvent> {
+        (**self).take_events_dyn()
+    }
+
+    fn retry(&self) -> Retry {
+        (**self).retry_dyn()
     }
 }
 

@@ -30,6 +30,7 @@ pub struct ZkAdminSource {
     server_id: Option<String>,
     document_interval: Duration,
     documents_read_at: Option<Instant>,
+    failures: super::FailureState,
 }
 
 impl ZkAdminSource {
@@ -67,6 +68,7 @@ impl ZkAdminSource {
             tracker,
             histories: Histories::default(),
             client_port: None,
+            failures: Default::default(),
             server_id: None,
             document_interval: super::fourlw::DEFAULT_DOCUMENT_INTERVAL,
             documents_read_at: None,
@@ -335,6 +337,26 @@ impl Source for ZkAdminSource {
 
     async fn scrape(&mut self, timeout: Duration) -> Result<ScrapeOutput, SourceError> {
         // The joined request futures are large; on the heap they cannot overflow a task's stack.
-        Box::pin(self.scrape_once(timeout)).await
+        let result = Box::pin(self.scrape_once(timeout)).await;
+        // The server is known once a scrape told its client port.
+        let server = match (&self.host, self.client_port) {
+            (Ok(h), Some(p)) => Some(format!("{h}:{p}")),
+            _ => None,
+        };
+        self.failures
+            .record(&self.tracker, server.as_deref(), &result);
+        result
+    }
+
+    fn take_events(&mut self) -> Vec<crate::sources::SourceEvent> {
+        std::mem::take(&mut self.failures.pending)
+    }
+
+    fn retry(&self) -> crate::sources::Retry {
+        if self.failures.refused {
+            crate::sources::Retry::EveryInterval
+        } else {
+            crate::sources::Retry::Backoff
+        }
     }
 }

@@ -109,6 +109,7 @@ pub struct ZkFourLetterSource {
     max_reply: usize,
     document_interval: Duration,
     documents_read_at: Option<Instant>,
+    failures: super::FailureState,
 }
 
 /// The host part of `host:port` (`[::1]:2181` → `[::1]`); the whole text when there is no port.
@@ -136,6 +137,7 @@ impl ZkFourLetterSource {
             max_reply: DEFAULT_MAX_REPLY,
             document_interval: DEFAULT_DOCUMENT_INTERVAL,
             documents_read_at: None,
+            failures: Default::default(),
         }
     }
 
@@ -297,6 +299,21 @@ impl Source for ZkFourLetterSource {
 
     async fn scrape(&mut self, timeout: Duration) -> Result<ScrapeOutput, SourceError> {
         // The joined command futures are large; on the heap they cannot overflow a task's stack.
-        Box::pin(self.scrape_once(timeout)).await
+        let result = Box::pin(self.scrape_once(timeout)).await;
+        self.failures
+            .record(&self.tracker, Some(&self.addr), &result);
+        result
+    }
+
+    fn take_events(&mut self) -> Vec<crate::sources::SourceEvent> {
+        std::mem::take(&mut self.failures.pending)
+    }
+
+    fn retry(&self) -> crate::sources::Retry {
+        if self.failures.refused {
+            crate::sources::Retry::EveryInterval
+        } else {
+            crate::sources::Retry::Backoff
+        }
     }
 }

@@ -25,7 +25,10 @@ pub mod metrics;
 pub mod parse;
 
 pub use admin::ZkAdminSource;
-pub use ensemble::{EnsembleTracker, LEADER_CHANGE, MODE_CHANGE};
+pub use ensemble::{
+    EnsembleTracker, LEADER_CHANGE, MODE_CHANGE, MULTIPLE_LEADERS, NO_LEADER, QUORUM_LOST,
+    QUORUM_REGAINED, Sighting,
+};
 pub use fourlw::ZkFourLetterSource;
 
 use crate::model::{Labels, Reading};
@@ -50,6 +53,22 @@ pub const KIND: SourceKind = SourceKind {
         EventKind {
             kind: LEADER_CHANGE,
             title: "ZooKeeper leader change",
+        },
+        EventKind {
+            kind: QUORUM_LOST,
+            title: "ZooKeeper quorum lost",
+        },
+        EventKind {
+            kind: QUORUM_REGAINED,
+            title: "ZooKeeper quorum regained",
+        },
+        EventKind {
+            kind: NO_LEADER,
+            title: "ZooKeeper servers without a leader",
+        },
+        EventKind {
+            kind: MULTIPLE_LEADERS,
+            title: "ZooKeeper servers reporting leader at once",
         },
     ],
     build: config::build,
@@ -77,12 +96,29 @@ impl Source for ZkTarget {
             ZkTarget::Admin(s) => s.scrape(timeout).await,
         }
     }
+
+    fn take_events(&mut self) -> Vec<crate::sources::SourceEvent> {
+        match self {
+            ZkTarget::FourLetter(s) => s.take_events(),
+            ZkTarget::Admin(s) => s.take_events(),
+        }
+    }
+
+    fn retry(&self) -> crate::sources::Retry {
+        match self {
+            ZkTarget::FourLetter(s) => s.retry(),
+            ZkTarget::Admin(s) => s.retry(),
+        }
+    }
 }
 
 /// The sources of one cluster: one per four-letter-word address (`host:port`) and one per
 /// AdminServer URL, all sharing one ensemble tracker so a leader move is one event.
 pub fn build_sources(cluster: &str, fourlw: &[String], admin: &[String]) -> Vec<ZkTarget> {
     let tracker = EnsembleTracker::new(cluster);
+    for addr in fourlw {
+        tracker.expect(addr.trim());
+    }
     fourlw
         .iter()
         .map(|addr| ZkTarget::FourLetter(ZkFourLetterSource::new(addr.trim(), tracker.clone())))
@@ -229,10 +265,28 @@ fn assemble(
         r.labels.insert("server", server);
     }
 
+    let now = crate::model::now_ms();
+    let value = |key: &str| observed.mntr.as_ref().and_then(|m| m.value(key));
     let events = mode
         .as_deref()
-        .map(|m| tracker.observe(server, m))
+        .map(|m| {
+            tracker.observe(
+                server,
+                &Sighting {
+                    mode: m,
+                    now,
+                    leader_uptime_ms: value("zk_leader_uptime"),
+                    quorum_size: value("zk_quorum_size")
+                        .filter(|q| q.is_finite() && *q >= 1.0)
+                        .map(|q| q as usize),
+                },
+            )
+        })
         .unwrap_or_default();
+    // The server's uptime dates its start, for a return after a failure.
+    let up_since = value("zk_uptime")
+        .filter(|u| u.is_finite() && *u >= 0.0)
+        .map(|u| now - u as i64);
     let mut identity = Labels::new().with("server", server);
     if let Some(m) = &mode {
         identity.insert("mode", m.as_str());
@@ -250,6 +304,38 @@ fn assemble(
         warnings,
         identity,
         metadata: vec![],
+        up_since,
+    }
+}
+
+/// What a ZooKeeper source keeps about its failures between scrapes: events for the collector
+/// (a failed scrape can cost the ensemble its quorum) and whether the last failure was a refused
+/// connection (then the collector retries every interval: the server is probably restarting).
+#[derive(Debug, Default)]
+struct FailureState {
+    pending: Vec<crate::sources::SourceEvent>,
+    refused: bool,
+}
+
+impl FailureState {
+    /// Records the outcome of a scrape of `server` (when known) with the tracker.
+    fn record(
+        &mut self,
+        tracker: &EnsembleTracker,
+        server: Option<&str>,
+        result: &Result<ScrapeOutput, SourceError>,
+    ) {
+        match result {
+            Ok(_) => self.refused = false,
+            Err(e) => {
+                self.refused =
+                    e.0.contains("Connection refused") || e.0.contains("connection refused");
+                if let Some(server) = server {
+                    self.pending
+                        .extend(tracker.observe_down(server, crate::model::now_ms()));
+                }
+            }
+        }
     }
 }
 
