@@ -105,6 +105,31 @@ impl SeriesData {
         }
     }
 
+    /// A line of derived values, one per bucket (no band).
+    pub fn from_values(
+        label: impl Into<String>,
+        values: &[(Timestamp, f64)],
+        step_ms: i64,
+    ) -> Self {
+        SeriesData {
+            label: label.into(),
+            points: values
+                .iter()
+                .map(|&(ts, v)| ChartPoint {
+                    ts,
+                    avg: v,
+                    min: v,
+                    max: v,
+                    last: v,
+                })
+                .collect(),
+            step_ms: step_ms.max(1),
+            interval_ms: step_ms.max(1),
+            tier: String::new(),
+            link: String::new(),
+        }
+    }
+
     pub fn with_tier(mut self, tier: &str) -> Self {
         self.tier = tier.to_string();
         self

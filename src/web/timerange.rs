@@ -178,6 +178,11 @@ impl TimeRange {
     }
 
     /// A human description: `last 24h (2024-05-01 10:00 UTC → 2024-05-02 10:00 UTC)`.
+    /// The range's end as the pages print times (`2026-12-02 07:41:58`).
+    pub fn end_text(&self) -> String {
+        super::format::utc(self.to)
+    }
+
     pub fn label(&self) -> String {
         let span = format!("{} → {}", utc_minutes(self.from), utc_minutes(self.to));
         match &self.spec {

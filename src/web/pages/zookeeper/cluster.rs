@@ -1,13 +1,19 @@
 //! `/zookeeper` and `/zookeeper/{cluster}`: the ensemble like zktop, with history. One row per
-//! configured server (also those never reached, shown down with the registry's error): state and
-//! mode, zxid, latency min / avg / max, outstanding requests, connections, znodes, watches,
-//! ephemerals, open / max file descriptors, and on the leader followers / synced / pending syncs;
-//! every cell with a sparkline over the range. The table fits 1280 px: merged cells, the short
-//! version (the full one is in a `title` and on the server page).
+//! configured server (also those never reached, shown down with the error of their failure):
+//! state and mode, zxid, request latency over the range (average and worst p99), outstanding
+//! requests, connections, znodes, watches, ephemerals, open / max file descriptors, and on the
+//! leader followers / synced / pending syncs; every cell with a sparkline over the range.
+//!
+//! Every figure is for the page's range: a cell shows the value at the range's end (a value older
+//! than the lookback is shown as "last" and greyed), its `title` the minimum, average and maximum
+//! over the range; the state is the state at the end. A permalink with a fixed window shows the
+//! same table whenever it is opened.
 
 use super::{EnsembleHealth, ZkServer, ensemble_health, zk_servers};
+use crate::analysis;
 use crate::model::{MatchOp, Matcher};
 use crate::store::SeriesInfo;
+use crate::store::{SeriesId, SeriesRange};
 use crate::web::Ctx;
 use crate::web::chart::Sparkline;
 use crate::web::error::WebResult;
@@ -22,7 +28,86 @@ use crate::web::timerange::TimeRange;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Html;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+
+/// `min / avg / max over the range: 1 / 2.5 / 4 ms` for a gauge's cell title.
+fn stats_title(r: Option<&SeriesRange>, fmt: ValueFormat) -> String {
+    match r.and_then(analysis::range_stats) {
+        Some(st) if r.is_some_and(|r| r.series.kind == crate::model::MetricKind::Gauge) => format!(
+            "min / avg / max over the range: {}",
+            fmt.format_joined(&[Some(st.min), Some(st.avg), Some(st.max)], st.max)
+        ),
+        _ => String::new(),
+    }
+}
+
+/// Request latency over the range: the average from the read and update latency sums and counts
+/// (ZooKeeper 3.6+) with the worst p99 of the range; before 3.6, the server's average since it
+/// started (or `srst`), labelled as such.
+fn latency_cell(
+    m: &BTreeMap<String, Vec<SeriesInfo>>,
+    data: &HashMap<SeriesId, SeriesRange>,
+    charter: &Charter<'_>,
+    labels: &[(&str, &str)],
+    range: &TimeRange,
+    ctx: &Ctx,
+) -> Cell {
+    let ranges = |names: &[&str]| -> Vec<&SeriesRange> {
+        names
+            .iter()
+            .filter_map(|n| m.get(*n).and_then(|v| v.first()))
+            .filter_map(|i| data.get(&i.id))
+            .collect()
+    };
+    let ms = ValueFormat::new(
+        ctx.catalogue.unit(LATENCY_SUMS[0]),
+        crate::model::MetricKind::Gauge,
+    );
+    let sums = ranges(&LATENCY_SUMS);
+    let counts = ranges(&LATENCY_COUNTS);
+    if !counts.is_empty() {
+        let avg = analysis::mean_from_counters(&sums, &counts);
+        let p99 = ranges(&LATENCY_P99)
+            .into_iter()
+            .filter_map(analysis::range_stats)
+            .map(|s| s.max)
+            .reduce(f64::max);
+        let link_names: Vec<&str> = LATENCY_SUMS
+            .iter()
+            .chain(&LATENCY_COUNTS)
+            .copied()
+            .collect();
+        return Cell {
+            value: match (avg, p99) {
+                (None, None) => "no requests".into(),
+                (a, p) => ms.format_joined(&[a, p], p.or(a).unwrap_or(0.0)),
+            },
+            title: "average of read and update requests over the range / highest p99 of the range"
+                .into(),
+            stale: false,
+            spark: charter
+                .spark(m.get(LATENCY_P99[0]).and_then(|v| v.first()))
+                .map(|mut sp| {
+                    sp.link = metric_link(&selector_text(&link_names, labels), range);
+                    sp
+                }),
+        };
+    }
+    // ZooKeeper before 3.6: the lifetime average, at the range's end.
+    let info = m.get(LIFETIME_AVG).and_then(|v| v.first());
+    let v = info
+        .and_then(|i| data.get(&i.id))
+        .and_then(|r| analysis::value_at(r, range.to, super::lookback_ms(ctx, labels[0].1)));
+    Cell {
+        value: match v {
+            Some(v) => format!("{} since start", ms.format(v.value)),
+            None => "–".into(),
+        },
+        title: "ZooKeeper before 3.6 reports only the average since the server started or its statistics were reset".into(),
+        stale: v.is_some_and(|v| !v.fresh),
+        spark: charter.spark(info),
+    }
+}
 
 /// Single-metric columns, in table order: (metric, header).
 const COLUMNS: [(&str, &str); 5] = [
@@ -32,7 +117,12 @@ const COLUMNS: [(&str, &str); 5] = [
     ("zk_watch_count", "Watches"),
     ("zk_ephemerals_count", "Ephemerals"),
 ];
-const LATENCY: [&str; 3] = ["zk_min_latency", "zk_avg_latency", "zk_max_latency"];
+/// Request latency over the range, ZooKeeper 3.6+: sums and counts of read and update latency.
+const LATENCY_SUMS: [&str; 2] = ["zk_sum_readlatency", "zk_sum_updatelatency"];
+const LATENCY_COUNTS: [&str; 2] = ["zk_cnt_readlatency", "zk_cnt_updatelatency"];
+const LATENCY_P99: [&str; 2] = ["zk_p99_readlatency", "zk_p99_updatelatency"];
+/// Before 3.6 only the average since the server started (or `srst`) exists.
+const LIFETIME_AVG: &str = "zk_avg_latency";
 const FDS: [&str; 2] = [
     "zk_open_file_descriptor_count",
     "zk_max_file_descriptor_count",
@@ -47,9 +137,13 @@ const LEADER: [&[&str]; 3] = [
 /// Table sparklines are narrower than elsewhere so that the ten columns fit 1280 px.
 const SPARK: (u32, u32) = (76, 22);
 
-/// A table cell: the newest value and a sparkline over the range.
+/// A table cell: the value at the range's end, its statistics over the range (as a `title`) and
+/// a sparkline over the range.
 pub struct Cell {
     pub value: String,
+    pub title: String,
+    /// The value is older than the lookback at the range's end: the last known one.
+    pub stale: bool,
     pub spark: Option<Sparkline>,
 }
 
@@ -57,6 +151,8 @@ impl Cell {
     fn empty() -> Cell {
         Cell {
             value: "—".into(),
+            title: String::new(),
+            stale: false,
             spark: None,
         }
     }
@@ -108,24 +204,6 @@ pub(crate) async fn one(
     render(&ctx, range, vec![cluster], path).await
 }
 
-/// The newest value of a series.
-fn latest(ctx: &Ctx, info: Option<&SeriesInfo>) -> Option<f64> {
-    let info = info?;
-    ctx.store
-        .latest(&[info.id])
-        .first()
-        .copied()
-        .flatten()
-        .map(|l| l.1)
-}
-
-fn latest_text(ctx: &Ctx, info: Option<&SeriesInfo>) -> String {
-    match (info, latest(ctx, info)) {
-        (Some(i), Some(v)) => ctx.format_of(i).format(v),
-        _ => "–".into(),
-    }
-}
-
 async fn render(
     ctx: &Ctx,
     range: TimeRange,
@@ -135,7 +213,10 @@ async fn render(
     let wanted: Vec<&str> = COLUMNS
         .iter()
         .map(|c| c.0)
-        .chain(LATENCY)
+        .chain(LATENCY_SUMS)
+        .chain(LATENCY_COUNTS)
+        .chain(LATENCY_P99)
+        .chain([LIFETIME_AVG])
         .chain(FDS)
         .chain(LEADER.iter().flat_map(|l| l.iter().copied()))
         .collect();
@@ -147,7 +228,7 @@ async fn render(
     let mut per_cluster: Vec<(String, Vec<ZkServer>, PerServer)> = Vec::new();
     let mut ids = Vec::new();
     for cluster in names {
-        let servers = zk_servers(ctx, &cluster);
+        let servers = zk_servers(ctx, &cluster, &range).await?;
         let maps: Vec<_> = servers
             .iter()
             .map(|s| {
@@ -177,43 +258,47 @@ async fn render(
     };
     let mut ensembles = Vec::new();
     for (cluster, servers, maps) in per_cluster {
+        let lookback = super::lookback_ms(ctx, &cluster);
         let mut rows = Vec::new();
         for (s, m) in servers.into_iter().zip(maps) {
             let first = |metric: &str| m.get(metric).and_then(|v| v.first());
+            let data_of = |i: Option<&SeriesInfo>| i.and_then(|i| data.get(&i.id));
+            // The value at the range's end, fresh or the last known one.
+            let at_end = |i: Option<&SeriesInfo>| {
+                data_of(i).and_then(|r| analysis::value_at(r, range.to, lookback))
+            };
             let cell = |metric: &str| -> Cell {
                 let info = first(metric);
+                let Some(i) = info else {
+                    return Cell::empty();
+                };
+                let fmt = ctx.format_of(i);
+                let v = at_end(info);
                 Cell {
-                    value: latest_text(ctx, info),
+                    value: match v {
+                        Some(v) if v.fresh => fmt.format(v.value),
+                        Some(v) => format!("last {}", fmt.format(v.value)),
+                        None => "–".into(),
+                    },
+                    stale: v.is_some_and(|v| !v.fresh),
+                    title: stats_title(data_of(info), fmt),
                     spark: charter.spark(info),
                 }
             };
             let labels = [("cluster", cluster.as_str()), ("server", s.server.as_str())];
-            let lat_infos = [first(LATENCY[0]), first(LATENCY[1]), first(LATENCY[2])];
-            let lat_values = lat_infos.map(|i| latest(ctx, i));
-            let ms = ValueFormat::new(
-                ctx.catalogue.unit(LATENCY[1]),
-                crate::model::MetricKind::Gauge,
-            );
-            let latency = Cell {
-                value: if lat_values.iter().all(Option::is_none) {
-                    "–".into()
-                } else {
-                    ms.format_joined(&lat_values, lat_values[1].unwrap_or(0.0))
-                },
-                // The average only: ZooKeeper's min and max latency are kept since the last
-                // stats reset, not per interval, so as a band they would only draw a block.
-                spark: charter.spark(lat_infos[1]).map(|mut sp| {
-                    sp.link = metric_link(&selector_text(&LATENCY, &labels), &range);
-                    sp
-                }),
-            };
-            let fd_values = [latest(ctx, first(FDS[0])), latest(ctx, first(FDS[1]))];
+            let latency = latency_cell(&m, &data, &charter, &labels, &range, ctx);
+            let fd_values: Vec<Option<f64>> = FDS
+                .iter()
+                .map(|f| at_end(first(f)).filter(|v| v.fresh).map(|v| v.value))
+                .collect();
             let fds = Cell {
                 value: if fd_values.iter().all(Option::is_none) {
                     "–".into()
                 } else {
                     ValueFormat::plain().format_joined(&fd_values, fd_values[0].unwrap_or(0.0))
                 },
+                title: stats_title(data_of(first(FDS[0])), ValueFormat::plain()),
+                stale: false,
                 spark: charter.spark(first(FDS[0])),
             };
             let leader = if s.is_leader() {
@@ -221,9 +306,14 @@ async fn render(
                     .iter()
                     .map(|names| names.iter().find_map(|n| first(n)))
                     .collect();
-                let values: Vec<Option<f64>> = infos.iter().map(|i| latest(ctx, *i)).collect();
+                let values: Vec<Option<f64>> = infos
+                    .iter()
+                    .map(|i| at_end(*i).filter(|v| v.fresh).map(|v| v.value))
+                    .collect();
                 Cell {
                     value: ValueFormat::plain().format_joined(&values, 0.0),
+                    title: String::new(),
+                    stale: false,
                     spark: charter.spark(infos[1].or(infos[0])),
                 }
             } else {
@@ -246,10 +336,12 @@ async fn render(
         let servers: Vec<ZkServer> = rows.iter().map(|r| r.s.clone()).collect();
         let health = ensemble_health(&servers);
         let summary = if health.standalone {
-            format!("{up} of 1 server up · standalone (no leader by design)")
+            format!(
+                "{up} of 1 server up at the end of the range · standalone (no leader by design)"
+            )
         } else {
             format!(
-                "{up} of {} servers up · leader: {}",
+                "{up} of {} servers up at the end of the range · leader: {}",
                 rows.len(),
                 if leaders.is_empty() {
                     "none".to_string()

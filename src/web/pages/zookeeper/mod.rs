@@ -7,16 +7,17 @@ pub mod server;
 mod tile;
 
 use super::Ctx;
-use crate::model::{MatchOp, Matcher, Timestamp, now_ms};
-use crate::store::StoredEvent;
-use crate::store::{SeriesId, SeriesInfo};
+use crate::analysis;
+use crate::model::{MatchOp, Matcher, Timestamp};
+use crate::store::{EventQuery, SeriesId, SeriesInfo, SeriesRange, StoredEvent};
 use crate::targets::TargetStatus;
+use crate::web::error::{WebError, WebResult};
 use crate::web::format::urlencode;
 use crate::web::sources::WebSource;
 use crate::web::timerange::TimeRange;
 use axum::Router;
 use axum::routing::get;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 /// The ZooKeeper pages, their navigation entry and overview tile.
 pub const WEB: WebSource = WebSource {
@@ -52,20 +53,27 @@ fn event_link(e: &StoredEvent, around: &TimeRange) -> Option<String> {
     })
 }
 
-/// A ZooKeeper server's facts for tables: configured or seen in the data.
+/// A ZooKeeper server's facts at the end of the page's range: configured or seen in the data.
+/// Everything here comes from stored series and events up to that time, so a permalink shows the
+/// same facts whenever it is opened.
 #[derive(Clone, Debug, Default)]
 pub struct ZkServer {
     pub cluster: String,
     pub server: String,
     pub configured: bool,
-    /// Some(true) up, Some(false) down, None unknown.
+    /// At the range's end: Some(true) up, Some(false) down, None no scrape recorded near it.
     pub up: Option<bool>,
+    /// When the current failure started (its `target_down` event), if down.
+    pub down_since: Option<Timestamp>,
+    /// The failure's text, if down.
     pub error: Option<String>,
-    /// `leader`, `follower`, `observer`, `standalone`, … or `unknown`.
+    /// `leader`, `follower`, `observer`, `standalone`, … while up; `unknown` otherwise.
     pub mode: String,
-    pub mode_stale: bool,
+    /// The last mode reported before the range's end, when the server is not up (and when).
+    pub last_known: Option<(String, Timestamp)>,
     pub zxid: Option<String>,
     pub version: Option<String>,
+    /// The newest sample of the server at or before the range's end.
     pub last_seen: Option<Timestamp>,
 }
 
@@ -82,23 +90,50 @@ impl ZkServer {
         match self.up {
             Some(true) => "up",
             Some(false) => "down",
-            None => "not scraped yet",
+            None => "no data",
         }
     }
 
     pub fn mode_class(&self) -> &str {
         match self.mode.as_str() {
-            "leader" | "follower" | "observer" | "standalone" if !self.mode_stale => &self.mode,
+            "leader" | "follower" | "observer" | "standalone" if self.up == Some(true) => {
+                &self.mode
+            }
             _ => "unknown",
         }
     }
 
+    /// What the state column says under the badges when the server's state is not known at the
+    /// range's end: `unknown since 12:03:15 · last known leader`.
+    pub fn state_note(&self) -> Option<String> {
+        if self.up == Some(true) {
+            return None;
+        }
+        let mut parts = Vec::new();
+        match (self.up, self.down_since) {
+            (Some(false), Some(t)) => {
+                parts.push(format!("unknown since {}", crate::web::format::utc(t)))
+            }
+            (Some(false), None) => parts.push("unknown (down)".to_string()),
+            _ => parts.push("no scrape near the end of this range".to_string()),
+        }
+        if let Some((m, _)) = &self.last_known {
+            parts.push(format!("last known {m}"));
+        }
+        Some(parts.join(" · "))
+    }
+
     pub fn is_leader(&self) -> bool {
-        self.mode == "leader" && !self.mode_stale
+        self.mode == "leader" && self.up == Some(true)
     }
 
     pub fn is_standalone(&self) -> bool {
-        self.mode == "standalone" && !self.mode_stale
+        self.mode == "standalone" && self.up == Some(true)
+            || self.up != Some(true)
+                && self
+                    .last_known
+                    .as_ref()
+                    .is_some_and(|(m, _)| m == "standalone")
     }
 
     /// The version without build details (`3.8.0`); the full text goes in a `title`.
@@ -150,7 +185,10 @@ pub fn ensemble_health(servers: &[ZkServer]) -> EnsembleHealth {
     let up = servers.iter().filter(|s| s.up == Some(true)).count();
     let down = servers.iter().filter(|s| s.up == Some(false)).count();
     let unknown = n - up - down;
-    let voters: Vec<&ZkServer> = servers.iter().filter(|s| s.mode != "observer").collect();
+    let is_observer = |s: &ZkServer| {
+        s.mode == "observer" || s.last_known.as_ref().is_some_and(|(m, _)| m == "observer")
+    };
+    let voters: Vec<&ZkServer> = servers.iter().filter(|s| !is_observer(s)).collect();
     let voters_up = voters.iter().filter(|s| s.up == Some(true)).count();
     let leaders = servers.iter().filter(|s| s.is_leader()).count();
     let quorum = voters_up * 2 > voters.len();
@@ -161,7 +199,9 @@ pub fn ensemble_health(servers: &[ZkServer]) -> EnsembleHealth {
         ));
     }
     if unknown > 0 {
-        reasons.push(format!("{unknown} not scraped yet"));
+        reasons.push(format!(
+            "{unknown} without a scrape near the end of the range"
+        ));
     }
     let mut critical = false;
     if !standalone && n > 1 {
@@ -177,14 +217,12 @@ pub fn ensemble_health(servers: &[ZkServer]) -> EnsembleHealth {
             critical = true;
         }
     }
-    let stale = servers
+    let silent = servers
         .iter()
-        .filter(|s| s.up == Some(true) && s.mode_stale)
+        .filter(|s| s.up == Some(true) && s.mode == "unknown")
         .count();
-    if stale > 0 {
-        reasons.push(format!(
-            "mode of {stale} server(s) not reported for 5 minutes"
-        ));
+    if silent > 0 {
+        reasons.push(format!("{silent} up without reporting a mode"));
     }
     let class = if critical || (n == 1 && down == 1) {
         "critical"
@@ -202,44 +240,46 @@ pub fn ensemble_health(servers: &[ZkServer]) -> EnsembleHealth {
     }
 }
 
-/// A server's state counts as current when its newest sample is younger than this.
-const STALE_MS: i64 = 5 * 60_000;
-
-fn matches_server(t: &TargetStatus, cluster: &str, server: &str) -> bool {
-    t.cluster == cluster
-        && t.source.starts_with("zookeeper")
-        && (t.identity.get("server") == Some(server)
-            || t.target == server
-            || t.target.ends_with(&format!("//{server}")))
+/// How far before the range's end a sample still counts as current: Prometheus' lookback, or
+/// three intervals of a slower target.
+fn lookback_ms(ctx: &Ctx, cluster: &str) -> i64 {
+    let slowest = ctx
+        .targets
+        .snapshot()
+        .iter()
+        .filter(|t| t.cluster == cluster && t.source.starts_with("zookeeper"))
+        .map(|t| t.interval_ms)
+        .max()
+        .unwrap_or(0);
+    (5 * 60_000).max(3 * slowest)
 }
 
-/// Series with their newest sample, by the value of one label.
-type ByLabel = HashMap<String, Vec<(SeriesInfo, Option<(Timestamp, f64)>)>>;
-
-/// The newest value of each (label value of `by`) among `metric{cluster=…}` series.
-fn latest_by(ctx: &Ctx, metric: &str, cluster: &str, by: &str) -> ByLabel {
-    let infos = ctx
-        .store
-        .select(Some(metric), &[Matcher::eq("cluster", cluster)]);
-    let ids: Vec<SeriesId> = infos.iter().map(|i| i.id).collect();
-    let latest = ctx.store.latest(&ids);
-    let mut out: HashMap<String, Vec<_>> = HashMap::new();
-    for (info, l) in infos.into_iter().zip(latest) {
-        if let Some(v) = info.key.labels.get(by).map(str::to_string) {
-            out.entry(v).or_default().push((info, l));
-        }
+/// The targets that read `server`: its four-letter-word address and the AdminServer URLs that
+/// said they are it.
+fn targets_of(registry: &[TargetStatus], cluster: &str, server: &str) -> Vec<String> {
+    let mut out: Vec<String> = registry
+        .iter()
+        .filter(|t| {
+            t.cluster == cluster
+                && t.source.starts_with("zookeeper")
+                && (t.target == server || t.identity.get("server") == Some(server))
+        })
+        .map(|t| t.target.clone())
+        .collect();
+    if out.is_empty() {
+        out.push(server.to_string());
     }
     out
 }
 
-/// Every ZooKeeper server of a cluster (configured, then seen in data), with mode, zxid, version
-/// and up/down from the live target registry (falling back to the stored `up` series).
-pub fn zk_servers(ctx: &Ctx, cluster: &str) -> Vec<ZkServer> {
-    let now = now_ms();
+/// Every ZooKeeper server of a cluster (configured, then seen in data), with up/down, mode, zxid
+/// and version at the end of `range`, from stored series and events only.
+pub async fn zk_servers(ctx: &Ctx, cluster: &str, range: &TimeRange) -> WebResult<Vec<ZkServer>> {
+    let registry = ctx.targets.snapshot();
     // Configured: the four-letter-word targets (named by their client port), and AdminServer
     // targets once a scrape has told which server they are.
     let mut names: Vec<(String, bool)> = Vec::new();
-    for t in ctx.targets.snapshot() {
+    for t in &registry {
         if t.cluster != cluster || !t.source.starts_with("zookeeper") {
             continue;
         }
@@ -271,89 +311,142 @@ pub fn zk_servers(ctx: &Ctx, cluster: &str) -> Vec<ZkServer> {
             names.push((s, false));
         }
     }
-    let states = latest_by(ctx, "zk_server_state", cluster, "server");
-    let epochs = latest_by(ctx, "zk_zxid_epoch", cluster, "server");
-    let counters = latest_by(ctx, "zk_zxid_counter", cluster, "server");
-    let versions = latest_by(ctx, "zk_version_info", cluster, "server");
-    let ups = latest_by(ctx, "up", cluster, "target");
-    let registry = ctx.targets.snapshot();
-    names
-        .into_iter()
-        .map(|(server, configured)| {
-            let mut z = ZkServer {
-                cluster: cluster.to_string(),
-                server: server.clone(),
-                configured,
-                mode: "unknown".into(),
-                ..Default::default()
-            };
-            let statuses: Vec<&TargetStatus> = registry
+
+    // The series that say what a server is, and the `up` of its targets.
+    const FACTS: [&str; 4] = [
+        "zk_server_state",
+        "zk_zxid_epoch",
+        "zk_zxid_counter",
+        "zk_version_info",
+    ];
+    let mut per_server: Vec<(Vec<String>, Vec<SeriesInfo>, Vec<SeriesInfo>)> = Vec::new();
+    let mut ids: Vec<SeriesId> = Vec::new();
+    for (server, _) in &names {
+        let targets = targets_of(&registry, cluster, server);
+        let mut facts = Vec::new();
+        for metric in FACTS {
+            facts.extend(ctx.store.select(
+                Some(metric),
+                &[
+                    Matcher::eq("cluster", cluster),
+                    Matcher::eq("server", server),
+                ],
+            ));
+        }
+        let mut ups = Vec::new();
+        for t in &targets {
+            ups.extend(ctx.store.select(
+                Some("up"),
+                &[Matcher::eq("cluster", cluster), Matcher::eq("target", t)],
+            ));
+        }
+        ids.extend(facts.iter().chain(&ups).map(|i| i.id));
+        per_server.push((targets, facts, ups));
+    }
+    let data = crate::web::pages::fetch_ranges_points(ctx, &ids, range, 120).await?;
+    let lookback = lookback_ms(ctx, cluster);
+    let to = range.to;
+
+    let mut out = Vec::new();
+    for ((server, configured), (targets, facts, ups)) in names.into_iter().zip(per_server) {
+        let mut z = ZkServer {
+            cluster: cluster.to_string(),
+            server: server.clone(),
+            configured,
+            mode: "unknown".into(),
+            ..Default::default()
+        };
+        let up_now: Vec<bool> = ups
+            .iter()
+            .filter_map(|i| data.get(&i.id))
+            .filter_map(|r| analysis::value_at(r, to, lookback))
+            .filter(|v| v.fresh)
+            .map(|v| v.value >= 1.0)
+            .collect();
+        z.up = if up_now.contains(&true) {
+            Some(true)
+        } else if up_now.is_empty() {
+            None
+        } else {
+            Some(false)
+        };
+        let of = |metric: &str| -> Vec<(&SeriesInfo, &SeriesRange)> {
+            facts
                 .iter()
-                .filter(|t| matches_server(t, cluster, &server))
-                .collect();
-            if !statuses.is_empty() {
-                z.up = if statuses.iter().any(|t| t.up == Some(true)) {
-                    Some(true)
-                } else if statuses.iter().any(|t| t.up == Some(false)) {
-                    Some(false)
-                } else {
-                    // Not scraped since this process started: the stored `up` of the last few
-                    // minutes says more than "not scraped yet" (right after every restart).
-                    statuses
-                        .iter()
-                        .filter_map(|t| ups.get(&t.target))
-                        .flatten()
-                        .filter_map(|(_, l)| *l)
-                        .max_by_key(|l| l.0)
-                        .filter(|l| now - l.0 < STALE_MS)
-                        .map(|l| l.1 >= 1.0)
-                };
-                z.error = statuses.iter().find_map(|t| {
-                    if t.up == Some(false) {
-                        t.last_error.clone()
-                    } else {
-                        None
-                    }
-                });
-            } else if let Some(v) = ups
-                .get(&server)
-                .and_then(|v| v.iter().filter_map(|(_, l)| *l).max_by_key(|l| l.0))
-            {
-                z.up = Some(v.1 >= 1.0 && now - v.0 < STALE_MS);
-            }
-            if let Some(list) = states.get(&server) {
-                let current = list
-                    .iter()
-                    .filter_map(|(info, l)| l.filter(|l| l.1 >= 1.0).map(|l| (info, l)))
-                    .max_by_key(|(_, l)| l.0);
-                if let Some((info, l)) = current {
-                    z.mode = info
-                        .key
-                        .labels
-                        .get("state")
-                        .unwrap_or("unknown")
-                        .to_string();
-                    z.mode_stale = now - l.0 > STALE_MS;
-                    z.last_seen = Some(l.0);
-                }
-            }
-            let val = |m: &ByLabel| {
-                m.get(&server)
-                    .and_then(|v| v.iter().filter_map(|(_, l)| *l).max_by_key(|l| l.0))
-                    .map(|l| l.1)
+                .filter(|i| i.key.metric == metric)
+                .filter_map(|i| data.get(&i.id).map(|r| (i, r)))
+                .collect()
+        };
+        let states = of("zk_server_state");
+        let labelled =
+            |v: &[(&SeriesInfo, &SeriesRange)], label: &str| -> Vec<(String, SeriesRange)> {
+                v.iter()
+                    .filter_map(|(i, r)| {
+                        i.key
+                            .labels
+                            .get(label)
+                            .map(|l| (l.to_string(), (*r).clone()))
+                    })
+                    .collect()
             };
-            if let (Some(e), Some(c)) = (val(&epochs), val(&counters)) {
+        let state_ranges = labelled(&states, "state");
+        let state_refs = state_ranges.iter().map(|(l, r)| (l.as_str(), r));
+        if z.up == Some(true) {
+            if let Some((m, _)) = analysis::state_at(state_refs, to, Some(lookback)) {
+                z.mode = m.to_string();
+            }
+            let num = |metric: &str| {
+                of(metric)
+                    .first()
+                    .and_then(|(_, r)| analysis::value_at(r, to, lookback))
+                    .filter(|v| v.fresh)
+                    .map(|v| v.value)
+            };
+            if let (Some(e), Some(c)) = (num("zk_zxid_epoch"), num("zk_zxid_counter")) {
                 z.zxid = Some(format_zxid(e, c));
             }
-            z.version = versions.get(&server).and_then(|v| {
-                v.iter()
-                    .filter(|(_, l)| l.is_some_and(|l| l.1 >= 1.0))
-                    .max_by_key(|(_, l)| l.map(|l| l.0))
-                    .and_then(|(info, _)| info.key.labels.get("version").map(str::to_string))
-            });
-            z
-        })
-        .collect()
+        } else if let Some((m, v)) = analysis::state_at(state_refs, to, None) {
+            z.last_known = Some((m.to_string(), v.at));
+        }
+        let versions = labelled(&of("zk_version_info"), "version");
+        z.version = analysis::state_at(versions.iter().map(|(l, r)| (l.as_str(), r)), to, None)
+            .map(|(v, _)| v.to_string());
+        z.last_seen = states
+            .iter()
+            .chain(of("zk_zxid_epoch").iter())
+            .filter_map(|(_, r)| analysis::value_at(r, to, 0))
+            .map(|v| v.at)
+            .max();
+        if z.up == Some(false) {
+            // The failure that is still going on at the range's end: the newest `target_down`.
+            let mut newest: Option<crate::store::StoredEvent> = None;
+            for t in &targets {
+                let found = ctx
+                    .store
+                    .events(&EventQuery {
+                        start: 0,
+                        end: to,
+                        cluster: Some(cluster.to_string()),
+                        subject: Some(t.clone()),
+                        kinds: vec![crate::collector::TARGET_DOWN.to_string()],
+                        limit: 1,
+                    })
+                    .await
+                    .map_err(|e| WebError::Store(e.to_string()))?;
+                if let Some(e) = found.into_iter().next()
+                    && newest.as_ref().is_none_or(|n| e.event.ts > n.event.ts)
+                {
+                    newest = Some(e);
+                }
+            }
+            if let Some(e) = newest {
+                z.down_since = Some(e.event.ts);
+                z.error = Some(e.event.message);
+            }
+        }
+        out.push(z);
+    }
+    Ok(out)
 }
 
 /// `0x{epoch:x}{counter:08x}`, as ZooKeeper prints a zxid.
@@ -426,7 +519,7 @@ mod tests {
         assert_eq!(h.class, "critical");
         assert_eq!(
             h.reasons_text(),
-            "2 of 3 servers down · no quorum · no leader"
+            "2 of 3 servers down · no quorum · no leader · 1 up without reporting a mode"
         );
         // An observer does not count towards the quorum.
         let obs = [

@@ -350,7 +350,8 @@ pub(crate) async fn show(
         }
     };
     require_cluster(&ctx, &cluster)?;
-    let s = zk_servers(&ctx, &cluster)
+    let s = zk_servers(&ctx, &cluster, &range)
+        .await?
         .into_iter()
         .find(|s| s.server == server)
         .ok_or_else(|| WebError::NotFound(format!("Cluster {cluster:?} has no ZooKeeper server {server:?} (not configured, no stored data).")))?;
@@ -421,7 +422,15 @@ pub(crate) async fn show(
     }
     groups.retain(|g| !g.charts.is_empty() || !g.flat.is_empty());
 
-    let (states_now, states) = state_strips(&ctx, &state_infos, &data, &range, &labels);
+    let lookback = super::lookback_ms(&ctx, &cluster);
+    let (states_now, states) = state_strips(
+        &state_infos,
+        &data,
+        &range,
+        &labels,
+        lookback,
+        s.up == Some(true),
+    );
     let docs = ctx
         .store
         .documents(&cluster, &server)
@@ -435,7 +444,6 @@ pub(crate) async fn show(
         })
         .collect();
     let server_events = own.iter().take(30).map(EventRow::new).collect();
-    let now = crate::model::now_ms();
     let page = ZkServerPage {
         page: PageCtx::new(
             &ctx,
@@ -449,7 +457,13 @@ pub(crate) async fn show(
         ensemble_link: format!("/zookeeper/{}?{}", urlencode(&cluster), range.query()),
         last_seen: s
             .last_seen
-            .map(|t| format!("{} ({} ago)", utc(t), age(now - t)))
+            .map(|t| {
+                if range.to - t < 60_000 {
+                    utc(t)
+                } else {
+                    format!("{} ({} before the range's end)", utc(t), age(range.to - t))
+                }
+            })
             .unwrap_or_else(|| "never".into()),
         s,
         states_now,
@@ -740,13 +754,15 @@ fn labels_series_name(info: &SeriesInfo) -> String {
     }
 }
 
-/// The state strips and the header's current states.
+/// The state strips and the header's states at the range's end. A server that is not up then has
+/// no current state: its header says unknown, and the strips show where its states end.
 fn state_strips(
-    ctx: &Ctx,
     infos: &[SeriesInfo],
     data: &HashMap<SeriesId, SeriesRange>,
     range: &TimeRange,
     labels: &[(&str, &str)],
+    lookback: i64,
+    up: bool,
 ) -> (Vec<StateNow>, Option<StateChart>) {
     let mut specs = Vec::new();
     let mut now = Vec::new();
@@ -757,9 +773,16 @@ fn state_strips(
         if members.is_empty() {
             continue;
         }
-        let latest = ctx
-            .store
-            .latest(&members.iter().map(|i| i.id).collect::<Vec<_>>());
+        // Each member's value at the range's end, if fresh then and the server is up.
+        let at_end: Vec<Option<(Timestamp, f64)>> = members
+            .iter()
+            .map(|i| {
+                data.get(&i.id)
+                    .and_then(|r| crate::analysis::value_at(r, range.to, lookback))
+                    .filter(|v| v.fresh && (up || metric == "up"))
+                    .map(|v| (v.at, v.value))
+            })
+            .collect();
         match kind {
             StateKind::Info(state_label) => {
                 // Versions without build details: the full text is in the header.
@@ -774,7 +797,7 @@ fn state_strips(
                 // The current state: the series at 1 with the newest sample.
                 let current = members
                     .iter()
-                    .zip(&latest)
+                    .zip(&at_end)
                     .filter_map(|(i, l)| l.filter(|l| l.1 >= 1.0).map(|l| (l.0, state_of(i))))
                     .max_by_key(|(ts, _)| *ts)
                     .map(|(_, s)| s);
@@ -807,7 +830,7 @@ fn state_strips(
                             .or_insert_with(|| format!("s-c{}", n % 6));
                     }
                 }
-                let current_text = current.clone().unwrap_or_else(|| "–".into());
+                let current_text = current.clone().unwrap_or_else(|| "unknown".into());
                 now.push(StateNow {
                     label,
                     class: state_class(&current_text, &version_classes),
@@ -824,7 +847,7 @@ fn state_strips(
             }
             StateKind::Bool(one, zero) => {
                 let name = |v: f64| if v >= 1.0 { one } else { zero };
-                for (i, l) in members.iter().zip(&latest) {
+                for (i, l) in members.iter().zip(&at_end) {
                     let buckets: Vec<StateAt> = data
                         .get(&i.id)
                         .map(|r| r.buckets.as_slice())
@@ -848,8 +871,11 @@ fn state_strips(
                     if metric != "up" {
                         now.push(StateNow {
                             label,
-                            class: state_class(current.as_deref().unwrap_or("–"), &version_classes),
-                            value: current.clone().unwrap_or_else(|| "–".into()),
+                            class: state_class(
+                                current.as_deref().unwrap_or("unknown"),
+                                &version_classes,
+                            ),
+                            value: current.clone().unwrap_or_else(|| "unknown".into()),
                         });
                     }
                     specs.push(StripSpec {

@@ -1,11 +1,14 @@
-//! The ZooKeeper tile of the overview: the ensemble's health with its reasons, servers up, leader
-//! (or "standalone"), modes, worst latency and outstanding requests, and four charts.
+//! The ZooKeeper tile of the overview, all for the page's range: the ensemble's health with its
+//! reasons, servers up, leader (or "standalone") and modes at the range's end; the average
+//! request latency and the most outstanding requests over the range; and four charts.
 
 use super::{ensemble_health, zk_servers};
-use crate::model::Matcher;
+use crate::analysis;
+use crate::model::{Matcher, MetricKind};
 use crate::store::{SeriesInfo, StoredEvent};
 use crate::web::Ctx;
-use crate::web::format::urlencode;
+use crate::web::chart::{ChartSpec, SeriesData};
+use crate::web::format::{ValueFormat, urlencode};
 use crate::web::page::metric_link;
 use crate::web::pages::{Charter, event_marks, fetch_ranges, selector_text};
 use crate::web::sources::{Tile, TileFuture};
@@ -15,9 +18,12 @@ use std::collections::BTreeMap;
 /// The overview's charts are narrower than the other pages' so that four fit a row.
 const CHART: (u32, u32) = (340, 130);
 
-/// The charts of each cluster: (metric, title).
-const CHARTS: [(&str, &str); 4] = [
-    ("zk_avg_latency", "ZooKeeper average latency"),
+/// Request latency over time (ZooKeeper 3.6+): read and update latency sums and counts.
+const LATENCY_SUMS: [&str; 2] = ["zk_sum_readlatency", "zk_sum_updatelatency"];
+const LATENCY_COUNTS: [&str; 2] = ["zk_cnt_readlatency", "zk_cnt_updatelatency"];
+
+/// The charts drawn from stored series as they are: (metric, title).
+const CHARTS: [(&str, &str); 3] = [
     ("zk_outstanding_requests", "ZooKeeper outstanding requests"),
     ("zk_znode_count", "ZooKeeper znodes"),
     (
@@ -26,25 +32,6 @@ const CHARTS: [(&str, &str); 4] = [
     ),
 ];
 
-/// The largest newest value of `metric` across a cluster's series, formatted.
-fn max_latest(ctx: &Ctx, metric: &str, cluster: &str) -> String {
-    let infos = ctx
-        .store
-        .select(Some(metric), &[Matcher::eq("cluster", cluster)]);
-    let ids: Vec<_> = infos.iter().map(|i| i.id).collect();
-    let max = ctx
-        .store
-        .latest(&ids)
-        .into_iter()
-        .flatten()
-        .map(|l| l.1)
-        .reduce(f64::max);
-    match (max, infos.first()) {
-        (Some(v), Some(i)) => ctx.format_of(i).format(v),
-        _ => "–".into(),
-    }
-}
-
 pub(super) fn tile<'a>(
     ctx: &'a Ctx,
     cluster: &'a str,
@@ -52,7 +39,7 @@ pub(super) fn tile<'a>(
     events: &'a [StoredEvent],
 ) -> TileFuture<'a> {
     Box::pin(async move {
-        let servers = zk_servers(ctx, cluster);
+        let servers = zk_servers(ctx, cluster, range).await?;
         if servers.is_empty() {
             return Ok(None);
         }
@@ -79,6 +66,35 @@ pub(super) fn tile<'a>(
         } else {
             leaders.join(", ")
         };
+        let cl = [Matcher::eq("cluster", cluster)];
+        let select = |metrics: &[&str]| -> Vec<SeriesInfo> {
+            metrics
+                .iter()
+                .flat_map(|m| ctx.store.select(Some(m), &cl))
+                .collect()
+        };
+        let chart_infos: Vec<Vec<SeriesInfo>> = CHARTS.iter().map(|(m, _)| select(&[m])).collect();
+        let sums = select(&LATENCY_SUMS);
+        let counts = select(&LATENCY_COUNTS);
+        let outstanding = select(&["zk_outstanding_requests"]);
+        let ids: Vec<_> = chart_infos
+            .iter()
+            .flatten()
+            .chain(&sums)
+            .chain(&counts)
+            .map(|i| i.id)
+            .collect();
+        let data = fetch_ranges(ctx, &ids, range, CHART.0).await?;
+        let ranges = |infos: &[SeriesInfo]| -> Vec<&crate::store::SeriesRange> {
+            infos.iter().filter_map(|i| data.get(&i.id)).collect()
+        };
+        let ms = ValueFormat::new(ctx.catalogue.unit(LATENCY_SUMS[0]), MetricKind::Gauge);
+        let latency = analysis::mean_from_counters(&ranges(&sums), &ranges(&counts));
+        let worst_outstanding = ranges(&outstanding)
+            .into_iter()
+            .filter_map(analysis::range_stats)
+            .map(|s| s.max)
+            .reduce(f64::max);
         let facts = vec![
             (
                 "Servers up".to_string(),
@@ -87,22 +103,19 @@ pub(super) fn tile<'a>(
             ("Leader".to_string(), leader),
             ("Modes".to_string(), modes),
             (
-                "Max avg latency".to_string(),
-                max_latest(ctx, "zk_avg_latency", cluster),
+                "Request latency, range average".to_string(),
+                match latency {
+                    Some(v) => ms.format(v),
+                    None if counts.is_empty() => "not reported (ZooKeeper < 3.6)".into(),
+                    None => "no requests".into(),
+                },
             ),
             (
-                "Max outstanding".to_string(),
-                max_latest(ctx, "zk_outstanding_requests", cluster),
+                "Most outstanding requests in range".to_string(),
+                worst_outstanding.map_or_else(|| "–".into(), |v| ValueFormat::plain().format(v)),
             ),
         ];
 
-        let cl = [Matcher::eq("cluster", cluster)];
-        let chart_infos: Vec<Vec<SeriesInfo>> = CHARTS
-            .iter()
-            .map(|(metric, _)| ctx.store.select(Some(metric), &cl))
-            .collect();
-        let ids: Vec<_> = chart_infos.iter().flatten().map(|i| i.id).collect();
-        let data = fetch_ranges(ctx, &ids, range, CHART.0).await?;
         let marks = event_marks(events);
         let charter = Charter {
             catalogue: &ctx.catalogue,
@@ -114,19 +127,58 @@ pub(super) fn tile<'a>(
         };
         let server = |i: &SeriesInfo| i.key.labels.get("server").unwrap_or("?").to_string();
         let labels = [("cluster", cluster)];
-        let charts = CHARTS
-            .iter()
-            .zip(&chart_infos)
-            .map(|((metric, title), infos)| {
-                charter.chart(
-                    title.to_string(),
-                    metric_link(&selector_text(&[metric], &labels), range),
-                    &infos.iter().collect::<Vec<_>>(),
-                    server,
-                    true,
+        let mut charts = Vec::new();
+        // Average request latency per server over time, from the counters (3.6+).
+        if !counts.is_empty() {
+            let mut lines = Vec::new();
+            for s in &servers {
+                let of = |infos: &[SeriesInfo]| -> Vec<&crate::store::SeriesRange> {
+                    infos
+                        .iter()
+                        .filter(|i| i.key.labels.get("server") == Some(s.server.as_str()))
+                        .filter_map(|i| data.get(&i.id))
+                        .collect()
+                };
+                let (sr, cr) = (of(&sums), of(&counts));
+                let Some(step) = cr.first().map(|r| r.step_ms) else {
+                    continue;
+                };
+                let points = analysis::mean_series_from_counters(&sr, &cr);
+                lines.push(SeriesData::from_values(s.server.clone(), &points, step));
+            }
+            let names: Vec<&str> = LATENCY_SUMS
+                .iter()
+                .chain(&LATENCY_COUNTS)
+                .copied()
+                .collect();
+            charts.push(
+                ChartSpec::new(
+                    "ZooKeeper request latency (read and update average)",
+                    metric_link(&selector_text(&names, &labels), range),
+                    CHART,
+                    (range.from, range.to),
+                    ms,
+                    lines,
                 )
-            })
-            .collect();
+                .events(marks.clone())
+                .hover_px(2.0)
+                .render(),
+            );
+        }
+        charts.extend(
+            CHARTS
+                .iter()
+                .zip(&chart_infos)
+                .map(|((metric, title), infos)| {
+                    charter.chart(
+                        title.to_string(),
+                        metric_link(&selector_text(&[metric], &labels), range),
+                        &infos.iter().collect::<Vec<_>>(),
+                        server,
+                        true,
+                    )
+                }),
+        );
         Ok(Some(Tile {
             title: "ZooKeeper".into(),
             link: format!("/zookeeper/{}?{}", urlencode(cluster), range.query()),
