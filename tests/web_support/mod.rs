@@ -272,13 +272,19 @@ pub fn status(server: &str, up: Option<bool>, error: Option<&str>, now: Timestam
 /// Starts a server over a store holding `hours` of scrapes for two ZooKeeper servers ending now,
 /// one hour of zk1 latency a week ago, events, documents and an escaping probe.
 pub async fn start_with(with_token: bool, hours: i64) -> Env {
+    start_span(with_token, hours * 3_600_000).await
+}
+
+/// [`start_with`] with the history's length in milliseconds (ten minutes, say, as a server that
+/// just started has).
+pub async fn start_span(with_token: bool, span_ms: i64) -> Env {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(StoreConfig::new(dir.path().join("web.db")))
         .await
         .expect("open store");
     let now = now_ms();
     let end = now - now.rem_euclid(SCRAPE_MS) - SCRAPE_MS;
-    let start = end - hours * 3_600_000;
+    let start = end - span_ms;
 
     let mut servers = Vec::new();
     for (server, mode) in SERVERS {
@@ -308,7 +314,8 @@ pub async fn start_with(with_token: bool, hours: i64) -> Env {
         .expect("resolve")[0];
     let events = [
         Event {
-            ts: start + 1_800_000,
+            // Half an hour in, or at the end of a shorter history (never in the future).
+            ts: (start + 1_800_000).min(end),
             kind: "zk_leader_change".into(),
             severity: Severity::Warning,
             cluster: CLUSTER.into(),
