@@ -40,7 +40,7 @@ async fn overview_shows_ensemble_health_charts_and_latest_events() {
         html.contains("1 follower · 1 leader · 1 unknown"),
         "mode counts"
     );
-    assert!(html.contains("ZooKeeper average latency"));
+    assert!(html.contains("ZooKeeper request latency (read and update average)"));
     assert!(
         count(&html, "<svg class=\"ch\"") >= 2,
         "charts are inline SVG"
@@ -84,13 +84,17 @@ async fn ensemble_page_has_one_row_per_configured_server_with_sparklines() {
         "the health reasons are named"
     );
     assert!(
-        !html.contains("class=\"scroll\""),
-        "the table fits without scrolling"
+        html.contains("<div class=\"scroll\">\n<table class=\"wide ensemble\">"),
+        "a narrow window scrolls the table instead of cutting it"
+    );
+    assert!(
+        html.contains("unknown since ") && html.contains(DOWN_ERROR),
+        "the down server's state is unknown since its failure, with the failure's text"
     );
     let (status, one) = env.text("/zookeeper/lab").await;
     assert_eq!(status, 200);
     assert!(
-        one.contains("2 of 3 servers up · leader: zk1:2181"),
+        one.contains("2 of 3 servers up at the end of the range · leader: zk1:2181"),
         "{one}"
     );
     let (status, html) = env.text("/zookeeper/nowhere").await;
@@ -490,5 +494,82 @@ async fn static_files_are_embedded_cached_and_headers_are_safe() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 413);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_range_without_data_shows_no_current_state() {
+    let env = start().await;
+    let (status, html) = env
+        .text("/?from=1900-01-01T00:00:00Z&to=1900-01-02T00:00:00Z")
+        .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("<dt>Servers up</dt><dd>0 / 3</dd>")
+            && html.contains("<dt>Leader</dt><dd>–</dd>"),
+        "nothing was known in 1900: {html}"
+    );
+    assert!(!html.contains("badge leader"), "no leader in 1900");
+    // The same page now does show the leader (positive control).
+    let (_, now) = env.text("/?range=1h").await;
+    assert!(now.contains("<dt>Leader</dt><dd>zk1:2181</dd>"));
+    let (_, zk) = env
+        .text("/zookeeper/lab?from=1900-01-01T00:00:00Z&to=1900-01-02T00:00:00Z")
+        .await;
+    assert!(
+        zk.contains("0 of 3 servers up at the end of the range"),
+        "{zk}"
+    );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fixed_window_shows_the_same_tables_after_new_data_arrives() {
+    let env = start().await;
+    // A window that ended ten minutes before the newest data.
+    let to = env.end - 600_000;
+    let path = format!("/zookeeper/lab?from={}&to={}", to - 3_600_000, to);
+    let table = |html: &str| {
+        let a = html.find("<table class=\"wide ensemble\">").expect("table");
+        let b = html[a..].find("</table>").unwrap() + a;
+        html[a..b].to_string()
+    };
+    let (_, before) = env.text(&path).await;
+    // New scrapes after the window, with different values: the live page changes, the window not.
+    let later = format!(
+        "/zookeeper/lab?from={}&to={}",
+        env.end - 3_600_000,
+        env.end + 4 * SCRAPE_MS
+    );
+    let (_, live_before) = env.text(&later).await;
+    let servers: Vec<_> = {
+        let mut v = Vec::new();
+        for (server, mode) in SERVERS {
+            let s = ZkSeries::new(server, mode);
+            let ids = env.store.resolve(&s.keys).await.expect("resolve");
+            v.push((s, ids));
+        }
+        v
+    };
+    write_scrapes(
+        &env.store,
+        &servers,
+        env.start - 7_777 * SCRAPE_MS,
+        env.end + SCRAPE_MS,
+        env.end + 4 * SCRAPE_MS,
+    )
+    .await;
+    let (_, after) = env.text(&path).await;
+    assert_eq!(
+        table(&before),
+        table(&after),
+        "the permalink's table is unchanged"
+    );
+    let (_, live_after) = env.text(&later).await;
+    assert_ne!(
+        table(&live_before),
+        table(&live_after),
+        "positive control: a window that covers the new scrapes did change"
+    );
     env.stop().await;
 }

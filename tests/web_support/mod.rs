@@ -303,6 +303,27 @@ pub async fn start_span(with_token: bool, span_ms: i64) -> Env {
     )
     .await;
     write_scrapes(&store, &servers, start, start, end).await;
+    // The never-reached server: its failed scrapes write up=0, as the collector does.
+    let down_up = store
+        .resolve(&[(
+            key(
+                "up",
+                &[
+                    ("cluster", CLUSTER),
+                    ("source", "zookeeper"),
+                    ("target", DOWN_SERVER),
+                ],
+            ),
+            MetricKind::Gauge,
+        )])
+        .await
+        .expect("resolve")[0];
+    let failed: Vec<(SeriesId, Timestamp, f64)> = (0..)
+        .map(|i| start + 60_000.min(span_ms) + i * SCRAPE_MS)
+        .take_while(|ts| *ts <= end)
+        .map(|ts| (down_up, ts, 0.0))
+        .collect();
+    store.append(&failed, &[]).await.expect("append up=0");
 
     let probe = key(
         "kafkascope_test_escape",
@@ -323,7 +344,7 @@ pub async fn start_span(with_token: bool, span_ms: i64) -> Env {
             message: format!("{} became leader", SERVERS[0].0),
         },
         Event {
-            ts: start + 60_000,
+            ts: start + 60_000.min(span_ms),
             kind: "target_down".into(),
             severity: Severity::Critical,
             cluster: CLUSTER.into(),

@@ -363,12 +363,24 @@ pub async fn zk_servers(ctx: &Ctx, cluster: &str, range: &TimeRange) -> WebResul
             .filter(|v| v.fresh)
             .map(|v| v.value >= 1.0)
             .collect();
+        let states_fresh = || {
+            facts
+                .iter()
+                .filter(|i| i.key.metric == "zk_server_state")
+                .filter_map(|i| data.get(&i.id))
+                .filter_map(|r| analysis::value_at(r, to, lookback))
+                .any(|v| v.fresh)
+        };
         z.up = if up_now.contains(&true) {
             Some(true)
-        } else if up_now.is_empty() {
-            None
-        } else {
+        } else if !up_now.is_empty() {
             Some(false)
+        } else if ups.is_empty() && states_fresh() {
+            // No `up` series (data written by another collector): its own fresh report says it
+            // answered.
+            Some(true)
+        } else {
+            None
         };
         let of = |metric: &str| -> Vec<(&SeriesInfo, &SeriesRange)> {
             facts

@@ -61,6 +61,8 @@ pub(super) fn tile<'a>(
             .join(" · ");
         let leader = if health.standalone {
             "standalone".to_string()
+        } else if up == 0 {
+            "–".to_string()
         } else if leaders.is_empty() {
             "no leader".to_string()
         } else {
