@@ -66,6 +66,12 @@ pub struct ServerConfig {
     pub database: PathBuf,
     /// Token required by write endpoints (annotations). Without it they are disabled.
     pub write_token: Option<Secret>,
+    /// The path prefix under which a reverse proxy serves kafkascope (`/kafkascope`): every link
+    /// the pages write starts with it, and requests are accepted with or without it.
+    pub base_path: Option<String>,
+    /// Pages that may show kafkascope in a frame (CSP `frame-ancestors`), e.g.
+    /// `["'self'", "https://portal.example.com"]`. Empty (the default): no framing at all.
+    pub frame_ancestors: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -74,6 +80,8 @@ impl Default for ServerConfig {
             listen: "127.0.0.1:8080".into(),
             database: PathBuf::from("kafkascope.db"),
             write_token: None,
+            base_path: None,
+            frame_ancestors: Vec::new(),
         }
     }
 }
@@ -439,6 +447,16 @@ impl Config {
                 "must be at least 16 characters".into(),
             );
         }
+        if let Some(b) = &self.server.base_path
+            && let Err(m) = check_base_path(b)
+        {
+            return fail("server.base_path".into(), m);
+        }
+        for (i, a) in self.server.frame_ancestors.iter().enumerate() {
+            if let Err(m) = check_frame_ancestor(a) {
+                return fail(format!("server.frame_ancestors[{i}]"), m);
+            }
+        }
         if self.collector.interval.0 < Duration::from_secs(1) {
             return fail("collector.interval".into(), "must be at least 1s".into());
         }
@@ -478,6 +496,48 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+/// `/kafkascope` or `/tools/kafkascope`: a leading slash, no trailing one, URL-safe characters.
+fn check_base_path(p: &str) -> Result<(), String> {
+    let ok = p.starts_with('/')
+        && p.len() > 1
+        && !p.ends_with('/')
+        && !p.contains("//")
+        && p.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._~/".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{p:?} is not a path prefix like \"/kafkascope\" (a leading /, no trailing /, letters, digits, - . _ ~)"
+        ))
+    }
+}
+
+/// A CSP source for `frame-ancestors`: `'self'`, `'none'`, or a scheme and host such as
+/// `https://portal.example.com` or `https://*.example.com:8443`.
+fn check_frame_ancestor(a: &str) -> Result<(), String> {
+    if a == "'self'" || a == "'none'" {
+        return Ok(());
+    }
+    let rest = a
+        .strip_prefix("https://")
+        .or_else(|| a.strip_prefix("http://"))
+        .ok_or_else(|| {
+            format!("{a:?} is not 'self' or an origin like https://portal.example.com")
+        })?;
+    let host_ok = !rest.is_empty()
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-.*:[]".contains(c));
+    if host_ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{a:?} is not an origin like https://portal.example.com (no path, spaces or quotes)"
+        ))
     }
 }
 

@@ -9,8 +9,10 @@
 
 pub mod api;
 pub mod assets;
+mod base_path;
 pub mod chart;
 pub mod error;
+pub mod extract;
 pub mod format;
 pub mod page;
 pub(crate) mod pages;

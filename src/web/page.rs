@@ -78,6 +78,17 @@ impl PageCtx {
         format!("{}?{}{}", self.path, self.keep_query(), p.query)
     }
 
+    /// This page with the absolute times it shows now (and its other parameters): a link that
+    /// shows the same window whenever it is opened.
+    pub fn permalink(&self) -> String {
+        format!(
+            "{}?{}{}",
+            self.path,
+            self.keep_query(),
+            self.range.absolute_query()
+        )
+    }
+
     /// `?range=24h` (or `?from=…&to=…`) to append to a path so it shows the same range.
     pub fn rq(&self) -> String {
         format!("?{}", self.range.query())

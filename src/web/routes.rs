@@ -1,7 +1,7 @@
 //! Every route of the web layer, in one place.
 
 use super::error::WebError;
-use super::{Ctx, api, assets, pages, selfmetrics};
+use super::{Ctx, api, assets, base_path, pages, selfmetrics};
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::routing::get;
@@ -18,7 +18,27 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest accepted request body (forms with long queries, annotations).
 const BODY_LIMIT: usize = 256 * 1024;
 
+/// The Content-Security-Policy: our own scripts and styles only, and framing only by the pages
+/// `server.frame_ancestors` names.
+fn content_security_policy(frame_ancestors: &[String]) -> HeaderValue {
+    let ancestors = if frame_ancestors.is_empty() {
+        "'none'".to_string()
+    } else {
+        frame_ancestors.join(" ")
+    };
+    let text = format!(
+        "default-src 'self'; img-src 'self' data:; frame-ancestors {ancestors}; base-uri 'none'; form-action 'self'"
+    );
+    // Validated by the config (origins and 'self' only); a bad value falls back to no framing.
+    HeaderValue::from_str(&text).unwrap_or_else(|_| {
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        )
+    })
+}
+
 pub(crate) fn build(ctx: Ctx) -> Router {
+    let server_cfg = ctx.config.server.clone();
     let api = Router::new()
         .route("/query", get(api::query).post(api::query))
         .route("/query_range", get(api::query_range).post(api::query_range))
@@ -33,7 +53,7 @@ pub(crate) fn build(ctx: Ctx) -> Router {
         .route("/events", get(api::events))
         .route("/annotations", axum::routing::post(api::annotate));
 
-    super::sources::routes(Router::new())
+    let app = super::sources::routes(Router::new())
         .route("/", get(pages::overview::show))
         .route("/metric", get(pages::metric::show))
         .route("/targets", get(pages::targets::show))
@@ -43,13 +63,24 @@ pub(crate) fn build(ctx: Ctx) -> Router {
         .route("/metrics", get(selfmetrics::metrics))
         .nest("/api/v1", api)
         .fallback(not_found)
-        .layer(axum::middleware::from_fn_with_state(ctx.clone(), selfmetrics::track))
+        .layer(axum::middleware::from_fn_with_state(
+            ctx.clone(),
+            selfmetrics::track,
+        ))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ))
+        // Inside compression: it rewrites the links of the uncompressed HTML.
+        .layer(axum::middleware::from_fn_with_state(
+            server_cfg.base_path.clone().unwrap_or_default(),
+            base_path::prefix_html,
+        ))
         .layer(CompressionLayer::new())
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
+            content_security_policy(&server_cfg.frame_ancestors),
         ))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -61,11 +92,24 @@ pub(crate) fn build(ctx: Ctx) -> Router {
         ))
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("x-frame-options"),
-            HeaderValue::from_static("DENY"),
+            // Only without allowed framers: the old header cannot name them, and browsers that
+            // know CSP prefer its frame-ancestors anyway.
+            server_cfg
+                .frame_ancestors
+                .is_empty()
+                .then(|| HeaderValue::from_static("DENY")),
         ))
         .layer(CatchPanicLayer::new())
         .layer(TraceLayer::new_for_http())
-        .with_state(ctx)
+        .with_state(ctx);
+    match server_cfg.base_path.as_deref() {
+        // Paths under the prefix reach the same routes; so do paths without it (a proxy that
+        // strips the prefix).
+        Some(base) if !base.is_empty() => Router::new()
+            .nest_service(base, app.clone())
+            .fallback_service(app),
+        _ => app,
+    }
 }
 
 async fn not_found(uri: axum::http::Uri) -> WebError {

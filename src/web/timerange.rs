@@ -42,7 +42,12 @@ pub struct TimeRange {
     pub from: Timestamp,
     pub to: Timestamp,
     spec: Spec,
+    /// `refresh=30s`: the page reloads itself this often (live viewing; relative ranges only).
+    pub refresh_s: Option<u32>,
 }
+
+/// Shortest accepted `refresh`.
+const MIN_REFRESH_S: u64 = 5;
 
 /// One entry of the time picker.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,6 +87,7 @@ impl TimeRange {
                     from: now - ms,
                     to: now,
                     spec: Spec::Last(text.to_string()),
+                    refresh_s: None,
                 })
             }
             (from_text, to_text) => {
@@ -112,6 +118,7 @@ impl TimeRange {
                         from: from_text.to_string(),
                         to: to_text.to_string(),
                     },
+                    refresh_s: None,
                 })
             }
         }
@@ -136,7 +143,51 @@ impl TimeRange {
                 from: rfc3339(from),
                 to: rfc3339(to),
             },
+            refresh_s: None,
         }
+    }
+
+    /// Adds `refresh=30s`: only for a range that moves with the clock (a fixed window shows the
+    /// same data at every reload).
+    pub fn with_refresh(mut self, refresh: Option<&str>) -> Result<TimeRange, TimeRangeError> {
+        let Some(text) = refresh.map(str::trim).filter(|s| !s.is_empty()) else {
+            return Ok(self);
+        };
+        let ms = parse_duration(text).map_err(|e| err("refresh", e))?;
+        if ms < (MIN_REFRESH_S * 1000) as i64 {
+            return Err(err(
+                "refresh",
+                format!("{text:?} is shorter than {MIN_REFRESH_S}s"),
+            ));
+        }
+        if !self.is_relative() {
+            return Err(err(
+                "refresh",
+                "a fixed window shows the same data at every reload; refresh needs range= or a from/to relative to now",
+            ));
+        }
+        self.refresh_s = Some(u32::try_from(ms / 1000).unwrap_or(u32::MAX));
+        Ok(self)
+    }
+
+    /// Whether the range moves with the clock (`range=6h`, `to=now`).
+    pub fn is_relative(&self) -> bool {
+        match &self.spec {
+            Spec::Last(_) => true,
+            Spec::Custom { from, to } => {
+                from.trim().starts_with("now") || to.trim().starts_with("now")
+            }
+        }
+    }
+
+    /// `from=…&to=…` with the absolute times this range resolved to: the permalink of what the
+    /// page shows now.
+    pub fn absolute_query(&self) -> String {
+        format!(
+            "from={}&to={}",
+            urlencode(&rfc3339(self.from)),
+            urlencode(&rfc3339(self.to))
+        )
     }
 
     /// The last `preset` ending at `now`.
@@ -153,11 +204,16 @@ impl TimeRange {
         TimeRange::fixed(self.from - ms, self.to - ms)
     }
 
-    /// The URL parameters that reproduce this range: `range=24h` or `from=…&to=…`.
+    /// The URL parameters that reproduce this range: `range=24h` or `from=…&to=…`, plus its
+    /// `refresh`.
     pub fn query(&self) -> String {
-        match &self.spec {
+        let base = match &self.spec {
             Spec::Last(r) => format!("range={}", urlencode(r)),
             Spec::Custom { from, to } => format!("from={}&to={}", urlencode(from), urlencode(to)),
+        };
+        match self.refresh_s {
+            Some(s) => format!("{base}&refresh={s}s"),
+            None => base,
         }
     }
 
@@ -177,12 +233,12 @@ impl TimeRange {
         }
     }
 
-    /// A human description: `last 24h (2024-05-01 10:00 UTC → 2024-05-02 10:00 UTC)`.
-    /// The range's end as the pages print times (`2026-12-02 07:41:58`).
+    /// The range's end as the pages print times (`2026-12-02 07:41:58 UTC`).
     pub fn end_text(&self) -> String {
         super::format::utc(self.to)
     }
 
+    /// A human description: `last 24h (2024-05-01 10:00 UTC → 2024-05-02 10:00 UTC)`.
     pub fn label(&self) -> String {
         let span = format!("{} → {}", utc_minutes(self.from), utc_minutes(self.to));
         match &self.spec {
@@ -196,7 +252,10 @@ impl TimeRange {
             .iter()
             .map(|p| PresetLink {
                 label: p,
-                query: format!("range={p}"),
+                query: match self.refresh_s {
+                    Some(r) => format!("range={p}&refresh={r}s"),
+                    None => format!("range={p}"),
+                },
                 active: self.preset() == Some(p),
             })
             .collect()
@@ -207,7 +266,9 @@ impl TimeRange {
 /// offset meaning UTC), a date (`2024-05-01`, midnight UTC), or unix seconds (`1714557600`,
 /// `1714557600.5`); numbers of 10^11 and more are milliseconds (Grafana's `from=` style).
 pub fn parse_time(text: &str, now: Timestamp) -> Result<Timestamp, String> {
+    // The pages print `2024-05-01 10:00:00 UTC` (or to the minute): read that back too.
     let t = text.trim();
+    let t = t.strip_suffix("UTC").map(str::trim_end).unwrap_or(t);
     let expected = "expected RFC 3339 (2024-05-01T10:00:00Z), a date (2024-05-01), unix seconds, \
                     or a time relative to now (now-6h)";
     if let Some(rest) = t.strip_prefix("now") {

@@ -6,11 +6,12 @@ use crate::store::{EventQuery, StoredEvent};
 use crate::web::Ctx;
 use crate::web::chart::{Chart, ChartSpec};
 use crate::web::error::{WebError, WebResult};
+use crate::web::extract::PageQuery;
 use crate::web::format::{ValueFormat, urlencode, utc};
 use crate::web::page::{PageCtx, metric_link};
 use crate::web::timerange::TimeRange;
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Html;
 
 /// Events listed per page at most (the timeline and the filters narrow it down).
@@ -103,7 +104,7 @@ pub fn event_link(e: &StoredEvent) -> String {
 
 pub(crate) async fn show(
     State(ctx): State<Ctx>,
-    Query(q): Query<EventsQuery>,
+    PageQuery(q): PageQuery<EventsQuery>,
 ) -> WebResult<Html<String>> {
     let range = q.range.resolve()?;
     let cluster = q.cluster.clone().unwrap_or_default();

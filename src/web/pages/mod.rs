@@ -25,6 +25,8 @@ pub struct RangeQuery {
     pub range: Option<String>,
     pub from: Option<String>,
     pub to: Option<String>,
+    /// `refresh=30s`: reload the page this often (live viewing, no JavaScript needed).
+    pub refresh: Option<String>,
 }
 
 impl RangeQuery {
@@ -34,7 +36,8 @@ impl RangeQuery {
             self.from.as_deref(),
             self.to.as_deref(),
             now_ms(),
-        )?)
+        )?
+        .with_refresh(self.refresh.as_deref())?)
     }
 }
 

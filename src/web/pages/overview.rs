@@ -6,10 +6,11 @@ use super::events::EventRow;
 use super::{RangeQuery, clusters, range_events};
 use crate::web::Ctx;
 use crate::web::error::WebResult;
+use crate::web::extract::PageQuery;
 use crate::web::page::PageCtx;
 use crate::web::sources::{self, Tile, class_rank};
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Html;
 
 pub struct ClusterRow {
@@ -39,7 +40,7 @@ pub struct OverviewPage {
 
 pub(crate) async fn show(
     State(ctx): State<Ctx>,
-    Query(q): Query<RangeQuery>,
+    PageQuery(q): PageQuery<RangeQuery>,
 ) -> WebResult<Html<String>> {
     let range = q.resolve()?;
     let events = range_events(&ctx, &range, None, 500).await?;

@@ -10,10 +10,11 @@ use crate::model::{Matcher, now_ms};
 use crate::web::Ctx;
 use crate::web::chart::Sparkline;
 use crate::web::error::WebResult;
+use crate::web::extract::PageQuery;
 use crate::web::format::{age, short_version, utc};
 use crate::web::page::PageCtx;
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Html;
 
 pub struct IdentityLabel {
@@ -57,7 +58,7 @@ pub struct TargetsPage {
 
 pub(crate) async fn show(
     State(ctx): State<Ctx>,
-    Query(q): Query<RangeQuery>,
+    PageQuery(q): PageQuery<RangeQuery>,
 ) -> WebResult<Html<String>> {
     let range = q.resolve()?;
     let now = now_ms();

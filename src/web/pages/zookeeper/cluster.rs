@@ -17,6 +17,7 @@ use crate::store::{SeriesId, SeriesRange};
 use crate::web::Ctx;
 use crate::web::chart::Sparkline;
 use crate::web::error::WebResult;
+use crate::web::extract::PageQuery;
 use crate::web::format::{ValueFormat, urlencode};
 use crate::web::page::{PageCtx, metric_link};
 use crate::web::pages::events::EventRow;
@@ -26,7 +27,7 @@ use crate::web::pages::{
 };
 use crate::web::timerange::TimeRange;
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::Html;
 use std::collections::{BTreeMap, HashMap};
 
@@ -186,7 +187,7 @@ pub struct ZookeeperPage {
 
 pub(crate) async fn all(
     State(ctx): State<Ctx>,
-    Query(q): Query<RangeQuery>,
+    PageQuery(q): PageQuery<RangeQuery>,
 ) -> WebResult<Html<String>> {
     let range = q.resolve()?;
     let names = clusters(&ctx);
@@ -196,7 +197,7 @@ pub(crate) async fn all(
 pub(crate) async fn one(
     State(ctx): State<Ctx>,
     Path(cluster): Path<String>,
-    Query(q): Query<RangeQuery>,
+    PageQuery(q): PageQuery<RangeQuery>,
 ) -> WebResult<Html<String>> {
     let range = q.resolve()?;
     require_cluster(&ctx, &cluster)?;

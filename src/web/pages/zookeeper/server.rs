@@ -24,6 +24,7 @@ use crate::store::{SeriesId, SeriesInfo, SeriesRange};
 use crate::web::Ctx;
 use crate::web::chart::{Chart, ChartSpec, SeriesData, Sparkline};
 use crate::web::error::{WebError, WebResult};
+use crate::web::extract::PageQuery;
 use crate::web::format::{ValueFormat, age, short_version, urlencode, utc};
 use crate::web::page::{PageCtx, metric_link};
 use crate::web::pages::events::EventRow;
@@ -34,7 +35,7 @@ use crate::web::pages::{
 use crate::web::strip::{StateAt, StateChart, StripSpec};
 use crate::web::timerange::TimeRange;
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::Html;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -337,7 +338,7 @@ struct Plan {
 pub(crate) async fn show(
     State(ctx): State<Ctx>,
     Path((cluster, server)): Path<(String, String)>,
-    Query(q): Query<ServerQuery>,
+    PageQuery(q): PageQuery<ServerQuery>,
 ) -> WebResult<Html<String>> {
     let range = q.range.resolve()?;
     let open_all = match q.open.as_deref() {
