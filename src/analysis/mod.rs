@@ -101,6 +101,63 @@ pub fn mean_series_from_counters(
         .collect()
 }
 
+/// The `q`-quantile of a histogram from its cumulative bucket counts `(upper bound, count)`, as
+/// Prometheus' `histogram_quantile` computes it: linear interpolation inside the bucket that
+/// holds the rank, the lower bound of the first bucket taken as 0 (or its bound when negative),
+/// and the highest finite bound when the rank falls in the `+Inf` bucket. None without
+/// observations or without a `+Inf` bucket.
+pub fn histogram_quantile(q: f64, buckets: &[(f64, f64)]) -> Option<f64> {
+    let mut b: Vec<(f64, f64)> = buckets.to_vec();
+    b.sort_by(|x, y| x.0.total_cmp(&y.0));
+    let (last_bound, total) = *b.last()?;
+    if last_bound != f64::INFINITY || total <= 0.0 || !q.is_finite() {
+        return None;
+    }
+    if q < 0.0 {
+        return Some(f64::NEG_INFINITY);
+    }
+    if q > 1.0 {
+        return Some(f64::INFINITY);
+    }
+    // Counts must not fall with the bound (they may, from rounding of rates): make monotonic.
+    for i in 1..b.len() {
+        if b[i].1 < b[i - 1].1 {
+            b[i].1 = b[i - 1].1;
+        }
+    }
+    let rank = q * total;
+    let i = b.iter().position(|(_, c)| *c >= rank)?;
+    if i == b.len() - 1 {
+        return b.len().checked_sub(2).map(|j| b[j].0);
+    }
+    let (upper, count) = b[i];
+    let (lower, below) = if i == 0 {
+        (if upper <= 0.0 { upper } else { 0.0 }, 0.0)
+    } else {
+        b[i - 1]
+    };
+    let inside = count - below;
+    if inside <= 0.0 {
+        return Some(upper);
+    }
+    Some(lower + (upper - lower) * (rank - below) / inside)
+}
+
+/// The `q`-quantile per bucket of time of a histogram whose bucket counters are given as
+/// `(upper bound, series)`: each time bucket's increases are the cumulative counts.
+pub fn histogram_quantile_series(q: f64, buckets: &[(f64, &SeriesRange)]) -> Vec<(Timestamp, f64)> {
+    use std::collections::BTreeMap;
+    let mut at: BTreeMap<Timestamp, Vec<(f64, f64)>> = BTreeMap::new();
+    for (bound, r) in buckets {
+        for b in &r.buckets {
+            at.entry(b.ts).or_default().push((*bound, b.increase));
+        }
+    }
+    at.into_iter()
+        .filter_map(|(ts, counts)| histogram_quantile(q, &counts).map(|v| (ts, v)))
+        .collect()
+}
+
 /// The state an info gauge names at the end of a range: among `(state, series)` pairs, the one
 /// whose newest bucket at or before `to` ends with 1, the newest winning. With `lookback_ms`
 /// None any age counts (the last known state).
@@ -184,6 +241,28 @@ mod tests {
         assert_eq!(mean_from_counters(&[&sum], &[]), None);
         let gauge = range(MetricKind::Gauge, &[(0, 0.0, 0.0, 0.0, 0.0, 30.0)]);
         assert_eq!(increase(&gauge), 0.0, "a gauge has no increase");
+    }
+
+    #[test]
+    fn histogram_quantiles_interpolate_like_prometheus() {
+        let b = [
+            (0.1, 10.0),
+            (0.5, 60.0),
+            (1.0, 90.0),
+            (f64::INFINITY, 100.0),
+        ];
+        // rank 50 lies in (0.1, 0.5]: 0.1 + 0.4 * (50 - 10) / 50.
+        assert!((histogram_quantile(0.5, &b).unwrap() - 0.42).abs() < 1e-12);
+        // rank 5 in the first bucket, from 0.
+        assert!((histogram_quantile(0.05, &b).unwrap() - 0.05).abs() < 1e-12);
+        // rank 99 in +Inf: the highest finite bound.
+        assert_eq!(histogram_quantile(0.99, &b), Some(1.0));
+        assert_eq!(
+            histogram_quantile(0.5, &[(1.0, 5.0)]),
+            None,
+            "no +Inf bucket"
+        );
+        assert_eq!(histogram_quantile(0.5, &[(f64::INFINITY, 0.0)]), None);
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod extract;
 pub mod format;
 pub mod page;
 pub(crate) mod pages;
+pub(crate) mod planner;
 mod routes;
 pub mod selfmetrics;
 pub(crate) mod sources;
