@@ -4,6 +4,7 @@
 
 pub mod collector;
 pub mod config;
+pub mod duration;
 pub mod model;
 pub mod query;
 pub mod sources;

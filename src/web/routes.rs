@@ -31,7 +31,12 @@ pub(crate) fn build(ctx: Ctx) -> Router {
         .route("/rules", get(api::rules))
         .route("/alerts", get(api::alerts))
         .route("/events", get(api::events))
-        .route("/annotations", axum::routing::post(api::annotate));
+        .route("/annotations", axum::routing::post(api::annotate))
+        .route(
+            "/format_query",
+            get(api::format_query).post(api::format_query),
+        )
+        .fallback(api::unknown);
 
     Router::new()
         .route("/", get(pages::overview::show))

@@ -1,0 +1,246 @@
+//! Data access for the evaluator: the one place that turns store reads into samples.
+//!
+//! [`read_samples`] is the only function that asks the store for data; everything else sees
+//! `(timestamp, value)` samples. It reads the raw tier (one-millisecond buckets of the raw tier
+//! hold one sample each), and:
+//! * before each series' oldest raw sample, where retention has dropped raw data, pseudo-samples
+//!   from the finest rollup tier that has data there (M1, then M5, H1, D1 for what is older);
+//! * in rollup mode (long-range charts, see [`crate::query`]), pseudo-samples from the given
+//!   tier, followed by raw samples after each series' newest rollup bucket.
+//!
+//! A pseudo-sample sits at its bucket's end. Gauges take the bucket's `last`; counters take a
+//! cumulative value rebuilt from the buckets' reset-aware `increase`s, anchored so that the newest
+//! bucket of the run keeps its real `last` (so the run joins the raw samples after it).
+
+use super::eval::{
+    Budget, EvalError, Lbls, Loader, NAME, RangeSeries, required_equalities, selector_matches,
+    set_label,
+};
+use crate::model::{Matcher, MetricKind, Timestamp};
+use crate::store::{Bucket, SeriesInfo, Store, StoreError, Tier};
+use promql_parser::parser::VectorSelector;
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Series read from the store per call.
+const BATCH: usize = 256;
+const OLDER_TIERS: [Tier; 4] = [Tier::M1, Tier::M5, Tier::H1, Tier::D1];
+
+/// The labels of a stored series, `__name__` included.
+pub fn series_labels(info: &SeriesInfo) -> Lbls {
+    let mut l: Lbls = info
+        .key
+        .labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    l.sort();
+    set_label(&mut l, NAME, &info.key.metric);
+    l
+}
+
+fn pseudo_samples(buckets: &[Bucket], res: i64, kind: MetricKind) -> Vec<(Timestamp, f64)> {
+    match kind {
+        MetricKind::Counter => {
+            let total: f64 = buckets.iter().map(|b| b.increase).sum();
+            let last = buckets.last().map_or(0.0, |b| b.last);
+            let mut cum = last - total;
+            buckets
+                .iter()
+                .map(|b| {
+                    cum += b.increase;
+                    (b.ts + res, cum)
+                })
+                .collect()
+        }
+        _ => buckets.iter().map(|b| (b.ts + res, b.last)).collect(),
+    }
+}
+
+/// The samples of `infos` in `[lo, hi]` (one vector per series, same order) and the tiers that
+/// answered.
+pub async fn read_samples(
+    store: &Store,
+    infos: &[SeriesInfo],
+    lo: Timestamp,
+    hi: Timestamp,
+    rollup: Option<Tier>,
+) -> Result<(Vec<Vec<(Timestamp, f64)>>, BTreeSet<Tier>), StoreError> {
+    let n = infos.len();
+    let mut out: Vec<Vec<(Timestamp, f64)>> = vec![Vec::new(); n];
+    let mut tiers = BTreeSet::new();
+    if n == 0 || hi < lo {
+        return Ok((out, tiers));
+    }
+    let ids: Vec<_> = infos.iter().map(|i| i.id).collect();
+    let pos = |id| infos.iter().position(|i| i.id == id);
+    // Raw samples are taken from here on, per series.
+    let mut raw_from = vec![lo; n];
+    if let Some(tier) = rollup
+        && let Some(res) = tier.resolution_ms()
+    {
+        for r in store
+            .query_range_step(&ids, lo, hi, res, Some(tier))
+            .await?
+        {
+            let Some(i) = pos(r.series.id) else { continue };
+            if let Some(b) = r.buckets.last() {
+                raw_from[i] = b.ts + res;
+                out[i] = pseudo_samples(&r.buckets, res, infos[i].kind)
+                    .into_iter()
+                    .filter(|p| p.0 >= lo && p.0 <= hi)
+                    .collect();
+                tiers.insert(tier);
+            }
+        }
+    }
+    let raw_lo = raw_from.iter().copied().min().unwrap_or(lo);
+    if raw_lo <= hi {
+        for r in store
+            .query_range_step(&ids, raw_lo, hi, 1, Some(Tier::Raw))
+            .await?
+        {
+            let Some(i) = pos(r.series.id) else { continue };
+            let before = out[i].len();
+            out[i].extend(
+                r.buckets
+                    .iter()
+                    .filter(|b| b.ts >= raw_from[i])
+                    .map(|b| (b.ts, b.last)),
+            );
+            if out[i].len() > before {
+                tiers.insert(Tier::Raw);
+            }
+        }
+    }
+    // Older than each series' oldest sample: what retention left in the rollup tiers.
+    for tier in OLDER_TIERS {
+        let Some(res) = tier.resolution_ms() else {
+            continue;
+        };
+        let covered: Vec<Timestamp> = out
+            .iter()
+            .map(|s| s.first().map_or(hi + 1, |p| p.0))
+            .collect();
+        let need: Vec<usize> = (0..n).filter(|&i| covered[i] - res > lo).collect();
+        if need.is_empty() {
+            break;
+        }
+        let need_ids: Vec<_> = need.iter().map(|&i| ids[i]).collect();
+        let need_hi = need.iter().map(|&i| covered[i]).max().unwrap_or(hi) - 1;
+        for r in store
+            .query_range_step(&need_ids, lo - res, need_hi, res, Some(tier))
+            .await?
+        {
+            let Some(i) = pos(r.series.id) else { continue };
+            let older: Vec<Bucket> = r
+                .buckets
+                .into_iter()
+                .filter(|b| b.ts + res < covered[i])
+                .collect();
+            if older.is_empty() {
+                continue;
+            }
+            let mut pts: Vec<(Timestamp, f64)> = pseudo_samples(&older, res, infos[i].kind)
+                .into_iter()
+                .filter(|p| p.0 >= lo && p.0 <= hi && p.0 < covered[i])
+                .collect();
+            if !pts.is_empty() {
+                tiers.insert(tier);
+                pts.append(&mut out[i]);
+                out[i] = pts;
+            }
+        }
+    }
+    Ok((out, tiers))
+}
+
+/// A [`Loader`] over the store, for use on a query thread (it blocks on the store's futures).
+pub struct StoreLoader<'a> {
+    pub store: &'a Store,
+    pub handle: tokio::runtime::Handle,
+    pub budget: &'a Budget,
+    pub cancel: &'a AtomicBool,
+    pub rollup: Option<Tier>,
+    /// The tiers that answered so far.
+    pub tiers: BTreeSet<Tier>,
+}
+
+impl Loader for StoreLoader<'_> {
+    fn load(
+        &mut self,
+        vs: &VectorSelector,
+        lo: i64,
+        hi: i64,
+    ) -> Result<Vec<RangeSeries>, EvalError> {
+        let eq: Vec<Matcher> = required_equalities(vs)
+            .into_iter()
+            .map(|(k, v)| Matcher::eq(k, v))
+            .collect();
+        let infos: Vec<(SeriesInfo, Lbls)> = self
+            .store
+            .select(vs.name.as_deref(), &eq)
+            .into_iter()
+            .map(|i| {
+                let l = series_labels(&i);
+                (i, l)
+            })
+            .filter(|(_, l)| selector_matches(vs, l))
+            .collect();
+        let mut out = Vec::new();
+        for chunk in infos.chunks(BATCH) {
+            if self.cancel.load(Ordering::Relaxed) {
+                return Err(EvalError::Cancelled(
+                    "the client disconnected or the time limit passed",
+                ));
+            }
+            let batch: Vec<SeriesInfo> = chunk.iter().map(|(i, _)| i.clone()).collect();
+            let (samples, tiers) = self
+                .handle
+                .block_on(read_samples(self.store, &batch, lo, hi, self.rollup))
+                .map_err(|e| EvalError::Store(e.to_string()))?;
+            self.budget.load(samples.iter().map(Vec::len).sum())?;
+            self.tiers.extend(tiers);
+            for ((_, labels), samples) in chunk.iter().zip(samples) {
+                if !samples.is_empty() {
+                    out.push(RangeSeries {
+                        labels: labels.clone(),
+                        samples,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(ts: i64, last: f64, increase: f64) -> Bucket {
+        Bucket {
+            ts,
+            count: 4,
+            sum: last * 4.0,
+            min: last,
+            max: last,
+            last,
+            increase,
+        }
+    }
+
+    #[test]
+    fn counters_rebuild_a_cumulative_value_that_ends_at_the_real_last() {
+        // 10 per bucket, a reset in the second bucket (increase still 10).
+        let buckets = [
+            b(0, 110.0, 10.0),
+            b(60_000, 5.0, 10.0),
+            b(120_000, 15.0, 10.0),
+        ];
+        let p = pseudo_samples(&buckets, 60_000, MetricKind::Counter);
+        assert_eq!(p, vec![(60_000, -5.0), (120_000, 5.0), (180_000, 15.0)]);
+        let g = pseudo_samples(&buckets, 60_000, MetricKind::Gauge);
+        assert_eq!(g, vec![(60_000, 110.0), (120_000, 5.0), (180_000, 15.0)]);
+    }
+}
