@@ -298,8 +298,9 @@ fn is_comparison(op: u16) -> bool {
     matches!(op, T_EQLC | T_NEQ | T_GTR | T_LSS | T_GTE | T_LTE)
 }
 
+/// Arithmetic drops the metric name; in 2.42 `atan2` keeps it (as comparisons do).
 fn drops_name(op: u16) -> bool {
-    matches!(op, T_ADD | T_SUB | T_MUL | T_DIV | T_MOD | T_POW | T_ATAN2)
+    matches!(op, T_ADD | T_SUB | T_MUL | T_DIV | T_MOD | T_POW)
 }
 
 /// Prometheus' `vectorElemBinop`: the value and whether a comparison keeps the sample.
