@@ -235,11 +235,7 @@ async fn a_range_selector_returns_exactly_the_raw_samples_written() {
     assert_eq!(servers, vec!["zk1:2181", "zk2:2182"]);
     for r in result {
         let pts = raw_points(r);
-        assert_eq!(
-            pts.len(),
-            481,
-            "2 h of 15 s scrapes, both ends included"
-        );
+        assert_eq!(pts.len(), 481, "2 h of 15 s scrapes, both ends included");
         for (i, (ts, v)) in pts.iter().enumerate() {
             let n = i as i64;
             assert_eq!(*ts, env.start + n * SCRAPE_MS);
