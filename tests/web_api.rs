@@ -498,3 +498,78 @@ async fn metrics_and_healthz_describe_the_server_itself() {
     assert!(text.contains("kafkascope_http_request_duration_seconds_bucket{route=\"/zookeeper\",method=\"GET\",le=\"+Inf\"} 1"));
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn promql_endpoints_and_errors_answer_like_prometheus() {
+    let env = start().await;
+    // format_query pretty-prints.
+    let (status, v) = env
+        .json(&format!(
+            "/api/v1/format_query?query={}",
+            enc("sum by(server)(rate(zk_packets_received{cluster=\"lab\"}[5m]))")
+        ))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        v["data"],
+        "sum by (server) (rate(zk_packets_received{cluster=\"lab\"}[5m]))"
+    );
+    // Unknown API paths: JSON 404, not the HTML page.
+    let (status, v) = env.json("/api/v1/no_such_endpoint").await;
+    assert_eq!(status, 404);
+    assert_eq!(v["status"], "error");
+    assert_eq!(v["errorType"], "not_found");
+    let (status, v) = env.json("/api/v1/query_exemplars?query=up").await;
+    assert_eq!((status, &v["data"]), (200, &serde_json::json!([])));
+    // Loading more than --query.max-samples (50 M) points: 422 with Prometheus' message.
+    let (status, v) = env
+        .json(&format!(
+            "/api/v1/query?query={}",
+            enc("max_over_time(vector(1)[1000d:1s])")
+        ))
+        .await;
+    assert_eq!(status, 422, "{v}");
+    assert_eq!(v["errorType"], "execution");
+    assert_eq!(
+        v["error"],
+        "query processing would load too many samples into memory in query execution"
+    );
+    // Matching errors are execution errors, as in Prometheus.
+    let (status, v) = env
+        .json(&format!(
+            "/api/v1/query?query={}",
+            enc("zk_znode_count + on(cluster) zk_znode_count")
+        ))
+        .await;
+    assert_eq!(status, 422, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("many-to-many"), "{v}");
+    // Constructs newer than Prometheus 2.42 that are not evaluated say so with a 400.
+    let (status, v) = env
+        .json(&format!("/api/v1/query?query={}", enc("limitk(1, up)")))
+        .await;
+    assert_eq!(status, 400, "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("not supported"),
+        "{v}"
+    );
+    // Strings, scalars and functions that were missing before.
+    let (_, v) = env
+        .json(&format!(
+            "/api/v1/query?query={}&time=100",
+            enc("\"hello\"")
+        ))
+        .await;
+    assert_eq!(
+        v["data"],
+        serde_json::json!({"resultType": "string", "result": [100, "hello"]})
+    );
+    let q = enc(r#"topk(1, zk_znode_count{cluster="lab"})"#);
+    let (status, v) = env
+        .json(&format!("/api/v1/query?query={q}&time={}", secs(env.end)))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let r = v["data"]["result"].as_array().unwrap();
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0]["value"][1], "1480");
+    env.stop().await;
+}

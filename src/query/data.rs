@@ -167,6 +167,13 @@ pub struct StoreLoader<'a> {
 }
 
 impl Loader for StoreLoader<'_> {
+    fn plan(&mut self, expr: &promql_parser::parser::Expr, step_ms: i64, lookback_ms: i64) {
+        // Instant queries (step 0) always read raw samples.
+        if step_ms > 0 {
+            self.rollup = super::run::rollup_tier(expr, step_ms, lookback_ms);
+        }
+    }
+
     fn load(
         &mut self,
         vs: &VectorSelector,

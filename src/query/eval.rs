@@ -89,6 +89,9 @@ impl Budget {
     }
 }
 
+/// A series' labels and the sample an instant selector found at each time.
+pub type Sampled = (Lbls, Vec<Option<(i64, f64)>>);
+
 /// Samples of one series.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RangeSeries {
@@ -115,6 +118,9 @@ pub enum Val {
 
 /// Where samples come from.
 pub trait Loader {
+    /// Sees the whole query before evaluation starts (to choose how to read).
+    fn plan(&mut self, _expr: &Expr, _step_ms: i64, _lookback_ms: i64) {}
+
     /// The series that `vs`'s name and matchers select, with their samples whose timestamps are
     /// in `[lo, hi]`; series without samples there may be left out.
     fn load(
@@ -457,7 +463,7 @@ impl Evaluator<'_> {
         &mut self,
         vs: &VectorSelector,
         times: &[i64],
-    ) -> Result<Vec<(Lbls, Vec<Option<(i64, f64)>>)>, EvalError> {
+    ) -> Result<Vec<Sampled>, EvalError> {
         let off = offset_ms(&vs.offset);
         let refs: Vec<i64> = times
             .iter()
@@ -483,7 +489,7 @@ impl Evaluator<'_> {
                     .collect();
                 (s.labels, pts)
             })
-            .filter(|(_, pts): &(Lbls, Vec<Option<(i64, f64)>>)| pts.iter().any(Option::is_some))
+            .filter(|(_, pts): &Sampled| pts.iter().any(Option::is_some))
             .collect())
     }
 

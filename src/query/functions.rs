@@ -367,7 +367,7 @@ fn absent_labels(e: &Expr) -> Lbls {
 }
 
 /// Prometheus' `bucketQuantile` over (upper bound, cumulative count) pairs.
-fn bucket_quantile(q: f64, buckets: &mut Vec<(f64, f64)>) -> f64 {
+fn bucket_quantile(q: f64, buckets: &mut [(f64, f64)]) -> f64 {
     if q.is_nan() {
         return f64::NAN;
     }

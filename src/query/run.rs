@@ -5,7 +5,9 @@
 //! when [`Limits::timeout`] passes, stops the loops that load and evaluate.
 
 use super::data::StoreLoader;
-use super::eval::{Budget, Env, EvalError, Evaluator, Lbls, NAME, Series, Val, duration_ms};
+use super::eval::{
+    Budget, Env, EvalError, Evaluator, Lbls, Loader, NAME, Series, Val, duration_ms,
+};
 use super::guard;
 use super::selector::{Selector, from_vector_selector, short_error};
 use crate::model::{Labels, Timestamp};
@@ -387,20 +389,22 @@ pub async fn format_query(text: &str) -> Result<String, QueryError> {
 
 /// A query over a grid: `start`, `start + step`, … ≤ `end` (an instant query has one time and
 /// step 0).
-struct Job {
-    text: String,
-    start: Timestamp,
-    end: Timestamp,
-    step: i64,
-    limits: Limits,
+pub(crate) struct Job {
+    pub text: String,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub step: i64,
+    pub limits: Limits,
 }
 
-fn evaluate(
-    store: &Store,
-    handle: tokio::runtime::Handle,
+/// Parses and evaluates `job` with data from `loader` (on the calling thread, which must have a
+/// large stack); the syntax tree is dropped here too.
+pub(crate) fn evaluate_with(
+    loader: &mut dyn Loader,
     job: &Job,
+    budget: &Budget,
     cancel: &AtomicBool,
-) -> Result<QueryResult, QueryError> {
+) -> Result<(Vec<Timestamp>, Val, bool), QueryError> {
     let expr = parse_checked(&job.text)?;
     let range = job.step > 0;
     if range {
@@ -418,43 +422,48 @@ fn evaluate(
             _ => {}
         }
     }
+    loader.plan(&expr, job.step, job.limits.lookback_ms);
     let times: Vec<Timestamp> = if range {
         let n = ((job.end - job.start).max(0) / job.step) as usize + 1;
         (0..n).map(|i| job.start + i as i64 * job.step).collect()
     } else {
         vec![job.start]
     };
+    let val = Evaluator {
+        env: Env {
+            start: job.start,
+            end: job.end,
+            step: job.step,
+            lookback_ms: job.limits.lookback_ms,
+            subquery_step_ms: job.limits.subquery_step_ms,
+            budget,
+            cancel,
+        },
+        loader,
+    }
+    .eval(&expr, &times)?;
+    let ordered = !range && ordered(&expr);
+    // The tree is dropped here, on the query thread's large stack.
+    drop(expr);
+    Ok((times, val, ordered))
+}
+
+fn evaluate(
+    store: &Store,
+    handle: tokio::runtime::Handle,
+    job: &Job,
+    cancel: &AtomicBool,
+) -> Result<QueryResult, QueryError> {
     let budget = Budget::new(job.limits.max_samples);
     let mut loader = StoreLoader {
         store,
         handle,
         budget: &budget,
         cancel,
-        rollup: if range {
-            rollup_tier(&expr, job.step, job.limits.lookback_ms)
-        } else {
-            None
-        },
+        rollup: None,
         tiers: Default::default(),
     };
-    let val = {
-        let mut ev = Evaluator {
-            env: Env {
-                start: job.start,
-                end: job.end,
-                step: job.step,
-                lookback_ms: job.limits.lookback_ms,
-                subquery_step_ms: job.limits.subquery_step_ms,
-                budget: &budget,
-                cancel,
-            },
-            loader: &mut loader,
-        };
-        ev.eval(&expr, &times)?
-    };
-    let ordered = !range && ordered(&expr);
-    // The tree is dropped here, on the query thread's large stack.
-    drop(expr);
+    let (times, val, ordered) = evaluate_with(&mut loader, job, &budget, cancel)?;
     Ok(QueryResult {
         times,
         value: convert(val),
@@ -514,4 +523,260 @@ pub async fn eval_instant(
         },
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::eval::{RangeSeries, selector_matches};
+    use promql_parser::parser::VectorSelector;
+
+    /// Samples in memory: `up{instance="a|b", job="x"}` = 1 and a counter `req_total` that
+    /// grows 1/s, every 15 s for an hour.
+    struct Mem<'b>(Vec<RangeSeries>, &'b Budget);
+
+    impl Loader for Mem<'_> {
+        fn load(
+            &mut self,
+            vs: &VectorSelector,
+            lo: i64,
+            hi: i64,
+        ) -> Result<Vec<RangeSeries>, EvalError> {
+            let out: Vec<RangeSeries> = self
+                .0
+                .iter()
+                .filter(|s| selector_matches(vs, &s.labels))
+                .map(|s| RangeSeries {
+                    labels: s.labels.clone(),
+                    samples: s
+                        .samples
+                        .iter()
+                        .copied()
+                        .filter(|p| p.0 >= lo && p.0 <= hi)
+                        .collect(),
+                })
+                .collect();
+            self.1.load(out.iter().map(|s| s.samples.len()).sum())?;
+            Ok(out)
+        }
+    }
+
+    fn mem(budget: &Budget) -> Mem<'_> {
+        let l = |pairs: &[(&str, &str)]| -> Lbls {
+            let mut v: Lbls = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            v.sort();
+            v
+        };
+        let every = |f: fn(i64) -> f64| (0..=240).map(move |i| (i * 15_000, f(i))).collect();
+        Mem(
+            vec![
+                RangeSeries {
+                    labels: l(&[("__name__", "up"), ("instance", "a"), ("job", "x")]),
+                    samples: every(|_| 1.0),
+                },
+                RangeSeries {
+                    labels: l(&[("__name__", "up"), ("instance", "b"), ("job", "x")]),
+                    samples: every(|_| 1.0),
+                },
+                RangeSeries {
+                    labels: l(&[("__name__", "req_total"), ("instance", "a")]),
+                    samples: every(|i| (i * 15) as f64),
+                },
+            ],
+            budget,
+        )
+    }
+
+    /// Evaluates on a thread with the query stack, as the server does.
+    fn eval(text: &str, at: i64, max_samples: usize) -> Result<Val, QueryError> {
+        let text = text.to_string();
+        std::thread::Builder::new()
+            .stack_size(QUERY_STACK)
+            .spawn(move || {
+                let job = Job {
+                    text,
+                    start: at,
+                    end: at,
+                    step: 0,
+                    limits: Limits {
+                        max_samples,
+                        ..Limits::default()
+                    },
+                };
+                let budget = Budget::new(max_samples);
+                let cancel = AtomicBool::new(false);
+                evaluate_with(&mut mem(&budget), &job, &budget, &cancel).map(|r| r.1)
+            })
+            .expect("thread")
+            .join()
+            .expect("no panic")
+    }
+
+    fn values(v: &Val) -> Vec<f64> {
+        match v {
+            Val::Scalar(x) => x.clone(),
+            Val::Vector(s) => s.iter().filter_map(|s| s.values[0]).collect(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    const AT: i64 = 1_800_000;
+
+    #[test]
+    fn long_chains_and_deep_nesting_evaluate_up_to_the_limit() {
+        let chain = format!("up{}", " * 1".repeat(2_999));
+        assert_eq!(
+            values(&eval(&chain, AT, 1_000_000).unwrap()),
+            vec![1.0, 1.0]
+        );
+        let parens = format!("{}up{}", "(".repeat(4_000), ")".repeat(4_000));
+        assert_eq!(values(&eval(&parens, AT, 1_000_000).unwrap()).len(), 2);
+        let calls = format!("{}up{}", "abs(".repeat(2_000), ")".repeat(2_000));
+        assert_eq!(
+            values(&eval(&calls, AT, 1_000_000).unwrap()),
+            vec![1.0, 1.0]
+        );
+        let deep = format!("{}up{}", "(".repeat(10_000), ")".repeat(10_000));
+        let e = eval(&deep, AT, 1_000_000).unwrap_err().to_string();
+        assert!(e.contains("too complex") && e.contains("10000"), "{e}");
+    }
+
+    #[test]
+    fn the_sample_budget_stops_a_query_with_prometheus_message() {
+        // 21 samples in the closed 5 min window of each of two series: 42 loaded.
+        assert!(eval("count_over_time(up[5m])", AT, 42).is_ok());
+        let e = eval("count_over_time(up[5m])", AT, 41).unwrap_err();
+        assert!(
+            matches!(e, QueryError::Eval(EvalError::TooManySamples)),
+            "{e}"
+        );
+        assert_eq!(e.to_string(), crate::query::TOO_MANY_SAMPLES);
+    }
+
+    #[test]
+    fn a_set_cancel_flag_stops_evaluation() {
+        let job = Job {
+            text: "sum(rate(req_total[5m]))".into(),
+            start: AT,
+            end: AT,
+            step: 0,
+            limits: Limits::default(),
+        };
+        let budget = Budget::new(1_000);
+        let cancel = AtomicBool::new(true);
+        let e = evaluate_with(&mut mem(&budget), &job, &budget, &cancel).unwrap_err();
+        assert!(
+            matches!(e, QueryError::Eval(EvalError::Cancelled(_))),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn matching_follows_prometheus() {
+        let v = eval(
+            "rate(req_total[5m]) * on(instance) group_left(job) up",
+            AT,
+            1_000,
+        )
+        .unwrap();
+        let Val::Vector(s) = v else { panic!() };
+        assert_eq!(s.len(), 1);
+        assert!(
+            s[0].labels.contains(&("job".into(), "x".into())),
+            "{:?}",
+            s[0].labels
+        );
+        assert!((s[0].values[0].unwrap() - 1.0).abs() < 1e-12, "1/s");
+        // Two `up` series match one req_total on(job)… the right side must be unique.
+        let e = eval("req_total + on(job) up", AT, 1_000)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("many-to-many matching not allowed"), "{e}");
+        let e = eval("up + ignoring(instance) up", AT, 1_000)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("many-to-many"), "{e}");
+        assert_eq!(
+            values(&eval("count(up > bool 0)", AT, 1_000).unwrap()),
+            vec![2.0]
+        );
+        assert_eq!(
+            values(&eval("up unless on(instance) req_total", AT, 1_000).unwrap()),
+            vec![1.0]
+        );
+    }
+
+    #[test]
+    fn staleness_and_offsets() {
+        // 5 min after the last sample the series still answers; a ms later it does not.
+        let last = 240 * 15_000;
+        assert_eq!(values(&eval("up", last + 300_000, 1_000).unwrap()).len(), 2);
+        assert!(values(&eval("up", last + 300_001, 1_000).unwrap()).is_empty());
+        assert_eq!(
+            values(&eval("req_total offset 1m", AT, 1_000).unwrap()),
+            vec![(AT / 1000 - 60) as f64]
+        );
+        assert_eq!(
+            values(&eval("req_total @ 60", AT, 1_000).unwrap()),
+            vec![60.0]
+        );
+    }
+
+    /// Wraps `q` `n` times in templates that keep `up`'s value at ±1.
+    fn deep_query(ops: &[u8]) -> (String, f64) {
+        let mut q = String::from("up");
+        let mut sign = 1.0;
+        for op in ops {
+            q = match op % 6 {
+                0 => format!("{q} * 1"),
+                1 => format!("({q})"),
+                2 => format!("abs({q})"),
+                3 => format!("max by (instance) ({q})"),
+                4 => {
+                    sign = -sign;
+                    format!("-({q})")
+                }
+                _ => format!("{q} != bool 0"),
+            };
+            if op % 6 == 2 || op % 6 == 5 {
+                sign = 1.0;
+            }
+        }
+        (q, sign)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(crate::proptest_config(48))]
+        /// Any depth is evaluated (within the limit, with the right value) or refused with 400;
+        /// none overflows a stack.
+        #[test]
+        fn deep_generated_queries_evaluate_or_are_refused(ops in proptest::collection::vec(proptest::num::u8::ANY, 0..6_000)) {
+            let (q, sign) = deep_query(&ops);
+            let shape = guard::check(&q, usize::MAX).expect("balanced");
+            match eval(&q, AT, 10_000_000) {
+                Ok(v) => {
+                    proptest::prop_assert!(shape.depth() <= guard::MAX_DEPTH);
+                    proptest::prop_assert_eq!(values(&v), vec![sign, sign]);
+                }
+                Err(QueryError::BadQuery(m)) => {
+                    proptest::prop_assert!(shape.depth() > guard::MAX_DEPTH, "{}", m);
+                }
+                Err(e) => proptest::prop_assert!(false, "{}", e),
+            }
+        }
+
+        /// Wide queries: long label sets, long `by` lists, many terms side by side.
+        #[test]
+        fn wide_generated_queries_evaluate(n in 1usize..3_000) {
+            let matchers: Vec<String> = (0..n).map(|i| format!("l{i}=\"\"")).collect();
+            let q = format!("up{{{}}}", matchers.join(","));
+            proptest::prop_assert_eq!(values(&eval(&q, AT, 1_000_000).unwrap()).len(), 2);
+            let by: Vec<String> = (0..n).map(|i| format!("l{i}")).collect();
+            let q = format!("sum by ({}) (up)", by.join(","));
+            proptest::prop_assert_eq!(values(&eval(&q, AT, 1_000_000).unwrap()), vec![2.0]);
+        }
+    }
 }
