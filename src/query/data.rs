@@ -250,4 +250,63 @@ mod tests {
         let g = pseudo_samples(&buckets, 60_000, MetricKind::Gauge);
         assert_eq!(g, vec![(60_000, 110.0), (120_000, 5.0), (180_000, 15.0)]);
     }
+
+    /// Beyond raw retention the evaluator reads pseudo-samples from the 1 m rollups.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rollups_answer_where_raw_samples_were_dropped() {
+        use crate::model::{Labels, Sample, SeriesKey, now_ms};
+        use crate::query::{Limits, Value, eval_instant};
+        use crate::store::StoreConfig;
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = StoreConfig::new(dir.path().join("r.db"));
+        cfg.retention.raw = Some(std::time::Duration::from_secs(86_400));
+        cfg.background = false;
+        let store = Store::open(cfg).await.unwrap();
+        let now = now_ms();
+        let t0 = now - now.rem_euclid(86_400_000) - 3 * 86_400_000;
+        let key = |m: &str| SeriesKey::new(m, Labels::from_pairs([("job", "x")]));
+        let samples: Vec<Sample> = (0..6 * 240)
+            .flat_map(|i| {
+                let ts = t0 + i * 15_000;
+                [
+                    Sample {
+                        key: key("g"),
+                        kind: MetricKind::Gauge,
+                        ts,
+                        value: i as f64,
+                    },
+                    Sample {
+                        key: key("c_total"),
+                        kind: MetricKind::Counter,
+                        ts,
+                        value: (i * 15) as f64,
+                    },
+                ]
+            })
+            .collect();
+        assert_eq!(store.write(&samples, &[]).await.unwrap().rejected, 0);
+        store.compact_now().await.unwrap();
+        store.run_retention_now(now).await.unwrap();
+        let at = t0 + 3 * 3_600_000;
+        let ask = |q: &'static str| {
+            let store = store.clone();
+            async move {
+                eval_instant(&store, q, at + 30_000, &Limits::default())
+                    .await
+                    .unwrap()
+            }
+        };
+        // No raw sample is left there: the answer comes from the 1 m tier.
+        let r = ask("g").await;
+        assert_eq!(r.tiers, vec![Tier::M1], "{:?}", r.tiers);
+        let Value::Vector(v) = r.value else { panic!() };
+        // The bucket ending at `at` holds samples up to at − 15 s: index 3 h × 240 − 1.
+        assert_eq!(v[0].values, vec![Some((3 * 240 - 1) as f64)]);
+        // 15 per 15 s: one per second, from one pseudo-sample per minute.
+        let r = ask("rate(c_total[5m])").await;
+        let Value::Vector(v) = r.value else { panic!() };
+        let rate = v[0].values[0].unwrap();
+        assert!((rate - 1.0).abs() < 1e-9, "{rate}");
+        store.close().await.unwrap();
+    }
 }
