@@ -45,8 +45,9 @@
 //! * Samples: [`Limits::max_samples`] (Prometheus' `--query.max-samples`, default 50,000,000)
 //!   bounds the samples loaded, counted across all series while fetching, and the points of every
 //!   intermediate and final result; beyond it the API answers 422 with Prometheus' message.
-//! * Time: [`Limits::timeout`] (default 2 min, below the HTTP layer's own limit) and a dropped
-//!   request both set a cancellation flag that the loading and evaluation loops check.
+//! * Time: [`Limits::timeout`] (default 2 min, Prometheus' `--query.timeout`) and a dropped
+//!   request (client gone, or the HTTP layer's 30 s request timeout) both set a cancellation flag
+//!   that the loading and evaluation loops check.
 //! * Error texts echo at most 512 bytes of the query (a 1 MB regex does not come back).
 //!
 //! # How it differs from Prometheus
