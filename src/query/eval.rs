@@ -382,7 +382,7 @@ impl Evaluator<'_> {
     fn count_result(&self, v: &Val) -> Result<(), EvalError> {
         let points = match v {
             Val::Scalar(x) => x.len(),
-            Val::Vector(s) => s.iter().map(|s| s.values.len()).sum(),
+            Val::Vector(s) => s.iter().map(|s| s.values.iter().flatten().count()).sum(),
             Val::Matrix(m) => m.iter().map(|s| s.samples.len()).sum(),
             Val::Str(_) => 0,
         };
@@ -848,14 +848,17 @@ fn vector_scalar(
 fn set_op(op: u16, l: Vec<Series>, r: Vec<Series>, m: &Matching, n: usize) -> Vec<Series> {
     let lsig: Vec<String> = l.iter().map(|s| m.signature(&s.labels)).collect();
     let rsig: Vec<String> = r.iter().map(|s| m.signature(&s.labels)).collect();
-    let present =
-        |side: &[Series], sigs: &[String], t: usize| -> std::collections::HashSet<String> {
-            side.iter()
-                .zip(sigs)
-                .filter(|(s, _)| s.values[t].is_some())
-                .map(|(_, g)| g.clone())
-                .collect()
-        };
+    fn present<'s>(
+        side: &[Series],
+        sigs: &'s [String],
+        t: usize,
+    ) -> std::collections::HashSet<&'s str> {
+        side.iter()
+            .zip(sigs)
+            .filter(|(s, _)| s.values[t].is_some())
+            .map(|(_, g)| g.as_str())
+            .collect()
+    }
     let mut out: Vec<Series> = Vec::new();
     let mut idx: HashMap<String, usize> = HashMap::new();
     let mut put = |out: &mut Vec<Series>, labels: &Lbls, t: usize, v: f64| {
@@ -875,7 +878,7 @@ fn set_op(op: u16, l: Vec<Series>, r: Vec<Series>, m: &Matching, n: usize) -> Ve
                 let rs = present(&r, &rsig, t);
                 for (s, g) in l.iter().zip(&lsig) {
                     if let Some(v) = s.values[t]
-                        && rs.contains(g)
+                        && rs.contains(g.as_str())
                     {
                         put(&mut out, &s.labels, t, v);
                     }
@@ -890,7 +893,7 @@ fn set_op(op: u16, l: Vec<Series>, r: Vec<Series>, m: &Matching, n: usize) -> Ve
                 }
                 for (s, g) in r.iter().zip(&rsig) {
                     if let Some(v) = s.values[t]
-                        && !ls.contains(g)
+                        && !ls.contains(g.as_str())
                     {
                         put(&mut out, &s.labels, t, v);
                     }
@@ -900,7 +903,7 @@ fn set_op(op: u16, l: Vec<Series>, r: Vec<Series>, m: &Matching, n: usize) -> Ve
                 let rs = present(&r, &rsig, t);
                 for (s, g) in l.iter().zip(&lsig) {
                     if let Some(v) = s.values[t]
-                        && !rs.contains(g)
+                        && !rs.contains(g.as_str())
                     {
                         put(&mut out, &s.labels, t, v);
                     }

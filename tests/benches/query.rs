@@ -6,7 +6,7 @@
 //!   an instant query and as a 1 h range query,
 //!
 //! through the library's `eval_range`/`eval_instant` (parse, load, evaluate on a query thread),
-//! reporting p50/p99 wall time and the process CPU time per query.
+//! reporting p50/p99 wall time and the process CPU time per query (10 ms ticks, averaged).
 //!
 //! Run: `cargo bench --bench query` (env: `BENCH_N` runs per query, default 20; `BENCH_HOURS` of
 //! history, default 24). Without cargo's `--bench` flag (`cargo test --all-targets`) it does a
@@ -29,16 +29,21 @@ fn env_num(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// CPU time of the whole process so far, in ns (Linux `/proc/self/task/*/schedstat`).
+/// CPU time of the whole process so far, in ns: user + system from `/proc/self/stat`, which
+/// (unlike the per-thread counters) keeps the time of query threads that have exited.
 fn cpu_ns() -> u64 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+    // Clock ticks of 10 ms (CLK_TCK = 100 on Linux).
+    const TICK_NS: u64 = 10_000_000;
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
         return 0;
     };
-    tasks
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum()
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+        return 0;
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    (ticks(11) + ticks(12)) * TICK_NS
 }
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
