@@ -3,8 +3,9 @@
 //! [`read_samples`] is the only function that asks the store for data; everything else sees
 //! `(timestamp, value)` samples. It reads the raw tier (one-millisecond buckets of the raw tier
 //! hold one sample each), and:
-//! * before each series' oldest raw sample, where retention has dropped raw data, pseudo-samples
-//!   from the finest rollup tier that has data there (M1, then M5, H1, D1 for what is older);
+//! * before the raw tier's retention boundary (and each series' oldest raw sample), where
+//!   retention has dropped raw data, pseudo-samples from the finest rollup tier that still has
+//!   data there (M1, then M5, H1, D1 before each finer tier's own boundary);
 //! * in rollup mode (long-range charts, see [`crate::query`]), pseudo-samples from the given
 //!   tier, followed by raw samples after each series' newest rollup bucket.
 //!
@@ -113,21 +114,33 @@ pub async fn read_samples(
             }
         }
     }
-    // Older than each series' oldest sample: what retention left in the rollup tiers.
+    // Where retention dropped a tier's data, the next coarser tier fills in: only before the
+    // finer tier's retention boundary and before each series' oldest sample so far (a gap in the
+    // data is not filled).
+    let mut limit = store.retained_from(Tier::Raw);
     for tier in OLDER_TIERS {
         let Some(res) = tier.resolution_ms() else {
             continue;
         };
+        if limit <= lo {
+            break;
+        }
         let covered: Vec<Timestamp> = out
             .iter()
-            .map(|s| s.first().map_or(hi + 1, |p| p.0))
+            .map(|s| s.first().map_or(hi + 1, |p| p.0).min(limit))
             .collect();
-        let need: Vec<usize> = (0..n).filter(|&i| covered[i] - res > lo).collect();
+        let need: Vec<usize> = (0..n).filter(|&i| covered[i] > lo).collect();
         if need.is_empty() {
             break;
         }
         let need_ids: Vec<_> = need.iter().map(|&i| ids[i]).collect();
-        let need_hi = need.iter().map(|&i| covered[i]).max().unwrap_or(hi) - 1;
+        let need_hi = need
+            .iter()
+            .map(|&i| covered[i])
+            .max()
+            .unwrap_or(hi)
+            .min(hi + 1)
+            - 1;
         for r in store
             .query_range_step(&need_ids, lo - res, need_hi, res, Some(tier))
             .await?
@@ -136,7 +149,7 @@ pub async fn read_samples(
             let older: Vec<Bucket> = r
                 .buckets
                 .into_iter()
-                .filter(|b| b.ts + res < covered[i])
+                .filter(|b| b.ts + res <= covered[i])
                 .collect();
             if older.is_empty() {
                 continue;
@@ -151,6 +164,7 @@ pub async fn read_samples(
                 out[i] = pts;
             }
         }
+        limit = store.retained_from(tier);
     }
     Ok((out, tiers))
 }
@@ -307,6 +321,50 @@ mod tests {
         let Value::Vector(v) = r.value else { panic!() };
         let rate = v[0].values[0].unwrap();
         assert!((rate - 1.0).abs() < 1e-9, "{rate}");
+        store.close().await.unwrap();
+    }
+
+    /// Within raw retention a gap stays a gap, although rollup buckets exist around it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn gaps_in_raw_data_are_not_filled_from_rollups() {
+        use crate::model::{Labels, Sample, SeriesKey, now_ms};
+        use crate::query::{Limits, Value, eval_instant};
+        use crate::store::StoreConfig;
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = StoreConfig::new(dir.path().join("g.db"));
+        cfg.background = false;
+        let store = Store::open(cfg).await.unwrap();
+        let now = now_ms();
+        let t0 = now - now.rem_euclid(3_600_000) - 6 * 3_600_000;
+        // 15 s samples with a 30 min gap in the middle.
+        let samples: Vec<Sample> = (0..4 * 240)
+            .filter(|i| !(400..520).contains(i))
+            .map(|i| Sample {
+                key: SeriesKey::new("g", Labels::from_pairs([("job", "x")])),
+                kind: MetricKind::Gauge,
+                ts: t0 + i * 15_000,
+                value: i as f64,
+            })
+            .collect();
+        assert_eq!(store.write(&samples, &[]).await.unwrap().rejected, 0);
+        store.compact_now().await.unwrap();
+        // The last sample before the gap is at 99 m 45 s; its 1 m bucket ends at 100 m. Windows
+        // that start just after the sample take in that bucket's end, but no raw sample.
+        for (q, at) in [
+            ("g", t0 + 6_290_000),
+            ("count_over_time(g[10m])", t0 + 6_590_000),
+        ] {
+            let r = eval_instant(&store, q, at, &Limits::default())
+                .await
+                .unwrap();
+            assert_eq!(r.value, Value::Vector(Vec::new()), "{q} in the gap");
+        }
+        // Positive control: before the gap the series answers.
+        let r = eval_instant(&store, "g", t0 + 399 * 15_000, &Limits::default())
+            .await
+            .unwrap();
+        let Value::Vector(v) = r.value else { panic!() };
+        assert_eq!(v[0].values, vec![Some(399.0)]);
         store.close().await.unwrap();
     }
 }
