@@ -125,4 +125,42 @@ mod tests {
         let e = parse_selector(&huge).unwrap_err();
         assert!(e.len() < 2_000, "{} bytes", e.len());
     }
+
+    proptest::proptest! {
+        #![proptest_config(crate::proptest_config(256))]
+        #[test]
+        fn never_panics(text in "\\PC{0,64}") {
+            let _ = parse_selector(&text);
+        }
+
+        /// Printed selectors parse back to themselves, whatever their label values hold.
+        #[test]
+        fn display_round_trips(
+            name in "[a-z_][a-z0-9_:]{0,12}",
+            labels in proptest::collection::vec(("[a-z_][a-z0-9_]{0,8}", "\\PC{0,12}", 0usize..4), 0..4),
+            offset in 0i64..10_000_000,
+        ) {
+            let ops = [MatchOp::Equal, MatchOp::NotEqual, MatchOp::Regex, MatchOp::NotRegex];
+            let matchers: Vec<Matcher> = labels
+                .into_iter()
+                .filter_map(|(k, v, op)| {
+                    let v = if op >= 2 { regex::escape(&v) } else { v };
+                    Matcher::new(k, ops[op], v).ok()
+                })
+                .collect();
+            let sel = Selector { metric: Some(name), matchers, offset_ms: offset * 1000 };
+            let text = sel.to_string();
+            let back = parse_selector(&text);
+            // Keywords cannot be metric names; anything else must come back unchanged.
+            if let Ok(back) = back {
+                proptest::prop_assert_eq!(back, sel, "{}", text);
+            } else {
+                let kw = ["and", "or", "unless", "atan2", "by", "without", "on", "ignoring", "offset", "bool", "inf", "nan"];
+                proptest::prop_assert!(
+                    kw.iter().any(|k| sel.metric.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(k))),
+                    "{} did not parse back", text
+                );
+            }
+        }
+    }
 }
