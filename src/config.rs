@@ -317,65 +317,8 @@ impl<'de> Deserialize<'de> for Keep {
     }
 }
 
-/// Parses `15s`, `5m`, `7d`, `2w`, `500ms`, `1h30m`. A bare number is refused: its unit would be a guess.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let err = || {
-        format!(
-            "invalid duration {text:?}: expected a number with a unit such as 500ms, 15s, 5m, 2h, 7d or 1w"
-        )
-    };
-    let s = text.trim();
-    if s.is_empty() {
-        return Err(err());
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        if digits == 0 {
-            return Err(err());
-        }
-        let n: u64 = rest[..digits].parse().map_err(|_| err())?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let millis_per = match &rest[..unit_len] {
-            "ms" => 1,
-            "s" => 1_000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            "w" => 7 * 86_400_000,
-            _ => return Err(err()),
-        };
-        rest = &rest[unit_len..];
-        let add = n.checked_mul(millis_per).ok_or_else(err)?;
-        total = total
-            .checked_add(Duration::from_millis(add))
-            .ok_or_else(err)?;
-    }
-    Ok(total)
-}
-
-/// Formats a duration the way the config writes it (`15s`, `5m`, `7d`).
-pub fn format_duration(d: Duration) -> String {
-    let ms = d.as_millis() as u64;
-    for (unit, per) in [
-        ("w", 604_800_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-    ] {
-        if ms >= per && ms.is_multiple_of(per) {
-            return format!("{}{unit}", ms / per);
-        }
-    }
-    format!("{ms}ms")
-}
+/// The crate's one duration parser and formatter (see [`crate::duration`]).
+pub use crate::duration::{format_duration, parse_duration};
 
 impl Config {
     /// Server, storage and collector defaults and one cluster named `local` without sources;

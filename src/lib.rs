@@ -6,6 +6,7 @@ pub mod analysis;
 pub mod catalogue;
 pub mod collector;
 pub mod config;
+pub mod duration;
 pub mod model;
 pub mod query;
 pub mod sources;

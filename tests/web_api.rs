@@ -80,8 +80,8 @@ async fn range_query_matches_what_was_written() {
     let pts = values(&result[0]);
     assert_eq!(pts.len(), 61);
     for (t, val) in pts {
-        // The value at t is the newest sample before t: the scrape 15 s earlier.
-        let i = ((t as i64 * 1000 - 15_000) - env.start) / 15_000;
+        // The value at t is the newest sample at or before t, as in Prometheus: the scrape at t.
+        let i = (t as i64 * 1000 - env.start) / 15_000;
         assert_eq!(val, 1000.0 + i as f64, "at {t}");
     }
 
@@ -121,7 +121,7 @@ async fn range_query_matches_what_was_written() {
     assert_eq!(result.len(), 1);
     assert_eq!(result[0]["metric"], serde_json::json!({"cluster": "lab"}));
     for (t, val) in values(&result[0]) {
-        let i = ((t as i64 * 1000 - 15_000) - env.start) / 15_000;
+        let i = (t as i64 * 1000 - env.start) / 15_000;
         assert_eq!(
             val,
             ((i % 4) * 2 * 2) as f64,
@@ -178,7 +178,8 @@ async fn a_range_selector_returns_exactly_the_raw_samples_written() {
     );
     let at = env.end;
     let written: Vec<(i64, f64)> = vec![
-        (at - 300_000, 99.0), // exactly at the window's start: outside (left-open)
+        (at - 300_001, 98.0), // before the window
+        (at - 300_000, 99.0), // exactly at the window's start: inside (closed, as Prometheus 2.x)
         (at - 299_999, 0.1),
         (at - 123_457, 2.5),
         (at - 61_001, -3.0),
@@ -206,7 +207,7 @@ async fn a_range_selector_returns_exactly_the_raw_samples_written() {
     assert_eq!(result.len(), 1, "{v}");
     assert_eq!(result[0]["metric"]["__name__"], "kafkascope_test_raw");
     assert_eq!(result[0]["metric"]["probe"], "raw");
-    let expected: Vec<(i64, String)> = written[1..6]
+    let expected: Vec<(i64, String)> = written[1..7]
         .iter()
         .map(|&(ts, v)| (ts, format!("{v}")))
         .collect();
@@ -234,19 +235,16 @@ async fn a_range_selector_returns_exactly_the_raw_samples_written() {
     assert_eq!(servers, vec!["zk1:2181", "zk2:2182"]);
     for r in result {
         let pts = raw_points(r);
-        assert_eq!(
-            pts.len(),
-            480,
-            "2 h of 15 s scrapes, the first one left out"
-        );
+        assert_eq!(pts.len(), 481, "2 h of 15 s scrapes, both ends included");
         for (i, (ts, v)) in pts.iter().enumerate() {
-            let n = i as i64 + 1;
+            let n = i as i64;
             assert_eq!(*ts, env.start + n * SCRAPE_MS);
             assert_eq!(*v, format!("{}", 1000 + n));
         }
     }
 
-    // More than 11,000 samples of one series in the window are refused, not cut short.
+    // Dense samples (one per millisecond) come back whole: as in Prometheus, only the sample
+    // budget (--query.max-samples) limits a matrix, not a per-series count.
     let dense: Vec<Sample> = (0..11_001)
         .map(|i| Sample {
             key: SeriesKey::new(
@@ -261,12 +259,14 @@ async fn a_range_selector_returns_exactly_the_raw_samples_written() {
     env.store.write(&dense, &[]).await.expect("write dense");
     let q = enc("kafkascope_test_dense[1m]");
     let (status, v) = env.json(&format!("/api/v1/query?query={q}&time={t}")).await;
-    assert_eq!(status, 422, "{v}");
-    assert!(v["error"].as_str().unwrap().contains("11000"), "{v}");
-    let q = enc("kafkascope_test_dense[11001ms]");
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(raw_points(&v["data"]["result"][0]).len(), 11_001);
+    let q = enc("kafkascope_test_dense[11000ms]");
     let (status, v) = env.json(&format!("/api/v1/query?query={q}&time={t}")).await;
     assert_eq!(status, 200, "{v}");
-    assert_eq!(raw_points(&v["data"]["result"][0]).len(), 11_000);
+    let pts = raw_points(&v["data"]["result"][0]);
+    assert_eq!(pts.len(), 11_000, "the sample 11 001 ms back is outside");
+    assert_eq!(pts[0], (at - 11_000, "1".to_string()));
 
     // A range selector is not a range query's expression.
     let (status, v) = env
@@ -335,6 +335,22 @@ async fn series_and_labels_list_what_was_written() {
         .json("/api/v1/metadata?metric=zk_packets_received")
         .await;
     assert_eq!(v["data"]["zk_packets_received"][0]["type"], "counter");
+    assert_eq!(
+        v["data"]["zk_packets_received"][0]["help"], "Packets received from clients",
+        "help from the ZooKeeper source's catalogue"
+    );
+    let (_, v) = env.json("/api/v1/metadata?metric=zk_p99_readlatency").await;
+    assert_eq!(
+        (
+            &v["data"]["zk_p99_readlatency"][0]["type"],
+            &v["data"]["zk_p99_readlatency"][0]["unit"]
+        ),
+        (
+            &serde_json::json!("summary"),
+            &serde_json::json!("milliseconds")
+        ),
+        "a family member described by the source's naming rule"
+    );
     let (status, v) = env.json("/api/v1/status/buildinfo").await;
     assert_eq!(status, 200);
     assert!(v["data"]["version"].as_str().unwrap().starts_with("2."));
@@ -373,7 +389,7 @@ async fn bad_queries_are_400_bad_data_like_prometheus() {
         v["error"]
             .as_str()
             .unwrap()
-            .contains("parse error at char 12"),
+            .contains("parse error at char 5: unclosed left parenthesis"),
         "{v}"
     );
     let (_, v) = env.json(&cases[4]).await;
@@ -496,5 +512,80 @@ async fn metrics_and_healthz_describe_the_server_itself() {
     ));
     assert!(text.contains("kafkascope_http_requests_total{route=\"/zookeeper/{cluster}\",method=\"GET\",status=\"200\"} 1"), "{text}");
     assert!(text.contains("kafkascope_http_request_duration_seconds_bucket{route=\"/zookeeper\",method=\"GET\",le=\"+Inf\"} 1"));
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn promql_endpoints_and_errors_answer_like_prometheus() {
+    let env = start().await;
+    // format_query pretty-prints.
+    let (status, v) = env
+        .json(&format!(
+            "/api/v1/format_query?query={}",
+            enc("sum by(server)(rate(zk_packets_received{cluster=\"lab\"}[5m]))")
+        ))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        v["data"],
+        "sum by (server) (rate(zk_packets_received{cluster=\"lab\"}[5m]))"
+    );
+    // Unknown API paths: JSON 404, not the HTML page.
+    let (status, v) = env.json("/api/v1/no_such_endpoint").await;
+    assert_eq!(status, 404);
+    assert_eq!(v["status"], "error");
+    assert_eq!(v["errorType"], "not_found");
+    let (status, v) = env.json("/api/v1/query_exemplars?query=up").await;
+    assert_eq!((status, &v["data"]), (200, &serde_json::json!([])));
+    // Loading more than --query.max-samples (50 M) points: 422 with Prometheus' message.
+    let (status, v) = env
+        .json(&format!(
+            "/api/v1/query?query={}",
+            enc("max_over_time(vector(1)[1000d:1s])")
+        ))
+        .await;
+    assert_eq!(status, 422, "{v}");
+    assert_eq!(v["errorType"], "execution");
+    assert_eq!(
+        v["error"],
+        "query processing would load too many samples into memory in query execution"
+    );
+    // Matching errors are execution errors, as in Prometheus.
+    let (status, v) = env
+        .json(&format!(
+            "/api/v1/query?query={}",
+            enc("zk_znode_count + on(cluster) zk_znode_count")
+        ))
+        .await;
+    assert_eq!(status, 422, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("many-to-many"), "{v}");
+    // Constructs newer than Prometheus 2.42 that are not evaluated say so with a 400.
+    let (status, v) = env
+        .json(&format!("/api/v1/query?query={}", enc("limitk(1, up)")))
+        .await;
+    assert_eq!(status, 400, "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("not supported"),
+        "{v}"
+    );
+    // Strings, scalars and functions that were missing before.
+    let (_, v) = env
+        .json(&format!(
+            "/api/v1/query?query={}&time=100",
+            enc("\"hello\"")
+        ))
+        .await;
+    assert_eq!(
+        v["data"],
+        serde_json::json!({"resultType": "string", "result": [100, "hello"]})
+    );
+    let q = enc(r#"topk(1, zk_znode_count{cluster="lab"})"#);
+    let (status, v) = env
+        .json(&format!("/api/v1/query?query={q}&time={}", secs(env.end)))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let r = v["data"]["result"].as_array().unwrap();
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0]["value"][1], "1480");
     env.stop().await;
 }

@@ -398,7 +398,10 @@ async fn bad_parameters_get_a_400_page_that_says_what_was_wrong() {
         .text(&format!("/metric?query={}", enc("rate(up)")))
         .await;
     assert_eq!(status, 400);
-    assert!(html.contains("query: parse error at char"), "{html}");
+    assert!(
+        html.contains("query: parse error: expected type matrix in call to function"),
+        "{html}"
+    );
     let (status, html) = env.text("/events?range=24h&from=now-1h").await;
     assert_eq!(status, 400);
     assert!(html.contains("not both"), "{html}");

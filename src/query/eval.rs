@@ -1,916 +1,1083 @@
-//! Evaluates a parsed expression over the store, in two phases: fetch every selector's data
-//! (the only async part), then compute the expression over a grid of evaluation times.
+//! The evaluator: walks a `promql-parser` syntax tree over a grid of evaluation times, with
+//! Prometheus 2.42's semantics (see the module documentation of [`crate::query`]).
 //!
-//! Range queries read step-aligned buckets (`store.query_range_step`) at a granularity that divides
-//! the step, every range and the distance from `start` to every offset, so windows are exact
-//! unions of buckets whenever the query is aligned (Grafana aligns `start` to the step). See the
-//! module documentation of [`crate::query`] for the semantics and how they differ from Prometheus.
+//! Every node evaluates to one value per grid time: a scalar per time, or series that each hold an
+//! optional value per time (a step-by-step vector, as Prometheus' range evaluation builds it).
+//! Data comes from a [`Loader`], asked once per selector for the samples of the whole span the
+//! grid needs; it counts them against the sample budget.
 
-use super::ast::{AggOp, BinOp, Expr, Grouping, RangeFunc, Selector};
-use crate::model::{Labels, MetricKind, Timestamp};
-use crate::store::{Bucket, SeriesInfo, Store, StoreError, Tier};
+use super::functions;
+use promql_parser::label::{MatchOp as PMatchOp, Matcher as PMatcher, Matchers};
+use promql_parser::parser::token::{
+    T_ADD, T_ATAN2, T_AVG, T_BOTTOMK, T_COUNT, T_COUNT_VALUES, T_DIV, T_EQLC, T_GROUP, T_GTE,
+    T_GTR, T_LAND, T_LOR, T_LSS, T_LTE, T_LUNLESS, T_MAX, T_MIN, T_MOD, T_MUL, T_NEQ, T_POW,
+    T_QUANTILE, T_STDDEV, T_STDVAR, T_SUB, T_SUM, T_TOPK, TokenType,
+};
+use promql_parser::parser::{
+    AggregateExpr, AtModifier, BinaryExpr, Expr, LabelModifier, Offset, SubqueryExpr,
+    VectorMatchCardinality, VectorSelector,
+};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
 
-/// Prometheus' default lookback for instant vector selectors.
-pub const LOOKBACK_MS: i64 = 5 * 60_000;
-/// Selectors matching more series than this are refused.
-pub const MAX_SERIES: usize = 10_000;
-/// Buckets fetched per series at most; finer alignment is given up beyond this.
-const MAX_BUCKETS_PER_SERIES: i64 = 30_000;
+/// A label set sorted by name, `__name__` included.
+pub type Lbls = Vec<(String, String)>;
+pub const NAME: &str = "__name__";
+
+/// The error Prometheus answers when `--query.max-samples` is exceeded.
+pub const TOO_MANY_SAMPLES: &str =
+    "query processing would load too many samples into memory in query execution";
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
-    #[error(
-        "the selector {selector} matches {count} series, more than the limit of {limit}; narrow it with more label matchers"
-    )]
-    TooManySeries {
-        selector: String,
-        count: usize,
-        limit: usize,
-    },
+    /// The sample budget is exhausted (HTTP 422 like Prometheus).
+    #[error("{TOO_MANY_SAMPLES}")]
+    TooManySamples,
+    /// A query that is well formed but cannot be evaluated (matching errors, bad arguments).
     #[error("{0}")]
-    Matching(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
+    Execution(String),
+    /// A construct the parser accepts that this evaluator does not implement.
+    #[error("{0} is not supported by kafkascope's evaluator")]
+    Unsupported(String),
+    /// The client went away or the time limit passed.
+    #[error("query cancelled: {0}")]
+    Cancelled(&'static str),
+    #[error("reading the store failed: {0}")]
+    Store(String),
 }
 
-/// One output series: its labels and one value per grid time (None = no value there).
+fn exec(msg: impl Into<String>) -> EvalError {
+    EvalError::Execution(msg.into())
+}
+
+/// One limit on samples loaded (counted across all series while fetching) and on the points of
+/// any intermediate or final result, as Prometheus' `--query.max-samples`.
+#[derive(Debug)]
+pub struct Budget {
+    max: usize,
+    loaded: AtomicUsize,
+}
+
+impl Budget {
+    pub fn new(max: usize) -> Self {
+        Budget {
+            max,
+            loaded: AtomicUsize::new(0),
+        }
+    }
+
+    /// Counts `n` more loaded samples.
+    pub fn load(&self, n: usize) -> Result<(), EvalError> {
+        let before = self.loaded.fetch_add(n, Ordering::Relaxed);
+        if before.saturating_add(n) > self.max {
+            return Err(EvalError::TooManySamples);
+        }
+        Ok(())
+    }
+
+    /// Checks the size of one result.
+    pub fn result(&self, points: usize) -> Result<(), EvalError> {
+        if points > self.max {
+            return Err(EvalError::TooManySamples);
+        }
+        Ok(())
+    }
+
+    pub fn loaded(&self) -> usize {
+        self.loaded.load(Ordering::Relaxed)
+    }
+}
+
+/// A series' labels and the sample an instant selector found at each time.
+pub type Sampled = (Lbls, Vec<Option<(i64, f64)>>);
+
+/// Samples of one series.
 #[derive(Clone, Debug, PartialEq)]
-pub struct SeriesValues {
-    /// The metric name, if the result still has one (selectors, `*_over_time` keep none, as in
-    /// Prometheus only selectors and `last_over_time` keep it).
-    pub metric: Option<String>,
-    pub labels: Labels,
+pub struct RangeSeries {
+    pub labels: Lbls,
+    /// Ascending timestamps.
+    pub samples: Vec<(i64, f64)>,
+}
+
+/// One series of a step-by-step vector.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    pub labels: Lbls,
     pub values: Vec<Option<f64>>,
 }
 
-impl SeriesValues {
-    /// Labels including `__name__`, as the Prometheus API writes them.
-    pub fn metric_labels(&self) -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> = Vec::with_capacity(self.labels.len() + 1);
-        if let Some(m) = &self.metric {
-            out.push(("__name__".into(), m.clone()));
-        }
-        out.extend(
-            self.labels
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string())),
-        );
-        out
-    }
-
-    /// `name{a="b"}` for legends.
-    pub fn display_name(&self) -> String {
-        let labels = self.labels.canonical();
-        match (&self.metric, labels.is_empty()) {
-            (Some(m), true) => m.clone(),
-            (Some(m), false) => format!("{m}{{{labels}}}"),
-            (None, _) => format!("{{{labels}}}"),
-        }
-    }
-}
-
 #[derive(Clone, Debug, PartialEq)]
-pub enum Value {
-    Scalar(f64),
-    Vector(Vec<SeriesValues>),
+pub enum Val {
+    Scalar(Vec<f64>),
+    Vector(Vec<Series>),
+    /// Only as the whole result of an instant query (`up[5m]`, `x[10m:1m]`).
+    Matrix(Vec<RangeSeries>),
+    Str(String),
 }
 
-/// The result of a query over its evaluation times.
-#[derive(Clone, Debug)]
-pub struct QueryResult {
-    pub times: Vec<Timestamp>,
-    pub value: Value,
-    /// The storage tiers that answered (empty for instant selectors and pure arithmetic).
-    pub tiers: Vec<Tier>,
-    /// The bucket size used for range data (0 when none was read).
-    pub bucket_ms: i64,
+/// Where samples come from.
+pub trait Loader {
+    /// Sees the whole query before evaluation starts (to choose how to read).
+    fn plan(&mut self, _expr: &Expr, _step_ms: i64, _lookback_ms: i64) {}
+
+    /// The series that `vs`'s name and matchers select, with their samples whose timestamps are
+    /// in `[lo, hi]`; series without samples there may be left out.
+    fn load(
+        &mut self,
+        vs: &VectorSelector,
+        lo: i64,
+        hi: i64,
+    ) -> Result<Vec<RangeSeries>, EvalError>;
 }
 
-impl QueryResult {
-    /// The vector result as series (a scalar becomes one series without labels).
-    pub fn into_series(self) -> Vec<SeriesValues> {
-        match self.value {
-            Value::Vector(v) => v,
-            Value::Scalar(x) => vec![SeriesValues {
-                metric: None,
-                labels: Labels::new(),
-                values: vec![Some(x); self.times.len()],
-            }],
+/// Whether a series' labels satisfy a selector's name and matchers (absent labels match as "").
+pub fn selector_matches(vs: &VectorSelector, labels: &Lbls) -> bool {
+    if let Some(name) = &vs.name
+        && get(labels, NAME).unwrap_or("") != name
+    {
+        return false;
+    }
+    matchers_match(&vs.matchers, labels)
+}
+
+fn matchers_match(m: &Matchers, labels: &Lbls) -> bool {
+    let all = |ms: &[PMatcher]| {
+        ms.iter()
+            .all(|m| m.is_match(get(labels, &m.name).unwrap_or("")))
+    };
+    if m.or_matchers.is_empty() {
+        all(&m.matchers)
+    } else {
+        m.or_matchers.iter().any(|ms| all(ms))
+    }
+}
+
+/// Equality matchers every matching series must satisfy (what an index lookup can use).
+pub fn required_equalities(vs: &VectorSelector) -> Vec<(String, String)> {
+    if !vs.matchers.or_matchers.is_empty() {
+        return Vec::new();
+    }
+    vs.matchers
+        .matchers
+        .iter()
+        .filter(|m| matches!(m.op, PMatchOp::Equal) && m.name != NAME && !m.value.is_empty())
+        .map(|m| (m.name.clone(), m.value.clone()))
+        .collect()
+}
+
+/// Evaluation settings and context shared by all nodes.
+pub struct Env<'a> {
+    /// The query's start and end (what `@ start()` and `@ end()` mean) and step (0 for instant).
+    pub start: i64,
+    pub end: i64,
+    pub step: i64,
+    pub lookback_ms: i64,
+    /// Resolution of subqueries without one (Prometheus' global evaluation interval).
+    pub subquery_step_ms: i64,
+    pub budget: &'a Budget,
+    pub cancel: &'a AtomicBool,
+}
+
+pub struct Evaluator<'a> {
+    pub env: Env<'a>,
+    pub loader: &'a mut dyn Loader,
+}
+
+pub fn duration_ms(d: &Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
+pub fn offset_ms(o: &Option<Offset>) -> i64 {
+    match o {
+        None => 0,
+        Some(Offset::Pos(d)) => duration_ms(d),
+        Some(Offset::Neg(d)) => -duration_ms(d),
+    }
+}
+
+fn systime_ms(t: &SystemTime) -> i64 {
+    match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => duration_ms(&d),
+        Err(e) => -duration_ms(&e.duration()),
+    }
+}
+
+pub fn get<'l>(labels: &'l Lbls, name: &str) -> Option<&'l str> {
+    labels
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+pub fn set_label(labels: &mut Lbls, name: &str, value: &str) {
+    match labels.binary_search_by(|(k, _)| k.as_str().cmp(name)) {
+        Ok(i) => {
+            if value.is_empty() {
+                labels.remove(i);
+            } else {
+                labels[i].1 = value.to_string();
+            }
+        }
+        Err(i) => {
+            if !value.is_empty() {
+                labels.insert(i, (name.to_string(), value.to_string()));
+            }
         }
     }
 }
 
-/// Evaluates `expr` at `start, start + step, …, ≤ end`.
-pub async fn eval_range(
-    store: &Store,
-    expr: &Expr,
-    start: Timestamp,
-    end: Timestamp,
-    step_ms: i64,
-) -> Result<QueryResult, EvalError> {
-    let step_ms = step_ms.max(1);
-    let n = ((end - start).max(0) / step_ms) as usize + 1;
-    let times: Vec<Timestamp> = (0..n).map(|i| start + i as i64 * step_ms).collect();
-    let sels = expr.selectors();
-    let g = range_granularity(start, end, step_ms, &sels);
-    let fetched = fetch(store, &sels, &times, Some(g)).await?;
-    finish(expr, times, fetched, g)
+pub fn drop_name(labels: &mut Lbls) {
+    labels.retain(|(k, _)| k != NAME);
 }
 
-/// Evaluates `expr` at one time (Prometheus `/api/v1/query`).
-pub async fn eval_instant(
-    store: &Store,
-    expr: &Expr,
-    at: Timestamp,
-) -> Result<QueryResult, EvalError> {
-    let times = vec![at];
-    let sels = expr.selectors();
-    let fetched = fetch(store, &sels, &times, None).await?;
-    let g = fetched.iter().map(|f| f.g).max().unwrap_or(0);
-    finish(expr, times, fetched, g)
+/// `{a="1", b="2"}` as Prometheus prints label sets in errors.
+pub fn labels_text(labels: &Lbls) -> String {
+    let inner: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+    format!("{{{}}}", inner.join(", "))
 }
 
-fn finish(
-    expr: &Expr,
-    times: Vec<Timestamp>,
-    fetched: Vec<Fetched>,
-    g: i64,
-) -> Result<QueryResult, EvalError> {
-    let mut tiers: Vec<Tier> = fetched
-        .iter()
-        .flat_map(|f| f.tiers.iter().copied())
-        .collect();
-    tiers.sort_unstable();
-    tiers.dedup();
-    let bucket_ms = if tiers.is_empty() { 0 } else { g };
-    let mut ev = Evaluator {
-        times: &times,
-        fetched,
-        next: 0,
-    };
-    let value = ev.eval(expr)?;
-    Ok(QueryResult {
-        times,
-        value,
-        tiers,
-        bucket_ms,
+/// A string key of a label set.
+pub fn key(labels: &Lbls) -> String {
+    let mut s = String::new();
+    for (k, v) in labels {
+        s.push_str(k);
+        s.push('\u{0}');
+        s.push_str(v);
+        s.push('\u{0}');
+    }
+    s
+}
+
+/// Vector matching of a binary operation.
+struct Matching {
+    card: Card,
+    on: bool,
+    labels: Vec<String>,
+    include: Vec<String>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Card {
+    OneToOne,
+    ManyToOne,
+    OneToMany,
+    ManyToMany,
+}
+
+impl Matching {
+    fn signature(&self, l: &Lbls) -> String {
+        let mut s = String::new();
+        for (k, v) in l {
+            let listed = self.labels.iter().any(|x| x == k);
+            let keep = if self.on {
+                listed
+            } else {
+                !listed && k != NAME
+            };
+            if keep {
+                s.push_str(k);
+                s.push('\u{0}');
+                s.push_str(v);
+                s.push('\u{0}');
+            }
+        }
+        s
+    }
+
+    fn matched_labels(&self, l: &Lbls) -> Lbls {
+        l.iter()
+            .filter(|(k, _)| {
+                let listed = self.labels.iter().any(|x| x == k);
+                if self.on {
+                    listed
+                } else {
+                    !listed && k != NAME
+                }
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+fn is_comparison(op: u16) -> bool {
+    matches!(op, T_EQLC | T_NEQ | T_GTR | T_LSS | T_GTE | T_LTE)
+}
+
+/// Arithmetic drops the metric name; in 2.42 `atan2` keeps it (as comparisons do).
+fn drops_name(op: u16) -> bool {
+    matches!(op, T_ADD | T_SUB | T_MUL | T_DIV | T_MOD | T_POW)
+}
+
+/// Prometheus' `vectorElemBinop`: the value and whether a comparison keeps the sample.
+fn elem_binop(op: u16, l: f64, r: f64) -> Result<(f64, bool), EvalError> {
+    Ok(match op {
+        T_ADD => (l + r, true),
+        T_SUB => (l - r, true),
+        T_MUL => (l * r, true),
+        T_DIV => (l / r, true),
+        T_POW => (l.powf(r), true),
+        T_MOD => (l % r, true),
+        T_ATAN2 => (l.atan2(r), true),
+        T_EQLC => (l, l == r),
+        T_NEQ => (l, l != r),
+        T_GTR => (l, l > r),
+        T_LSS => (l, l < r),
+        T_GTE => (l, l >= r),
+        T_LTE => (l, l <= r),
+        other => {
+            return Err(exec(format!(
+                "operator {} is not allowed here",
+                TokenType::new(other)
+            )));
+        }
     })
 }
 
-fn gcd(a: i64, b: i64) -> i64 {
-    let (mut a, mut b) = (a.abs(), b.abs());
-    while b != 0 {
-        (a, b) = (b, a % b);
+/// The first multiple of `step` at or after `t` (Prometheus' subquery alignment).
+fn align_up(t: i64, step: i64) -> i64 {
+    // Go's integer division truncates toward zero; Prometheus then adds a step when below `t`.
+    let mut s = step * (t / step);
+    if s < t {
+        s += step;
     }
-    a
+    s
 }
 
-/// The bucket size for a range query: divides the step, every range, and `start − offset` for
-/// every offset, unless that would need more than `MAX_BUCKETS_PER_SERIES` buckets or go below a
-/// second; then alignment is given up step by step (windows become approximate).
-fn range_granularity(
-    start: Timestamp,
-    end: Timestamp,
-    step: i64,
-    sels: &[(&Selector, i64)],
-) -> i64 {
-    let span = |g: i64| {
-        let longest = sels.iter().map(|(s, r)| r + s.offset_ms).max().unwrap_or(0);
-        (end - start + longest.max(LOOKBACK_MS)) / g.max(1)
-    };
-    let ok = |g: i64| g >= 1000 && span(g) <= MAX_BUCKETS_PER_SERIES;
-    let mut with_ranges = step;
-    for (_, r) in sels {
-        if *r > 0 {
-            with_ranges = gcd(with_ranges, *r);
+/// The windows `[lo, hi]` a range argument covers at each evaluation time, and its length.
+pub struct Windows {
+    pub bounds: Vec<(i64, i64)>,
+    pub range_ms: i64,
+}
+
+impl Windows {
+    /// Index range of `samples` inside window `i` (closed on both ends, as Prometheus 2.x).
+    pub fn slice<'s>(&self, samples: &'s [(i64, f64)], i: usize) -> &'s [(i64, f64)] {
+        let (lo, hi) = self.bounds[i];
+        let a = samples.partition_point(|s| s.0 < lo);
+        let b = samples.partition_point(|s| s.0 <= hi);
+        &samples[a..b.max(a)]
+    }
+}
+
+impl Evaluator<'_> {
+    fn check(&self) -> Result<(), EvalError> {
+        if self.env.cancel.load(Ordering::Relaxed) {
+            return Err(EvalError::Cancelled(
+                "the client disconnected or the time limit passed",
+            ));
+        }
+        Ok(())
+    }
+
+    fn at_base(&self, t: i64, at: &Option<AtModifier>) -> i64 {
+        match at {
+            None => t,
+            Some(AtModifier::Start) => self.env.start,
+            Some(AtModifier::End) => self.env.end,
+            Some(AtModifier::At(st)) => systime_ms(st),
         }
     }
-    let mut aligned = gcd(with_ranges, start);
-    for (s, _) in sels {
-        aligned = gcd(aligned, start - s.offset_ms);
+
+    fn count_result(&self, v: &Val) -> Result<(), EvalError> {
+        let points = match v {
+            Val::Scalar(x) => x.len(),
+            Val::Vector(s) => s.iter().map(|s| s.values.iter().flatten().count()).sum(),
+            Val::Matrix(m) => m.iter().map(|s| s.samples.len()).sum(),
+            Val::Str(_) => 0,
+        };
+        self.env.budget.result(points)
     }
-    if aligned > 0 && ok(aligned) {
-        aligned
-    } else if ok(with_ranges) {
-        with_ranges
-    } else {
-        step.max(1000)
-    }
-}
 
-/// The bucket size for a range function in an instant query: the largest round size that divides
-/// the range and is at most 1/60 of it (so the window edges are off by at most ~1.7 %).
-fn instant_granularity(range_ms: i64) -> i64 {
-    const NICE: [i64; 16] = [
-        1_000, 2_000, 5_000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000,
-        1_800_000, 3_600_000, 7_200_000, 21_600_000, 86_400_000,
-    ];
-    NICE.iter()
-        .rev()
-        .copied()
-        .find(|&g| g * 60 <= range_ms && range_ms % g == 0)
-        .unwrap_or(1_000)
-}
-
-/// Data read for one selector.
-struct Fetched {
-    series: Vec<(SeriesInfo, Data)>,
-    tiers: Vec<Tier>,
-    g: i64,
-}
-
-enum Data {
-    /// One exact value per evaluation time (instant query, instant selector).
-    Points(Vec<Option<f64>>),
-    /// Step-aligned buckets of size `g`.
-    Buckets(Vec<Bucket>),
-}
-
-async fn fetch(
-    store: &Store,
-    sels: &[(&Selector, i64)],
-    times: &[Timestamp],
-    range_g: Option<i64>,
-) -> Result<Vec<Fetched>, EvalError> {
-    let (Some(&first), Some(&last)) = (times.first(), times.last()) else {
-        return Ok(Vec::new());
-    };
-    let mut out = Vec::with_capacity(sels.len());
-    for (sel, range_ms) in sels {
-        let infos = store.select(sel.metric.as_deref(), &sel.matchers);
-        if infos.len() > MAX_SERIES {
-            return Err(EvalError::TooManySeries {
-                selector: sel.to_string(),
-                count: infos.len(),
-                limit: MAX_SERIES,
-            });
-        }
-        let ids: Vec<_> = infos.iter().map(|i| i.id).collect();
-        if range_g.is_none() && *range_ms == 0 {
-            let vals = store
-                .value_at(&ids, first - sel.offset_ms, LOOKBACK_MS)
-                .await?;
-            out.push(Fetched {
-                series: infos
+    pub fn eval(&mut self, e: &Expr, times: &[i64]) -> Result<Val, EvalError> {
+        self.check()?;
+        let v = match e {
+            Expr::NumberLiteral(n) => Val::Scalar(vec![n.val; times.len()]),
+            Expr::StringLiteral(s) => Val::Str(s.val.clone()),
+            Expr::Paren(p) => self.eval(&p.expr, times)?,
+            Expr::Unary(u) => match self.eval(&u.expr, times)? {
+                Val::Scalar(mut x) => {
+                    x.iter_mut().for_each(|v| *v = -*v);
+                    Val::Scalar(x)
+                }
+                Val::Vector(mut s) => {
+                    for x in &mut s {
+                        drop_name(&mut x.labels);
+                        x.values.iter_mut().flatten().for_each(|v| *v = -*v);
+                    }
+                    Val::Vector(merge_same_labels(s)?)
+                }
+                _ => return Err(exec("unary minus needs a scalar or an instant vector")),
+            },
+            Expr::VectorSelector(vs) => Val::Vector(
+                self.instant_selector(vs, times)?
                     .into_iter()
-                    .zip(vals)
-                    .map(|(info, v)| (info, Data::Points(vec![v.map(|p| p.1)])))
+                    .map(|(labels, pts)| Series {
+                        labels,
+                        values: pts.into_iter().map(|p| p.map(|p| p.1)).collect(),
+                    })
                     .collect(),
-                tiers: Vec::new(),
-                g: 0,
-            });
-            continue;
+            ),
+            Expr::MatrixSelector(_) | Expr::Subquery(_) => {
+                let (series, w) = self.range_arg(e, times)?;
+                // Only an instant query returns a matrix: the samples of its one window.
+                Val::Matrix(
+                    series
+                        .into_iter()
+                        .map(|s| RangeSeries {
+                            samples: w.slice(&s.samples, 0).to_vec(),
+                            labels: s.labels,
+                        })
+                        .filter(|s| !s.samples.is_empty())
+                        .collect(),
+                )
+            }
+            Expr::Aggregate(a) => self.aggregate(a, times)?,
+            Expr::Binary(b) => self.binary(b, times)?,
+            Expr::Call(c) => functions::call(self, c, times)?,
+            Expr::Extension(_) => {
+                return Err(EvalError::Unsupported("an extension expression".into()));
+            }
+        };
+        self.count_result(&v)?;
+        Ok(v)
+    }
+
+    /// Evaluates to a per-time scalar (for function and aggregation parameters).
+    pub fn eval_scalar(&mut self, e: &Expr, times: &[i64]) -> Result<Vec<f64>, EvalError> {
+        match self.eval(e, times)? {
+            Val::Scalar(x) => Ok(x),
+            _ => Err(exec(format!("expected a scalar, got {e}"))),
         }
-        let g = range_g.unwrap_or_else(|| instant_granularity(*range_ms));
-        let back = (*range_ms).max(LOOKBACK_MS) + g;
-        let lo = first - sel.offset_ms - back;
-        let hi = last - sel.offset_ms;
-        let ranges = store.query_range_step(&ids, lo, hi, g, None).await?;
-        let mut tiers: Vec<Tier> = ranges.iter().map(|r| r.tier).collect();
-        tiers.dedup();
-        // The store answers in the order asked; match by id to be safe.
-        let mut by_id: HashMap<u32, Vec<Bucket>> = ranges
-            .into_iter()
-            .map(|r| (r.series.id, r.buckets))
+    }
+
+    pub fn eval_vector(&mut self, e: &Expr, times: &[i64]) -> Result<Vec<Series>, EvalError> {
+        match self.eval(e, times)? {
+            Val::Vector(v) => Ok(v),
+            _ => Err(exec(format!("expected an instant vector, got {e}"))),
+        }
+    }
+
+    /// The newest sample at or before each time's reference point, within the lookback.
+    pub fn instant_selector(
+        &mut self,
+        vs: &VectorSelector,
+        times: &[i64],
+    ) -> Result<Vec<Sampled>, EvalError> {
+        let off = offset_ms(&vs.offset);
+        let refs: Vec<i64> = times
+            .iter()
+            .map(|&t| self.at_base(t, &vs.at) - off)
             .collect();
-        out.push(Fetched {
-            series: infos
-                .into_iter()
-                .map(|info| {
-                    let b = by_id.remove(&info.id).unwrap_or_default();
-                    (info, Data::Buckets(b))
+        let (Some(lo), Some(hi)) = (refs.iter().min(), refs.iter().max()) else {
+            return Ok(Vec::new());
+        };
+        let lookback = self.env.lookback_ms;
+        let data = self.loader.load(vs, lo - lookback, *hi)?;
+        self.check()?;
+        Ok(data
+            .into_iter()
+            .map(|s| {
+                let pts = refs
+                    .iter()
+                    .map(|&r| {
+                        let i = s.samples.partition_point(|p| p.0 <= r);
+                        (i > 0)
+                            .then(|| s.samples[i - 1])
+                            .filter(|p| p.0 >= r - lookback)
+                    })
+                    .collect();
+                (s.labels, pts)
+            })
+            .filter(|(_, pts): &Sampled| pts.iter().any(Option::is_some))
+            .collect())
+    }
+
+    /// The series and per-time windows of a range argument (a matrix selector or a subquery).
+    pub fn range_arg(
+        &mut self,
+        e: &Expr,
+        times: &[i64],
+    ) -> Result<(Vec<RangeSeries>, Windows), EvalError> {
+        match e {
+            Expr::Paren(p) => self.range_arg(&p.expr, times),
+            Expr::MatrixSelector(ms) => {
+                let range_ms = duration_ms(&ms.range);
+                let off = offset_ms(&ms.vs.offset);
+                let bounds: Vec<(i64, i64)> = times
+                    .iter()
+                    .map(|&t| {
+                        let r = self.at_base(t, &ms.vs.at) - off;
+                        (r - range_ms, r)
+                    })
+                    .collect();
+                let lo = bounds.iter().map(|b| b.0).min().unwrap_or(0);
+                let hi = bounds.iter().map(|b| b.1).max().unwrap_or(0);
+                let series = if bounds.is_empty() {
+                    Vec::new()
+                } else {
+                    self.loader.load(&ms.vs, lo, hi)?
+                };
+                Ok((series, Windows { bounds, range_ms }))
+            }
+            Expr::Subquery(sq) => self.subquery(sq, times),
+            other => Err(exec(format!(
+                "expected a range vector (a selector with [range] or a subquery), got {other}"
+            ))),
+        }
+    }
+
+    fn subquery(
+        &mut self,
+        sq: &SubqueryExpr,
+        times: &[i64],
+    ) -> Result<(Vec<RangeSeries>, Windows), EvalError> {
+        let range_ms = duration_ms(&sq.range);
+        let step = sq
+            .step
+            .as_ref()
+            .map(duration_ms)
+            .filter(|s| *s > 0)
+            .unwrap_or(self.env.subquery_step_ms)
+            .max(1);
+        let off = offset_ms(&sq.offset);
+        let bounds: Vec<(i64, i64)> = times
+            .iter()
+            .map(|&t| {
+                let r = self.at_base(t, &sq.at) - off;
+                (r - range_ms, r)
+            })
+            .collect();
+        let (Some(lo), Some(hi)) = (
+            bounds.iter().map(|b| b.0).min(),
+            bounds.iter().map(|b| b.1).max(),
+        ) else {
+            return Ok((Vec::new(), Windows { bounds, range_ms }));
+        };
+        let first = align_up(lo, step);
+        let n = if hi < first {
+            0
+        } else {
+            ((hi - first) / step) as usize + 1
+        };
+        self.env.budget.result(n)?;
+        let grid: Vec<i64> = (0..n).map(|i| first + i as i64 * step).collect();
+        let inner = self.eval_vector(&sq.expr, &grid)?;
+        let series = inner
+            .into_iter()
+            .map(|s| RangeSeries {
+                labels: s.labels,
+                samples: grid
+                    .iter()
+                    .zip(s.values)
+                    .filter_map(|(t, v)| v.map(|v| (*t, v)))
+                    .collect(),
+            })
+            .collect();
+        Ok((series, Windows { bounds, range_ms }))
+    }
+
+    fn aggregate(&mut self, a: &AggregateExpr, times: &[i64]) -> Result<Val, EvalError> {
+        let op = a.op.id();
+        let n = times.len();
+        // Parameters are evaluated before the argument, as Prometheus does.
+        let mut param: Option<Vec<f64>> = None;
+        let mut label_param: Option<String> = None;
+        if let Some(p) = &a.param {
+            match self.eval(p, times)? {
+                Val::Scalar(x) => param = Some(x),
+                Val::Str(s) => label_param = Some(s),
+                _ => return Err(exec(format!("invalid parameter of {}", a.op))),
+            }
+        }
+        let input = self.eval_vector(&a.expr, times)?;
+        let (by, names): (bool, Vec<String>) = match &a.modifier {
+            None => (true, Vec::new()),
+            Some(LabelModifier::Include(l)) => (true, l.labels.clone()),
+            Some(LabelModifier::Exclude(l)) => (false, l.labels.clone()),
+        };
+        let group_labels = |l: &Lbls| -> Lbls {
+            l.iter()
+                .filter(|(k, _)| {
+                    if by {
+                        names.iter().any(|x| x == k)
+                    } else {
+                        k != NAME && !names.iter().any(|x| x == k)
+                    }
                 })
-                .collect(),
-            tiers,
-            g,
-        });
+                .cloned()
+                .collect()
+        };
+        let mut groups: Vec<(Lbls, Vec<usize>)> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        for (i, s) in input.iter().enumerate() {
+            let g = group_labels(&s.labels);
+            let k = key(&g);
+            let gi = *index.entry(k).or_insert_with(|| {
+                groups.push((g, Vec::new()));
+                groups.len() - 1
+            });
+            groups[gi].1.push(i);
+        }
+        match op {
+            T_TOPK | T_BOTTOMK => {
+                let ks = param.ok_or_else(|| exec("topk/bottomk need a parameter"))?;
+                let mut out: Vec<Series> = input
+                    .iter()
+                    .map(|s| Series {
+                        labels: s.labels.clone(),
+                        values: vec![None; n],
+                    })
+                    .collect();
+                for (_, members) in &groups {
+                    for (t, &kf) in ks.iter().enumerate() {
+                        let k = if kf.is_nan() { 0 } else { kf.min(1e9) as i64 };
+                        if k < 1 {
+                            continue;
+                        }
+                        let mut present: Vec<(usize, f64)> = members
+                            .iter()
+                            .filter_map(|&m| input[m].values[t].map(|v| (m, v)))
+                            .collect();
+                        // NaN sorts last for both (Prometheus replaces it by any real value).
+                        present.sort_by(|a, b| {
+                            let (x, y) = (a.1, b.1);
+                            match (x.is_nan(), y.is_nan()) {
+                                (true, true) => std::cmp::Ordering::Equal,
+                                (true, false) => std::cmp::Ordering::Greater,
+                                (false, true) => std::cmp::Ordering::Less,
+                                _ if op == T_TOPK => y.total_cmp(&x),
+                                _ => x.total_cmp(&y),
+                            }
+                        });
+                        for (m, v) in present.into_iter().take(k as usize) {
+                            out[m].values[t] = Some(v);
+                        }
+                    }
+                }
+                out.retain(|s| s.values.iter().any(Option::is_some));
+                Ok(Val::Vector(out))
+            }
+            T_COUNT_VALUES => {
+                let label = label_param.ok_or_else(|| exec("count_values needs a label name"))?;
+                if !functions::valid_label_name(&label) {
+                    return Err(exec(format!("invalid label name {label:?}")));
+                }
+                let mut out: Vec<Series> = Vec::new();
+                let mut idx: HashMap<String, usize> = HashMap::new();
+                for (g, members) in &groups {
+                    for t in 0..n {
+                        for &m in members {
+                            let Some(v) = input[m].values[t] else {
+                                continue;
+                            };
+                            let mut l = g.clone();
+                            set_label(&mut l, &label, &functions::format_go_float(v));
+                            let k = key(&l);
+                            let oi = *idx.entry(k).or_insert_with(|| {
+                                out.push(Series {
+                                    labels: l,
+                                    values: vec![None; n],
+                                });
+                                out.len() - 1
+                            });
+                            let slot = &mut out[oi].values[t];
+                            *slot = Some(slot.unwrap_or(0.0) + 1.0);
+                        }
+                    }
+                }
+                Ok(Val::Vector(out))
+            }
+            _ => {
+                let mut out = Vec::with_capacity(groups.len());
+                for (g, members) in groups {
+                    let mut values = vec![None; n];
+                    let mut buf: Vec<f64> = Vec::new();
+                    for (t, slot) in values.iter_mut().enumerate() {
+                        buf.clear();
+                        buf.extend(members.iter().filter_map(|&m| input[m].values[t]));
+                        if buf.is_empty() {
+                            continue;
+                        }
+                        let q = param.as_ref().map(|p| p[t]).unwrap_or(f64::NAN);
+                        *slot = Some(aggregate_values(op, &mut buf, q)?);
+                    }
+                    out.push(Series { labels: g, values });
+                }
+                out.retain(|s| s.values.iter().any(Option::is_some));
+                Ok(Val::Vector(out))
+            }
+        }
+    }
+
+    fn binary(&mut self, b: &BinaryExpr, times: &[i64]) -> Result<Val, EvalError> {
+        let op = b.op.id();
+        let lhs = self.eval(&b.lhs, times)?;
+        let rhs = self.eval(&b.rhs, times)?;
+        let return_bool = b.modifier.as_ref().is_some_and(|m| m.return_bool);
+        if let Some(m) = &b.modifier
+            && (m.fill_values.lhs.is_some() || m.fill_values.rhs.is_some())
+        {
+            return Err(EvalError::Unsupported(
+                "the fill/fill_left/fill_right modifier (newer than Prometheus 2.42)".into(),
+            ));
+        }
+        match (lhs, rhs) {
+            (Val::Scalar(l), Val::Scalar(r)) => {
+                let mut out = Vec::with_capacity(l.len());
+                for (a, c) in l.into_iter().zip(r) {
+                    let (v, keep) = elem_binop(op, a, c)?;
+                    out.push(if is_comparison(op) {
+                        if keep { 1.0 } else { 0.0 }
+                    } else {
+                        v
+                    });
+                }
+                Ok(Val::Scalar(out))
+            }
+            (Val::Vector(v), Val::Scalar(s)) => {
+                vector_scalar(op, v, &s, false, return_bool).map(Val::Vector)
+            }
+            (Val::Scalar(s), Val::Vector(v)) => {
+                vector_scalar(op, v, &s, true, return_bool).map(Val::Vector)
+            }
+            (Val::Vector(l), Val::Vector(r)) => {
+                let m = matching(b, op);
+                let out = match op {
+                    T_LAND | T_LOR | T_LUNLESS => set_op(op, l, r, &m, times.len()),
+                    _ => vector_binop(op, l, r, &m, return_bool, times.len())?,
+                };
+                Ok(Val::Vector(out))
+            }
+            _ => Err(exec(format!(
+                "binary operator {} needs scalars or instant vectors",
+                b.op
+            ))),
+        }
+    }
+}
+
+fn matching(b: &BinaryExpr, op: u16) -> Matching {
+    let set = matches!(op, T_LAND | T_LOR | T_LUNLESS);
+    let (card, include) = match b.modifier.as_ref().map(|m| &m.card) {
+        Some(VectorMatchCardinality::ManyToOne(l)) => (Card::ManyToOne, l.labels.clone()),
+        Some(VectorMatchCardinality::OneToMany(l)) => (Card::OneToMany, l.labels.clone()),
+        Some(VectorMatchCardinality::ManyToMany) => (Card::ManyToMany, Vec::new()),
+        _ if set => (Card::ManyToMany, Vec::new()),
+        _ => (Card::OneToOne, Vec::new()),
+    };
+    let (on, labels) = match b.modifier.as_ref().and_then(|m| m.matching.as_ref()) {
+        Some(LabelModifier::Include(l)) => (true, l.labels.clone()),
+        Some(LabelModifier::Exclude(l)) => (false, l.labels.clone()),
+        None => (false, Vec::new()),
+    };
+    Matching {
+        card,
+        on,
+        labels,
+        include,
+    }
+}
+
+/// Series that ended up with the same labels are merged when their values never share a
+/// time; otherwise the query fails as in Prometheus.
+pub fn merge_same_labels(series: Vec<Series>) -> Result<Vec<Series>, EvalError> {
+    let mut out: Vec<Series> = Vec::with_capacity(series.len());
+    let mut idx: HashMap<String, usize> = HashMap::new();
+    for s in series {
+        let k = key(&s.labels);
+        match idx.get(&k) {
+            None => {
+                idx.insert(k, out.len());
+                out.push(s);
+            }
+            Some(&i) => {
+                let target = &mut out[i];
+                for (slot, v) in target.values.iter_mut().zip(s.values) {
+                    if v.is_some() {
+                        if slot.is_some() {
+                            return Err(exec(
+                                "vector cannot contain metrics with the same labelset",
+                            ));
+                        }
+                        *slot = v;
+                    }
+                }
+            }
+        }
     }
     Ok(out)
 }
 
-struct Evaluator<'a> {
-    times: &'a [Timestamp],
-    fetched: Vec<Fetched>,
-    /// Selectors are consumed in the same left-to-right order `Expr::selectors` listed them.
-    next: usize,
-}
-
-impl Evaluator<'_> {
-    fn take(&mut self) -> Fetched {
-        let f = std::mem::replace(
-            &mut self.fetched[self.next],
-            Fetched {
-                series: Vec::new(),
-                tiers: Vec::new(),
-                g: 0,
-            },
-        );
-        self.next += 1;
-        f
+fn vector_scalar(
+    op: u16,
+    v: Vec<Series>,
+    s: &[f64],
+    swap: bool,
+    return_bool: bool,
+) -> Result<Vec<Series>, EvalError> {
+    if matches!(op, T_LAND | T_LOR | T_LUNLESS) {
+        return Err(exec("set operators need instant vectors on both sides"));
     }
-
-    fn eval(&mut self, expr: &Expr) -> Result<Value, EvalError> {
-        Ok(match expr {
-            Expr::Number(v) => Value::Scalar(*v),
-            Expr::Selector(sel) => {
-                let f = self.take();
-                let g = f.g;
-                Value::Vector(
-                    f.series
-                        .into_iter()
-                        .map(|(info, data)| SeriesValues {
-                            metric: Some(info.key.metric.clone()),
-                            labels: info.key.labels.clone(),
-                            values: match data {
-                                Data::Points(p) => p,
-                                Data::Buckets(b) => {
-                                    instant_values(&b, g, self.times, sel.offset_ms)
-                                }
-                            },
-                        })
-                        .collect(),
-                )
+    let mut out = Vec::with_capacity(v.len());
+    for mut series in v {
+        for (t, slot) in series.values.iter_mut().enumerate() {
+            let Some(x) = *slot else { continue };
+            let (l, r) = if swap { (s[t], x) } else { (x, s[t]) };
+            let (mut value, mut keep) = elem_binop(op, l, r)?;
+            // A comparison keeps the vector's value even when the vector is on the right.
+            if is_comparison(op) && swap {
+                value = r;
             }
-            Expr::Call {
-                func,
-                selector,
-                range_ms,
-            } => {
-                let f = self.take();
-                let g = f.g;
-                Value::Vector(
-                    f.series
-                        .into_iter()
-                        .map(|(info, data)| {
-                            let buckets = match data {
-                                Data::Buckets(b) => b,
-                                Data::Points(_) => Vec::new(),
-                            };
-                            SeriesValues {
-                                metric: (*func == RangeFunc::LastOverTime)
-                                    .then(|| info.key.metric.clone()),
-                                labels: info.key.labels.clone(),
-                                values: window_values(
-                                    *func,
-                                    &buckets,
-                                    info.kind,
-                                    g,
-                                    *range_ms,
-                                    self.times,
-                                    selector.offset_ms,
-                                ),
-                            }
-                        })
-                        .collect(),
-                )
+            if return_bool {
+                value = if keep { 1.0 } else { 0.0 };
+                keep = true;
             }
-            Expr::Aggregate { op, grouping, expr } => match self.eval(expr)? {
-                Value::Scalar(v) => Value::Scalar(if *op == AggOp::Count { 1.0 } else { v }),
-                Value::Vector(series) => {
-                    Value::Vector(aggregate(*op, grouping.as_ref(), series, self.times.len()))
-                }
-            },
-            Expr::Neg(e) => match self.eval(e)? {
-                Value::Scalar(v) => Value::Scalar(-v),
-                Value::Vector(mut series) => {
-                    for s in &mut series {
-                        s.metric = None;
-                        for v in s.values.iter_mut().flatten() {
-                            *v = -*v;
-                        }
-                    }
-                    Value::Vector(series)
-                }
-            },
-            Expr::Binary { op, lhs, rhs } => {
-                let l = self.eval(lhs)?;
-                let r = self.eval(rhs)?;
-                binary(*op, l, r)?
-            }
-        })
-    }
-}
-
-/// For a bucket of size `g` starting at `b`: does its midpoint fall in `(lo, hi]`?
-fn mid(b: &Bucket, g: i64) -> i64 {
-    b.ts + g / 2
-}
-
-/// Value of an instant selector at each time: `last` of the newest bucket that ends at or before
-/// `t` and ends within the lookback.
-fn instant_values(
-    buckets: &[Bucket],
-    g: i64,
-    times: &[Timestamp],
-    offset: i64,
-) -> Vec<Option<f64>> {
-    times
-        .iter()
-        .map(|&t0| {
-            let t = t0 - offset;
-            let n = buckets.partition_point(|b| b.ts + g <= t + 1);
-            let b = buckets.get(n.checked_sub(1)?)?;
-            (b.ts + g > t - LOOKBACK_MS).then_some(b.last)
-        })
-        .collect()
-}
-
-/// Per-bucket increases: the store's reset-aware increase for counters; for a series stored as a
-/// gauge, the reset-aware difference of consecutive buckets' `last` values.
-fn increases(buckets: &[Bucket], kind: MetricKind) -> Vec<f64> {
-    match kind {
-        MetricKind::Counter => buckets.iter().map(|b| b.increase).collect(),
-        MetricKind::Gauge => {
-            let mut prev: Option<f64> = None;
-            buckets
-                .iter()
-                .map(|b| {
-                    let inc = match prev {
-                        Some(p) if b.last >= p => b.last - p,
-                        Some(_) => b.last,
-                        None => 0.0,
-                    };
-                    prev = Some(b.last);
-                    inc
-                })
-                .collect()
+            *slot = keep.then_some(value);
+        }
+        if drops_name(op) || return_bool {
+            drop_name(&mut series.labels);
+        }
+        if series.values.iter().any(Option::is_some) {
+            out.push(series);
         }
     }
+    merge_same_labels(out)
 }
 
-/// Where a rate window really ends. At the live edge — no bucket after the window, and the newest
-/// one ending at most two sample intervals (plus one bucket) before `t` — the newest samples have
-/// simply not arrived yet: the window is moved back to end with the newest bucket, so the newest
-/// point of a live chart does not dip. A series that stopped longer ago keeps its window.
-fn live_edge_end(
-    buckets: &[Bucket],
-    counts: &[u64],
-    lo: usize,
-    g: i64,
-    range_ms: i64,
-    t: Timestamp,
-) -> Timestamp {
-    let Some(last) = buckets.last() else { return t };
-    let gap = t - (last.ts + g);
-    let samples = counts[buckets.len()] - counts[lo];
-    let interval = if samples > 0 {
-        range_ms / samples as i64
-    } else {
-        range_ms
-    };
-    if gap > 0 && gap <= 2 * interval + g {
-        last.ts + g
-    } else {
-        t
+fn set_op(op: u16, l: Vec<Series>, r: Vec<Series>, m: &Matching, n: usize) -> Vec<Series> {
+    let lsig: Vec<String> = l.iter().map(|s| m.signature(&s.labels)).collect();
+    let rsig: Vec<String> = r.iter().map(|s| m.signature(&s.labels)).collect();
+    fn present<'s>(
+        side: &[Series],
+        sigs: &'s [String],
+        t: usize,
+    ) -> std::collections::HashSet<&'s str> {
+        side.iter()
+            .zip(sigs)
+            .filter(|(s, _)| s.values[t].is_some())
+            .map(|(_, g)| g.as_str())
+            .collect()
     }
-}
-
-fn window_values(
-    func: RangeFunc,
-    buckets: &[Bucket],
-    kind: MetricKind,
-    g: i64,
-    range_ms: i64,
-    times: &[Timestamp],
-    offset: i64,
-) -> Vec<Option<f64>> {
-    let inc = increases(buckets, kind);
-    // Prefix sums make each window O(log n) for the additive functions.
-    let mut p_inc = vec![0.0; buckets.len() + 1];
-    let mut p_cnt = vec![0u64; buckets.len() + 1];
-    let mut p_sum = vec![0.0; buckets.len() + 1];
-    for (i, b) in buckets.iter().enumerate() {
-        p_inc[i + 1] = p_inc[i] + inc[i];
-        p_cnt[i + 1] = p_cnt[i] + u64::from(b.count);
-        p_sum[i + 1] = p_sum[i] + b.sum;
-    }
-    times
-        .iter()
-        .map(|&t0| {
-            let t = t0 - offset;
-            let mut lo = buckets.partition_point(|b| mid(b, g) <= t - range_ms);
-            let hi = buckets.partition_point(|b| mid(b, g) <= t);
-            if lo >= hi {
-                return None;
-            }
-            let mut t = t;
-            if hi == buckets.len() && matches!(func, RangeFunc::Rate | RangeFunc::Increase) {
-                t = live_edge_end(buckets, &p_cnt, lo, g, range_ms, t);
-                lo = buckets.partition_point(|b| mid(b, g) <= t - range_ms);
-            }
-            let w = &buckets[lo..hi];
-            // An unaligned window may take in a bucket that began before it: count that time too.
-            let covered = (t - (t - range_ms).min(w[0].ts)) as f64;
-            Some(match func {
-                RangeFunc::Rate => (p_inc[hi] - p_inc[lo]) / (covered / 1000.0),
-                RangeFunc::Increase => (p_inc[hi] - p_inc[lo]) * range_ms as f64 / covered,
-                RangeFunc::SumOverTime => p_sum[hi] - p_sum[lo],
-                RangeFunc::CountOverTime => (p_cnt[hi] - p_cnt[lo]) as f64,
-                RangeFunc::AvgOverTime => {
-                    let c = p_cnt[hi] - p_cnt[lo];
-                    if c == 0 {
-                        return None;
-                    }
-                    (p_sum[hi] - p_sum[lo]) / c as f64
-                }
-                RangeFunc::MinOverTime => w.iter().map(|b| b.min).fold(f64::INFINITY, f64::min),
-                RangeFunc::MaxOverTime => w.iter().map(|b| b.max).fold(f64::NEG_INFINITY, f64::max),
-                RangeFunc::LastOverTime => w[w.len() - 1].last,
-            })
-        })
-        .collect()
-}
-
-fn group_labels(labels: &Labels, grouping: Option<&Grouping>) -> Labels {
-    match grouping {
-        None => Labels::new(),
-        Some(Grouping::By(keep)) => {
-            Labels::from_pairs(labels.iter().filter(|(k, _)| keep.iter().any(|x| x == k)))
-        }
-        Some(Grouping::Without(drop)) => {
-            Labels::from_pairs(labels.iter().filter(|(k, _)| !drop.iter().any(|x| x == k)))
-        }
-    }
-}
-
-fn aggregate(
-    op: AggOp,
-    grouping: Option<&Grouping>,
-    series: Vec<SeriesValues>,
-    n: usize,
-) -> Vec<SeriesValues> {
-    let mut groups: Vec<(Labels, Vec<SeriesValues>)> = Vec::new();
-    let mut index: HashMap<Labels, usize> = HashMap::new();
-    for s in series {
-        let mut key = group_labels(&s.labels, grouping);
-        if let (Some(Grouping::By(keep)), Some(m)) = (grouping, &s.metric)
-            && keep.iter().any(|k| k == "__name__")
-        {
-            key.insert("__name__", m.clone());
-        }
-        let i = *index.entry(key.clone()).or_insert_with(|| {
-            groups.push((key, Vec::new()));
-            groups.len() - 1
+    let mut out: Vec<Series> = Vec::new();
+    let mut idx: HashMap<String, usize> = HashMap::new();
+    let mut put = |out: &mut Vec<Series>, labels: &Lbls, t: usize, v: f64| {
+        let k = key(labels);
+        let i = *idx.entry(k).or_insert_with(|| {
+            out.push(Series {
+                labels: labels.clone(),
+                values: vec![None; n],
+            });
+            out.len() - 1
         });
-        groups[i].1.push(s);
-    }
-    groups
-        .into_iter()
-        .map(|(labels, members)| {
-            let values = (0..n)
-                .map(|i| {
-                    let vals = members.iter().filter_map(|m| m.values[i]);
-                    let (mut count, mut acc) = (0usize, None::<f64>);
-                    for v in vals {
-                        count += 1;
-                        acc = Some(match (op, acc) {
-                            (_, None) => v,
-                            (AggOp::Sum | AggOp::Avg, Some(a)) => a + v,
-                            (AggOp::Min, Some(a)) => a.min(v),
-                            (AggOp::Max, Some(a)) => a.max(v),
-                            (AggOp::Count, Some(a)) => a,
-                        });
+        out[i].values[t] = Some(v);
+    };
+    for t in 0..n {
+        match op {
+            T_LAND => {
+                let rs = present(&r, &rsig, t);
+                for (s, g) in l.iter().zip(&lsig) {
+                    if let Some(v) = s.values[t]
+                        && rs.contains(g.as_str())
+                    {
+                        put(&mut out, &s.labels, t, v);
                     }
-                    let acc = acc?;
-                    Some(match op {
-                        AggOp::Avg => acc / count as f64,
-                        AggOp::Count => count as f64,
-                        _ => acc,
-                    })
-                })
-                .collect();
-            let (metric, labels) = match labels.get("__name__") {
-                Some(m) => (Some(m.to_string()), labels.clone().with("__name__", "")),
-                None => (None, labels),
-            };
-            SeriesValues {
-                metric,
-                labels,
-                values,
+                }
             }
-        })
-        .collect()
+            T_LOR => {
+                let ls = present(&l, &lsig, t);
+                for s in &l {
+                    if let Some(v) = s.values[t] {
+                        put(&mut out, &s.labels, t, v);
+                    }
+                }
+                for (s, g) in r.iter().zip(&rsig) {
+                    if let Some(v) = s.values[t]
+                        && !ls.contains(g.as_str())
+                    {
+                        put(&mut out, &s.labels, t, v);
+                    }
+                }
+            }
+            _ => {
+                let rs = present(&r, &rsig, t);
+                for (s, g) in l.iter().zip(&lsig) {
+                    if let Some(v) = s.values[t]
+                        && !rs.contains(g.as_str())
+                    {
+                        put(&mut out, &s.labels, t, v);
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
-fn binary(op: BinOp, l: Value, r: Value) -> Result<Value, EvalError> {
-    let apply = |a: Option<f64>, b: Option<f64>| Some(op.apply(a?, b?));
-    Ok(match (l, r) {
-        (Value::Scalar(a), Value::Scalar(b)) => Value::Scalar(op.apply(a, b)),
-        (Value::Vector(mut v), Value::Scalar(b)) => {
-            for s in &mut v {
-                s.metric = None;
-                for x in &mut s.values {
-                    *x = apply(*x, Some(b));
-                }
-            }
-            Value::Vector(v)
+fn result_labels(op: u16, l: &Lbls, r: &Lbls, m: &Matching) -> Lbls {
+    let mut out = l.clone();
+    if drops_name(op) {
+        drop_name(&mut out);
+    }
+    if m.card == Card::OneToOne {
+        if m.on {
+            out.retain(|(k, _)| m.labels.iter().any(|x| x == k));
+        } else {
+            out.retain(|(k, _)| !m.labels.iter().any(|x| x == k));
         }
-        (Value::Scalar(a), Value::Vector(mut v)) => {
-            for s in &mut v {
-                s.metric = None;
-                for x in &mut s.values {
-                    *x = apply(Some(a), *x);
-                }
+    }
+    for name in &m.include {
+        // Labels listed in group_x are taken from the "one" side.
+        let v = get(r, name).unwrap_or("").to_string();
+        set_label(&mut out, name, &v);
+    }
+    out
+}
+
+fn vector_binop(
+    op: u16,
+    lhs: Vec<Series>,
+    rhs: Vec<Series>,
+    m: &Matching,
+    return_bool: bool,
+    n: usize,
+) -> Result<Vec<Series>, EvalError> {
+    if m.card == Card::ManyToMany {
+        return Err(exec(
+            "many-to-many matching is only allowed for set operators",
+        ));
+    }
+    let swapped = m.card == Card::OneToMany;
+    // The right side is the "one" side after swapping.
+    let (lhs, rhs) = if swapped { (rhs, lhs) } else { (lhs, rhs) };
+    let lsig: Vec<String> = lhs.iter().map(|s| m.signature(&s.labels)).collect();
+    let rsig: Vec<String> = rhs.iter().map(|s| m.signature(&s.labels)).collect();
+    let mut out: Vec<Series> = Vec::new();
+    let mut out_idx: HashMap<String, usize> = HashMap::new();
+    let mut pair_out: HashMap<(usize, usize), usize> = HashMap::new();
+    for t in 0..n {
+        let mut right: HashMap<&str, usize> = HashMap::new();
+        for (ri, s) in rhs.iter().enumerate() {
+            if s.values[t].is_none() {
+                continue;
             }
-            Value::Vector(v)
+            if let Some(&dup) = right.get(rsig[ri].as_str()) {
+                let side = if swapped { "left" } else { "right" };
+                return Err(exec(format!(
+                    "found duplicate series for the match group {} on the {side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
+                    labels_text(&m.matched_labels(&s.labels)),
+                    labels_text(&s.labels),
+                    labels_text(&rhs[dup].labels)
+                )));
+            }
+            right.insert(rsig[ri].as_str(), ri);
         }
-        (Value::Vector(lv), Value::Vector(rv)) => {
-            // One-to-one matching on the full label set (metric names ignored).
-            let mut right: HashMap<&Labels, &SeriesValues> = HashMap::new();
-            for s in &rv {
-                if right.insert(&s.labels, s).is_some() {
-                    return Err(EvalError::Matching(format!(
-                        "many-to-many matching: the right-hand side has several series with the labels {{{}}}",
-                        s.labels.canonical()
-                    )));
-                }
+        let mut matched: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (li, s) in lhs.iter().enumerate() {
+            let Some(lv) = s.values[t] else { continue };
+            let Some(&ri) = right.get(lsig[li].as_str()) else {
+                continue;
+            };
+            let rv = rhs[ri].values[t].unwrap_or(f64::NAN);
+            let (vl, vr) = if swapped { (rv, lv) } else { (lv, rv) };
+            let (mut value, keep) = elem_binop(op, vl, vr)?;
+            if return_bool {
+                value = if keep { 1.0 } else { 0.0 };
+            } else if !keep {
+                continue;
             }
-            let mut seen: HashMap<&Labels, ()> = HashMap::new();
-            let mut out = Vec::new();
-            for s in &lv {
-                let Some(other) = right.get(&s.labels) else {
-                    continue;
-                };
-                if seen.insert(&s.labels, ()).is_some() {
-                    return Err(EvalError::Matching(format!(
-                        "many-to-many matching: the left-hand side has several series with the labels {{{}}}",
-                        s.labels.canonical()
-                    )));
+            let oi = match pair_out.get(&(li, ri)) {
+                Some(&oi) => oi,
+                None => {
+                    let mut labels = result_labels(op, &s.labels, &rhs[ri].labels, m);
+                    if return_bool {
+                        drop_name(&mut labels);
+                    }
+                    let k = key(&labels);
+                    let oi = *out_idx.entry(k).or_insert_with(|| {
+                        out.push(Series {
+                            labels,
+                            values: vec![None; n],
+                        });
+                        out.len() - 1
+                    });
+                    pair_out.insert((li, ri), oi);
+                    oi
                 }
-                out.push(SeriesValues {
-                    metric: None,
-                    labels: s.labels.clone(),
-                    values: s
-                        .values
-                        .iter()
-                        .zip(&other.values)
-                        .map(|(a, b)| apply(*a, *b))
-                        .collect(),
-                });
+            };
+            let seen = matched.entry(lsig[li].as_str()).or_default();
+            if m.card == Card::OneToOne {
+                if !seen.is_empty() {
+                    return Err(exec(
+                        "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
+                    ));
+                }
+            } else if seen.contains(&oi) {
+                return Err(exec(
+                    "multiple matches for labels: grouping labels must ensure unique matches",
+                ));
             }
-            Value::Vector(out)
+            seen.push(oi);
+            if out[oi].values[t].is_some() {
+                return Err(exec("vector cannot contain metrics with the same labelset"));
+            }
+            out[oi].values[t] = Some(value);
+        }
+    }
+    Ok(out)
+}
+
+/// One aggregation over the values present at one time.
+fn aggregate_values(op: u16, vals: &mut [f64], q: f64) -> Result<f64, EvalError> {
+    Ok(match op {
+        T_SUM => vals.iter().sum(),
+        T_COUNT => vals.len() as f64,
+        T_GROUP => 1.0,
+        T_MIN => vals.iter().skip(1).fold(
+            vals[0],
+            |acc, &v| {
+                if acc > v || acc.is_nan() { v } else { acc }
+            },
+        ),
+        T_MAX => vals.iter().skip(1).fold(
+            vals[0],
+            |acc, &v| {
+                if acc < v || acc.is_nan() { v } else { acc }
+            },
+        ),
+        T_AVG => {
+            let mut mean = vals[0];
+            for (i, &v) in vals.iter().enumerate().skip(1) {
+                let count = (i + 1) as f64;
+                if mean.is_infinite() {
+                    if v.is_infinite() && (mean > 0.0) == (v > 0.0) {
+                        continue;
+                    }
+                    if !v.is_infinite() && !v.is_nan() {
+                        continue;
+                    }
+                }
+                mean += v / count - mean / count;
+            }
+            mean
+        }
+        T_STDDEV | T_STDVAR => {
+            let (mut mean, mut value, mut count) = (vals[0], 0.0f64, 1.0f64);
+            for &v in &vals[1..] {
+                count += 1.0;
+                let delta = v - mean;
+                mean += delta / count;
+                value += delta * (v - mean);
+            }
+            let var = value / count;
+            if op == T_STDDEV { var.sqrt() } else { var }
+        }
+        T_QUANTILE => functions::quantile(q, vals),
+        other => {
+            return Err(EvalError::Unsupported(format!(
+                "the aggregation {}",
+                TokenType::new(other)
+            )));
         }
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn b(ts: i64, last: f64, increase: f64) -> Bucket {
-        Bucket {
-            ts,
-            count: 1,
-            sum: last,
-            min: last,
-            max: last,
-            last,
-            increase,
-        }
-    }
-
-    #[test]
-    fn instant_value_is_last_of_the_bucket_ending_at_t_within_lookback() {
-        let buckets = [b(0, 1.0, 0.0), b(60_000, 2.0, 0.0)];
-        let v = instant_values(&buckets, 60_000, &[60_000, 120_000, 119_999, 600_000], 0);
-        // At 119 999 the second bucket [60 000, 120 000) is complete.
-        assert_eq!(
-            v,
-            vec![Some(1.0), Some(2.0), Some(2.0), None],
-            "a bucket whose last ms is ≤ t counts"
-        );
-    }
-
-    #[test]
-    fn rate_sums_bucket_increases_over_the_window() {
-        let buckets: Vec<Bucket> = (0..10).map(|i| b(i * 60_000, 0.0, 60.0)).collect();
-        let v = window_values(
-            RangeFunc::Rate,
-            &buckets,
-            MetricKind::Counter,
-            60_000,
-            300_000,
-            &[600_000],
-            0,
-        );
-        assert_eq!(v, vec![Some(1.0)], "5 buckets × 60 / 300 s");
-        let v = window_values(
-            RangeFunc::Increase,
-            &buckets,
-            MetricKind::Counter,
-            60_000,
-            300_000,
-            &[600_000, 60_000],
-            0,
-        );
-        assert_eq!(v, vec![Some(300.0), Some(60.0)]);
-        let v = window_values(
-            RangeFunc::Rate,
-            &buckets,
-            MetricKind::Counter,
-            60_000,
-            300_000,
-            &[2_000_000],
-            0,
-        );
-        assert_eq!(v, vec![None], "no buckets in the window");
-    }
-
-    #[test]
-    fn rate_at_the_live_edge_covers_only_the_time_with_data() {
-        // 15 s scrapes in 15 s buckets, 1/s; the window ends 20 s after the newest bucket.
-        let buckets: Vec<Bucket> = (0..40)
-            .map(|i| Bucket {
-                count: 1,
-                ..b(i * 15_000, 0.0, 15.0)
-            })
-            .collect();
-        let t = 40 * 15_000 + 20_000;
-        let v = window_values(
-            RangeFunc::Rate,
-            &buckets,
-            MetricKind::Counter,
-            15_000,
-            300_000,
-            &[t],
-            0,
-        );
-        assert!((v[0].unwrap() - 1.0).abs() < 1e-9, "{v:?}");
-        // A series that stopped two minutes before the window end is not stretched.
-        let v = window_values(
-            RangeFunc::Rate,
-            &buckets,
-            MetricKind::Counter,
-            15_000,
-            300_000,
-            &[t + 100_000],
-            0,
-        );
-        assert!(v[0].unwrap() < 0.7, "{v:?}");
-    }
-
-    #[test]
-    fn rate_of_a_gauge_uses_reset_aware_last_differences() {
-        let buckets = [b(0, 10.0, 0.0), b(60_000, 40.0, 0.0), b(120_000, 5.0, 0.0)];
-        let v = window_values(
-            RangeFunc::Increase,
-            &buckets,
-            MetricKind::Gauge,
-            60_000,
-            180_000,
-            &[180_000],
-            0,
-        );
-        assert_eq!(v, vec![Some(35.0)], "30 then a reset to 5");
-    }
-
-    #[test]
-    fn over_time_functions_aggregate_the_window() {
-        let buckets = [
-            Bucket {
-                count: 2,
-                sum: 4.0,
-                min: 1.0,
-                max: 3.0,
-                ..b(0, 3.0, 0.0)
-            },
-            Bucket {
-                count: 2,
-                sum: 10.0,
-                min: 4.0,
-                max: 6.0,
-                ..b(60_000, 6.0, 0.0)
-            },
-        ];
-        let at = |f| {
-            window_values(
-                f,
-                &buckets,
-                MetricKind::Gauge,
-                60_000,
-                120_000,
-                &[120_000],
-                0,
-            )[0]
-        };
-        assert_eq!(at(RangeFunc::AvgOverTime), Some(3.5));
-        assert_eq!(at(RangeFunc::MinOverTime), Some(1.0));
-        assert_eq!(at(RangeFunc::MaxOverTime), Some(6.0));
-        assert_eq!(at(RangeFunc::SumOverTime), Some(14.0));
-        assert_eq!(at(RangeFunc::CountOverTime), Some(4.0));
-        assert_eq!(at(RangeFunc::LastOverTime), Some(6.0));
-    }
-
-    #[test]
-    fn offset_reads_earlier_buckets() {
-        let buckets = [b(0, 1.0, 0.0), b(60_000, 2.0, 0.0)];
-        let v = instant_values(&buckets, 60_000, &[180_000], 60_000);
-        assert_eq!(v, vec![Some(2.0)]);
-    }
-
-    #[test]
-    fn granularity_divides_step_ranges_and_start() {
-        let sel = Selector {
-            metric: Some("x".into()),
-            matchers: vec![],
-            offset_ms: 0,
-        };
-        assert_eq!(
-            range_granularity(0, 3_600_000, 60_000, &[(&sel, 300_000)]),
-            60_000
-        );
-        assert_eq!(
-            range_granularity(0, 3_600_000, 60_000, &[(&sel, 90_000)]),
-            30_000
-        );
-        assert_eq!(
-            range_granularity(15_000, 3_600_000, 60_000, &[(&sel, 0)]),
-            15_000,
-            "unaligned start"
-        );
-        // Millisecond-unaligned start: alignment is given up rather than reading 1 ms buckets.
-        assert_eq!(
-            range_granularity(1_234, 86_400_000, 60_000, &[(&sel, 0)]),
-            60_000
-        );
-        assert_eq!(instant_granularity(300_000), 5_000);
-        assert_eq!(instant_granularity(7 * 86_400_000), 7_200_000);
-    }
-
-    fn series(name: &str, labels: &[(&str, &str)], values: &[Option<f64>]) -> SeriesValues {
-        SeriesValues {
-            metric: Some(name.into()),
-            labels: Labels::from_pairs(labels.iter().copied()),
-            values: values.to_vec(),
-        }
-    }
-
-    #[test]
-    fn aggregations_group_by_and_without() {
-        let input = vec![
-            series(
-                "x",
-                &[("cluster", "a"), ("server", "1")],
-                &[Some(1.0), None],
-            ),
-            series(
-                "x",
-                &[("cluster", "a"), ("server", "2")],
-                &[Some(3.0), Some(5.0)],
-            ),
-            series(
-                "x",
-                &[("cluster", "b"), ("server", "1")],
-                &[Some(10.0), Some(10.0)],
-            ),
-        ];
-        let by = Grouping::By(vec!["cluster".into()]);
-        let out = aggregate(AggOp::Sum, Some(&by), input.clone(), 2);
-        assert_eq!(out.len(), 2);
-        assert_eq!(out[0].labels, Labels::from_pairs([("cluster", "a")]));
-        assert_eq!(out[0].values, vec![Some(4.0), Some(5.0)]);
-        assert_eq!(out[0].metric, None);
-        let out = aggregate(AggOp::Avg, Some(&by), input.clone(), 2);
-        assert_eq!(out[0].values, vec![Some(2.0), Some(5.0)]);
-        let out = aggregate(AggOp::Count, None, input.clone(), 2);
-        assert_eq!(out[0].values, vec![Some(3.0), Some(2.0)]);
-        let without = Grouping::Without(vec!["cluster".into()]);
-        let out = aggregate(AggOp::Max, Some(&without), input, 2);
-        assert_eq!(out.len(), 2);
-        assert_eq!(out[0].labels, Labels::from_pairs([("server", "1")]));
-        assert_eq!(out[0].values, vec![Some(10.0), Some(10.0)]);
-    }
-
-    #[test]
-    fn binary_ops_match_one_to_one_and_broadcast_scalars() {
-        let a = vec![
-            series("a", &[("s", "1")], &[Some(6.0)]),
-            series("a", &[("s", "2")], &[Some(8.0)]),
-        ];
-        let b = vec![series("b", &[("s", "2")], &[Some(2.0)])];
-        let Value::Vector(out) =
-            binary(BinOp::Div, Value::Vector(a.clone()), Value::Vector(b)).unwrap()
-        else {
-            panic!()
-        };
-        assert_eq!(out.len(), 1);
-        assert_eq!(out[0].values, vec![Some(4.0)]);
-        let Value::Vector(out) =
-            binary(BinOp::Mul, Value::Scalar(2.0), Value::Vector(a.clone())).unwrap()
-        else {
-            panic!()
-        };
-        assert_eq!(out[1].values, vec![Some(16.0)]);
-        assert_eq!(out[1].metric, None, "arithmetic drops the metric name");
-        assert_eq!(
-            binary(BinOp::Add, Value::Scalar(1.0), Value::Scalar(1.0)).unwrap(),
-            Value::Scalar(2.0)
-        );
-        let dup = vec![
-            series("b", &[("s", "1")], &[Some(1.0)]),
-            series("c", &[("s", "1")], &[Some(1.0)]),
-        ];
-        assert!(binary(BinOp::Add, Value::Vector(a), Value::Vector(dup)).is_err());
-    }
 }

@@ -990,6 +990,11 @@ impl Store {
         query::run(&self.inner, ids, start, end, step_ms, tier).await
     }
 
+    /// Data of `tier` older than this was dropped by retention (`i64::MIN` while none was).
+    pub fn retained_from(&self, tier: Tier) -> Timestamp {
+        rd(&self.inner.head).retained_from(tier)
+    }
+
     /// Newest sample of each series (None if it has none in memory), without decoding history.
     pub fn latest(&self, ids: &[SeriesId]) -> Vec<Option<(Timestamp, f64)>> {
         let l = rd(&self.inner.latest);

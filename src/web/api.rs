@@ -1,6 +1,7 @@
-//! The JSON API in the shape of Prometheus' HTTP API (`/api/v1/query`, `query_range`, `series`,
-//! `labels`, `label/<name>/values`, `metadata`, `status/buildinfo`), so scripts and Grafana (as a
-//! Prometheus data source) can read the store; plus events and operator annotations.
+//! The JSON API in the shape of Prometheus' HTTP API (`/api/v1/query`, `query_range`,
+//! `format_query`, `series`, `labels`, `label/<name>/values`, `metadata`, `query_exemplars`,
+//! `status/buildinfo`), so scripts and Grafana (as a Prometheus data source) can read the store;
+//! plus events and operator annotations. Unknown `/api/v1/…` paths answer a JSON 404.
 //!
 //! Parameters come from the query string or, for POST, an `application/x-www-form-urlencoded`
 //! body, as in Prometheus. Times are unix seconds (float) or RFC 3339; `step` is seconds or a
@@ -10,9 +11,10 @@
 
 use super::Ctx;
 use super::error::{ApiError, WebError};
+use crate::duration::parse_i64_ms as parse_duration;
 use crate::model::{Event, Severity, Timestamp, now_ms};
-use crate::query::{self, Expr, QueryResult, Value, eval_instant, eval_range, parse_duration};
-use crate::store::{EventQuery, SeriesInfo, Tier};
+use crate::query::{self, Limits, QueryError, QueryResult, Value, eval_instant, eval_range};
+use crate::store::{EventQuery, SeriesInfo};
 use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::{Form, Json};
@@ -102,11 +104,9 @@ fn parse_step(text: &str) -> Result<i64, ApiError> {
     Ok(ms)
 }
 
-fn parse_query(p: &Params) -> Result<Expr, ApiError> {
-    let text = p
-        .get("query")
-        .ok_or_else(|| bad("invalid parameter \"query\": missing"))?;
-    query::parse(text).map_err(|e| bad(format!("invalid parameter \"query\": {e}")))
+fn query_text(p: &Params) -> Result<&str, ApiError> {
+    p.get("query")
+        .ok_or_else(|| bad("invalid parameter \"query\": missing"))
 }
 
 /// Prometheus writes sample values as strings: `1`, `0.5`, `NaN`, `+Inf`.
@@ -142,35 +142,63 @@ fn labels_json(pairs: Vec<(String, String)>) -> J {
     )
 }
 
-fn eval_error(e: query::EvalError) -> ApiError {
-    match e {
-        query::EvalError::Store(s) => ApiError(WebError::Store(s.to_string())),
-        other => ApiError(WebError::Unprocessable(other.to_string())),
-    }
+/// Maps query errors to Prometheus' answers: 400 bad_data for queries that cannot be
+/// evaluated as written, 422 execution for limits and evaluation errors, 503 for timeouts.
+pub(crate) fn query_error(e: QueryError) -> ApiError {
+    use query::EvalError as E;
+    ApiError(match e {
+        QueryError::BadQuery(m) => {
+            WebError::BadRequest(format!("invalid parameter \"query\": {m}"))
+        }
+        QueryError::Eval(E::Unsupported(m)) => {
+            WebError::BadRequest(format!("invalid parameter \"query\": {m} is not supported"))
+        }
+        QueryError::Eval(E::Store(m)) => WebError::Store(m),
+        QueryError::Eval(E::Cancelled(m)) => WebError::Timeout(m.to_string()),
+        QueryError::Eval(other) => WebError::Unprocessable(other.to_string()),
+    })
 }
 
-/// `GET|POST /api/v1/query?query=&time=`. A range selector alone (`up[5m]`) answers a matrix of
-/// the raw samples in `(time − range, time]`, as Prometheus does.
+/// `GET|POST /api/v1/query?query=&time=`. A range selector or subquery alone (`up[5m]`) answers
+/// a matrix of its samples in `[time − range, time]`, as Prometheus does.
 pub(crate) async fn query(State(ctx): State<Ctx>, p: Params) -> ApiResult {
     let at = match p.get("time") {
         Some(t) => parse_api_time("time", t)?,
         None => now_ms(),
     };
-    if let Some((sel, range_ms)) = range_selector(&p)? {
-        return success(raw_matrix(&ctx, &sel, range_ms, at).await?);
-    }
-    let expr = parse_query(&p)?;
-    let r = eval_instant(&ctx.store, &expr, at)
+    let r = eval_instant(&ctx.store, query_text(&p)?, at, &Limits::default())
         .await
-        .map_err(eval_error)?;
+        .map_err(query_error)?;
     success(instant_json(r, at))
 }
 
+fn samples_json(samples: &[(Timestamp, f64)]) -> Vec<J> {
+    samples
+        .iter()
+        .map(|(t, v)| json!([ts_json(*t), prom_float(*v)]))
+        .collect()
+}
+
 fn instant_json(r: QueryResult, at: Timestamp) -> J {
+    let ordered = r.ordered;
     match r.value {
-        Value::Scalar(v) => json!({"resultType": "scalar", "result": [ts_json(at), prom_float(v)]}),
+        Value::Scalar(v) => {
+            let v = v.first().copied().unwrap_or(f64::NAN);
+            json!({"resultType": "scalar", "result": [ts_json(at), prom_float(v)]})
+        }
+        Value::String(s) => json!({"resultType": "string", "result": [ts_json(at), s]}),
+        Value::Matrix(mut m) => {
+            m.sort_by_key(|s| s.metric_labels());
+            let result: Vec<J> = m
+                .into_iter()
+                .map(|s| json!({"metric": labels_json(s.metric_labels()), "values": samples_json(&s.samples)}))
+                .collect();
+            json!({"resultType": "matrix", "result": result})
+        }
         Value::Vector(mut series) => {
-            series.sort_by_key(|s| s.metric_labels());
+            if !ordered {
+                series.sort_by_key(|s| s.metric_labels());
+            }
             let result: Vec<J> = series
                 .into_iter()
                 .filter_map(|s| {
@@ -183,95 +211,9 @@ fn instant_json(r: QueryResult, at: Timestamp) -> J {
     }
 }
 
-/// Raw samples a range selector may return per series (Prometheus' points-per-series limit).
-pub const MAX_RAW_PER_SERIES: usize = MAX_POINTS as usize;
-/// Raw samples one range-selector query may return in all, so a broad selector over a long range
-/// cannot hold gigabytes in memory.
-pub const MAX_RAW_TOTAL: usize = 2_000_000;
-/// Series read from the store per call while collecting raw samples.
-const RAW_BATCH: usize = 256;
-
-/// The query when it is a range selector alone (`up[5m]`).
-fn range_selector(p: &Params) -> Result<Option<(query::Selector, i64)>, ApiError> {
-    let text = p
-        .get("query")
-        .ok_or_else(|| bad("invalid parameter \"query\": missing"))?;
-    query::parse_range_selector(text).map_err(|e| bad(format!("invalid parameter \"query\": {e}")))
-}
-
-/// The raw samples of every series of `sel` in `(at − offset − range, at − offset]`, as a
-/// Prometheus matrix: series sorted by labels, each with its samples in time order and their
-/// stored timestamps; series without samples in the window left out.
-async fn raw_matrix(
-    ctx: &Ctx,
-    sel: &query::Selector,
-    range_ms: i64,
-    at: Timestamp,
-) -> Result<J, ApiError> {
-    let infos = ctx.store.select(sel.metric.as_deref(), &sel.matchers);
-    if infos.len() > query::eval::MAX_SERIES {
-        return Err(eval_error(query::EvalError::TooManySeries {
-            selector: sel.to_string(),
-            count: infos.len(),
-            limit: query::eval::MAX_SERIES,
-        }));
-    }
-    let end = at - sel.offset_ms;
-    // Left-open like Prometheus 3: a sample exactly at the window's start is not in it.
-    let start = end - range_ms + 1;
-    let mut total = 0usize;
-    // (labels, samples) of each series with samples in the window.
-    type Labelled = (Vec<(String, String)>, Vec<J>);
-    let mut result: Vec<Labelled> = Vec::new();
-    for chunk in infos.chunks(RAW_BATCH) {
-        let ids: Vec<_> = chunk.iter().map(|i| i.id).collect();
-        // One-millisecond buckets of the raw tier hold one sample each: the samples themselves.
-        let ranges = ctx
-            .store
-            .query_range_step(&ids, start, end, 1, Some(Tier::Raw))
-            .await
-            .map_err(|e| ApiError(WebError::Store(e.to_string())))?;
-        for r in ranges {
-            if r.buckets.is_empty() {
-                continue;
-            }
-            if r.buckets.len() > MAX_RAW_PER_SERIES {
-                return Err(ApiError(WebError::Unprocessable(format!(
-                    "the range selector {sel} selects {} samples of {} in the window, more than the {MAX_RAW_PER_SERIES} a series may return; narrow the range",
-                    r.buckets.len(),
-                    r.series.key
-                ))));
-            }
-            total += r.buckets.len();
-            if total > MAX_RAW_TOTAL {
-                return Err(ApiError(WebError::Unprocessable(format!(
-                    "the range selector {sel} selects more than {MAX_RAW_TOTAL} samples in all; narrow the selector or the range"
-                ))));
-            }
-            let values = r
-                .buckets
-                .iter()
-                .map(|b| json!([ts_json(b.ts), prom_float(b.last)]))
-                .collect();
-            result.push((key_labels(&r.series), values));
-        }
-    }
-    result.sort_by(|a, b| a.0.cmp(&b.0));
-    let result: Vec<J> = result
-        .into_iter()
-        .map(|(labels, values)| json!({"metric": labels_json(labels), "values": values}))
-        .collect();
-    Ok(json!({"resultType": "matrix", "result": result}))
-}
-
 /// `GET|POST /api/v1/query_range?query=&start=&end=&step=`.
 pub(crate) async fn query_range(State(ctx): State<Ctx>, p: Params) -> ApiResult {
-    if range_selector(&p)?.is_some() {
-        return Err(bad(
-            "invalid parameter \"query\": invalid expression type \"range vector\" for range query, must be Scalar or instant Vector (a range selector alone works in /api/v1/query, which returns its raw samples)",
-        ));
-    }
-    let expr = parse_query(&p)?;
+    let text = query_text(&p)?;
     let start = parse_api_time(
         "start",
         p.get("start")
@@ -296,9 +238,9 @@ pub(crate) async fn query_range(State(ctx): State<Ctx>, p: Params) -> ApiResult 
             "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
         ));
     }
-    let r = eval_range(&ctx.store, &expr, start, end, step)
+    let r = eval_range(&ctx.store, text, start, end, step, &Limits::default())
         .await
-        .map_err(eval_error)?;
+        .map_err(query_error)?;
     let times = r.times.clone();
     let mut series = r.into_series();
     series.sort_by_key(|s| s.metric_labels());
@@ -315,6 +257,22 @@ pub(crate) async fn query_range(State(ctx): State<Ctx>, p: Params) -> ApiResult 
         })
         .collect();
     success(json!({"resultType": "matrix", "result": result}))
+}
+
+/// `GET|POST /api/v1/format_query?query=`: the expression pretty-printed.
+pub(crate) async fn format_query(p: Params) -> ApiResult {
+    let text = query::format_query(query_text(&p)?)
+        .await
+        .map_err(query_error)?;
+    success(J::String(text))
+}
+
+/// Any other `/api/v1/…` path: Prometheus' JSON 404 instead of the HTML error page.
+pub(crate) async fn unknown(uri: axum::http::Uri) -> ApiError {
+    ApiError(WebError::NotFound(format!(
+        "unknown API endpoint {}",
+        uri.path()
+    )))
 }
 
 /// Series matching any of the `match[]` selectors (all series when `required` is false and none
@@ -412,7 +370,7 @@ pub(crate) async fn label_values(
     success(json!(values))
 }
 
-/// `GET /api/v1/metadata[?metric=…&limit=…]`: each metric's kind (`gauge`/`counter`).
+/// `GET /api/v1/metadata[?metric=…&limit=…]`.
 pub(crate) async fn metadata(State(ctx): State<Ctx>, p: Params) -> ApiResult {
     let limit: usize = match p.get("limit") {
         Some(l) => l
@@ -425,16 +383,31 @@ pub(crate) async fn metadata(State(ctx): State<Ctx>, p: Params) -> ApiResult {
         None => ctx.store.label_values("__name__"),
     };
     let mut out = Map::new();
-    for name in names.into_iter().take(limit) {
-        let Some(info) = ctx.store.select(Some(&name), &[]).into_iter().next() else {
-            continue;
-        };
-        out.insert(
-            name,
-            json!([{"type": info.kind.as_str(), "help": "", "unit": ""}]),
-        );
+    for name in names {
+        if out.len() >= limit {
+            break;
+        }
+        if let Some(entry) = metric_metadata(&ctx, &name) {
+            out.insert(name, json!([entry]));
+        }
     }
     success(J::Object(out))
+}
+
+/// One stored metric's metadata: type, unit and help from the catalogue (what its source
+/// declared or its target described), the stored kind when nobody describes it.
+fn metric_metadata(ctx: &Ctx, name: &str) -> Option<J> {
+    let info = ctx.store.select(Some(name), &[]).into_iter().next()?;
+    let meta = ctx.catalogue.get(name);
+    let kind = match meta.as_ref().map(|m| m.kind) {
+        Some(k) if k != crate::catalogue::MetricType::Unknown => k.as_str(),
+        _ => info.kind.as_str(),
+    };
+    Some(json!({
+        "type": kind,
+        "help": meta.as_ref().map(|m| m.help.as_str()).unwrap_or(""),
+        "unit": meta.as_ref().map(|m| m.unit.as_str()).unwrap_or(""),
+    }))
 }
 
 /// `GET|POST /api/v1/query_exemplars`: the store keeps no exemplars; an empty answer keeps Grafana

@@ -508,7 +508,7 @@ pub fn time_ticks(from: Timestamp, to: Timestamp, width_px: f64) -> Vec<(Timesta
 }
 
 fn step_text(ms: i64) -> String {
-    crate::query::ast::format_duration_ms(ms)
+    crate::duration::format_signed_ms(ms)
 }
 
 impl ChartSpec {

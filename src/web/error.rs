@@ -20,6 +20,9 @@ pub enum WebError {
     NotFound(String),
     #[error("{0}")]
     Forbidden(String),
+    /// A query that ran out of time or whose client left.
+    #[error("{0}")]
+    Timeout(String),
     /// The store failed; logged in full, shown briefly.
     #[error("store error: {0}")]
     Store(String),
@@ -36,6 +39,7 @@ impl WebError {
             WebError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             WebError::NotFound(_) => StatusCode::NOT_FOUND,
             WebError::Forbidden(_) => StatusCode::FORBIDDEN,
+            WebError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -48,6 +52,7 @@ impl WebError {
             WebError::Unprocessable(_) => "execution",
             WebError::NotFound(_) => "not_found",
             WebError::Forbidden(_) => "forbidden",
+            WebError::Timeout(_) => "timeout",
             WebError::Store(_) => "unavailable",
             WebError::Internal(_) => "internal",
         }

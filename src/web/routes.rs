@@ -51,7 +51,12 @@ pub(crate) fn build(ctx: Ctx) -> Router {
         .route("/rules", get(api::rules))
         .route("/alerts", get(api::alerts))
         .route("/events", get(api::events))
-        .route("/annotations", axum::routing::post(api::annotate));
+        .route("/annotations", axum::routing::post(api::annotate))
+        .route(
+            "/format_query",
+            get(api::format_query).post(api::format_query),
+        )
+        .fallback(api::unknown);
 
     let app = super::sources::routes(Router::new())
         .route("/", get(pages::overview::show))

@@ -214,7 +214,7 @@ impl StateChart {
 /// `2024-05-01 10:00 – 10:45 UTC (45m)`.
 fn span_text(from: Timestamp, to: Timestamp) -> String {
     let same_day = from.div_euclid(86_400_000) == (to - 1).div_euclid(86_400_000);
-    let len = crate::query::ast::format_duration_ms(to - from);
+    let len = crate::duration::format_signed_ms(to - from);
     if same_day {
         format!(
             "{} – {} UTC ({len})",

@@ -5,8 +5,8 @@
 //! with `from=now-6h` stays relative, an incident link with RFC 3339 times stays fixed.
 
 use super::format::{rfc3339, urlencode, utc_minutes};
+use crate::duration::parse_i64_ms as parse_duration;
 use crate::model::Timestamp;
-use crate::query::parse_duration;
 
 /// The preset ranges offered by the time picker.
 pub const PRESETS: [&str; 7] = ["1h", "6h", "24h", "7d", "30d", "90d", "1y"];

@@ -4,8 +4,9 @@
 //! the range. Without a query it lists the stored metric names.
 
 use super::{RangeQuery, event_marks, range_events, series_data};
+use crate::duration::{format_signed_ms, parse_i64_ms as parse_duration};
 use crate::model::{Labels, SeriesKey};
-use crate::query::{self, Expr, SeriesValues, eval_range, parse_duration};
+use crate::query::{self, Limits, QueryError, SeriesValues, Shape, eval_range};
 use crate::store::SeriesInfo;
 use crate::web::Ctx;
 use crate::web::chart::{Chart, ChartPoint, ChartSpec, SeriesData};
@@ -72,14 +73,25 @@ struct Answer {
     cluster: Option<String>,
 }
 
-fn bad_query(e: impl std::fmt::Display) -> WebError {
-    WebError::BadRequest(format!("query: {e}"))
+fn query_error(e: QueryError) -> WebError {
+    match crate::web::api::query_error(e) {
+        crate::web::error::ApiError(inner) => match inner {
+            WebError::BadRequest(m) => {
+                WebError::BadRequest(m.replacen("invalid parameter \"query\"", "query", 1))
+            }
+            other => other,
+        },
+    }
 }
 
-async fn answer(ctx: &Ctx, expr: &Expr, range: &TimeRange, width: u32) -> WebResult<Answer> {
-    if let Expr::Selector(sel) = expr
-        && sel.offset_ms == 0
-    {
+async fn answer(
+    ctx: &Ctx,
+    text: &str,
+    shape: &Shape,
+    range: &TimeRange,
+    width: u32,
+) -> WebResult<Answer> {
+    if let Some(sel) = &shape.selector {
         let infos: Vec<SeriesInfo> = ctx.store.select(sel.metric.as_deref(), &sel.matchers);
         let total = infos.len();
         let shown: Vec<&SeriesInfo> = infos.iter().take(MAX_TABLE).collect();
@@ -121,12 +133,9 @@ async fn answer(ctx: &Ctx, expr: &Expr, range: &TimeRange, width: u32) -> WebRes
     // like Grafana does.
     let step = super::chart_step(ctx, range, super::points_for(width));
     let start = range.from.div_euclid(step) * step;
-    let r = eval_range(&ctx.store, expr, start, range.to, step)
+    let r = eval_range(&ctx.store, text, start, range.to, step, &Limits::default())
         .await
-        .map_err(|e| match e {
-            query::EvalError::Store(s) => WebError::Store(s.to_string()),
-            other => WebError::Unprocessable(other.to_string()),
-        })?;
+        .map_err(query_error)?;
     let tier = r
         .tiers
         .iter()
@@ -134,15 +143,12 @@ async fn answer(ctx: &Ctx, expr: &Expr, range: &TimeRange, width: u32) -> WebRes
         .collect::<Vec<_>>()
         .join("+");
     let times = r.times.clone();
-    let format = expr
-        .selectors()
-        .first()
-        .map(|(s, r)| {
-            let name = s.metric.clone().unwrap_or_default();
-            ValueFormat {
-                unit: ctx.catalogue.unit(&name),
-                per_second: *r > 0 && text_has_rate(expr),
-            }
+    let format = shape
+        .first_metric
+        .as_ref()
+        .map(|name| ValueFormat {
+            unit: ctx.catalogue.unit(name),
+            per_second: shape.per_second,
         })
         .unwrap_or_else(ValueFormat::plain);
     let series: Vec<SeriesValues> = r.into_series();
@@ -207,16 +213,6 @@ fn distinguishing_names(keys: &[&SeriesKey]) -> Vec<String> {
             }
         })
         .collect()
-}
-
-/// Whether the values are per-second rates (the expression applies `rate()`).
-fn text_has_rate(expr: &Expr) -> bool {
-    match expr {
-        Expr::Call { func, .. } => *func == query::RangeFunc::Rate,
-        Expr::Aggregate { expr, .. } | Expr::Neg(expr) => text_has_rate(expr),
-        Expr::Binary { lhs, rhs, .. } => text_has_rate(lhs) || text_has_rate(rhs),
-        Expr::Number(_) | Expr::Selector(_) => false,
-    }
 }
 
 fn csv_field(s: &str) -> String {
@@ -300,8 +296,8 @@ pub(crate) async fn show(
         };
         return Ok(Html(page.render()?).into_response());
     }
-    let expr = query::parse(&text).map_err(bad_query)?;
-    let now = answer(&ctx, &expr, &range, BIG_W).await?;
+    let shape = query::shape(&text).await.map_err(query_error)?;
+    let now = answer(&ctx, &text, &shape, &range, BIG_W).await?;
     if q.format.as_deref() == Some("csv") {
         return Ok((
             [
@@ -324,7 +320,7 @@ pub(crate) async fn show(
         )));
     }
     let then = match shift {
-        Some(ms) => Some(answer(&ctx, &expr, &range.shifted_back(ms), BIG_W).await?),
+        Some(ms) => Some(answer(&ctx, &text, &shape, &range.shifted_back(ms), BIG_W).await?),
         None => None,
     };
     let events = range_events(&ctx, &range, now.cluster.as_deref(), 500).await?;
@@ -365,7 +361,7 @@ pub(crate) async fn show(
         Some(g.clone().shifted_forward(shift.unwrap_or(0)))
     });
     let ghost_label = match (&ghost, shift) {
-        (Some(_), Some(ms)) => format!("{} earlier", query::ast::format_duration_ms(ms)),
+        (Some(_), Some(ms)) => format!("{} earlier", format_signed_ms(ms)),
         _ => String::new(),
     };
     let base = format!("/metric?query={}&{}", urlencode(&text), range.query());

@@ -139,7 +139,7 @@ pub(crate) async fn show(
                     }
                 })
                 .unwrap_or_else(|| "–".into()),
-            interval: crate::query::ast::format_duration_ms(t.interval_ms),
+            interval: crate::duration::format_signed_ms(t.interval_ms),
             failing_for: t.consecutive_failures,
             scrapes_total: t.scrapes_total,
             failures_total: t.failures_total,
