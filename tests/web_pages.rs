@@ -320,13 +320,13 @@ async fn metric_page_charts_tabulates_compares_and_exports_csv() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),
-        Some("series,time,timestamp_ms,avg,min,max,last,tier")
+        Some("series,time,timestamp_ms,avg,min,max,last,values,unit,tier")
     );
     let rows: Vec<&str> = lines.collect();
     assert!(rows.len() > 100, "{} rows", rows.len());
     assert!(
-        rows.iter().any(|r| r.ends_with(",1480,1m")),
-        "the last written value is exported"
+        rows.iter().any(|r| r.ends_with(",1480,value,,1m")),
+        "the last written value is exported, as a value without unit"
     );
 
     let rate = enc("sum by (server) (rate(zk_packets_received[5m]))");
@@ -341,6 +341,70 @@ async fn metric_page_charts_tabulates_compares_and_exports_csv() {
     let (status, html) = env.text("/metric").await;
     assert_eq!(status, 200);
     assert!(html.contains("zk_znode_count"), "metric names are listed");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn units_follow_each_series_and_the_metric_list_filters_by_family() {
+    let env = start().await;
+    let q = enc(
+        r#"{__name__=~"zk_max_latency|zk_outstanding_requests|zk_znode_count", cluster="lab"}"#,
+    );
+    let (status, html) = env.text(&format!("/metric?query={q}&range=1h")).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("2 different units: one chart each"),
+        "milliseconds and plain counts get a chart each: {html}"
+    );
+    let znode_row = html
+        .split("<tr>")
+        .find(|r| r.contains("zk_znode_count") && r.contains("class=\"num\""))
+        .expect("a znode count row");
+    assert!(
+        !znode_row.contains(" ms<"),
+        "a count is not in milliseconds: {znode_row}"
+    );
+    let latency_row = html
+        .split("<tr>")
+        .find(|r| r.contains("zk_max_latency") && r.contains("class=\"num\""))
+        .expect("a latency row");
+    assert!(
+        latency_row.contains(" ms<") || latency_row.contains(" s<"),
+        "{latency_row}"
+    );
+    // `up` is a 0/1 gauge, never seconds, even next to a series in seconds.
+    let (_, html) = env
+        .text(&format!(
+            "/metric?query={}&range=1h",
+            enc(r#"{__name__=~"up|scrape_duration_seconds", cluster="lab"}"#)
+        ))
+        .await;
+    let up_row = html
+        .split("<tr>")
+        .find(|r| r.contains(">up{") || r.contains("up{cluster"))
+        .unwrap_or_default();
+    assert!(!up_row.contains(" s<"), "up is not in seconds: {up_row}");
+    assert!(up_row.contains(">1<"), "{up_row}");
+
+    // The list page: a family's members together, filtered without JavaScript.
+    let (_, all) = env.text("/metric").await;
+    let (status, some) = env.text("/metric?filter=readlatency").await;
+    assert_eq!(status, 200);
+    assert!(some.contains("zk_p99_readlatency") && some.contains("zk_cnt_readlatency"));
+    assert!(!some.contains(">zk_znode_count<"), "filtered out");
+    assert!(
+        all.contains(">zk_znode_count<"),
+        "positive control: listed without a filter"
+    );
+    assert!(
+        some.contains("<span class=\"mono fam\">zk_readlatency</span>"),
+        "the statistics are grouped under their family"
+    );
+    let (_, by_help) = env.text("/metric?filter=packets%20received").await;
+    assert!(
+        by_help.contains(">zk_packets_received<"),
+        "the filter reads help text too"
+    );
     env.stop().await;
 }
 

@@ -11,12 +11,13 @@ use crate::store::SeriesInfo;
 use crate::web::Ctx;
 use crate::web::chart::{Chart, ChartPoint, ChartSpec, SeriesData};
 use crate::web::error::{WebError, WebResult};
+use crate::web::extract::PageQuery;
 use crate::web::format::{ValueFormat, rfc3339, urlencode};
 use crate::web::page::{PageCtx, metric_link};
 use crate::web::pages::events::EventRow;
 use crate::web::timerange::TimeRange;
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 
@@ -33,6 +34,86 @@ pub struct MetricQuery {
     pub query: Option<String>,
     pub compare: Option<String>,
     pub format: Option<String>,
+    /// Without a query: show only metrics whose name or help contains this (any case).
+    pub filter: Option<String>,
+}
+
+/// Metrics of one family on the list page: a summary's statistics, a histogram's buckets, a
+/// counter's `_total` and `_created` together.
+pub struct Family {
+    pub name: String,
+    pub help: String,
+    pub members: Vec<String>,
+}
+
+/// Families that share a first word (`zk`, `node`, `kafka`), for the list page's headings.
+pub struct NameGroup {
+    pub prefix: String,
+    pub families: Vec<Family>,
+}
+
+/// The family a metric name belongs to: without a summary statistic (`zk_p99_x` → `zk_x`) or a
+/// Prometheus family suffix (`x_bucket`, `x_sum`, `x_count`, `x_total`, `x_created` → `x`).
+fn family_name(metric: &str) -> String {
+    const STATS: [&str; 9] = [
+        "avg", "min", "max", "cnt", "sum", "p50", "p95", "p99", "p999",
+    ];
+    if let Some(rest) = metric.strip_prefix("zk_")
+        && let Some((stat, name)) = rest.split_once('_')
+        && STATS.contains(&stat)
+    {
+        return format!("zk_{name}");
+    }
+    for suffix in ["_bucket", "_sum", "_count", "_total", "_created"] {
+        if let Some(base) = metric.strip_suffix(suffix)
+            && !base.is_empty()
+        {
+            return base.to_string();
+        }
+    }
+    metric.to_string()
+}
+
+/// The list page's groups: families of the stored metrics that match `filter`.
+fn name_groups(ctx: &Ctx, filter: &str) -> Vec<NameGroup> {
+    let needle = filter.trim().to_lowercase();
+    let mut families: std::collections::BTreeMap<String, Family> = Default::default();
+    for name in ctx.store.label_values("__name__") {
+        let fam = family_name(&name);
+        let help = ctx
+            .catalogue
+            .get(&name)
+            .or_else(|| ctx.catalogue.get(&fam))
+            .map(|m| m.help)
+            .unwrap_or_default();
+        if !needle.is_empty()
+            && !name.to_lowercase().contains(&needle)
+            && !help.to_lowercase().contains(&needle)
+        {
+            continue;
+        }
+        let f = families.entry(fam.clone()).or_insert_with(|| Family {
+            name: fam,
+            help: String::new(),
+            members: Vec::new(),
+        });
+        if f.help.is_empty() {
+            f.help = help;
+        }
+        f.members.push(name);
+    }
+    let mut groups: Vec<NameGroup> = Vec::new();
+    for (_, f) in families {
+        let prefix = f.name.split('_').next().unwrap_or("").to_string();
+        match groups.last_mut() {
+            Some(g) if g.prefix == prefix => g.families.push(f),
+            _ => groups.push(NameGroup {
+                prefix,
+                families: vec![f],
+            }),
+        }
+    }
+    groups
 }
 
 pub struct StatRow {
@@ -54,11 +135,15 @@ pub struct MetricPage {
     pub compare: String,
     pub compare_link: String,
     pub csv_link: String,
-    pub chart: Option<Chart>,
+    /// One chart per unit among the series.
+    pub charts: Vec<Chart>,
     pub rows: Vec<StatRow>,
     pub total_series: usize,
     pub events: Vec<EventRow>,
-    pub metric_names: Vec<String>,
+    /// Without a query: the stored metrics by family, and the filter that chose them.
+    pub name_groups: Vec<NameGroup>,
+    pub name_count: usize,
+    pub filter: String,
 }
 
 /// The series of a query over a range: stored buckets (with min–max bands) for a plain selector,
@@ -67,7 +152,9 @@ struct Answer {
     series: Vec<SeriesData>,
     /// The chart's legend entry of each series: only what tells them apart.
     legends: Vec<String>,
-    format: ValueFormat,
+    /// How each series' values are shown: its own unit from the catalogue, as a rate when it is a
+    /// counter. Series with different units go on different charts.
+    formats: Vec<ValueFormat>,
     total: usize,
     /// The single cluster all series belong to, for the events list.
     cluster: Option<String>,
@@ -111,10 +198,7 @@ async fn answer(
                     .map(|r| series_data(r, i.key.to_string(), range))
             })
             .collect();
-        let format = infos
-            .first()
-            .map(|i| ctx.format_of(i))
-            .unwrap_or_else(ValueFormat::plain);
+        let formats = fetched.iter().map(|i| ctx.format_of(i)).collect();
         let mut clusters: Vec<&str> = infos
             .iter()
             .filter_map(|i| i.key.labels.get("cluster"))
@@ -124,7 +208,7 @@ async fn answer(
         return Ok(Answer {
             series,
             legends,
-            format,
+            formats,
             total,
             cluster,
         });
@@ -183,8 +267,8 @@ async fn answer(
         .collect();
     Ok(Answer {
         legends: data.iter().map(|s| s.label.clone()).collect(),
+        formats: vec![format; data.len()],
         series: data,
-        format,
         total,
         cluster: None,
     })
@@ -223,13 +307,22 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-fn csv(series: &[SeriesData]) -> String {
-    let mut out = String::from("series,time,timestamp_ms,avg,min,max,last,tier\n");
-    for s in series {
+/// One row per series and bucket. `values` says what the numbers are: `rate per second` of a
+/// counter (its stored total is not in the file) or `value`; `unit` is the unit of the values
+/// (`bytes`, `milliseconds`, … or empty), per second for rates.
+fn csv(series: &[SeriesData], formats: &[ValueFormat]) -> String {
+    let mut out = String::from("series,time,timestamp_ms,avg,min,max,last,values,unit,tier\n");
+    for (s, f) in series.iter().zip(formats) {
         let name = csv_field(&s.label);
+        let values = if f.per_second {
+            "rate per second"
+        } else {
+            "value"
+        };
+        let unit = f.unit.as_str();
         for p in &s.points {
             out.push_str(&format!(
-                "{name},{},{},{},{},{},{},{}\n",
+                "{name},{},{},{},{},{},{},{values},{unit},{}\n",
                 rfc3339(p.ts),
                 p.ts,
                 p.avg,
@@ -241,6 +334,19 @@ fn csv(series: &[SeriesData]) -> String {
         }
     }
     out
+}
+
+/// A chart title's unit part: `milliseconds`, `bytes per second`, `no unit`.
+fn unit_title(f: ValueFormat) -> String {
+    let unit = match f.unit.as_str() {
+        "" => "no unit",
+        u => u,
+    };
+    if f.per_second {
+        format!("{unit} per second")
+    } else {
+        unit.to_string()
+    }
 }
 
 /// The relative change of `now` against `then`, as text and a CSS class.
@@ -258,7 +364,7 @@ fn delta(now: Option<f64>, then: Option<f64>) -> Option<(String, &'static str)> 
 
 pub(crate) async fn show(
     State(ctx): State<Ctx>,
-    Query(q): Query<MetricQuery>,
+    PageQuery(q): PageQuery<MetricQuery>,
 ) -> WebResult<Response> {
     let range = q.range.resolve()?;
     let text = q.query.clone().unwrap_or_default().trim().to_string();
@@ -282,17 +388,26 @@ pub(crate) async fn show(
     .keep("query", &text)
     .keep("compare", &compare);
     if text.is_empty() {
+        let filter = q.filter.clone().unwrap_or_default();
+        let name_groups = name_groups(&ctx, &filter);
+        let name_count = name_groups
+            .iter()
+            .flat_map(|g| &g.families)
+            .map(|f| f.members.len())
+            .sum();
         let page = MetricPage {
-            page,
+            page: page.keep("filter", &filter),
             query: text,
             compare,
             compare_link: String::new(),
             csv_link: String::new(),
-            chart: None,
+            charts: Vec::new(),
             rows: Vec::new(),
             total_series: 0,
             events: Vec::new(),
-            metric_names: ctx.store.label_values("__name__"),
+            name_count,
+            name_groups,
+            filter,
         };
         return Ok(Html(page.render()?).into_response());
     }
@@ -307,7 +422,7 @@ pub(crate) async fn show(
                     "attachment; filename=\"kafkascope-metric.csv\"".to_string(),
                 ),
             ],
-            csv(&now.series),
+            csv(&now.series, &now.formats),
         )
             .into_response());
     } else if let Some(f) = q
@@ -327,28 +442,20 @@ pub(crate) async fn show(
     let rows = now
         .series
         .iter()
-        .map(|s| {
+        .zip(&now.formats)
+        .map(|(s, fmt)| {
             let before = then
                 .as_ref()
                 .and_then(|t| t.series.iter().find(|b| b.label == s.label));
             StatRow {
                 name: s.label.clone(),
                 link: s.link.clone(),
-                min: s
-                    .min()
-                    .map(|v| now.format.format(v))
-                    .unwrap_or_else(|| "–".into()),
-                avg: s
-                    .avg()
-                    .map(|v| now.format.format(v))
-                    .unwrap_or_else(|| "–".into()),
-                max: s
-                    .max()
-                    .map(|v| now.format.format(v))
-                    .unwrap_or_else(|| "–".into()),
+                min: s.min().map(|v| fmt.format(v)).unwrap_or_else(|| "–".into()),
+                avg: s.avg().map(|v| fmt.format(v)).unwrap_or_else(|| "–".into()),
+                max: s.max().map(|v| fmt.format(v)).unwrap_or_else(|| "–".into()),
                 last: s
                     .last()
-                    .map(|v| now.format.format(v))
+                    .map(|v| fmt.format(v))
                     .unwrap_or_else(|| "–".into()),
                 tier: s.tier.clone(),
                 delta: before.and_then(|b| delta(s.avg(), b.avg())),
@@ -373,26 +480,54 @@ pub(crate) async fn show(
             format!("&compare={}", urlencode(&compare))
         }
     );
-    let mut chart = ChartSpec::new(
-        text.clone(),
-        link,
-        (BIG_W, BIG_H),
-        (range.from, range.to),
-        now.format,
-        now.series
+    // One chart per unit: a count and a latency on one axis would flatten one of them.
+    let mut units: Vec<ValueFormat> = Vec::new();
+    for f in now.formats.iter().take(MAX_LINES) {
+        if !units.contains(f) {
+            units.push(*f);
+        }
+    }
+    if units.is_empty() {
+        units.push(ValueFormat::plain());
+    }
+    let several = units.len() > 1;
+    let mut charts = Vec::new();
+    for (n, fmt) in units.iter().enumerate() {
+        let lines: Vec<SeriesData> = now
+            .series
             .iter()
             .zip(&now.legends)
+            .zip(&now.formats)
             .take(MAX_LINES)
-            .map(|(s, legend)| SeriesData {
+            .filter(|(_, f)| *f == fmt)
+            .map(|((s, legend), _)| SeriesData {
                 label: legend.clone(),
                 ..s.clone()
             })
-            .collect(),
-    )
-    .ghost(ghost)
-    .events(event_marks(&events))
-    .render();
-    chart.ghost_label = ghost_label;
+            .collect();
+        let title = if several {
+            format!("{text} — {}", unit_title(*fmt))
+        } else {
+            text.clone()
+        };
+        // The ghost of last week belongs to the chart of the first series.
+        let ghost = if n == 0 { ghost.clone() } else { None };
+        let mut chart = ChartSpec::new(
+            title,
+            link.clone(),
+            (BIG_W, BIG_H),
+            (range.from, range.to),
+            *fmt,
+            lines,
+        )
+        .ghost(ghost)
+        .events(event_marks(&events))
+        .render();
+        if n == 0 {
+            chart.ghost_label = ghost_label.clone();
+        }
+        charts.push(chart);
+    }
     let page = MetricPage {
         page,
         compare_link: if compare.is_empty() {
@@ -403,11 +538,13 @@ pub(crate) async fn show(
         csv_link: format!("{base}&format=csv"),
         query: text,
         compare,
-        chart: Some(chart),
+        charts,
         rows,
         total_series: now.total,
         events: events.iter().take(50).map(EventRow::new).collect(),
-        metric_names: Vec::new(),
+        name_groups: Vec::new(),
+        name_count: 0,
+        filter: String::new(),
     };
     Ok(Html(page.render()?).into_response())
 }
@@ -433,8 +570,16 @@ mod tests {
             link: String::new(),
         };
         assert_eq!(
-            csv(&[s]),
-            "series,time,timestamp_ms,avg,min,max,last,tier\n\"up{a=\"\"1\"\",b=\"\"2\"\"}\",1970-01-01T00:00:00Z,0,1.5,1,2,2,raw\n"
+            csv(&[s.clone()], &[ValueFormat::plain()]),
+            "series,time,timestamp_ms,avg,min,max,last,values,unit,tier\n\"up{a=\"\"1\"\",b=\"\"2\"\"}\",1970-01-01T00:00:00Z,0,1.5,1,2,2,value,,raw\n"
+        );
+        let rate = ValueFormat::new(
+            crate::catalogue::Unit::Bytes,
+            crate::model::MetricKind::Counter,
+        );
+        assert!(
+            csv(&[s], &[rate]).contains(",rate per second,bytes,raw\n"),
+            "a counter's column says it is a rate, with its unit"
         );
     }
 
