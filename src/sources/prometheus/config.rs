@@ -187,6 +187,7 @@ pub(super) fn build(
         }
     };
     let mut names = HashSet::new();
+    let mut urls = HashSet::new();
     let mut identities = HashSet::new();
     let mut out = Vec::new();
     for (key, value) in tables {
@@ -217,6 +218,16 @@ pub(super) fn build(
         }
         let url = t.url.trim();
         check_http_url(url).map_err(|m| ctx.error(&k("url"), m))?;
+        if !urls.insert(url.to_string()) {
+            // `up` and the targets page know a target by cluster and URL.
+            return Err(ctx.error(
+                &k("url"),
+                format!(
+                    "{:?} is already scraped by an earlier prometheus target of this cluster",
+                    redact_url(url)
+                ),
+            ));
+        }
         let parsed = reqwest::Url::parse(url).map_err(|e| {
             ctx.error(
                 &k("url"),
@@ -477,6 +488,11 @@ mod tests {
                 two("", "labels = { job = \"a\", instance = \"h:1\" }"),
                 "clusters[0].prometheus[1].labels",
                 "their series would mix",
+            ),
+            (
+                two("", "").replace("http://h:2/metrics", "http://h:1/metrics"),
+                "clusters[0].prometheus[1].url",
+                "already scraped",
             ),
             (
                 two("", "").replace("http://h:2/metrics", "http://u:hunter2@h:2/metrics"),

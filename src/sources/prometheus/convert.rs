@@ -532,6 +532,109 @@ untyped_thing_ratio 0.5\n";
         );
     }
 
+    /// Sample lines counted without the parser: not blank, not a comment.
+    fn sample_lines(text: &str) -> usize {
+        text.lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+            .count()
+    }
+
+    /// The value written on the line that starts with `prefix` (read without the parser).
+    fn value_on_line(text: &str, prefix: &str) -> f64 {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line {prefix}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn kminion_documented_output() {
+        let text = include_str!("../../../tests/fixtures/prometheus/kminion_docs_sample.prom");
+        let c = convert(text, Format::Text, &opts()).unwrap();
+        assert_eq!(c.readings.len(), sample_lines(text));
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let r = &c
+            .readings
+            .iter()
+            .find(|r| r.metric == "kminion_exporter_offset_consumer_records_consumed_total")
+            .unwrap();
+        assert_eq!((r.kind, r.value), (MetricKind::Counter, 5.058244883e9));
+        let r = find(
+            &c,
+            "kminion_kafka_topic_low_water_mark_sum",
+            ("topic_name", "__consumer_offsets"),
+        );
+        assert_eq!(r.kind, MetricKind::Gauge, "a gauge that ends in _sum");
+        let r = find(
+            &c,
+            "kminion_end_to_end_produce_latency_seconds_bucket",
+            ("le", "0.005"),
+        );
+        assert_eq!(
+            (r.kind, r.labels.get("partitionId")),
+            (MetricKind::Counter, Some("0"))
+        );
+        let m = meta(&c, "kminion_end_to_end_produce_latency_seconds");
+        assert_eq!((m.kind, m.unit), (MetricType::Histogram, Unit::Seconds));
+        assert_eq!(
+            meta(&c, "kminion_kafka_broker_log_dir_size_total_bytes").unit,
+            Unit::Bytes
+        );
+        assert_eq!(
+            meta(&c, "kminion_kafka_broker_info").help,
+            "Kafka broker information"
+        );
+        let info = find(&c, "kminion_kafka_broker_info", ("broker_id", "9"));
+        assert_eq!(info.labels.get("rack_id"), Some("europe-west1-b"));
+        assert_eq!(info.labels.get("job"), Some("node"));
+    }
+
+    #[test]
+    fn node_exporter_captures() {
+        for text in [
+            include_str!("../../../tests/fixtures/host/node_exporter_metrics.txt"),
+            include_str!("../../../tests/fixtures/host/node_exporter_metrics_extended_vmstat.txt"),
+        ] {
+            let c = convert(text, Format::Text, &opts()).unwrap();
+            assert_eq!(c.readings.len(), sample_lines(text));
+            let mem = c
+                .readings
+                .iter()
+                .find(|r| r.metric == "node_memory_MemTotal_bytes")
+                .unwrap();
+            assert_eq!(
+                mem.value,
+                value_on_line(text, "node_memory_MemTotal_bytes ")
+            );
+            assert_eq!(mem.kind, MetricKind::Gauge);
+            assert_eq!(meta(&c, "node_memory_MemTotal_bytes").unit, Unit::Bytes);
+            let cpu = find(&c, "node_cpu_seconds_total", ("mode", "idle"));
+            assert_eq!(cpu.kind, MetricKind::Counter);
+            let m = meta(&c, "node_cpu_seconds_total");
+            assert_eq!((m.kind, m.unit), (MetricType::Counter, Unit::Seconds));
+            let q = find(&c, "go_gc_duration_seconds", ("quantile", "0.5"));
+            assert_eq!(q.kind, MetricKind::Gauge);
+            let sum = c
+                .readings
+                .iter()
+                .find(|r| r.metric == "go_gc_duration_seconds_sum")
+                .unwrap();
+            assert_eq!(sum.kind, MetricKind::Counter);
+            assert_eq!(meta(&c, "go_gc_duration_seconds").kind, MetricType::Summary);
+            let b = find(&c, "node_exporter_build_info", ("version", "1.5.0"));
+            assert_eq!(b.labels.get("goversion"), Some("go1.19.8"));
+            // Untyped families (node_vmstat_*) are gauges of unknown type.
+            let v = c
+                .readings
+                .iter()
+                .find(|r| r.metric == "node_vmstat_pgmajfault")
+                .unwrap();
+            assert_eq!(v.kind, MetricKind::Gauge);
+            assert_eq!(meta(&c, "node_vmstat_pgmajfault").kind, MetricType::Unknown);
+        }
+    }
+
     #[test]
     fn units_by_convention() {
         assert_eq!(unit_by_convention("node_cpu_seconds_total"), Unit::Seconds);
