@@ -2,6 +2,7 @@
 //! like a broker's jmx_exporter output (per-topic and per-partition gauges and counters, request
 //! histograms with 12 buckets, summaries), measured three ways:
 //!
+//! 0. **parser alone**: text → lines (names, labels, values), nothing built;
 //! 1. **parse**: text → readings, labels and metadata (`convert`), in memory;
 //! 2. **scrape**: the real source over HTTP on loopback (request, gzip-free body of ~4 MB, parse);
 //! 3. **parse + store**: parse, then write the scrape into a real store in a temporary directory
@@ -18,7 +19,7 @@
 use kafkascope::config::Config;
 use kafkascope::model::{Sample, SeriesKey};
 use kafkascope::sources::prometheus::convert::{MapOptions, convert};
-use kafkascope::sources::prometheus::parse::Format;
+use kafkascope::sources::prometheus::parse::{Format, Parser};
 use kafkascope::sources::{Source, build_all};
 use kafkascope::store::{Store, StoreConfig};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -229,11 +230,22 @@ async fn run(series: usize, rounds: usize) -> anyhow::Result<()> {
     let probe = convert(&text, Format::Text, &opts)?;
     let n = probe.readings.len();
     println!(
-        "exposition: {n} series, {} families, {:.1} MB of text",
+        "exposition: {n} series, {} metadata entries, {:.1} MB of text",
         probe.metadata.len(),
         text.len() as f64 / 1e6
     );
     drop(probe);
+
+    // 0. The parser alone (lines out, nothing built).
+    let mut lines_ms = Vec::new();
+    for _ in 0..rounds {
+        let t = Instant::now();
+        let lines = Parser::new(&text, Format::Text)
+            .filter(|l| l.is_ok())
+            .count();
+        lines_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        assert!(lines >= n);
+    }
 
     // 1. Parse.
     let mut parse_ms = Vec::new();
@@ -312,6 +324,7 @@ async fn run(series: usize, rounds: usize) -> anyhow::Result<()> {
     assert!(stored > 0, "nothing stored");
     store.close().await?;
 
+    summary("parser alone (lines)", &mut lines_ms);
     summary("parse (convert)", &mut parse_ms);
     summary("scrape over HTTP (fetch + parse)", &mut scrape_ms);
     println!(

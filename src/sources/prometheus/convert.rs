@@ -176,12 +176,15 @@ pub fn convert(text: &str, format: Format, opts: &MapOptions) -> Result<Converte
     let mut undeclared: HashSet<String> = HashSet::new();
     let mut out = Converted::default();
     let mut kept = 0usize;
+    let mut duplicates = 0usize;
+    let mut index = SeriesIndex::default();
+    let mut last: Option<(String, Option<(String, Role)>)> = None;
     let mut parser = Parser::new(text, format);
     let parse_err = |error| ConvertError::Parse {
         format: format.as_str(),
         error,
     };
-    while let Some(line) = parser.next() {
+    for line in parser.by_ref() {
         let sample = match line.map_err(parse_err)? {
             Line::Help { family, text } => {
                 decls.entry(family.into_owned()).or_default().help = Some(text.into_owned());
@@ -198,28 +201,18 @@ pub fn convert(text: &str, format: Format, opts: &MapOptions) -> Result<Converte
             Line::Sample(s) => s,
         };
         let name: &str = &sample.name;
-        // Which family and which part of it.
-        let mut resolved: Option<(&str, Role)> = None;
-        if decls.contains_key(name) {
-            resolved = Some((name, Role::Bare));
-        } else {
-            for (suffix, role) in SUFFIXES {
-                if let Some(base) = name.strip_suffix(suffix)
-                    && let Some(d) = decls.get(base)
-                    && allows(d.kind.unwrap_or(FamilyType::Unknown), *role)
-                {
-                    resolved = Some((base, *role));
-                    break;
-                }
-            }
+        // Which family and which part of it; consecutive samples mostly share a name.
+        if last.as_ref().is_none_or(|(n, _)| n != name) {
+            last = Some((name.to_string(), resolve(name, &decls)));
         }
+        let resolved = last.as_ref().and_then(|(_, r)| r.as_ref());
         let (family_kind, role) = match resolved {
             Some((family, role)) => (
                 decls
                     .get(family)
                     .and_then(|d| d.kind)
                     .unwrap_or(FamilyType::Unknown),
-                role,
+                *role,
             ),
             None => (FamilyType::Unknown, Role::Bare),
         };
@@ -235,12 +228,17 @@ pub fn convert(text: &str, format: Format, opts: &MapOptions) -> Result<Converte
             // Only counted from here on: the error says how many there were.
             continue;
         }
+        let labels = series_labels(&sample.labels, opts);
+        if !index.insert(&out.readings, name, &labels) {
+            duplicates += 1;
+            continue;
+        }
         match resolved {
             Some((family, role)) => {
                 if let Some(d) = decls.get_mut(family)
                     && !d.seen.iter().any(|(n, _)| n == name)
                 {
-                    d.seen.push((name.to_string(), role));
+                    d.seen.push((name.to_string(), *role));
                 }
             }
             None => {
@@ -251,7 +249,7 @@ pub fn convert(text: &str, format: Format, opts: &MapOptions) -> Result<Converte
         }
         out.readings.push(Reading {
             metric: name.to_string(),
-            labels: series_labels(&sample.labels, opts),
+            labels,
             kind: kind_of(family_kind, role),
             value: sample.value,
         });
@@ -268,12 +266,6 @@ pub fn convert(text: &str, format: Format, opts: &MapOptions) -> Result<Converte
             parser.sanitised()
         ));
     }
-    let before = out.readings.len();
-    out.readings
-        .sort_by(|a, b| (&a.metric, &a.labels).cmp(&(&b.metric, &b.labels)));
-    out.readings
-        .dedup_by(|b, a| a.metric == b.metric && a.labels == b.labels);
-    let duplicates = before - out.readings.len();
     if duplicates > 0 {
         out.warnings.push(format!(
             "{duplicates} duplicate series in the exposition; the first of each was kept"
@@ -281,6 +273,53 @@ pub fn convert(text: &str, format: Format, opts: &MapOptions) -> Result<Converte
     }
     out.metadata = metadata(&decls, undeclared.iter());
     Ok(out)
+}
+
+/// The family a sample name belongs to and its part in it; see the module docs.
+fn resolve(name: &str, decls: &HashMap<String, Decl>) -> Option<(String, Role)> {
+    if decls.contains_key(name) {
+        return Some((name.to_string(), Role::Bare));
+    }
+    SUFFIXES.iter().find_map(|(suffix, role)| {
+        let base = name.strip_suffix(suffix)?;
+        let d = decls.get(base)?;
+        allows(d.kind.unwrap_or(FamilyType::Unknown), *role).then(|| (base.to_string(), *role))
+    })
+}
+
+/// Finds duplicate series as readings are added, by a hash of name and labels (a sort of 50,000
+/// readings cost more than the parse); equal hashes are confirmed against the stored reading.
+#[derive(Default)]
+struct SeriesIndex {
+    first: HashMap<u64, usize>,
+    /// Other readings whose hash collided with a different series (rare).
+    more: Vec<(u64, usize)>,
+}
+
+impl SeriesIndex {
+    /// Records the series that is about to be pushed at `readings.len()`; false if already there.
+    fn insert(&mut self, readings: &[Reading], metric: &str, labels: &Labels) -> bool {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        metric.hash(&mut h);
+        labels.hash(&mut h);
+        let hash = h.finish();
+        let same = |i: &usize| readings[*i].metric == metric && readings[*i].labels == *labels;
+        match self.first.get(&hash) {
+            None => {
+                self.first.insert(hash, readings.len());
+                true
+            }
+            Some(i) if same(i) => false,
+            Some(_) => {
+                if self.more.iter().any(|(h, i)| *h == hash && same(i)) {
+                    return false;
+                }
+                self.more.push((hash, readings.len()));
+                true
+            }
+        }
+    }
 }
 
 fn metadata<'a>(

@@ -975,13 +975,16 @@ y -inf\n\
         ]
     }
 
+    /// Labels, value, timestamp.
+    type GenSample = (Vec<(String, String)>, f64, Option<i64>);
+
     #[derive(Debug, Clone)]
     struct GenFamily {
         name: String,
         kind: FamilyType,
         help: Option<String>,
         unit: Option<String>,
-        samples: Vec<(Vec<(String, String)>, f64, Option<i64>)>,
+        samples: Vec<GenSample>,
     }
 
     fn family() -> impl Strategy<Value = GenFamily> {
