@@ -918,7 +918,7 @@ async fn bad_endpoints_fail_alone_with_clear_errors() {
         ),
         ("missing", &["HTTP 404 Not Found from http://127.0.0.1:"]),
         ("loop", &["too many redirects"]),
-        ("hang", &["no response within"]),
+        ("hang", &["no HTTP response within"]),
         ("endless", &["body larger than 256 KiB"]),
         ("trickle", &["body not complete within"]),
         (

@@ -179,3 +179,45 @@ impl Source for PrometheusSource {
             .map_err(|m| SourceError(format!("{}: {m}", self.info.target)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn debug_output_names_the_auth_kind_and_nothing_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let pw = dir.path().join("pw");
+        std::fs::write(&pw, "hunter2-secret\n").unwrap();
+        let text = format!(
+            "[[clusters]]\nname = \"a\"\n[[clusters.prometheus]]\nname = \"n\"\nurl = \"http://127.0.0.1:9/metrics\"\nusername = \"u\"\npassword_file = {:?}\n",
+            pw.display().to_string()
+        );
+        let c = Config::parse(&text, "t.toml").unwrap();
+        let plan = crate::sources::build_all(&c).unwrap();
+        let t = &plan.targets[0];
+        assert_eq!(t.source.target_info().target, "http://127.0.0.1:9/metrics");
+        let s = PrometheusSource::new(Settings {
+            url: "http://127.0.0.1:9/metrics".into(),
+            host: "127.0.0.1".into(),
+            auth: Auth::Basic {
+                username: "u".into(),
+                password_file: pw.clone(),
+            },
+            body_limit: 1 << 20,
+            ca: vec![],
+            map: MapOptions {
+                target_labels: Labels::new().with("job", "n"),
+                honor_labels: false,
+                allow: None,
+                deny: None,
+                series_limit: 10,
+            },
+        })
+        .unwrap();
+        let dbg = format!("{s:?} {c:?}");
+        assert!(dbg.contains("basic (password from a file)"), "{dbg}");
+        assert!(!dbg.contains("hunter2"), "{dbg}");
+    }
+}

@@ -83,8 +83,9 @@ pub async fn fetch(
     }
     let mut response = match tokio::time::timeout_at(deadline, request.send()).await {
         Err(_) => {
+            // Refused connections fail at once: this is a silent host or a silent server.
             return Err(format!(
-                "no response within {} (connected but no answer, or no connection)",
+                "no HTTP response within {} (no connection, or connected and no answer)",
                 format_duration(budget)
             ));
         }
