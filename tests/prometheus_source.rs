@@ -571,7 +571,8 @@ async fn openmetrics_from_the_python_client() {
 /// `Accept-Encoding` headers of `/good` requests.
 struct BadServer {
     port: u16,
-    seen: Arc<Mutex<Vec<(String, String)>>>,
+    /// Accept, Accept-Encoding and X-Prometheus-Scrape-Timeout-Seconds of each `/good` request.
+    seen: Arc<Mutex<Vec<(String, String, String)>>>,
 }
 
 const GOOD: &str =
@@ -648,9 +649,11 @@ async fn bad_server() -> BadServer {
                 let text = "text/plain; version=0.0.4; charset=utf-8";
                 let out = match path.as_str() {
                     "/good" => {
-                        seen.lock()
-                            .unwrap()
-                            .push((header("accept"), header("accept-encoding")));
+                        seen.lock().unwrap().push((
+                            header("accept"),
+                            header("accept-encoding"),
+                            header("x-prometheus-scrape-timeout-seconds"),
+                        ));
                         reply("200 OK", text, "", GOOD.as_bytes())
                     }
                     "/om-gzip" => reply(
@@ -945,9 +948,11 @@ async fn bad_endpoints_fail_alone_with_clear_errors() {
     // The Accept header is Prometheus' and gzip is offered.
     let seen = server.seen.lock().unwrap().clone();
     assert!(!seen.is_empty());
-    for (accept, encoding) in &seen {
+    for (accept, encoding, timeout) in &seen {
         assert_eq!(accept, ACCEPT);
         assert!(encoding.contains("gzip"), "{encoding}");
+        // The cluster's 2 s interval gives a 1.6 s timeout, less our 10% margin.
+        assert_eq!(timeout, "1.440");
     }
     // The store agrees: up is 1 for the good targets and 0 for the rest, and the good series are
     // there with their kind and the target's labels.

@@ -1,7 +1,8 @@
 //! One HTTP scrape: the request Prometheus 2.42 sends, and a body read within limits.
 //!
 //! - `Accept` is Prometheus' own (OpenMetrics 1.0.0 preferred, then 0.0.1, then text 0.0.4), and
-//!   the body is parsed by the response's Content-Type.
+//!   the body is parsed by the response's Content-Type; `X-Prometheus-Scrape-Timeout-Seconds`
+//!   tells the exporter the time it has, as Prometheus does.
 //! - `Accept-Encoding: gzip` (reqwest's `gzip` feature): the body is decompressed as it streams,
 //!   and `body_limit` counts the decompressed bytes, so a gzip bomb stops at the limit.
 //! - The whole request — connect, TLS, headers, body — must finish within the scrape budget;
@@ -66,7 +67,14 @@ pub async fn fetch(
     budget: Duration,
 ) -> Result<Fetched, String> {
     let deadline = Instant::now() + budget;
-    let mut request = client.get(url).header(reqwest::header::ACCEPT, ACCEPT);
+    // Exporters that probe something else (blackbox_exporter, say) size their work by it.
+    let mut request = client
+        .get(url)
+        .header(reqwest::header::ACCEPT, ACCEPT)
+        .header(
+            "X-Prometheus-Scrape-Timeout-Seconds",
+            format!("{:.3}", budget.as_secs_f64()),
+        );
     match auth {
         Auth::None => {}
         Auth::Basic {
