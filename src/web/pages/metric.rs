@@ -570,7 +570,7 @@ mod tests {
             link: String::new(),
         };
         assert_eq!(
-            csv(&[s.clone()], &[ValueFormat::plain()]),
+            csv(std::slice::from_ref(&s), &[ValueFormat::plain()]),
             "series,time,timestamp_ms,avg,min,max,last,values,unit,tier\n\"up{a=\"\"1\"\",b=\"\"2\"\"}\",1970-01-01T00:00:00Z,0,1.5,1,2,2,value,,raw\n"
         );
         let rate = ValueFormat::new(
