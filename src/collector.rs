@@ -102,7 +102,7 @@ impl Collector {
             cluster: cluster.to_string(),
             source: info.source,
             target: info.target.clone(),
-            identity: Labels::new(),
+            identity: info.identity.clone(),
             interval_ms: schedule.interval.as_millis() as i64,
             timeout_ms: schedule.timeout.as_millis() as i64,
             up: None,
@@ -374,7 +374,9 @@ impl<S: Source> TargetTask<S> {
             s.last_duration_ms = Some(elapsed.as_secs_f64() * 1000.0);
             s.up = Some(up);
             if let Some(id) = identity {
-                s.identity = id;
+                let mut all = info.identity.clone();
+                all.extend(&id);
+                s.identity = all;
             }
             if up {
                 s.last_success = Some(now);

@@ -1122,3 +1122,73 @@ url = "http://127.0.0.1:{closed}/metrics"
     // Positive control: the log does carry this server's scrape activity.
     assert!(server.log().contains("Scrape failed"), "{}", server.log());
 }
+
+/// The user's path to the endpoint pages: a config naming Debian's Prometheus (histograms and
+/// summaries in its own `/metrics`) and a closed port; the overview tile, `/prometheus` and the
+/// endpoint's page show them.
+#[test]
+fn endpoint_pages_lay_out_every_series_with_histograms_as_quantiles() {
+    let dir = tempfile::tempdir().unwrap();
+    let prom = prometheus(dir.path());
+    let url = format!("http://127.0.0.1:{}/metrics", prom.port);
+    let config = format!(
+        // Port 1: nothing listens there (a port picked free now could be taken by the server).
+        "[collector]\ninterval = \"1s\"\n\n[[clusters]]\nname = \"lab\"\n\n[[clusters.prometheus]]\nname = \"prom\"\nurl = \"{url}\"\n\n[[clusters.prometheus]]\nname = \"gone\"\nurl = \"http://127.0.0.1:1/metrics\"\n"
+    );
+    let server = Server::start(dir.path(), &config);
+    // A few scrapes, so that histogram buckets have increases to draw.
+    wait_for(
+        "requests counted by Prometheus",
+        Duration::from_secs(60),
+        || {
+            let r = query(
+                &server.base,
+                "sum(increase(prometheus_http_request_duration_seconds_count{job=\"prom\"}[1m]))",
+            );
+            r.first().filter(|(_, v)| *v > 0.0).map(|_| ())
+        },
+    );
+    std::thread::sleep(Duration::from_secs(3));
+
+    let (status, overview) = get(&server.url("/?range=1h"));
+    assert_eq!(status, 200);
+    assert!(
+        overview.contains(">Prometheus endpoints</a>") && overview.contains("1 down: gone"),
+        "the overview tile names the down endpoint: {overview}"
+    );
+    assert!(overview.contains(">Endpoints</a>"), "a navigation entry");
+
+    let (status, list) = get(&server.url("/prometheus?range=1h"));
+    assert_eq!(status, 200, "{list}");
+    assert!(list.contains(">prom</a>") && list.contains(">gone</a>"));
+    assert!(
+        list.contains("Connection refused"),
+        "the down endpoint's error"
+    );
+
+    let (status, page) = get(&server.url("/prometheus/lab/prom?range=1h&open=all"));
+    assert_eq!(status, 200, "{page}");
+    for group in [
+        "<h2>Scrape</h2>",
+        "<h2>prometheus_http</h2>",
+        "<h2>go_gc</h2>",
+    ] {
+        assert!(page.contains(group), "group {group} on the endpoint page");
+    }
+    // The request-duration histogram is one chart with quantile lines, not a line per bucket.
+    let chart_of = |title: &str| -> String {
+        let at = page
+            .find(&format!(">{title}"))
+            .unwrap_or_else(|| panic!("no chart titled {title}"));
+        let end = page[at..].find("</figure>").map_or(page.len(), |e| at + e);
+        page[at..end].to_string()
+    };
+    let hist = chart_of("prometheus_http_request_duration_seconds {");
+    assert!(
+        hist.contains("p50") && hist.contains("p99"),
+        "histogram quantile lines: {hist}"
+    );
+    assert!(!hist.contains("le=&#34;0.1&#34;"), "no line per bucket");
+    assert!(page.contains("Scrape up"), "the scrape state strip");
+    assert_eq!(get(&server.url("/prometheus/lab/nothing")).0, 404);
+}

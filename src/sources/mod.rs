@@ -195,6 +195,10 @@ pub struct TargetInfo {
     /// the same series: read at different moments, a counter's newest sample would come from the
     /// earlier reader until the later one overwrote it, and its rate would dip at the live edge.
     pub phase_key: String,
+    /// Labels that identify the target before any scrape (a Prometheus endpoint's `job` and
+    /// `instance`), shown on the targets page even while it has never answered; a scrape's own
+    /// identity adds to them.
+    pub identity: Labels,
 }
 
 /// An event a source noticed (a mode change, a leader change); the collector adds the cluster.

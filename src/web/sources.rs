@@ -15,7 +15,10 @@ use std::future::Future;
 use std::pin::Pin;
 
 /// Every source kind with pages in this build.
-pub const WEB_SOURCES: &[&WebSource] = &[&super::pages::zookeeper::WEB];
+pub const WEB_SOURCES: &[&WebSource] = &[
+    &super::pages::zookeeper::WEB,
+    &super::pages::prometheus::WEB,
+];
 
 pub type TileFuture<'a> = Pin<Box<dyn Future<Output = WebResult<Option<Tile>>> + Send + 'a>>;
 

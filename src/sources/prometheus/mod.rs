@@ -114,6 +114,7 @@ impl PrometheusSource {
                 source: "prometheus",
                 target: crate::config::redact_url(&s.url),
                 phase_key: s.host,
+                identity: s.map.target_labels.clone(),
             },
             url: s.url,
             client,

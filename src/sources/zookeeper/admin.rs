@@ -60,6 +60,7 @@ impl ZkAdminSource {
             info: TargetInfo {
                 source: "zookeeper_admin",
                 phase_key: host.clone().unwrap_or_else(|_| url.clone()),
+                identity: Default::default(),
                 target: url,
             },
             base,

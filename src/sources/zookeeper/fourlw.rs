@@ -130,6 +130,7 @@ impl ZkFourLetterSource {
                 source: "zookeeper",
                 target: addr.clone(),
                 phase_key: host_of(&addr).to_string(),
+                identity: Default::default(),
             },
             addr,
             tracker,

@@ -4,6 +4,7 @@
 pub mod events;
 pub mod metric;
 pub mod overview;
+pub mod prometheus;
 pub mod targets;
 pub mod zookeeper;
 
