@@ -154,6 +154,9 @@ pub struct SourceCatalogue {
     /// Describes a name the source generates from its target's output (ZooKeeper's summary
     /// families, say); None when the name is not the source's.
     pub rule: Option<fn(&str) -> Option<MetricMeta>>,
+    /// The family a name belongs to, when the source writes families (a summary's statistics,
+    /// a histogram's buckets): `zk_p99_fsynctime` → `zk_fsynctime`. None when not the source's.
+    pub family: Option<fn(&str) -> Option<String>>,
 }
 
 /// Where learned metadata is kept between restarts: a document per metric (JSON of
@@ -172,6 +175,7 @@ struct Inner {
     declared: HashMap<String, MetricMeta>,
     learned: HashMap<String, MetricMeta>,
     rules: Vec<fn(&str) -> Option<MetricMeta>>,
+    families: Vec<fn(&str) -> Option<String>>,
 }
 
 impl Catalogue {
@@ -186,6 +190,9 @@ impl Catalogue {
                 }
                 if let Some(rule) = s.rule {
                     inner.rules.push(rule);
+                }
+                if let Some(family) = s.family {
+                    inner.families.push(family);
                 }
             }
         }
@@ -230,6 +237,15 @@ impl Catalogue {
         inner.rules.iter().find_map(|rule| rule(metric))
     }
 
+    /// The family `metric` belongs to, as its source groups its series (itself when none does).
+    pub fn family(&self, metric: &str) -> String {
+        self.read()
+            .families
+            .iter()
+            .find_map(|f| f(metric))
+            .unwrap_or_else(|| metric.to_string())
+    }
+
     /// The unit of `metric` (none when nobody describes it).
     pub fn unit(&self, metric: &str) -> Unit {
         self.get(metric).map(|m| m.unit).unwrap_or_default()
@@ -257,6 +273,7 @@ mod tests {
         let c = Catalogue::with_sources(&[SourceCatalogue {
             metrics: DEFS,
             rule: Some(rule),
+            family: None,
         }]);
         assert_eq!(c.get("up").map(|m| m.kind), Some(MetricType::Gauge));
         assert_eq!(c.unit("fsync_ms"), Unit::Milliseconds);

@@ -42,6 +42,7 @@ pub const CATALOGUE: SourceCatalogue = SourceCatalogue {
         },
     ],
     rule: None,
+    family: None,
 };
 
 /// Event kinds the collector emits for every target.

@@ -12,7 +12,18 @@ use crate::catalogue::{MetricMeta, MetricType, SourceCatalogue, Unit};
 pub const CATALOGUE: SourceCatalogue = SourceCatalogue {
     metrics: &[],
     rule: Some(describe),
+    family: Some(family),
 };
+
+/// The family of a sample name by the exposition formats' suffixes: a histogram's `_bucket`, a
+/// summary's or histogram's `_sum` and `_count`, a counter's `_total` and `_created`.
+pub fn family(metric: &str) -> Option<String> {
+    ["_bucket", "_sum", "_count", "_total", "_created"]
+        .iter()
+        .find_map(|s| metric.strip_suffix(s))
+        .filter(|base| !base.is_empty())
+        .map(str::to_string)
+}
 
 /// The type and unit a Prometheus-style name states, if it states any.
 pub fn describe(name: &str) -> Option<MetricMeta> {

@@ -205,7 +205,20 @@ pub const METRICS: &[MetricDef] = &[
 pub const CATALOGUE: SourceCatalogue = SourceCatalogue {
     metrics: METRICS,
     rule: Some(describe),
+    family: Some(family),
 };
+
+/// The family of a `zk_*` name: a 3.6+ statistic's summary (`zk_p99_fsynctime` →
+/// `zk_fsynctime`), every other name its own (`zk_watch_count` is not a `_count` of anything).
+pub fn family(metric: &str) -> Option<String> {
+    let body = metric.strip_prefix("zk_")?;
+    Some(match body.split_once('_') {
+        Some((stat, name)) if STATS.contains(&stat) || stat == "cnt" || stat == "sum" => {
+            format!("zk_{name}")
+        }
+        _ => metric.to_string(),
+    })
+}
 
 /// Statistics of a 3.6+ summary family, as `mntr` prefixes them.
 const STATS: &[&str] = &["avg", "min", "max", "p50", "p95", "p99", "p999"];
@@ -295,6 +308,14 @@ mod tests {
         );
         assert_eq!(describe("zk_watch_count").unwrap().unit, Unit::None);
         assert!(describe("node_load1").is_none(), "not ZooKeeper's");
+    }
+
+    #[test]
+    fn families_strip_statistics_only() {
+        assert_eq!(family("zk_p99_fsynctime").as_deref(), Some("zk_fsynctime"));
+        assert_eq!(family("zk_cnt_fsynctime").as_deref(), Some("zk_fsynctime"));
+        assert_eq!(family("zk_watch_count").as_deref(), Some("zk_watch_count"));
+        assert_eq!(family("node_load1"), None, "not ZooKeeper's");
     }
 
     #[test]

@@ -52,34 +52,12 @@ pub struct NameGroup {
     pub families: Vec<Family>,
 }
 
-/// The family a metric name belongs to: without a summary statistic (`zk_p99_x` → `zk_x`) or a
-/// Prometheus family suffix (`x_bucket`, `x_sum`, `x_count`, `x_total`, `x_created` → `x`).
-fn family_name(metric: &str) -> String {
-    const STATS: [&str; 9] = [
-        "avg", "min", "max", "cnt", "sum", "p50", "p95", "p99", "p999",
-    ];
-    if let Some(rest) = metric.strip_prefix("zk_")
-        && let Some((stat, name)) = rest.split_once('_')
-        && STATS.contains(&stat)
-    {
-        return format!("zk_{name}");
-    }
-    for suffix in ["_bucket", "_sum", "_count", "_total", "_created"] {
-        if let Some(base) = metric.strip_suffix(suffix)
-            && !base.is_empty()
-        {
-            return base.to_string();
-        }
-    }
-    metric.to_string()
-}
-
 /// The list page's groups: families of the stored metrics that match `filter`.
 fn name_groups(ctx: &Ctx, filter: &str) -> Vec<NameGroup> {
     let needle = filter.trim().to_lowercase();
     let mut families: std::collections::BTreeMap<String, Family> = Default::default();
     for name in ctx.store.label_values("__name__") {
-        let fam = family_name(&name);
+        let fam = ctx.catalogue.family(&name);
         let help = ctx
             .catalogue
             .get(&name)
