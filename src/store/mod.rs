@@ -103,6 +103,8 @@ pub mod bench;
 mod chunks;
 mod codec;
 mod compact;
+#[cfg(test)]
+mod format_tests;
 mod head;
 mod hist;
 mod lanes;
