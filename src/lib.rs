@@ -2,6 +2,7 @@
 //!
 //! Data flows one way: config → collector → sources → store → analysis → web.
 
+pub mod bench;
 pub mod collector;
 pub mod config;
 pub mod model;

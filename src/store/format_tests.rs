@@ -9,10 +9,12 @@
 use std::collections::BTreeMap;
 
 use super::Bucket;
-use super::chunks::{decode_state, encode_state};
+use super::codec::bytes::{put_uvarint, seal_crc};
+use super::codec::timestamps::encode_timestamps;
+use super::codec::values::encode_values;
 use super::codec::{
-    ValueCodecs, decode_log, decode_raw, decode_rollup, encode_log, encode_raw, encode_rollup,
-    encode_timestamps, encode_values, put_uvarint, seal_crc,
+    ValueCodecs, decode_log, decode_raw, decode_rollup, decode_state, encode_log, encode_raw,
+    encode_rollup, encode_state,
 };
 use super::rollup::rollup_samples;
 
