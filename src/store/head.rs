@@ -3,8 +3,8 @@
 //! appends) once ingest has moved past it, compacted into chunks, and then dropped.
 //!
 //! Everything that must change together — the blocks, the watermark and the other compaction
-//! marks, the newest compacted sample per series, the newest sample per series — lives in one
-//! struct behind one lock ([`Head`]), whose fields no other module can reach: a reader that
+//! marks, the newest compacted sample per series — lives in one struct behind one lock inside
+//! [`Head`], whose fields no other module can reach: a reader that
 //! takes a [`HeadView`] sees a block either in the head or below the watermark, never both and
 //! never neither, because [`Head::finish_compaction`] moves the watermark and drops the block in
 //! one write. Changes of the data (`apply`) and of the floor (`seal`) take the active head-log
@@ -51,7 +51,7 @@ impl SeriesBuf {
     /// Inserts a sample; a duplicate timestamp replaces the earlier value (last write wins).
     /// Returns true when the sample added a new timestamp.
     pub fn insert(&mut self, ts: Timestamp, v: f64) -> bool {
-        if self.last().is_none_or(|l| ts > l.0) {
+        if self.stream.appends(ts) {
             self.stream.push(ts, v);
             return true;
         }
@@ -141,8 +141,6 @@ struct State {
     blocks: BTreeMap<Timestamp, Arc<HeadBlock>>,
     /// Newest sample below the watermark, per series id (for `latest` and counter increases).
     compacted_last: Vec<Option<(Timestamp, f64)>>,
-    /// Newest sample ever applied, per series id (for `latest`).
-    latest: Vec<Option<(Timestamp, f64)>>,
     /// Per tier: data older than this was dropped by retention.
     retained_from: [Timestamp; 5],
     samples: u64,
@@ -185,6 +183,10 @@ pub(crate) struct HeadStats {
 
 pub(crate) struct Head {
     state: RwLock<State>,
+    /// Newest sample ever applied, per series id. Its own lock: appends update it per slice
+    /// without holding up head readers, and it is never taken while `state` is held (nor the
+    /// reverse); `latest` merges it with the compacted state afterwards.
+    latest: RwLock<Vec<Option<(Timestamp, f64)>>>,
 }
 
 impl Head {
@@ -201,10 +203,10 @@ impl Head {
                 max_ts: i64::MIN,
                 blocks: BTreeMap::new(),
                 compacted_last: Vec::new(),
-                latest: Vec::new(),
                 retained_from: [i64::MIN; 5],
                 samples: 0,
             }),
+            latest: RwLock::new(Vec::new()),
         }
     }
 
@@ -254,10 +256,16 @@ impl Head {
 
     /// Newest sample of each series, from the head or (after a restart) the compacted state.
     pub fn latest(&self, ids: &[SeriesId]) -> Vec<Option<(Timestamp, f64)>> {
+        let applied: Vec<Option<(Timestamp, f64)>> = {
+            let l = rd(&self.latest);
+            ids.iter()
+                .map(|&id| l.get(id as usize).copied().flatten())
+                .collect()
+        };
         let s = rd(&self.state);
         ids.iter()
-            .map(|&id| {
-                let a = s.latest.get(id as usize).copied().flatten();
+            .zip(applied)
+            .map(|(&id, a)| {
                 let b = s.compacted_last(id);
                 match (a, b) {
                     (Some(a), Some(b)) => Some(if b.0 > a.0 { b } else { a }),
@@ -357,8 +365,11 @@ impl Head {
             if s.compacted_last.len() < id_bound {
                 s.compacted_last.resize(id_bound, None);
             }
-            if s.latest.len() < id_bound {
-                s.latest.resize(id_bound, None);
+        }
+        {
+            let mut l = wr(&self.latest);
+            if l.len() < id_bound {
+                l.resize(id_bound, None);
             }
         }
         const SLICE: usize = 16_384;
@@ -390,15 +401,17 @@ impl Head {
                     }
                 }
             }
-            let mut s = wr(&self.state);
-            for &(id, ts, v) in part {
-                if let Some(slot) = s.latest.get_mut(id as usize)
-                    && slot.is_none_or(|(lts, _)| ts >= lts)
-                {
-                    *slot = Some((ts, v));
+            {
+                let mut l = wr(&self.latest);
+                for &(id, ts, v) in part {
+                    if let Some(slot) = l.get_mut(id as usize)
+                        && slot.is_none_or(|(lts, _)| ts >= lts)
+                    {
+                        *slot = Some((ts, v));
+                    }
                 }
             }
-            s.samples += added;
+            wr(&self.state).samples += added;
         }
     }
 

@@ -2,6 +2,18 @@
 //! compressed per-series chunks plus an in-memory head whose crash-recovery log lives in two small
 //! side databases (`<db>-log0`, `<db>-log1`).
 //!
+//! # Modules
+//! - `engine.rs`: the shared state ([`Store`] holds an `Arc` of it) with private fields and typed
+//!   methods, open and recovery, registration, appends, close; `counters.rs`: statistics and
+//!   writer holds, reachable only through methods.
+//! - `head.rs`: the in-memory head (blocks, watermark and marks under one lock); `lanes.rs`: the
+//!   head-log lanes (connections reachable only through guards that fix the lock order).
+//! - `compact.rs`: sealing, compaction, merges, retention, WAL checkpoints; `chunks.rs`: chunk
+//!   rows in SQLite; `rollup.rs`: aggregation; `query.rs`: reads; `registry.rs`: series index.
+//! - `codec/`: the on-disk formats; `events.rs`, `documents.rs`: rows that are not time series.
+//! - `read.rs`: [`SeriesReader`], the narrow read interface the evaluator and pages need, which a
+//!   remote Prometheus-compatible store could implement too.
+//!
 //! # Write path
 //! - **Series registry** (`series` table) is loaded into memory at open, with indexes by metric
 //!   and by label, so `select`, `label_names`, `label_values` and `latest` never touch SQL. New

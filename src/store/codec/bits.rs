@@ -1,8 +1,8 @@
-//! The one bit writer and reader of the engine. Bits go least significant first into bytes in
-//! order (the same layout as little-endian 64-bit words), so a stream written in one go, or grown
-//! sample by sample in the head, reads back with the same reader.
+//! The one bit writer and reader of the engine. Bits go least significant first into 64-bit
+//! words; on disk they are the words' little-endian bytes. The reader reads either form, so a
+//! chunk column and a head stream grown sample by sample decode with the same code.
 
-use super::{CodecError, err};
+use super::CodecError;
 
 #[inline]
 fn mask(v: u64, bits: u32) -> u64 {
@@ -13,11 +13,12 @@ fn mask(v: u64, bits: u32) -> u64 {
     }
 }
 
-/// Appends bit fields to a byte buffer. The buffer keeps up to 8 zero bytes of slack past the
-/// last written bit so that each write is one unaligned 64-bit read-modify-write.
+/// Appends bit fields, least significant bit first, to 64-bit words (a push or an OR into the
+/// last word per field: the head appends a few fields per sample to each of many streams).
+/// [`finish`](Self::finish) gives the little-endian bytes of the words, cut to the bits written.
 #[derive(Default, Clone, Debug)]
 pub(crate) struct BitWriter {
-    buf: Vec<u8>,
+    words: Vec<u64>,
     bits: u64,
 }
 
@@ -34,18 +35,16 @@ impl BitWriter {
             return;
         }
         let v = mask(v, nbits);
-        let byte = (self.bits / 8) as usize;
-        let off = (self.bits % 8) as u32;
-        // off + nbits ≤ 71 bits: eight bytes plus one.
-        if self.buf.len() < byte + 9 {
-            self.buf.resize(byte + 9, 0);
-        }
-        let mut word = [0u8; 8];
-        word.copy_from_slice(&self.buf[byte..byte + 8]);
-        let lo = u64::from_le_bytes(word) | (v << off);
-        self.buf[byte..byte + 8].copy_from_slice(&lo.to_le_bytes());
-        if off + nbits > 64 {
-            self.buf[byte + 8] |= (v >> (64 - off)) as u8;
+        let off = (self.bits % 64) as u32;
+        if off == 0 {
+            self.words.push(v);
+        } else {
+            if let Some(w) = self.words.last_mut() {
+                *w |= v << off;
+            }
+            if off + nbits > 64 {
+                self.words.push(v >> (64 - off));
+            }
         }
         self.bits += u64::from(nbits);
     }
@@ -55,60 +54,118 @@ impl BitWriter {
         self.bits
     }
 
-    /// The bytes written so far (the last one possibly partial, its high bits zero).
-    #[cfg(test)]
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.buf[..self.bits.div_ceil(8) as usize]
-    }
-
     /// A reader over exactly the bits written.
-    pub fn reader(&self) -> BitReader<'_> {
-        BitReader::with_len(&self.buf, self.bits)
+    pub fn reader(&self) -> BitReader<&[u64]> {
+        let words: &[u64] = &self.words;
+        BitReader {
+            src: words,
+            pos: 0,
+            len: self.bits.min(words.bit_len()),
+        }
     }
 
-    pub fn finish(mut self) -> Vec<u8> {
-        self.buf.truncate(self.bits.div_ceil(8) as usize);
-        self.buf
+    /// The bytes written (the last one possibly partial, its high bits zero).
+    pub fn finish(self) -> Vec<u8> {
+        let n = self.bits.div_ceil(8) as usize;
+        let mut out = Vec::with_capacity(n);
+        for w in &self.words {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+        out.truncate(n);
+        out
     }
 }
 
-/// Reads bit fields written by [`BitWriter`]; reading past the end is an error, never a panic.
-pub(crate) struct BitReader<'a> {
-    buf: &'a [u8],
+/// Where a [`BitReader`] reads from: the bytes of a finished stream, or a writer's words.
+pub(crate) trait BitSource: Copy {
+    /// Length in bits.
+    fn bit_len(&self) -> u64;
+    /// The 64 bits starting at bit `pos` (zeros past the end).
+    fn window(&self, pos: u64) -> u64;
+}
+
+impl BitSource for &[u8] {
+    fn bit_len(&self) -> u64 {
+        self.len() as u64 * 8
+    }
+
+    #[inline]
+    fn window(&self, pos: u64) -> u64 {
+        let byte = (pos / 8) as usize;
+        let off = (pos % 8) as u32;
+        let word = match self.get(byte..byte + 8).map(<[u8; 8]>::try_from) {
+            Some(Ok(w)) => u64::from_le_bytes(w),
+            _ => {
+                let mut w = [0u8; 8];
+                let tail = self.get(byte..).unwrap_or(&[]);
+                let n = tail.len().min(8);
+                w[..n].copy_from_slice(&tail[..n]);
+                u64::from_le_bytes(w)
+            }
+        };
+        let lo = word >> off;
+        if off == 0 {
+            lo
+        } else {
+            lo | (u64::from(self.get(byte + 8).copied().unwrap_or(0)) << (64 - off))
+        }
+    }
+}
+
+impl BitSource for &[u64] {
+    fn bit_len(&self) -> u64 {
+        self.len() as u64 * 64
+    }
+
+    #[inline]
+    fn window(&self, pos: u64) -> u64 {
+        let i = (pos / 64) as usize;
+        let off = (pos % 64) as u32;
+        let lo = self.get(i).copied().unwrap_or(0) >> off;
+        if off == 0 {
+            lo
+        } else {
+            lo | (self.get(i + 1).copied().unwrap_or(0) << (64 - off))
+        }
+    }
+}
+
+/// Reads bit fields written by [`BitWriter`], from its bytes (a chunk) or from the writer
+/// itself (the head); reading past the end is an error, never a panic.
+pub(crate) struct BitReader<S> {
+    src: S,
     pos: u64,
     len: u64,
 }
 
-impl<'a> BitReader<'a> {
+impl<'a> BitReader<&'a [u8]> {
     /// Every bit of `buf`.
     pub fn new(buf: &'a [u8]) -> Self {
-        Self::with_len(buf, buf.len() as u64 * 8)
-    }
-
-    /// The first `len` bits of `buf` (at most all of them).
-    pub fn with_len(buf: &'a [u8], len: u64) -> Self {
         BitReader {
-            buf,
+            src: buf,
             pos: 0,
-            len: len.min(buf.len() as u64 * 8),
+            len: buf.bit_len(),
         }
+    }
+}
+
+impl<S: BitSource> BitReader<S> {
+    /// The next `nbits` (at most 64) without consuming them; bits past the end read as zero.
+    /// For decoding variable-length prefixes in one step; [`skip`](Self::skip) then consumes
+    /// what was used (and checks the end).
+    #[inline]
+    pub fn peek(&self, nbits: u32) -> u64 {
+        mask(self.src.window(self.pos), nbits)
     }
 
     #[inline]
-    fn load(&self, byte: usize) -> u64 {
-        match self.buf.get(byte..byte + 8) {
-            Some(s) => {
-                let mut w = [0u8; 8];
-                w.copy_from_slice(s);
-                u64::from_le_bytes(w)
-            }
-            None => {
-                let mut w = [0u8; 8];
-                let tail = self.buf.get(byte..).unwrap_or(&[]);
-                w[..tail.len()].copy_from_slice(tail);
-                u64::from_le_bytes(w)
-            }
+    pub fn skip(&mut self, nbits: u32) -> Result<(), CodecError> {
+        let end = self.pos + u64::from(nbits);
+        if end > self.len {
+            return Err(ends_early());
         }
+        self.pos = end;
+        Ok(())
     }
 
     /// Reads `nbits` (at most 64).
@@ -117,20 +174,18 @@ impl<'a> BitReader<'a> {
         debug_assert!(nbits <= 64);
         let end = self.pos + u64::from(nbits);
         if end > self.len {
-            return err("bit stream ends early");
+            return Err(ends_early());
         }
-        if nbits == 0 {
-            return Ok(0);
-        }
-        let byte = (self.pos / 8) as usize;
-        let off = (self.pos % 8) as u32;
-        let mut v = self.load(byte) >> off;
-        if off + nbits > 64 {
-            v |= u64::from(self.buf.get(byte + 8).copied().unwrap_or(0)) << (64 - off);
-        }
+        let v = mask(self.src.window(self.pos), nbits);
         self.pos = end;
-        Ok(mask(v, nbits))
+        Ok(v)
     }
+}
+
+#[cold]
+#[inline(never)]
+fn ends_early() -> CodecError {
+    CodecError("bit stream ends early".to_string())
 }
 
 #[cfg(test)]
@@ -167,18 +222,26 @@ mod tests {
                 }
             }
             let want: Vec<u8> = words.iter().flat_map(|x| x.to_le_bytes()).take(bits.div_ceil(8) as usize).collect();
-            proptest::prop_assert_eq!(w.as_bytes(), &want[..]);
+            proptest::prop_assert_eq!(&w.clone().finish(), &want);
             proptest::prop_assert_eq!(w.bit_len(), bits);
             let mut r = w.reader();
             for &(v, n) in &fields {
+                let peeked = r.peek(n);
                 proptest::prop_assert_eq!(r.read(n).unwrap(), mask(v, n));
+                proptest::prop_assert_eq!(peeked, mask(v, n));
             }
             proptest::prop_assert!(r.read(1).is_err());
+            proptest::prop_assert!(r.skip(1).is_err());
+            proptest::prop_assert_eq!(r.peek(64), 0);
             let bytes = w.clone().finish();
             let mut r = BitReader::new(&bytes);
             for &(v, n) in &fields {
+                let peeked = r.peek(n);
                 proptest::prop_assert_eq!(r.read(n).unwrap(), mask(v, n));
+                proptest::prop_assert_eq!(peeked, mask(v, n));
             }
+            // A byte stream may end with up to 7 padding bits, never more.
+            proptest::prop_assert!(r.read(8).is_err());
         }
     }
 }

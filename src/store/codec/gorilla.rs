@@ -5,7 +5,7 @@
 //! head's in-memory sample stream ([`SampleStream`]). Both use the same [`BitWriter`] and
 //! [`BitReader`], and the same [`XorEncoder`]/[`XorDecoder`].
 
-use super::bits::{BitReader, BitWriter};
+use super::bits::{BitReader, BitSource, BitWriter};
 use super::bytes::{unzigzag, zigzag};
 use super::{CodecError, err};
 use crate::model::Timestamp;
@@ -19,6 +19,16 @@ pub(crate) struct XorEncoder {
     prev: u64,
     lead: u8,
     trail: u8,
+}
+
+impl Default for XorEncoder {
+    fn default() -> Self {
+        XorEncoder {
+            prev: 0,
+            lead: NONE,
+            trail: 0,
+        }
+    }
 }
 
 impl XorEncoder {
@@ -71,7 +81,7 @@ pub(crate) struct XorDecoder {
 }
 
 impl XorDecoder {
-    pub fn first(r: &mut BitReader<'_>) -> Result<(Self, u64), CodecError> {
+    pub fn first<S: BitSource>(r: &mut BitReader<S>) -> Result<(Self, u64), CodecError> {
         let prev = r.read(64)?;
         Ok((
             XorDecoder {
@@ -85,18 +95,24 @@ impl XorDecoder {
     }
 
     #[inline]
-    pub fn next(&mut self, r: &mut BitReader<'_>) -> Result<u64, CodecError> {
-        if r.read(1)? == 0 {
+    pub fn next<S: BitSource>(&mut self, r: &mut BitReader<S>) -> Result<u64, CodecError> {
+        // Control bits '0' (unchanged), '10' (previous window), '11' (new window).
+        let control = r.peek(2);
+        if control & 1 == 0 {
+            r.skip(1)?;
             return Ok(self.prev);
         }
-        let x = if r.read(1)? == 0 {
+        r.skip(2)?;
+        let x = if control & 2 == 0 {
             if !self.defined {
                 return err("gorilla stream reuses a window before defining one");
             }
             r.read(64 - self.lead - self.trail)? << self.trail
         } else {
-            let lead = r.read(5)? as u32;
-            let sig = r.read(6)? as u32 + 1;
+            // 5 bits of leading zeros, then 6 bits of (meaningful bits - 1).
+            let header = r.read(11)? as u32;
+            let lead = header & 31;
+            let sig = (header >> 5) + 1;
             if lead + sig > 64 {
                 return err("gorilla window exceeds 64 bits");
             }
@@ -148,7 +164,8 @@ pub(crate) struct SampleStream {
     first_ts: i64,
     last_ts: i64,
     last_delta: i64,
-    xor: Option<XorEncoder>,
+    /// Meaningful once `n > 0`.
+    xor: XorEncoder,
 }
 
 impl SampleStream {
@@ -161,22 +178,27 @@ impl SampleStream {
     }
 
     pub fn last(&self) -> Option<(Timestamp, f64)> {
-        self.xor
-            .map(|x| (self.last_ts, f64::from_bits(x.prev_bits())))
+        (self.n > 0).then(|| (self.last_ts, f64::from_bits(self.xor.prev_bits())))
+    }
+
+    /// Whether a sample at `ts` can be pushed (it is later than every sample held).
+    #[inline]
+    pub fn appends(&self, ts: Timestamp) -> bool {
+        self.n == 0 || ts > self.last_ts
     }
 
     /// Appends a sample later than every sample held (the caller keeps the order).
     #[inline]
     pub fn push(&mut self, ts: Timestamp, v: f64) {
         let bits = v.to_bits();
-        let Some(xor) = self.xor.as_mut() else {
+        if self.n == 0 {
             self.first_ts = ts;
             self.last_ts = ts;
             self.last_delta = 0;
-            self.xor = Some(XorEncoder::first(&mut self.w, bits));
+            self.xor = XorEncoder::first(&mut self.w, bits);
             self.n = 1;
             return;
-        };
+        }
         let delta = ts.wrapping_sub(self.last_ts);
         let dod = delta.wrapping_sub(self.last_delta);
         if dod == 0 {
@@ -194,7 +216,7 @@ impl SampleStream {
                 self.w.write(z, 64);
             }
         }
-        xor.push(&mut self.w, bits);
+        self.xor.push(&mut self.w, bits);
         self.last_ts = ts;
         self.last_delta = delta;
         self.n += 1;
@@ -220,13 +242,19 @@ impl SampleStream {
         let mut delta = 0i64;
         out.push((ts, f64::from_bits(bits)));
         for _ in 1..self.n {
-            let dod = if r.read(1)? == 0 {
+            // Prefixes '0', '10', '110', '111' (least significant bit first).
+            let prefix = r.peek(3);
+            let dod = if prefix & 1 == 0 {
+                r.skip(1)?;
                 0
-            } else if r.read(1)? == 0 {
+            } else if prefix & 2 == 0 {
+                r.skip(2)?;
                 unzigzag(r.read(14)?)
-            } else if r.read(1)? == 0 {
+            } else if prefix & 4 == 0 {
+                r.skip(3)?;
                 unzigzag(r.read(24)?)
             } else {
+                r.skip(3)?;
                 unzigzag(r.read(64)?)
             };
             delta = delta.wrapping_add(dod);
