@@ -3,6 +3,7 @@
 //! Data flows one way: config → collector → sources → store → analysis → web.
 
 pub mod analysis;
+pub mod bench;
 pub mod catalogue;
 pub mod collector;
 pub mod config;

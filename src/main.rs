@@ -150,7 +150,7 @@ fn main() -> ExitCode {
         } => {
             init_tracing();
             run_async(async move {
-                let report = kafkascope::store::bench::measure_db(&db, block).await?;
+                let report = kafkascope::bench::store::measure_db(&db, block).await?;
                 if json {
                     println!("{}", serde_json::to_string(&report)?);
                 } else {
@@ -169,7 +169,7 @@ fn main() -> ExitCode {
             ..
         } => {
             init_tracing();
-            let mut opts = kafkascope::store::bench::BenchOptions::default();
+            let mut opts = kafkascope::bench::store::BenchOptions::default();
             if let Some(s) = series {
                 opts.series = s;
             }
@@ -179,7 +179,7 @@ fn main() -> ExitCode {
             opts.dir = dir;
             opts.quick = quick;
             run_async(async move {
-                let report = kafkascope::store::bench::run(opts).await?;
+                let report = kafkascope::bench::store::run(opts).await?;
                 if json {
                     println!("{}", serde_json::to_string(&report)?);
                 } else {

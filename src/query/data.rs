@@ -97,18 +97,11 @@ pub async fn read_samples(
     }
     let raw_lo = raw_from.iter().copied().min().unwrap_or(lo);
     if raw_lo <= hi {
-        for r in store
-            .query_range_step(&ids, raw_lo, hi, 1, Some(Tier::Raw))
-            .await?
-        {
-            let Some(i) = pos(r.series.id) else { continue };
+        // The caller counts the samples against the query's budget as they arrive, batch by batch.
+        let raw = store.raw_samples(&ids, raw_lo, hi, usize::MAX).await?;
+        for (i, samples) in raw.into_iter().enumerate() {
             let before = out[i].len();
-            out[i].extend(
-                r.buckets
-                    .iter()
-                    .filter(|b| b.ts >= raw_from[i])
-                    .map(|b| (b.ts, b.last)),
-            );
+            out[i].extend(samples.into_iter().filter(|p| p.0 >= raw_from[i]));
             if out[i].len() > before {
                 tiers.insert(Tier::Raw);
             }

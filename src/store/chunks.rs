@@ -1,14 +1,13 @@
 //! Chunk rows in SQLite: batched writes, range reads, and the small engine tables (meta, series
 //! state). Every statement covers many rows: sqlx costs tens of µs per statement.
 
-use std::time::Instant;
-
 use sqlx::{Row, SqliteConnection};
 
 use crate::model::Timestamp;
 
-use super::codec::{self, CodecError, Reader};
-use super::{Inner, SeriesId, StoreError, Tier, sql};
+use super::codec::CodecError;
+use super::engine::Inner;
+use super::{SeriesId, StoreError, Tier, sql};
 
 #[derive(Debug, Clone)]
 pub(crate) struct ChunkRow {
@@ -110,10 +109,7 @@ pub(crate) fn corrupt(
     start: Timestamp,
     source: CodecError,
 ) -> StoreError {
-    inner
-        .counters
-        .corrupt_chunks
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    inner.counters().corrupt_chunk();
     tracing::error!(series = id, tier = tier.as_str(), start, error = %source, "Corrupt chunk.");
     StoreError::Corrupt {
         what: format!("{} chunk of series {id} starting at {start}", tier.as_str()),
@@ -144,127 +140,4 @@ pub(crate) async fn set_meta(
         .await
         .map_err(sql("writing engine metadata"))?;
     Ok(())
-}
-
-/// Series ids per series-state row: small rows keep each write transaction short.
-pub(crate) const STATE_PART: usize = 8192;
-
-/// Newest compacted sample per series for ids in one part: (id offset, ts, value) entries.
-pub(crate) fn encode_state(part: &[Option<(Timestamp, f64)>]) -> Vec<u8> {
-    let mut p = Vec::with_capacity(part.len() * 12);
-    let n = part.iter().filter(|s| s.is_some()).count();
-    codec::put_uvarint(&mut p, n as u64);
-    let (mut prev_i, mut prev_ts) = (0usize, 0i64);
-    for (i, s) in part.iter().enumerate() {
-        if let Some((ts, v)) = s {
-            codec::put_uvarint(&mut p, (i - prev_i) as u64);
-            codec::put_ivarint(&mut p, ts.wrapping_sub(prev_ts));
-            p.extend_from_slice(&v.to_bits().to_le_bytes());
-            prev_i = i;
-            prev_ts = *ts;
-        }
-    }
-    let mut out = Vec::with_capacity(p.len() + 4);
-    codec::seal_crc(&p, &mut out);
-    out
-}
-
-pub(crate) fn decode_state(
-    data: &[u8],
-    base: usize,
-    into: &mut Vec<Option<(Timestamp, f64)>>,
-) -> Result<(), CodecError> {
-    let mut r = Reader::new(codec::open_crc(data)?);
-    let n = r.count(STATE_PART)?;
-    let (mut i, mut ts) = (0usize, 0i64);
-    for _ in 0..n {
-        i += r.uvarint()? as usize;
-        ts = ts.wrapping_add(r.ivarint()?);
-        let v = r.f64_le()?;
-        if i >= STATE_PART {
-            return codec::err("series state index out of range");
-        }
-        let idx = base + i;
-        if into.len() <= idx {
-            into.resize(idx + 1, None);
-        }
-        into[idx] = Some((ts, v));
-    }
-    Ok(())
-}
-
-/// What held the writer: maintenance transactions by kind, and the WAL-resetting checkpoint
-/// (tracked apart from maintenance).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Hold {
-    /// Compaction or merge chunk rows (with the superseded chunks a merge deletes).
-    ChunkBatch,
-    SeriesState,
-    Watermark,
-    /// Sealing a block, and moving the merge and retention marks.
-    Marks,
-    HeadLogCleanup,
-    Retention,
-    /// Switching appends to the other head-log lane (waits for no append, holds the old lane's
-    /// append lock for a moment).
-    LaneSwitch,
-    WalCheckpoint,
-}
-
-impl Hold {
-    pub const COUNT: usize = 8;
-    pub const ALL: [Hold; Hold::COUNT] = [
-        Hold::ChunkBatch,
-        Hold::SeriesState,
-        Hold::Watermark,
-        Hold::Marks,
-        Hold::HeadLogCleanup,
-        Hold::Retention,
-        Hold::LaneSwitch,
-        Hold::WalCheckpoint,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Hold::ChunkBatch => "chunk batch",
-            Hold::SeriesState => "series state",
-            Hold::Watermark => "watermark",
-            Hold::Marks => "seal and marks",
-            Hold::HeadLogCleanup => "head log cleanup",
-            Hold::Retention => "retention",
-            Hold::LaneSwitch => "head-log lane switch",
-            Hold::WalCheckpoint => "wal checkpoint",
-        }
-    }
-}
-
-/// Times one hold of the writer (taken right after the writer lock is acquired) and records it.
-pub(crate) struct TxTimer(Instant);
-
-impl TxTimer {
-    pub fn start() -> Self {
-        TxTimer(Instant::now())
-    }
-
-    pub fn elapsed(&self) -> std::time::Duration {
-        self.0.elapsed()
-    }
-
-    pub fn finish(self, inner: &Inner, what: Hold) {
-        let d = self.0.elapsed();
-        if d.as_micros() > 5_000 {
-            tracing::debug!(
-                what = what.as_str(),
-                ms = d.as_secs_f64() * 1000.0,
-                "Slow writer hold."
-            );
-        }
-        let c = &inner.counters;
-        if what == Hold::WalCheckpoint {
-            c.wal_hold.record(d);
-        } else {
-            c.maint_tx.record(d);
-        }
-        c.maint_by_kind[what as usize].record(d);
-    }
 }

@@ -4,18 +4,18 @@
 //! ingest waits at most one of them.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use sqlx::{Connection, SqliteConnection};
 
 use crate::model::{MetricKind, Timestamp};
 
-use super::chunks::{self, ChunkRow, Hold, TxTimer};
+use super::chunks::{self, ChunkRow};
 use super::codec::{self, ValueCodecs};
-use super::head::{HeadBlock, rd, wr};
-use super::lanes;
+use super::counters::Hold;
+use super::engine::Inner;
+use super::head::HeadBlock;
 use super::rollup::{rollup_buckets, rollup_samples};
-use super::{DAY, Inner, MINUTE, SeriesId, StoreError, Tier, sql};
+use super::{DAY, MINUTE, SeriesId, StoreError, Tier, sql};
 
 /// Span of the largest chunks of the 1h and 1d tiers.
 pub(crate) const SPAN28: i64 = 28 * DAY;
@@ -32,27 +32,17 @@ pub(crate) fn max_span(tier: Tier, block_ms: i64) -> i64 {
 /// Runs all due maintenance once. `force` compacts every block that ends at or before the newest
 /// sample, ignoring the grace period.
 pub(crate) async fn run_once(inner: &Arc<Inner>, force: bool) -> Result<(), StoreError> {
-    let _guard = inner.maintenance.lock().await;
+    let _guard = inner.maintenance().await;
     compact_ready_blocks(inner, force).await?;
     merge_days(inner).await?;
     merge_spans(inner).await?;
     checkpoint(inner).await?;
-    lanes::maintain(inner).await
+    inner.lanes().maintenance().await.maintain(inner).await
 }
 
 async fn compact_ready_blocks(inner: &Arc<Inner>, force: bool) -> Result<(), StoreError> {
     loop {
-        let next = {
-            let h = rd(&inner.head);
-            let grace = if force { 0 } else { inner.cfg.grace_ms };
-            h.blocks
-                .iter()
-                .next()
-                .filter(|(b, _)| {
-                    **b + h.block_ms + grace <= h.max_ts.saturating_add(if force { 1 } else { 0 })
-                })
-                .map(|(b, blk)| (*b, blk.clone()))
-        };
+        let next = inner.head().next_ready_block(inner.cfg().grace_ms, force);
         let Some((b, block)) = next else {
             return Ok(());
         };
@@ -67,13 +57,11 @@ fn encode_batch(
     start: Timestamp,
     codecs: ValueCodecs,
 ) -> Vec<ChunkRow> {
-    let series = rd(&block.series);
     let mut rows = Vec::with_capacity(batch.len() * 2);
     for &(id, prev, counter) in batch {
-        let Some(buf) = series.get(id as usize).filter(|b| !b.is_empty()) else {
+        let Some(buf) = block.samples(id) else {
             continue;
         };
-        let buf = buf.decode();
         let buf = buf.as_slice();
         let last_ts = buf.last().map(|s| s.0).unwrap_or(start);
         rows.push(ChunkRow {
@@ -108,24 +96,23 @@ async fn write_in_txs(
     rows: Vec<ChunkRow>,
     delete: Option<(Tier, Timestamp, Timestamp)>,
 ) -> Result<(), StoreError> {
-    let budget = inner.cfg.maintenance_tx_bytes.max(1);
+    let budget = inner.cfg().maintenance_tx_bytes.max(1);
     let stmt_budget = (budget / 4).max(1);
-    let time_budget = inner.cfg.maintenance_tx_time;
+    let time_budget = inner.cfg().maintenance_tx_time;
     let mut i = 0;
     while i < rows.len() {
         // A closing store does not wait for a long compaction or merge: both are redone (and
         // replace identical chunks) after the next open.
-        if *inner.shutdown.borrow() {
+        if inner.is_closing() {
             return Err(StoreError::Closed);
         }
-        let mut guard = inner.writer.lock().await;
-        let conn = guard.as_mut().ok_or(StoreError::Closed)?;
-        let timer = TxTimer::start();
+        let mut conn = inner.writer(Hold::ChunkBatch).await?;
+        let since = conn.since();
         let mut tx = conn.begin().await.map_err(sql("compacting"))?;
         let mut bytes = 0;
         let mut j = i;
         let mut deleted = 0;
-        while j < rows.len() && (j == i || (bytes < budget && timer.elapsed() < time_budget)) {
+        while j < rows.len() && (j == i || (bytes < budget && since.elapsed() < time_budget)) {
             let mut k = j;
             let mut part_bytes = 0;
             while k < rows.len()
@@ -157,27 +144,19 @@ async fn write_in_txs(
             bytes += part_bytes;
             j = k;
         }
-        let t_rows = timer.elapsed();
+        let t_rows = since.elapsed();
         tx.commit().await.map_err(sql("compacting"))?;
-        if timer.elapsed() > time_budget * 3 {
+        if since.elapsed() > time_budget * 3 {
             tracing::debug!(
                 rows_ms = t_rows.as_secs_f64() * 1000.0,
-                commit_ms = (timer.elapsed() - t_rows).as_secs_f64() * 1000.0,
+                commit_ms = (since.elapsed() - t_rows).as_secs_f64() * 1000.0,
                 rows = j - i,
                 bytes,
                 "Slow chunk batch."
             );
         }
-        timer.finish(inner, Hold::ChunkBatch);
-        drop(guard);
-        inner
-            .counters
-            .chunks_written
-            .fetch_add((j - i) as u64, Ordering::Relaxed);
-        inner
-            .counters
-            .chunks_deleted
-            .fetch_add(deleted, Ordering::Relaxed);
+        drop(conn);
+        inner.counters().chunks((j - i) as u64, deleted);
         i = j;
         tokio::task::yield_now().await;
     }
@@ -189,37 +168,31 @@ async fn compact_block(
     b: Timestamp,
     block: Arc<HeadBlock>,
 ) -> Result<(), StoreError> {
-    let end = b + inner.cfg.block_ms;
+    let end = b + inner.cfg().block_ms;
     // Seal: from now on appends below `end` are rejected, so the block is immutable. Done under
     // the active head-log lane's append lock so that no append is half applied.
     {
-        let _append = lanes::lock_active(inner).await;
-        let timer = TxTimer::start();
-        {
-            let mut h = wr(&inner.head);
-            h.floor = h.floor.max(end);
-        }
-        timer.finish(inner, Hold::Marks);
+        let append = inner.lanes().append_lock().await;
+        let _hold = inner.counters().time(Hold::Marks);
+        inner.head().seal(end, &append);
     }
     let started = std::time::Instant::now();
-    let (ids, lasts): (Vec<SeriesId>, Vec<(Timestamp, f64)>) = {
-        let s = rd(&block.series);
-        s.iter()
-            .enumerate()
-            .filter_map(|(i, buf)| buf.last().map(|l| (i as SeriesId, l)))
-            .unzip()
-    };
+    let (ids, lasts): (Vec<SeriesId>, Vec<(Timestamp, f64)>) = block.lasts().into_iter().unzip();
     let batch_meta: Vec<(SeriesId, Option<f64>, bool)> = {
-        let h = rd(&inner.head);
-        let reg = rd(&inner.registry);
+        let prevs = inner.head().compacted_last(&ids);
+        let reg = inner.registry();
         ids.iter()
-            .map(|&id| {
-                let prev = h.compacted_last(id).map(|p| p.1);
-                (id, prev, reg.kind(id) == Some(MetricKind::Counter))
+            .zip(prevs)
+            .map(|(&id, prev)| {
+                (
+                    id,
+                    prev.map(|p| p.1),
+                    reg.kind(id) == Some(MetricKind::Counter),
+                )
             })
             .collect()
     };
-    let codecs = inner.cfg.codecs;
+    let codecs = inner.cfg().codecs;
     for batch in batch_meta.chunks(4096) {
         let blk = block.clone();
         let batch = batch.to_vec();
@@ -230,7 +203,7 @@ async fn compact_block(
     }
 
     // Newest compacted sample per series after this block, persisted before the watermark moves.
-    let mut state = rd(&inner.head).compacted_last.clone();
+    let mut state = inner.head().compacted_state();
     for (&id, &l) in ids.iter().zip(&lasts) {
         let idx = id as usize;
         if state.len() <= idx {
@@ -238,11 +211,9 @@ async fn compact_block(
         }
         state[idx] = Some(l);
     }
-    for (part, slice) in state.chunks(chunks::STATE_PART).enumerate() {
-        let data = chunks::encode_state(slice);
-        let mut guard = inner.writer.lock().await;
-        let conn = guard.as_mut().ok_or(StoreError::Closed)?;
-        let timer = TxTimer::start();
+    for (part, slice) in state.chunks(codec::STATE_PART).enumerate() {
+        let data = codec::encode_state(slice);
+        let mut conn = inner.writer(Hold::SeriesState).await?;
         sqlx::query(
             "INSERT OR REPLACE INTO series_state (block_start, part, data) VALUES (?, ?, ?)",
         )
@@ -252,26 +223,23 @@ async fn compact_block(
         .execute(&mut *conn)
         .await
         .map_err(sql("writing series state"))?;
-        timer.finish(inner, Hold::SeriesState);
     }
 
     // Move the watermark: one small transaction. Readers switch from head to chunks atomically
     // because they take (watermark, head) from memory, updated below while holding the writer.
-    let mut guard = inner.writer.lock().await;
-    let conn = guard.as_mut().ok_or(StoreError::Closed)?;
-    let timer = TxTimer::start();
+    let mut conn = inner.writer(Hold::Watermark).await?;
     let (merged_to, merged28_to) = {
-        let h = rd(&inner.head);
+        let m = inner.head().marks();
         (
-            if h.merged_to == i64::MIN {
+            if m.merged_to == i64::MIN {
                 b.div_euclid(DAY) * DAY
             } else {
-                h.merged_to
+                m.merged_to
             },
-            if h.merged28_to == i64::MIN {
+            if m.merged28_to == i64::MIN {
                 b.div_euclid(SPAN28) * SPAN28
             } else {
-                h.merged28_to
+                m.merged28_to
             },
         )
     };
@@ -285,24 +253,14 @@ async fn compact_block(
         .await
         .map_err(sql("finishing a compaction"))?;
     tx.commit().await.map_err(sql("finishing a compaction"))?;
-    timer.finish(inner, Hold::Watermark);
-    let removed = {
-        let mut h = wr(&inner.head);
-        h.watermark = end;
-        h.floor = h.floor.max(end);
-        h.merged_to = merged_to;
-        h.merged28_to = merged28_to;
-        h.compacted_last = state;
-        let removed = h.blocks.remove(&b);
-        let n: u64 = rd(&block.series).iter().map(|s| s.len() as u64).sum();
-        h.samples = h.samples.saturating_sub(n);
-        removed
-    };
-    drop(guard);
+    let removed = inner
+        .head()
+        .finish_compaction(b, end, merged_to, merged28_to, state);
+    drop(conn);
     // Free the block's memory outside every lock.
     drop(removed);
     drop(block);
-    inner.counters.compactions.fetch_add(1, Ordering::Relaxed);
+    inner.counters().compaction();
     tracing::debug!(
         block = b,
         series = ids.len(),
@@ -316,12 +274,12 @@ async fn compact_block(
 /// lanes) whose samples are all below the watermark, in transactions bounded by samples (20,000)
 /// and by `maintenance_tx_time`. Lanes are cleaned when idle (see `lanes`).
 async fn delete_head_log(inner: &Inner, below: Timestamp) -> Result<(), StoreError> {
-    let time_budget = inner.cfg.maintenance_tx_time;
+    let time_budget = inner.cfg().maintenance_tx_time;
     loop {
         let rows: Vec<(i64, i64)> =
             sqlx::query_as("SELECT id, n FROM head_log WHERE max_ts < ? ORDER BY id LIMIT 1000")
                 .bind(below)
-                .fetch_all(&inner.readers)
+                .fetch_all(inner.readers())
                 .await
                 .map_err(sql("listing compacted head log entries"))?;
         if rows.is_empty() {
@@ -329,9 +287,8 @@ async fn delete_head_log(inner: &Inner, below: Timestamp) -> Result<(), StoreErr
         }
         let mut k = 0;
         while k < rows.len() {
-            let mut guard = inner.writer.lock().await;
-            let conn = guard.as_mut().ok_or(StoreError::Closed)?;
-            let timer = TxTimer::start();
+            let mut conn = inner.writer(Hold::HeadLogCleanup).await?;
+            let since = conn.since();
             let mut tx = conn
                 .begin()
                 .await
@@ -340,7 +297,7 @@ async fn delete_head_log(inner: &Inner, below: Timestamp) -> Result<(), StoreErr
             let first = k;
             // One statement per few entries (each entry is one append of up to thousands of
             // samples, i.e. a few overflow pages to free).
-            while k < rows.len() && (k == first || (n < 20_000 && timer.elapsed() < time_budget)) {
+            while k < rows.len() && (k == first || (n < 20_000 && since.elapsed() < time_budget)) {
                 let mut j = k;
                 let mut part = 0;
                 while j < rows.len() && (j == k || part < 4_000) {
@@ -360,8 +317,7 @@ async fn delete_head_log(inner: &Inner, below: Timestamp) -> Result<(), StoreErr
             tx.commit()
                 .await
                 .map_err(sql("deleting compacted head log entries"))?;
-            timer.finish(inner, Hold::HeadLogCleanup);
-            drop(guard);
+            drop(conn);
             tokio::task::yield_now().await;
         }
     }
@@ -380,14 +336,14 @@ async fn any_chunk(
     .bind(tier.code())
     .bind(from)
     .bind(to)
-    .fetch_optional(&inner.readers)
+    .fetch_optional(inner.readers())
     .await
     .map_err(sql("looking for chunks to merge"))?;
     Ok(found.is_some())
 }
 
 fn all_ids(inner: &Inner) -> Vec<SeriesId> {
-    rd(&inner.registry).ids().collect()
+    inner.registry().ids().collect()
 }
 
 /// Decodes fetched rollup chunks grouped by series, in start order. A series with a corrupt chunk
@@ -421,18 +377,16 @@ fn group_rollups(
 /// Merges the 1m block chunks of complete days into one day chunk per series for each rollup tier.
 async fn merge_days(inner: &Arc<Inner>) -> Result<(), StoreError> {
     loop {
-        let (d, watermark) = {
-            let h = rd(&inner.head);
-            (h.merged_to, h.watermark)
-        };
+        let m = inner.head().marks();
+        let (d, watermark) = (m.merged_to, m.watermark);
         if d == i64::MIN || d + DAY > watermark {
             return Ok(());
         }
         if any_chunk(inner, Tier::M1, d, d + DAY).await? {
             for batch in all_ids(inner).chunks(512) {
                 let rows =
-                    chunks::fetch(&inner.readers, Tier::M1, batch, d, d + DAY, i64::MIN).await?;
-                let codecs = inner.cfg.codecs;
+                    chunks::fetch(inner.readers(), Tier::M1, batch, d, d + DAY, i64::MIN).await?;
+                let codecs = inner.cfg().codecs;
                 let grouped = group_rollups(inner, Tier::M1, rows);
                 let out = tokio::task::spawn_blocking(move || {
                     let mut out = Vec::with_capacity(grouped.len() * 4);
@@ -463,22 +417,17 @@ async fn merge_days(inner: &Arc<Inner>) -> Result<(), StoreError> {
             }
         }
         let next = d + DAY;
-        let mut guard = inner.writer.lock().await;
-        let conn = guard.as_mut().ok_or(StoreError::Closed)?;
-        let timer = TxTimer::start();
-        chunks::set_meta(conn, "merged_to", next).await?;
-        wr(&inner.head).merged_to = next;
-        timer.finish(inner, Hold::Marks);
+        let mut conn = inner.writer(Hold::Marks).await?;
+        chunks::set_meta(&mut conn, "merged_to", next).await?;
+        inner.head().set_merged_to(next);
     }
 }
 
 /// Merges the day chunks of the 1h and 1d tiers into 28-day chunks once a span is complete.
 async fn merge_spans(inner: &Arc<Inner>) -> Result<(), StoreError> {
     loop {
-        let (s, merged_to) = {
-            let h = rd(&inner.head);
-            (h.merged28_to, h.merged_to)
-        };
+        let m = inner.head().marks();
+        let (s, merged_to) = (m.merged28_to, m.merged_to);
         if s == i64::MIN || s + SPAN28 > merged_to {
             return Ok(());
         }
@@ -489,8 +438,8 @@ async fn merge_spans(inner: &Arc<Inner>) -> Result<(), StoreError> {
             let res = tier.resolution_ms().unwrap_or(DAY);
             for batch in all_ids(inner).chunks(512) {
                 let rows =
-                    chunks::fetch(&inner.readers, tier, batch, s, s + SPAN28, i64::MIN).await?;
-                let codecs = inner.cfg.codecs;
+                    chunks::fetch(inner.readers(), tier, batch, s, s + SPAN28, i64::MIN).await?;
+                let codecs = inner.cfg().codecs;
                 let grouped = group_rollups(inner, tier, rows);
                 let out: Vec<ChunkRow> = grouped
                     .into_iter()
@@ -511,12 +460,9 @@ async fn merge_spans(inner: &Arc<Inner>) -> Result<(), StoreError> {
             }
         }
         let next = s + SPAN28;
-        let mut guard = inner.writer.lock().await;
-        let conn = guard.as_mut().ok_or(StoreError::Closed)?;
-        let timer = TxTimer::start();
-        chunks::set_meta(conn, "merged28_to", next).await?;
-        wr(&inner.head).merged28_to = next;
-        timer.finish(inner, Hold::Marks);
+        let mut conn = inner.writer(Hold::Marks).await?;
+        chunks::set_meta(&mut conn, "merged28_to", next).await?;
+        inner.head().set_merged28_to(next);
     }
 }
 
@@ -533,12 +479,8 @@ async fn passive(conn: &mut SqliteConnection) -> Result<(i64, i64), StoreError> 
 /// descriptor of it would drop SQLite's POSIX locks) and of the WAL file (which SQLite does not
 /// lock), off the async workers.
 async fn flush_files(inner: &Inner) -> Result<(), StoreError> {
-    let db = inner
-        .db_file
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
-    let mut wal = inner.cfg.path.clone().into_os_string();
+    let db = inner.db_file();
+    let mut wal = inner.cfg().path.clone().into_os_string();
     wal.push("-wal");
     tokio::task::spawn_blocking(move || -> std::io::Result<()> {
         if let Some(db) = db {
@@ -576,24 +518,21 @@ async fn flush_files(inner: &Inner) -> Result<(), StoreError> {
 ///
 /// The hold is two device flushes of little data plus the residual copy.
 pub(crate) async fn checkpoint(inner: &Inner) -> Result<(), StoreError> {
-    let mut guard = inner.checkpointer.lock().await;
+    let mut guard = inner.checkpointer().await;
     let Some(conn) = guard.as_mut() else {
         return Ok(());
     };
-    let page = inner.page_size.max(512);
-    let restart_frames = (inner.cfg.wal_restart_bytes / page).max(1) as i64;
+    let page = inner.page_size().max(512);
+    let restart_frames = (inner.cfg().wal_restart_bytes / page).max(1) as i64;
     let (log, done) = passive(conn).await?;
-    inner
-        .counters
-        .peak_wal_bytes
-        .fetch_max(log.max(0) as u64 * page, Ordering::Relaxed);
+    inner.counters().wal_seen(log.max(0) as u64 * page);
     if log <= restart_frames {
         return Ok(());
     }
     // Caught up is not enough: an append whose transaction began before the catch-up cannot
     // restart the WAL, and under continuous writes one nearly always has. Only a catch-up while
     // the writer is held guarantees that the next append restarts it.
-    let fsync = inner.cfg.checkpoint_fsync;
+    let fsync = inner.cfg().checkpoint_fsync;
     let (mut log, mut done) = (log, done);
     for _ in 0..3 {
         // Residual small enough (≤ 1 MiB) to copy and sync under the writer.
@@ -608,37 +547,36 @@ pub(crate) async fn checkpoint(inner: &Inner) -> Result<(), StoreError> {
     if fsync && log != done {
         flush_files(inner).await?;
     }
-    let writer = inner.writer.lock().await;
-    let timer = TxTimer::start();
+    // Held, not used: nothing can be appended to the main WAL meanwhile.
+    let writer = match inner.writer(Hold::WalCheckpoint).await {
+        Ok(w) => w,
+        Err(StoreError::Closed) => return Ok(()),
+        Err(e) => return Err(e),
+    };
     let result = passive(conn).await;
-    timer.finish(inner, Hold::WalCheckpoint);
     drop(writer);
     let (log, done) = result?;
-    inner.counters.wal_locked.fetch_add(1, Ordering::Relaxed);
-    if log == done {
-        inner.counters.wal_caught_up.fetch_add(1, Ordering::Relaxed);
-    }
+    inner.counters().wal_locked_checkpoint(log == done);
     Ok(())
 }
 
 /// Deletes whole chunks older than each tier's retention, in transactions bounded by
 /// `maintenance_tx_time` (and by 64 chunks).
 pub(crate) async fn run_retention(inner: &Arc<Inner>, now: Timestamp) -> Result<(), StoreError> {
-    let _guard = inner.maintenance.lock().await;
-    let time_budget = inner.cfg.maintenance_tx_time;
+    let _guard = inner.maintenance().await;
+    let time_budget = inner.cfg().maintenance_tx_time;
     for tier in Tier::ALL {
-        let Some(keep) = inner.cfg.retention.for_tier(tier) else {
+        let Some(keep) = inner.cfg().retention.for_tier(tier) else {
             continue;
         };
         let cutoff = now.saturating_sub(keep.as_millis().min(i64::MAX as u128) as i64);
         loop {
-            let mut guard = inner.writer.lock().await;
-            let conn = guard.as_mut().ok_or(StoreError::Closed)?;
-            let timer = TxTimer::start();
+            let mut conn = inner.writer(Hold::Retention).await?;
+            let since = conn.since();
             let mut tx = conn.begin().await.map_err(sql("applying retention"))?;
             let mut deleted = 0;
             let mut more = true;
-            while more && (deleted == 0 || (deleted < 64 && timer.elapsed() < time_budget)) {
+            while more && (deleted == 0 || (deleted < 64 && since.elapsed() < time_budget)) {
                 let n = sqlx::query(
                     "DELETE FROM chunk WHERE rowid IN (SELECT rowid FROM chunk WHERE tier = ? AND end_ts < ? LIMIT 16)",
                 )
@@ -652,27 +590,18 @@ pub(crate) async fn run_retention(inner: &Arc<Inner>, now: Timestamp) -> Result<
                 more = n == 16;
             }
             tx.commit().await.map_err(sql("applying retention"))?;
-            timer.finish(inner, Hold::Retention);
-            drop(guard);
-            inner
-                .counters
-                .chunks_deleted
-                .fetch_add(deleted, Ordering::Relaxed);
+            drop(conn);
+            inner.counters().chunks(0, deleted);
             if !more {
                 break;
             }
             tokio::task::yield_now().await;
         }
-        let mut guard = inner.writer.lock().await;
-        let conn = guard.as_mut().ok_or(StoreError::Closed)?;
-        let timer = TxTimer::start();
-        let mut h_from = rd(&inner.head).retained_from(tier);
-        if cutoff > h_from {
-            h_from = cutoff;
-            chunks::set_meta(conn, RETAINED_KEYS[tier as usize], h_from).await?;
-            wr(&inner.head).retained_from[tier as usize] = h_from;
+        let mut conn = inner.writer(Hold::Marks).await?;
+        if cutoff > inner.head().retained_from()[tier as usize] {
+            chunks::set_meta(&mut conn, RETAINED_KEYS[tier as usize], cutoff).await?;
+            inner.head().set_retained_from(tier, cutoff);
         }
-        timer.finish(inner, Hold::Marks);
     }
     checkpoint(inner).await
 }

@@ -1,13 +1,23 @@
 //! The in-memory head: every sample at or above the compaction watermark, grouped into aligned
 //! time blocks, each block holding one time-ordered buffer per series. A block is sealed (no more
 //! appends) once ingest has moved past it, compacted into chunks, and then dropped.
+//!
+//! Everything that must change together — the blocks, the watermark and the other compaction
+//! marks, the newest compacted sample per series — lives in one struct behind one lock inside
+//! [`Head`], whose fields no other module can reach: a reader that
+//! takes a [`HeadView`] sees a block either in the head or below the watermark, never both and
+//! never neither, because [`Head::finish_compaction`] moves the watermark and drops the block in
+//! one write. Changes of the data (`apply`) and of the floor (`seal`) take the active head-log
+//! lane's [`AppendLock`] as a proof that no append is half applied meanwhile.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::model::Timestamp;
 
-use super::{SeriesId, Tier};
+use super::codec::gorilla::SampleStream;
+use super::lanes::AppendLock;
+use super::{SeriesId, SeriesInfo, Tier};
 
 pub(crate) fn rd<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
     l.read().unwrap_or_else(|e| e.into_inner())
@@ -17,125 +27,35 @@ pub(crate) fn wr<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     l.write().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Samples of one series in one head block, compressed as they arrive: delta-of-delta timestamps
-/// and XOR-ed values in a bit stream (Gorilla style), about 1–4 bytes a sample instead of 16.
+/// Samples of one series in one head block, compressed as they arrive (see [`SampleStream`]).
 /// Appends in time order are O(1); a duplicate or out-of-order timestamp (rare) rebuilds the
 /// stream. Reads and compaction decode it (tens of millions of samples per second).
 #[derive(Default, Clone)]
 pub(crate) struct SeriesBuf {
-    words: Vec<u64>,
-    bits: u64,
-    n: u32,
-    first_ts: i64,
-    last_ts: i64,
-    last_delta: i64,
-    last_bits: u64,
-    /// XOR window of the previous value (leading zeros, trailing zeros); lead 255 = none yet.
-    lead: u8,
-    trail: u8,
+    stream: SampleStream,
 }
 
 impl SeriesBuf {
     pub fn len(&self) -> usize {
-        self.n as usize
+        self.stream.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.n == 0
+        self.stream.is_empty()
     }
 
     pub fn last(&self) -> Option<(Timestamp, f64)> {
-        (self.n > 0).then(|| (self.last_ts, f64::from_bits(self.last_bits)))
-    }
-
-    #[inline]
-    fn write(&mut self, v: u64, nbits: u32) {
-        if nbits == 0 {
-            return;
-        }
-        let v = if nbits >= 64 {
-            v
-        } else {
-            v & ((1u64 << nbits) - 1)
-        };
-        let off = (self.bits % 64) as u32;
-        if off == 0 {
-            self.words.push(v);
-        } else {
-            if let Some(w) = self.words.last_mut() {
-                *w |= v << off;
-            }
-            if off + nbits > 64 {
-                self.words.push(v >> (64 - off));
-            }
-        }
-        self.bits += u64::from(nbits);
-    }
-
-    /// Appends a sample later than every sample held.
-    fn push(&mut self, ts: Timestamp, v: f64) {
-        let bits = v.to_bits();
-        if self.n == 0 {
-            self.first_ts = ts;
-            self.last_ts = ts;
-            self.last_delta = 0;
-            self.last_bits = bits;
-            self.lead = 255;
-            self.write(bits, 64);
-            self.n = 1;
-            return;
-        }
-        let delta = ts.wrapping_sub(self.last_ts);
-        let dod = delta.wrapping_sub(self.last_delta);
-        if dod == 0 {
-            self.write(0, 1);
-        } else {
-            let z = super::codec::zigzag(dod);
-            if z < 1 << 14 {
-                self.write(0b01, 2);
-                self.write(z, 14);
-            } else if z < 1 << 24 {
-                self.write(0b011, 3);
-                self.write(z, 24);
-            } else {
-                self.write(0b111, 3);
-                self.write(z, 64);
-            }
-        }
-        let x = bits ^ self.last_bits;
-        if x == 0 {
-            self.write(0, 1);
-        } else {
-            let lead = x.leading_zeros().min(31);
-            let trail = x.trailing_zeros();
-            if self.lead != 255 && lead >= u32::from(self.lead) && trail >= u32::from(self.trail) {
-                let (pl, pt) = (u32::from(self.lead), u32::from(self.trail));
-                self.write(0b01, 2);
-                self.write(x >> pt, 64 - pl - pt);
-            } else {
-                let sig = 64 - lead - trail;
-                self.write(0b11, 2);
-                self.write(u64::from(lead), 5);
-                self.write(u64::from(sig - 1), 6);
-                self.write(x >> trail, sig);
-                self.lead = lead as u8;
-                self.trail = trail as u8;
-            }
-        }
-        self.last_ts = ts;
-        self.last_delta = delta;
-        self.last_bits = bits;
-        self.n += 1;
+        self.stream.last()
     }
 
     /// Inserts a sample; a duplicate timestamp replaces the earlier value (last write wins).
     /// Returns true when the sample added a new timestamp.
     pub fn insert(&mut self, ts: Timestamp, v: f64) -> bool {
-        if self.n == 0 || ts > self.last_ts {
-            self.push(ts, v);
+        if self.stream.appends(ts) {
+            self.stream.push(ts, v);
             return true;
         }
-        let mut all = self.decode();
+        let mut all = self.stream.decode();
         let added = match all.binary_search_by(|p| p.0.cmp(&ts)) {
             Ok(i) => {
                 all[i].1 = v;
@@ -146,108 +66,95 @@ impl SeriesBuf {
                 true
             }
         };
-        *self = SeriesBuf::default();
+        let mut stream = SampleStream::default();
         for (t, x) in all {
-            self.push(t, x);
+            stream.push(t, x);
         }
+        self.stream = stream;
         added
     }
 
     /// All samples, ascending.
     pub fn decode(&self) -> Vec<(Timestamp, f64)> {
-        let mut out = Vec::with_capacity(self.n as usize);
-        if self.n == 0 {
-            return out;
-        }
-        let mut r = WordReader {
-            words: &self.words,
-            pos: 0,
-        };
-        let mut bits = r.read(64);
-        let mut ts = self.first_ts;
-        let mut delta = 0i64;
-        let (mut pl, mut pt) = (0u32, 0u32);
-        out.push((ts, f64::from_bits(bits)));
-        for _ in 1..self.n {
-            let dod = if r.read(1) == 0 {
-                0
-            } else if r.read(1) == 0 {
-                super::codec::unzigzag(r.read(14))
-            } else if r.read(1) == 0 {
-                super::codec::unzigzag(r.read(24))
-            } else {
-                super::codec::unzigzag(r.read(64))
-            };
-            delta = delta.wrapping_add(dod);
-            ts = ts.wrapping_add(delta);
-            if r.read(1) == 1 {
-                let x = if r.read(1) == 0 {
-                    r.read(64 - pl - pt) << pt
-                } else {
-                    let lead = r.read(5) as u32;
-                    let sig = r.read(6) as u32 + 1;
-                    pl = lead;
-                    pt = 64u32.saturating_sub(lead + sig);
-                    r.read(sig) << pt
-                };
-                bits ^= x;
-            }
-            out.push((ts, f64::from_bits(bits)));
-        }
-        out
+        self.stream.decode()
     }
 }
 
-struct WordReader<'a> {
-    words: &'a [u64],
-    pos: u64,
-}
-
-impl WordReader<'_> {
-    #[inline]
-    fn read(&mut self, nbits: u32) -> u64 {
-        if nbits == 0 {
-            return 0;
-        }
-        let idx = (self.pos / 64) as usize;
-        let off = (self.pos % 64) as u32;
-        let mut v = self.words.get(idx).copied().unwrap_or(0) >> off;
-        if off + nbits > 64 {
-            v |= self.words.get(idx + 1).copied().unwrap_or(0) << (64 - off);
-        }
-        self.pos += u64::from(nbits);
-        if nbits >= 64 {
-            v
-        } else {
-            v & ((1u64 << nbits) - 1)
-        }
-    }
-}
-
+/// One aligned time block of the head. Its buffers are written only through [`Head::apply`];
+/// once sealed it is immutable and compaction reads it without the head's lock.
 pub(crate) struct HeadBlock {
     /// Indexed by series id.
-    pub series: RwLock<Vec<SeriesBuf>>,
+    series: RwLock<Vec<SeriesBuf>>,
 }
 
-pub(crate) struct Head {
-    pub block_ms: i64,
+impl HeadBlock {
+    /// Every series with samples in the block, with its newest sample.
+    pub fn lasts(&self) -> Vec<(SeriesId, (Timestamp, f64))> {
+        rd(&self.series)
+            .iter()
+            .enumerate()
+            .filter_map(|(i, buf)| buf.last().map(|l| (i as SeriesId, l)))
+            .collect()
+    }
+
+    /// The samples of `id`, ascending (None when it has none in this block).
+    pub fn samples(&self, id: SeriesId) -> Option<Vec<(Timestamp, f64)>> {
+        rd(&self.series)
+            .get(id as usize)
+            .filter(|b| !b.is_empty())
+            .map(SeriesBuf::decode)
+    }
+
+    fn sample_count(&self) -> u64 {
+        rd(&self.series).iter().map(|s| s.len() as u64).sum()
+    }
+}
+
+/// Where compaction, merges and sealing stand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Marks {
     /// Everything below is in chunks; everything at or above is in the head.
     pub watermark: Timestamp,
     /// Appends below are rejected: the end of the newest sealed block (≥ watermark).
     pub floor: Timestamp,
-    /// The day-level tiers (1m day chunks, 5m, 1h, 1d) are materialised below this; between it and
-    /// the watermark, coarse tiers are derived from 1m block chunks at read time.
+    /// The day-level tiers (1m day chunks, 5m, 1h, 1d) are materialised below this; between it
+    /// and the watermark, coarse tiers are derived from 1m block chunks at read time.
     pub merged_to: Timestamp,
     /// The 1h and 1d tiers are merged into 28-day chunks below this.
     pub merged28_to: Timestamp,
-    /// Newest timestamp ever accepted; blocks are sealed relative to it.
-    pub max_ts: Timestamp,
-    pub blocks: BTreeMap<Timestamp, Arc<HeadBlock>>,
-    /// Newest sample below the watermark, per series id (for `latest` and counter increases).
-    pub compacted_last: Vec<Option<(Timestamp, f64)>>,
-    /// Per tier: data older than this was dropped by retention.
+}
+
+/// What the engine knew at its last shutdown or crash (from `meta` and `series_state`).
+pub(crate) struct Restored {
+    pub watermark: Option<Timestamp>,
+    pub merged_to: Option<Timestamp>,
+    pub merged28_to: Option<Timestamp>,
     pub retained_from: [Timestamp; 5],
-    pub samples: u64,
+    pub compacted_last: Vec<Option<(Timestamp, f64)>>,
+}
+
+struct State {
+    block_ms: i64,
+    marks: Marks,
+    /// Newest timestamp ever accepted; blocks are sealed relative to it.
+    max_ts: Timestamp,
+    blocks: BTreeMap<Timestamp, Arc<HeadBlock>>,
+    /// Newest sample below the watermark, per series id (for `latest` and counter increases).
+    compacted_last: Vec<Option<(Timestamp, f64)>>,
+    /// Per tier: data older than this was dropped by retention.
+    retained_from: [Timestamp; 5],
+    samples: u64,
+}
+
+impl State {
+    #[inline]
+    fn block_of(&self, ts: Timestamp) -> Timestamp {
+        ts.div_euclid(self.block_ms) * self.block_ms
+    }
+
+    fn compacted_last(&self, id: SeriesId) -> Option<(Timestamp, f64)> {
+        self.compacted_last.get(id as usize).copied().flatten()
+    }
 }
 
 /// What a reader needs from the head for one series: the samples in range and the sample just
@@ -258,165 +165,355 @@ pub(crate) struct SeriesSnap {
     pub samples: Vec<(Timestamp, f64)>,
 }
 
+/// The head part of a query, taken under one read lock so that it is consistent with the
+/// watermark it was taken at.
+pub(crate) struct HeadView {
+    pub watermark: Timestamp,
+    pub merged_to: Timestamp,
+    pub series: Vec<(SeriesInfo, SeriesSnap)>,
+}
+
+/// Counts for `StoreStats`.
+pub(crate) struct HeadStats {
+    pub samples: u64,
+    pub blocks: usize,
+    pub watermark: Timestamp,
+    pub merged_to: Timestamp,
+}
+
+pub(crate) struct Head {
+    state: RwLock<State>,
+    /// Newest sample ever applied, per series id. Its own lock: appends update it per slice
+    /// without holding up head readers, and it is never taken while `state` is held (nor the
+    /// reverse); `latest` merges it with the compacted state afterwards.
+    latest: RwLock<Vec<Option<(Timestamp, f64)>>>,
+}
+
 impl Head {
     pub fn new(block_ms: i64) -> Self {
         Head {
-            block_ms,
-            watermark: i64::MIN,
-            floor: i64::MIN,
-            merged_to: i64::MIN,
-            merged28_to: i64::MIN,
-            max_ts: i64::MIN,
-            blocks: BTreeMap::new(),
-            compacted_last: Vec::new(),
-            retained_from: [i64::MIN; 5],
-            samples: 0,
+            state: RwLock::new(State {
+                block_ms,
+                marks: Marks {
+                    watermark: i64::MIN,
+                    floor: i64::MIN,
+                    merged_to: i64::MIN,
+                    merged28_to: i64::MIN,
+                },
+                max_ts: i64::MIN,
+                blocks: BTreeMap::new(),
+                compacted_last: Vec::new(),
+                retained_from: [i64::MIN; 5],
+                samples: 0,
+            }),
+            latest: RwLock::new(Vec::new()),
         }
     }
 
-    #[inline]
-    pub fn block_of(&self, ts: Timestamp) -> Timestamp {
-        ts.div_euclid(self.block_ms) * self.block_ms
+    /// Sets the marks found at open (before the head log is replayed).
+    pub fn restore(&self, r: Restored) {
+        let mut s = wr(&self.state);
+        if let Some(w) = r.watermark {
+            s.marks.watermark = w;
+            s.marks.floor = w;
+        }
+        s.marks.merged_to = r.merged_to.unwrap_or(i64::MIN);
+        s.marks.merged28_to = r.merged28_to.unwrap_or(i64::MIN);
+        s.retained_from = r.retained_from;
+        s.compacted_last = r.compacted_last;
     }
 
-    pub fn retained_from(&self, tier: Tier) -> Timestamp {
-        self.retained_from[tier as usize]
+    pub fn marks(&self) -> Marks {
+        rd(&self.state).marks
     }
 
-    pub fn compacted_last(&self, id: SeriesId) -> Option<(Timestamp, f64)> {
-        self.compacted_last.get(id as usize).copied().flatten()
+    /// Per tier (indexed by `Tier as usize`): data older than this was dropped by retention.
+    pub fn retained_from(&self) -> [Timestamp; 5] {
+        rd(&self.state).retained_from
     }
 
-    /// Head samples of `id` with ts in `[lo, hi)`, and the newest sample before `lo`.
-    pub fn snapshot_series(&self, id: SeriesId, lo: Timestamp, hi: Timestamp) -> SeriesSnap {
-        let mut snap = SeriesSnap {
-            prev: self.compacted_last(id).filter(|p| p.0 < lo),
-            samples: Vec::new(),
+    pub fn set_retained_from(&self, tier: Tier, from: Timestamp) {
+        wr(&self.state).retained_from[tier as usize] = from;
+    }
+
+    pub fn set_merged_to(&self, to: Timestamp) {
+        wr(&self.state).marks.merged_to = to;
+    }
+
+    pub fn set_merged28_to(&self, to: Timestamp) {
+        wr(&self.state).marks.merged28_to = to;
+    }
+
+    pub fn stats(&self) -> HeadStats {
+        let s = rd(&self.state);
+        HeadStats {
+            samples: s.samples,
+            blocks: s.blocks.len(),
+            watermark: s.marks.watermark,
+            merged_to: s.marks.merged_to,
+        }
+    }
+
+    /// Newest sample of each series, from the head or (after a restart) the compacted state.
+    pub fn latest(&self, ids: &[SeriesId]) -> Vec<Option<(Timestamp, f64)>> {
+        let applied: Vec<Option<(Timestamp, f64)>> = {
+            let l = rd(&self.latest);
+            ids.iter()
+                .map(|&id| l.get(id as usize).copied().flatten())
+                .collect()
         };
-        for (&start, block) in &self.blocks {
-            if start >= hi {
-                break;
-            }
-            let series = rd(&block.series);
-            let Some(buf) = series.get(id as usize).filter(|b| !b.is_empty()) else {
-                continue;
-            };
-            if buf.last().is_some_and(|l| l.0 < lo) {
-                snap.prev = buf.last();
-                continue;
-            }
-            let all = buf.decode();
-            let from = all.partition_point(|p| p.0 < lo);
-            if from > 0 {
-                snap.prev = Some(all[from - 1]);
-            }
-            let to = all.partition_point(|p| p.0 < hi);
-            if to > from {
-                snap.samples.extend_from_slice(&all[from..to]);
-            }
-        }
-        snap
+        let s = rd(&self.state);
+        ids.iter()
+            .zip(applied)
+            .map(|(&id, a)| {
+                let b = s.compacted_last(id);
+                match (a, b) {
+                    (Some(a), Some(b)) => Some(if b.0 > a.0 { b } else { a }),
+                    (a, b) => a.or(b),
+                }
+            })
+            .collect()
     }
 
-    /// Newest head sample of `id` in `[lo, at]`.
-    pub fn value_at(&self, id: SeriesId, at: Timestamp, lo: Timestamp) -> Option<(Timestamp, f64)> {
-        for (_, block) in self.blocks.range(..=at).rev() {
-            let series = rd(&block.series);
-            let Some(buf) = series.get(id as usize).filter(|b| !b.is_empty()) else {
-                continue;
-            };
-            let all = buf.decode();
-            let i = all.partition_point(|p| p.0 <= at);
-            if i > 0 {
-                let p = all[i - 1];
-                return (p.0 >= lo).then_some(p);
+    /// Newest compacted sample of each series (the counter base of the next block's chunks).
+    pub fn compacted_last(&self, ids: &[SeriesId]) -> Vec<Option<(Timestamp, f64)>> {
+        let s = rd(&self.state);
+        ids.iter().map(|&id| s.compacted_last(id)).collect()
+    }
+
+    /// A copy of the newest compacted sample of every series.
+    pub fn compacted_state(&self) -> Vec<Option<(Timestamp, f64)>> {
+        rd(&self.state).compacted_last.clone()
+    }
+
+    /// The oldest block, if ingest has seen a sample `grace` past its end (`force`: at or past
+    /// its end, ignoring the grace period).
+    pub fn next_ready_block(&self, grace: i64, force: bool) -> Option<(Timestamp, Arc<HeadBlock>)> {
+        let s = rd(&self.state);
+        let grace = if force { 0 } else { grace };
+        s.blocks
+            .iter()
+            .next()
+            .filter(|(b, _)| {
+                **b + s.block_ms + grace <= s.max_ts.saturating_add(if force { 1 } else { 0 })
+            })
+            .map(|(b, blk)| (*b, blk.clone()))
+    }
+
+    /// Seals everything below `end`: later appends there are rejected, so the blocks are
+    /// immutable from now on.
+    pub fn seal(&self, end: Timestamp, _append: &AppendLock<'_>) {
+        let mut s = wr(&self.state);
+        s.marks.floor = s.marks.floor.max(end);
+    }
+
+    /// Ends the compaction of block `b` (ending at `end`): in one write, moves the watermark and
+    /// the merge marks, installs the newest compacted samples, and drops the block, so that a
+    /// reader sees its samples either here or in chunks. Returns the block, to be freed outside
+    /// every lock.
+    pub fn finish_compaction(
+        &self,
+        b: Timestamp,
+        end: Timestamp,
+        merged_to: Timestamp,
+        merged28_to: Timestamp,
+        compacted_last: Vec<Option<(Timestamp, f64)>>,
+    ) -> Option<Arc<HeadBlock>> {
+        let mut s = wr(&self.state);
+        s.marks.watermark = end;
+        s.marks.floor = s.marks.floor.max(end);
+        s.marks.merged_to = merged_to;
+        s.marks.merged28_to = merged28_to;
+        s.compacted_last = compacted_last;
+        let removed = s.blocks.remove(&b);
+        let n = removed.as_ref().map(|r| r.sample_count()).unwrap_or(0);
+        s.samples = s.samples.saturating_sub(n);
+        removed
+    }
+
+    /// Applies accepted samples (already filtered against the floor and the registry). Blocks
+    /// are created first under the write lock; the samples then go in in slices under the read
+    /// lock and each block's own lock, so that readers never wait long.
+    pub fn apply(
+        &self,
+        samples: &[(SeriesId, Timestamp, f64)],
+        id_bound: usize,
+        _append: &AppendLock<'_>,
+    ) {
+        if samples.is_empty() {
+            return;
+        }
+        {
+            let mut s = wr(&self.state);
+            let mut starts: Vec<Timestamp> = Vec::new();
+            for x in samples {
+                let b = s.block_of(x.1);
+                if starts.last() != Some(&b) && !starts.contains(&b) {
+                    starts.push(b);
+                }
+            }
+            for b in starts {
+                s.blocks.entry(b).or_insert_with(|| {
+                    Arc::new(HeadBlock {
+                        series: RwLock::new(Vec::new()),
+                    })
+                });
+            }
+            if let Some(m) = samples.iter().map(|x| x.1).max() {
+                s.max_ts = s.max_ts.max(m);
+            }
+            if s.compacted_last.len() < id_bound {
+                s.compacted_last.resize(id_bound, None);
             }
         }
-        None
+        {
+            let mut l = wr(&self.latest);
+            if l.len() < id_bound {
+                l.resize(id_bound, None);
+            }
+        }
+        const SLICE: usize = 16_384;
+        for part in samples.chunks(SLICE) {
+            let mut added = 0u64;
+            {
+                let s = rd(&self.state);
+                let mut current: Option<(Timestamp, &Arc<HeadBlock>)> = None;
+                let mut guard: Option<RwLockWriteGuard<'_, Vec<SeriesBuf>>> = None;
+                for &(id, ts, v) in part {
+                    let b = s.block_of(ts);
+                    if current.is_none_or(|c| c.0 != b) {
+                        guard = None;
+                        let Some(block) = s.blocks.get(&b) else {
+                            continue;
+                        };
+                        current = Some((b, block));
+                        let mut g = wr(&block.series);
+                        if g.len() < id_bound {
+                            g.resize_with(id_bound, SeriesBuf::default);
+                        }
+                        guard = Some(g);
+                    }
+                    if let Some(g) = guard.as_mut()
+                        && let Some(buf) = g.get_mut(id as usize)
+                        && buf.insert(ts, v)
+                    {
+                        added += 1;
+                    }
+                }
+            }
+            {
+                let mut l = wr(&self.latest);
+                for &(id, ts, v) in part {
+                    if let Some(slot) = l.get_mut(id as usize)
+                        && slot.is_none_or(|(lts, _)| ts >= lts)
+                    {
+                        *slot = Some((ts, v));
+                    }
+                }
+            }
+            wr(&self.state).samples += added;
+        }
+    }
+
+    /// Head samples in `[lo, hi)` of the given series (and the sample before `lo` of each),
+    /// with the marks they are consistent with.
+    pub fn view(&self, infos: Vec<SeriesInfo>, lo: Timestamp, hi: Timestamp) -> HeadView {
+        let s = rd(&self.state);
+        let head_lo = lo.max(s.marks.watermark);
+        let series = infos
+            .into_iter()
+            .map(|info| {
+                let snap = if head_lo < hi {
+                    snapshot_series(&s, info.id, head_lo, hi)
+                } else {
+                    SeriesSnap::default()
+                };
+                (info, snap)
+            })
+            .collect();
+        HeadView {
+            watermark: s.marks.watermark,
+            merged_to: s.marks.merged_to,
+            series,
+        }
+    }
+
+    /// Per id: the newest sample in `[lo, at]` from the head or the newest compacted sample,
+    /// and whether the raw chunks must be read instead (the newest compacted sample is after
+    /// `at`, so an older one may be in `[lo, at]`).
+    pub fn value_at(
+        &self,
+        ids: &[SeriesId],
+        at: Timestamp,
+        lo: Timestamp,
+    ) -> Vec<(Option<(Timestamp, f64)>, bool)> {
+        let s = rd(&self.state);
+        ids.iter()
+            .map(|&id| {
+                if let Some(found) = value_at_in_blocks(&s, id, at, lo) {
+                    return (Some(found), false);
+                }
+                match s.compacted_last(id) {
+                    Some(p) if p.0 <= at => ((p.0 >= lo).then_some(p), false),
+                    Some(_) => (None, true),
+                    None => (None, false),
+                }
+            })
+            .collect()
     }
 }
 
-/// Applies accepted samples to the head and the latest-value table. Blocks are created first under
-/// the head's write lock; the samples then go in in slices so that readers never wait long.
-pub(crate) fn apply(
-    head: &RwLock<Head>,
-    latest: &RwLock<Vec<Option<(Timestamp, f64)>>>,
-    samples: &[(SeriesId, Timestamp, f64)],
-    id_bound: usize,
-) {
-    if samples.is_empty() {
-        return;
-    }
-    {
-        let mut h = wr(head);
-        let mut starts: Vec<Timestamp> = Vec::new();
-        for s in samples {
-            let b = h.block_of(s.1);
-            if starts.last() != Some(&b) && !starts.contains(&b) {
-                starts.push(b);
-            }
+/// Head samples of `id` with ts in `[lo, hi)`, and the newest sample before `lo`.
+fn snapshot_series(s: &State, id: SeriesId, lo: Timestamp, hi: Timestamp) -> SeriesSnap {
+    let mut snap = SeriesSnap {
+        prev: s.compacted_last(id).filter(|p| p.0 < lo),
+        samples: Vec::new(),
+    };
+    for (&start, block) in &s.blocks {
+        if start >= hi {
+            break;
         }
-        for b in starts {
-            h.blocks.entry(b).or_insert_with(|| {
-                Arc::new(HeadBlock {
-                    series: RwLock::new(Vec::new()),
-                })
-            });
+        let series = rd(&block.series);
+        let Some(buf) = series.get(id as usize).filter(|b| !b.is_empty()) else {
+            continue;
+        };
+        if buf.last().is_some_and(|l| l.0 < lo) {
+            snap.prev = buf.last();
+            continue;
         }
-        if let Some(m) = samples.iter().map(|s| s.1).max() {
-            h.max_ts = h.max_ts.max(m);
+        let all = buf.decode();
+        let from = all.partition_point(|p| p.0 < lo);
+        if from > 0 {
+            snap.prev = Some(all[from - 1]);
         }
-        if h.compacted_last.len() < id_bound {
-            h.compacted_last.resize(id_bound, None);
+        let to = all.partition_point(|p| p.0 < hi);
+        if to > from {
+            snap.samples.extend_from_slice(&all[from..to]);
         }
     }
-    {
-        let mut l = wr(latest);
-        if l.len() < id_bound {
-            l.resize(id_bound, None);
+    snap
+}
+
+/// Newest head sample of `id` in `[lo, at]`.
+fn value_at_in_blocks(
+    s: &State,
+    id: SeriesId,
+    at: Timestamp,
+    lo: Timestamp,
+) -> Option<(Timestamp, f64)> {
+    for (_, block) in s.blocks.range(..=at).rev() {
+        let series = rd(&block.series);
+        let Some(buf) = series.get(id as usize).filter(|b| !b.is_empty()) else {
+            continue;
+        };
+        let all = buf.decode();
+        let i = all.partition_point(|p| p.0 <= at);
+        if i > 0 {
+            let p = all[i - 1];
+            return (p.0 >= lo).then_some(p);
         }
     }
-    const SLICE: usize = 16_384;
-    for part in samples.chunks(SLICE) {
-        let mut added = 0u64;
-        {
-            let h = rd(head);
-            let mut current: Option<(Timestamp, &Arc<HeadBlock>)> = None;
-            let mut guard: Option<RwLockWriteGuard<'_, Vec<SeriesBuf>>> = None;
-            for &(id, ts, v) in part {
-                let b = h.block_of(ts);
-                if current.is_none_or(|c| c.0 != b) {
-                    guard = None;
-                    let Some(block) = h.blocks.get(&b) else {
-                        continue;
-                    };
-                    current = Some((b, block));
-                    let mut g = wr(&block.series);
-                    if g.len() < id_bound {
-                        g.resize_with(id_bound, SeriesBuf::default);
-                    }
-                    guard = Some(g);
-                }
-                if let Some(g) = guard.as_mut()
-                    && let Some(buf) = g.get_mut(id as usize)
-                    && buf.insert(ts, v)
-                {
-                    added += 1;
-                }
-            }
-        }
-        {
-            let mut l = wr(latest);
-            for &(id, ts, v) in part {
-                if let Some(slot) = l.get_mut(id as usize)
-                    && slot.is_none_or(|(lts, _)| ts >= lts)
-                {
-                    *slot = Some((ts, v));
-                }
-            }
-        }
-        wr(head).samples += added;
-    }
+    None
 }
 
 #[cfg(test)]

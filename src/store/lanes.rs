@@ -20,34 +20,41 @@
 //! memory saw them: last write wins alike.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteSynchronous};
 use sqlx::{Connection, SqliteConnection};
+use tokio::sync::{Mutex, MutexGuard};
 
-use super::chunks::{Hold, TxTimer};
-use super::head::rd;
-use super::{Inner, StoreError, sql};
+use super::counters::Hold;
+use super::engine::Inner;
+use super::{StoreError, sql};
 
 pub(crate) const LANES: usize = 2;
 
-pub(crate) struct Lane {
+struct Lane {
     /// Used by appends, and by the switch to wait for the in-flight one.
-    pub append: tokio::sync::Mutex<Option<SqliteConnection>>,
+    append: Mutex<Option<SqliteConnection>>,
     /// Used while the lane is idle: cleanup, checkpoint, the WAL-restarting write; and at close.
-    pub maint: tokio::sync::Mutex<Option<SqliteConnection>>,
+    maint: Mutex<Option<SqliteConnection>>,
     /// WAL bytes appended since the lane became active (whole pages; an estimate of its WAL).
-    pub bytes: AtomicU64,
+    bytes: std::sync::atomic::AtomicU64,
     /// Cleaned, checkpointed and restarted since it was last active.
-    pub ready: AtomicBool,
+    ready: AtomicBool,
 }
 
+/// The two lanes. Their connections are reachable only through two guards, which fixes the lock
+/// order by construction:
+/// - [`AppendLock`] (from [`Lanes::append_lock`]): the active lane's append connection, for
+///   appends and for sealing head blocks. It gives access to nothing else.
+/// - [`LaneMaintenance`] (from [`Lanes::maintenance`]): the lanes' maintenance lock. Only through
+///   it can a lane's maintenance connection be used or the active lane be switched (which takes
+///   the active lane's append lock), so those locks are always taken after it.
 pub(crate) struct Lanes {
-    pub lanes: [Lane; LANES],
-    pub active: AtomicUsize,
-    /// Serialises lane maintenance (checkpoint task, `compact_now`, close).
-    pub maintenance: tokio::sync::Mutex<()>,
-    pub switches: AtomicU64,
+    lanes: [Lane; LANES],
+    active: AtomicUsize,
+    /// Serialises lane maintenance (checkpoint task, `compact_now`, open, close).
+    maintenance: Mutex<()>,
 }
 
 /// `<db>-log<i>`.
@@ -72,12 +79,8 @@ pub(crate) fn store_files(db: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Opens (creating if needed) lane `i`: (append connection, maintenance connection).
-pub(crate) async fn open_lane(
-    db: &Path,
-    i: usize,
-    base: &SqliteConnectOptions,
-) -> Result<Lane, StoreError> {
+/// Opens (creating if needed) lane `i`: its append and maintenance connections.
+async fn open_lane(db: &Path, i: usize, base: &SqliteConnectOptions) -> Result<Lane, StoreError> {
     let path = lane_path(db, i);
     let opts = base
         .clone()
@@ -106,111 +109,212 @@ pub(crate) async fn open_lane(
         .await
         .map_err(open_err)?;
     Ok(Lane {
-        append: tokio::sync::Mutex::new(Some(append)),
-        maint: tokio::sync::Mutex::new(Some(maint)),
-        bytes: AtomicU64::new(0),
+        append: Mutex::new(Some(append)),
+        maint: Mutex::new(Some(maint)),
+        bytes: std::sync::atomic::AtomicU64::new(0),
         ready: AtomicBool::new(false),
     })
 }
 
-/// Locks the active lane's append connection. Between reading the index and getting the lock a
-/// switch may have happened; then the lock is given back and the new lane taken. At most one
-/// lane has an append in progress: the switch waits for it.
-pub(crate) async fn lock_active(
-    inner: &Inner,
-) -> (usize, tokio::sync::MutexGuard<'_, Option<SqliteConnection>>) {
-    loop {
-        let i = inner.lanes.active.load(Ordering::Acquire);
-        let guard = inner.lanes.lanes[i].append.lock().await;
-        if inner.lanes.active.load(Ordering::Acquire) == i {
-            return (i, guard);
+impl Lanes {
+    /// Opens (creating if needed) both lanes of the database at `db`. Lane 0 is active.
+    pub async fn open(db: &Path, base: &SqliteConnectOptions) -> Result<Lanes, StoreError> {
+        let mut list = Vec::with_capacity(LANES);
+        for i in 0..LANES {
+            list.push(open_lane(db, i, base).await?);
+        }
+        let lanes: [Lane; LANES] = list
+            .try_into()
+            .map_err(|_| StoreError::Internal("head-log lanes".to_string()))?;
+        Ok(Lanes {
+            lanes,
+            active: AtomicUsize::new(0),
+            maintenance: Mutex::new(()),
+        })
+    }
+
+    /// Locks the active lane's append connection. Between reading the index and getting the lock
+    /// a switch may have happened; then the lock is given back and the new lane taken. At most
+    /// one lane has an append in progress: the switch waits for it.
+    pub async fn append_lock(&self) -> AppendLock<'_> {
+        loop {
+            let i = self.active.load(Ordering::Acquire);
+            let guard = self.lanes[i].append.lock().await;
+            if self.active.load(Ordering::Acquire) == i {
+                return AppendLock {
+                    lane: &self.lanes[i],
+                    conn: guard,
+                };
+            }
+        }
+    }
+
+    /// Takes the lanes' maintenance lock.
+    pub async fn maintenance(&self) -> LaneMaintenance<'_> {
+        LaneMaintenance {
+            lanes: self,
+            _guard: self.maintenance.lock().await,
         }
     }
 }
 
-/// Makes the idle lane ready and switches to it once the active lane is past its size.
-pub(crate) async fn maintain(inner: &Inner) -> Result<(), StoreError> {
-    let _m = inner.lanes.maintenance.lock().await;
-    let a = inner.lanes.active.load(Ordering::Acquire);
-    let b = (a + 1) % LANES;
-    let lanes = &inner.lanes.lanes;
-    if !lanes[b].ready.load(Ordering::Acquire) && !prepare(inner, b).await? {
-        return Ok(());
-    }
-    if lanes[a].bytes.load(Ordering::Relaxed) < inner.cfg.wal_restart_bytes {
-        return Ok(());
-    }
-    {
-        let guard = lanes[a].append.lock().await;
-        let timer = TxTimer::start();
-        lanes[b].bytes.store(0, Ordering::Relaxed);
-        lanes[b].ready.store(false, Ordering::Release);
-        inner.lanes.active.store(b, Ordering::Release);
-        timer.finish(inner, Hold::LaneSwitch);
-        drop(guard);
-    }
-    inner.lanes.switches.fetch_add(1, Ordering::Relaxed);
-    // The lane just left is idle now; get it ready right away.
-    prepare(inner, a).await?;
-    Ok(())
+/// The active lane's append connection, held: no other append, seal or lane switch meanwhile.
+pub(crate) struct AppendLock<'a> {
+    lane: &'a Lane,
+    conn: MutexGuard<'a, Option<SqliteConnection>>,
 }
 
-/// Cleans, checkpoints and restarts idle lane `i`. False if a checkpoint could not finish (it is
-/// retried on the next round).
-pub(crate) async fn prepare(inner: &Inner, i: usize) -> Result<bool, StoreError> {
-    let lane = &inner.lanes.lanes[i];
-    let mut guard = lane.maint.lock().await;
-    let Some(conn) = guard.as_mut() else {
-        return Err(StoreError::Closed);
-    };
-    let watermark = rd(&inner.head).watermark;
-    if watermark != i64::MIN {
-        // The watermark (and the chunks under it) must be durable before the log rows that also
-        // hold those samples can be deleted durably: the two are in different files.
-        if inner.cfg.checkpoint_fsync {
-            sync_main_wal(inner).await?;
+impl AppendLock<'_> {
+    pub fn conn(&mut self) -> Result<&mut SqliteConnection, StoreError> {
+        self.conn.as_mut().ok_or(StoreError::Closed)
+    }
+
+    /// Counts WAL bytes an append added to this lane (the switch happens past
+    /// `wal_restart_bytes`).
+    pub fn add_bytes(&self, bytes: u64) {
+        self.lane.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
+/// The lanes' maintenance lock, held; the only way to the lanes' maintenance connections and to
+/// switching the active lane.
+pub(crate) struct LaneMaintenance<'a> {
+    lanes: &'a Lanes,
+    _guard: MutexGuard<'a, ()>,
+}
+
+impl LaneMaintenance<'_> {
+    /// Cleans, checkpoints and restarts both lanes, then makes lane 0 the active one (at open).
+    pub async fn init(&mut self, inner: &Inner) -> Result<(), StoreError> {
+        for i in 0..LANES {
+            if !self.prepare(inner, i).await? {
+                tracing::warn!(
+                    lane = i,
+                    "A head-log lane could not be checkpointed at open."
+                );
+            }
         }
-        sqlx::query("DELETE FROM head_log WHERE max_ts < ?")
-            .bind(watermark)
-            .execute(&mut *conn)
+        let l = self.lanes;
+        l.active.store(0, Ordering::Release);
+        l.lanes[0].ready.store(false, Ordering::Release);
+        l.lanes[0].bytes.store(0, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Makes the idle lane ready and switches to it once the active lane is past its size.
+    pub async fn maintain(&mut self, inner: &Inner) -> Result<(), StoreError> {
+        let a = self.lanes.active.load(Ordering::Acquire);
+        let b = (a + 1) % LANES;
+        let lanes = &self.lanes.lanes;
+        if !lanes[b].ready.load(Ordering::Acquire) && !self.prepare(inner, b).await? {
+            return Ok(());
+        }
+        if lanes[a].bytes.load(Ordering::Relaxed) < inner.cfg().wal_restart_bytes {
+            return Ok(());
+        }
+        {
+            let guard = lanes[a].append.lock().await;
+            let _hold = inner.counters().time(Hold::LaneSwitch);
+            lanes[b].bytes.store(0, Ordering::Relaxed);
+            lanes[b].ready.store(false, Ordering::Release);
+            self.lanes.active.store(b, Ordering::Release);
+            drop(guard);
+        }
+        inner.counters().lane_switch();
+        // The lane just left is idle now; get it ready right away.
+        self.prepare(inner, a).await?;
+        Ok(())
+    }
+
+    /// Cleans, checkpoints and restarts idle lane `i`. False if a checkpoint could not finish
+    /// (it is retried on the next round).
+    async fn prepare(&mut self, inner: &Inner, i: usize) -> Result<bool, StoreError> {
+        let lane = &self.lanes.lanes[i];
+        let mut guard = lane.maint.lock().await;
+        let Some(conn) = guard.as_mut() else {
+            return Err(StoreError::Closed);
+        };
+        let watermark = inner.head().marks().watermark;
+        if watermark != i64::MIN {
+            // The watermark (and the chunks under it) must be durable before the log rows that
+            // also hold those samples can be deleted durably: the two are in different files.
+            if inner.cfg().checkpoint_fsync {
+                sync_main_wal(&inner.cfg().path).await?;
+            }
+            sqlx::query("DELETE FROM head_log WHERE max_ts < ?")
+                .bind(watermark)
+                .execute(&mut *conn)
+                .await
+                .map_err(sql("deleting compacted head log entries"))?;
+        }
+        let (busy, log, done): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(RESTART)")
+            .fetch_one(&mut *conn)
             .await
-            .map_err(sql("deleting compacted head log entries"))?;
+            .map_err(sql("checkpointing a head-log lane"))?;
+        if busy != 0 || log != done {
+            tracing::debug!(
+                lane = i,
+                busy,
+                log,
+                done,
+                "Head-log lane checkpoint incomplete; will retry."
+            );
+            return Ok(false);
+        }
+        // Restart the WAL now (header written and synced) rather than in the lane's first append.
+        let mut tx = conn
+            .begin()
+            .await
+            .map_err(sql("restarting a head-log lane"))?;
+        sqlx::query("INSERT OR REPLACE INTO lane_meta (key, value) VALUES ('restarted', ?)")
+            .bind(crate::model::now_ms())
+            .execute(&mut *tx)
+            .await
+            .map_err(sql("restarting a head-log lane"))?;
+        tx.commit()
+            .await
+            .map_err(sql("restarting a head-log lane"))?;
+        lane.ready.store(true, Ordering::Release);
+        Ok(true)
     }
-    let (busy, log, done): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(RESTART)")
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(sql("checkpointing a head-log lane"))?;
-    if busy != 0 || log != done {
-        tracing::debug!(
-            lane = i,
-            busy,
-            log,
-            done,
-            "Head-log lane checkpoint incomplete; will retry."
-        );
-        return Ok(false);
+
+    /// Head-log rows of every lane: (id, data), unordered.
+    pub async fn read_all(&mut self) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+        let mut out = Vec::new();
+        for lane in &self.lanes.lanes {
+            let mut guard = lane.maint.lock().await;
+            let conn = guard.as_mut().ok_or(StoreError::Closed)?;
+            let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as("SELECT id, data FROM head_log")
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(sql("reading a head-log lane"))?;
+            out.extend(rows);
+        }
+        Ok(out)
     }
-    // Restart the WAL now (header written and synced) rather than in the lane's first append.
-    let mut tx = conn
-        .begin()
-        .await
-        .map_err(sql("restarting a head-log lane"))?;
-    sqlx::query("INSERT OR REPLACE INTO lane_meta (key, value) VALUES ('restarted', ?)")
-        .bind(crate::model::now_ms())
-        .execute(&mut *tx)
-        .await
-        .map_err(sql("restarting a head-log lane"))?;
-    tx.commit()
-        .await
-        .map_err(sql("restarting a head-log lane"))?;
-    lane.ready.store(true, Ordering::Release);
-    Ok(true)
+
+    /// Checkpoints (TRUNCATE) and closes both connections of every lane.
+    pub async fn close(&mut self) -> Result<(), StoreError> {
+        for lane in &self.lanes.lanes {
+            if let Some(c) = lane.append.lock().await.take() {
+                c.close().await.map_err(sql("closing a head-log lane"))?;
+            }
+            if let Some(mut c) = lane.maint.lock().await.take() {
+                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(&mut c)
+                    .await
+                    .map_err(sql("checkpointing a head-log lane"))?;
+                c.close().await.map_err(sql("closing a head-log lane"))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// fdatasync of the main database's WAL (SQLite does not lock that file, so a short-lived
 /// descriptor is safe).
-async fn sync_main_wal(inner: &Inner) -> Result<(), StoreError> {
-    let mut wal = inner.cfg.path.clone().into_os_string();
+async fn sync_main_wal(db: &Path) -> Result<(), StoreError> {
+    let mut wal = db.as_os_str().to_owned();
     wal.push("-wal");
     tokio::task::spawn_blocking(move || match std::fs::File::open(PathBuf::from(wal)) {
         Ok(f) => f.sync_data(),
@@ -220,39 +324,6 @@ async fn sync_main_wal(inner: &Inner) -> Result<(), StoreError> {
     .await
     .map_err(|e| StoreError::Internal(format!("flush worker failed: {e}")))?
     .map_err(|e| StoreError::Internal(format!("flushing the main WAL: {e}")))
-}
-
-/// Head-log rows of every lane: (id, data), unordered.
-pub(crate) async fn read_all(inner: &Inner) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
-    let mut out = Vec::new();
-    for lane in &inner.lanes.lanes {
-        let mut guard = lane.maint.lock().await;
-        let conn = guard.as_mut().ok_or(StoreError::Closed)?;
-        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as("SELECT id, data FROM head_log")
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(sql("reading a head-log lane"))?;
-        out.extend(rows);
-    }
-    Ok(out)
-}
-
-/// Checkpoints (TRUNCATE) and closes both connections of every lane.
-pub(crate) async fn close(inner: &Inner) -> Result<(), StoreError> {
-    let _m = inner.lanes.maintenance.lock().await;
-    for lane in &inner.lanes.lanes {
-        if let Some(c) = lane.append.lock().await.take() {
-            c.close().await.map_err(sql("closing a head-log lane"))?;
-        }
-        if let Some(mut c) = lane.maint.lock().await.take() {
-            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                .execute(&mut c)
-                .await
-                .map_err(sql("checkpointing a head-log lane"))?;
-            c.close().await.map_err(sql("closing a head-log lane"))?;
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

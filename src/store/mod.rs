@@ -2,6 +2,18 @@
 //! compressed per-series chunks plus an in-memory head whose crash-recovery log lives in two small
 //! side databases (`<db>-log0`, `<db>-log1`).
 //!
+//! # Modules
+//! - `engine.rs`: the shared state ([`Store`] holds an `Arc` of it) with private fields and typed
+//!   methods, open and recovery, registration, appends, close; `counters.rs`: statistics and
+//!   writer holds, reachable only through methods.
+//! - `head.rs`: the in-memory head (blocks, watermark and marks under one lock); `lanes.rs`: the
+//!   head-log lanes (connections reachable only through guards that fix the lock order).
+//! - `compact.rs`: sealing, compaction, merges, retention, WAL checkpoints; `chunks.rs`: chunk
+//!   rows in SQLite; `rollup.rs`: aggregation; `query.rs`: reads; `registry.rs`: series index.
+//! - `codec/`: the on-disk formats; `events.rs`, `documents.rs`: rows that are not time series.
+//! - `read.rs`: [`SeriesReader`], the narrow read interface the evaluator and pages need, which a
+//!   remote Prometheus-compatible store could implement too.
+//!
 //! # Write path
 //! - **Series registry** (`series` table) is loaded into memory at open, with indexes by metric
 //!   and by label, so `select`, `label_names`, `label_values` and `latest` never touch SQL. New
@@ -57,7 +69,7 @@
 //! - Reads of a coarse tier use its chunks below `merged_to`, 1m block chunks between `merged_to`
 //!   and the watermark, and raw head samples above it, all folded into the same aligned buckets.
 //!
-//! # Codec (src/store/codec.rs)
+//! # Codec (src/store/codec/)
 //! Every chunk is `CRC-32 | kind | count | timestamps | value columns`; a checksum or format
 //! failure is reported as `StoreError::Corrupt` naming the chunk, never a panic or a wrong value.
 //! Timestamps: (delta, run-length) pairs — a regular scrape costs a few bytes per chunk — or
@@ -99,34 +111,36 @@
 //! WAL-resetting checkpoint holds, resettable with `reset_peaks` (the benchmark does so per
 //! phase).
 
-pub mod bench;
 mod chunks;
-mod codec;
+pub(crate) mod codec;
 mod compact;
+mod counters;
+mod documents;
+mod engine;
+mod events;
+#[cfg(test)]
+mod format_tests;
 mod head;
 mod hist;
 mod lanes;
 mod query;
+pub mod read;
 mod registry;
 mod rollup;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{Connection, Row, SqliteConnection};
+use crate::model::{Event, Matcher, MetricKind, Sample, SeriesKey, Timestamp};
 
-use crate::model::{Event, Labels, Matcher, MetricKind, Sample, SeriesKey, Severity, Timestamp};
-
-use head::{Head, rd, wr};
-use registry::Registry;
+use engine::Inner;
 
 pub use codec::{CodecError, ValueCodecs};
+pub use events::{EventQuery, StoredEvent};
 pub use hist::HoldSummary;
+pub(crate) use lanes::store_files;
+pub use read::{ReadError, SeriesReader};
 
 pub type SeriesId = u32;
 
@@ -326,23 +340,6 @@ pub struct AppendReport {
     pub rejected: usize,
 }
 
-#[derive(Clone, Debug, Default)]
-pub struct EventQuery {
-    pub start: Timestamp,
-    pub end: Timestamp,
-    pub cluster: Option<String>,
-    pub subject: Option<String>,
-    pub kinds: Vec<String>,
-    pub limit: usize,
-}
-
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct StoredEvent {
-    pub id: i64,
-    #[serde(flatten)]
-    pub event: Event,
-}
-
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct StoreStats {
     pub series: usize,
@@ -379,6 +376,9 @@ pub struct StoreStats {
     /// the writer, all kinds together and per kind.
     pub maintenance_tx: HoldSummary,
     pub maintenance_tx_by_kind: std::collections::BTreeMap<String, HoldSummary>,
+    /// How long foreground writes (series registration, events, documents, open) held the main
+    /// writer, per kind.
+    pub foreground_writer_hold_by_kind: std::collections::BTreeMap<String, HoldSummary>,
     /// How long WAL-resetting checkpoints held the writer.
     pub wal_checkpoint_hold: HoldSummary,
     /// Checkpoints that had to hold the writer to let the WAL restart, and how many of them
@@ -411,6 +411,12 @@ pub enum StoreError {
     InvalidQuery(String),
     #[error("the store is closed")]
     Closed,
+    /// A read would return more samples than its `max_samples` budget (see
+    /// [`SeriesReader::raw_samples`]).
+    #[error(
+        "query processing would load too many samples into memory in query execution (more than {limit})"
+    )]
+    TooManySamples { limit: usize },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -419,319 +425,23 @@ pub(crate) fn sql(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError 
     move |source| StoreError::Sql { what, source }
 }
 
-#[derive(Default)]
-pub(crate) struct Counters {
-    pub ingested: AtomicU64,
-    pub rejected: AtomicU64,
-    pub compactions: AtomicU64,
-    pub chunks_written: AtomicU64,
-    pub chunks_deleted: AtomicU64,
-    pub corrupt_chunks: AtomicU64,
-    pub append_wait: hist::Hist,
-    /// Appends with events wait for the main database's writer.
-    pub event_wait: hist::Hist,
-    /// Every maintenance transaction, and the same split by [`chunks::Hold`] kind.
-    pub maint_tx: hist::Hist,
-    pub maint_by_kind: [hist::Hist; chunks::Hold::COUNT],
-    pub wal_hold: hist::Hist,
-    pub wal_locked: AtomicU64,
-    pub wal_caught_up: AtomicU64,
-    pub peak_wal_bytes: AtomicU64,
-}
-
-pub(crate) struct Inner {
-    pub cfg: StoreConfig,
-    pub writer: tokio::sync::Mutex<Option<SqliteConnection>>,
-    pub readers: SqlitePool,
-    pub registry: RwLock<Registry>,
-    pub head: RwLock<Head>,
-    pub latest: RwLock<Vec<Option<(Timestamp, f64)>>>,
-    pub counters: Counters,
-    /// Serialises maintenance runs (background task, compact_now, run_retention_now).
-    pub maintenance: tokio::sync::Mutex<()>,
-    /// Second read-write connection used only for PASSIVE WAL checkpoints.
-    pub checkpointer: tokio::sync::Mutex<Option<SqliteConnection>>,
-    /// Database page size (WAL frames are one page each).
-    pub page_size: u64,
-    /// The head log (see `lanes`), and the id of its next row.
-    pub lanes: lanes::Lanes,
-    pub next_log_id: AtomicI64,
-    /// A descriptor of the database file kept open for fdatasync before WAL-resetting
-    /// checkpoints. Closed only after every connection is (see `Drop`).
-    pub db_file: std::sync::Mutex<Option<Arc<std::fs::File>>>,
-    pub shutdown: tokio::sync::watch::Sender<bool>,
-    pub task: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        // Not closed through `close`: SQLite connections may still be open on their worker
-        // threads, and closing any descriptor of the file would release their POSIX locks.
-        if let Some(f) = self
-            .db_file
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
-            std::mem::forget(f);
-        }
-    }
-}
-
 /// Cheap to clone (an `Arc` inside); `Send + Sync`.
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<Inner>,
 }
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
-
 impl Store {
     /// Creates or opens the database, runs migrations, checks integrity, replays what was committed
     /// but not yet compacted, and starts background maintenance (compaction, rollups, retention).
     pub async fn open(cfg: StoreConfig) -> Result<Store, StoreError> {
-        if cfg.block_ms <= 0 || DAY % cfg.block_ms != 0 {
-            return Err(StoreError::InvalidQuery(format!(
-                "block_ms {} must be positive and divide a day",
-                cfg.block_ms
-            )));
-        }
-        if let Some(dir) = cfg.path.parent()
-            && !dir.as_os_str().is_empty()
-        {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let open_err = |source| StoreError::Open {
-            path: cfg.path.clone(),
-            source,
+        let store = Store {
+            inner: Inner::open(cfg).await?,
         };
-        let opts = SqliteConnectOptions::new()
-            .filename(&cfg.path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(false)
-            // New databases only: 16 KiB pages waste less space around chunk BLOBs of ~0.5–1 KB.
-            .page_size(16384)
-            .pragma("cache_size", "-65536")
-            .pragma("temp_store", "memory")
-            // The WAL restarts near wal_restart_bytes; its file is kept (reused) up to twice that
-            // and cut back only after a WAL grew further (a restart kept from happening).
-            .pragma(
-                "journal_size_limit",
-                (cfg.wal_restart_bytes.saturating_mul(2)).to_string(),
-            );
-        // Checkpoints run on their own connection (see compact::checkpoint), never inside a commit.
-        let mut writer =
-            SqliteConnection::connect_with(&opts.clone().pragma("wal_autocheckpoint", "0"))
-                .await
-                .map_err(open_err)?;
-        MIGRATOR
-            .run(&mut writer)
-            .await
-            .map_err(|source| StoreError::Migrate {
-                path: cfg.path.clone(),
-                source,
-            })?;
-        let check = match cfg.integrity_check {
-            IntegrityCheck::Off => None,
-            IntegrityCheck::Quick => Some("PRAGMA quick_check"),
-            IntegrityCheck::Full => Some("PRAGMA integrity_check"),
-        };
-        if let Some(check) = check {
-            let rows: Vec<String> = sqlx::query_scalar(check)
-                .fetch_all(&mut writer)
-                .await
-                .map_err(sql("checking integrity"))?;
-            if rows.len() != 1 || rows[0] != "ok" {
-                return Err(StoreError::Integrity {
-                    path: cfg.path.clone(),
-                    detail: rows.join("; "),
-                });
-            }
-        }
-        let checkpoint_sync = if cfg.checkpoint_fsync {
-            SqliteSynchronous::Normal
-        } else {
-            SqliteSynchronous::Off
-        };
-        let checkpointer =
-            SqliteConnection::connect_with(&opts.clone().synchronous(checkpoint_sync))
-                .await
-                .map_err(open_err)?;
-        let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
-            .fetch_one(&mut writer)
-            .await
-            .map_err(sql("reading the page size"))?;
-        let db_file = std::fs::File::open(&cfg.path).map_err(|e| {
-            StoreError::Internal(format!("opening {} for syncing: {e}", cfg.path.display()))
-        })?;
-        let mut lane_list = Vec::with_capacity(lanes::LANES);
-        for i in 0..lanes::LANES {
-            lane_list.push(lanes::open_lane(&cfg.path, i, &opts).await?);
-        }
-        let lane_array: [lanes::Lane; lanes::LANES] = lane_list
-            .try_into()
-            .map_err(|_| StoreError::Internal("head-log lanes".to_string()))?;
-        let readers = SqlitePoolOptions::new()
-            .max_connections(cfg.read_connections.max(1))
-            .connect_with(opts.clone().read_only(true))
-            .await
-            .map_err(open_err)?;
-
-        // Registry.
-        let mut registry = Registry::default();
-        let rows = sqlx::query("SELECT id, metric, labels, kind FROM series ORDER BY id")
-            .fetch_all(&mut writer)
-            .await
-            .map_err(sql("loading the series registry"))?;
-        for row in rows {
-            let id: i64 = row.get(0);
-            let metric: String = row.get(1);
-            let labels_text: String = row.get(2);
-            let kind: i64 = row.get(3);
-            let labels =
-                Labels::parse_canonical(&labels_text).map_err(|e| StoreError::Corrupt {
-                    what: format!("labels of series {id}"),
-                    source: CodecError(e),
-                })?;
-            registry.insert(SeriesInfo {
-                id: id as SeriesId,
-                key: SeriesKey::new(metric, labels),
-                kind: MetricKind::from_code(kind),
-            });
-        }
-        let id_bound = registry.id_bound();
-
-        let mut head = Head::new(cfg.block_ms);
-        head.compacted_last.resize(id_bound, None);
-        let inner = Arc::new(Inner {
-            readers,
-            registry: RwLock::new(registry),
-            head: RwLock::new(head),
-            latest: RwLock::new(vec![None; id_bound]),
-            counters: Counters::default(),
-            writer: tokio::sync::Mutex::new(None),
-            maintenance: tokio::sync::Mutex::new(()),
-            checkpointer: tokio::sync::Mutex::new(Some(checkpointer)),
-            page_size: page_size.max(512) as u64,
-            lanes: lanes::Lanes {
-                lanes: lane_array,
-                active: AtomicUsize::new(0),
-                maintenance: tokio::sync::Mutex::new(()),
-                switches: AtomicU64::new(0),
-            },
-            next_log_id: AtomicI64::new(1),
-            db_file: std::sync::Mutex::new(Some(Arc::new(db_file))),
-            shutdown: tokio::sync::watch::channel(false).0,
-            task: std::sync::Mutex::new(Vec::new()),
-            cfg,
-        });
-        let store = Store { inner };
-        store.recover(&mut writer).await?;
-        *store.inner.writer.lock().await = Some(writer);
-        store.init_lanes().await?;
-        if store.inner.cfg.background {
+        if store.inner.cfg().background {
             store.start_maintenance();
         }
         Ok(store)
-    }
-
-    /// Loads engine state and replays the head log.
-    async fn recover(&self, conn: &mut SqliteConnection) -> Result<(), StoreError> {
-        let inner = &self.inner;
-        let id_bound = rd(&inner.registry).id_bound();
-        // Engine watermarks.
-        let watermark = chunks::get_meta(conn, "watermark").await?;
-        let merged_to = chunks::get_meta(conn, "merged_to").await?;
-        let merged28_to = chunks::get_meta(conn, "merged28_to").await?;
-        let mut retained = [i64::MIN; 5];
-        for (i, key) in compact::RETAINED_KEYS.iter().enumerate() {
-            if let Some(v) = chunks::get_meta(conn, key).await? {
-                retained[i] = v;
-            }
-        }
-        // Newest compacted sample per series, as of the last completed compaction.
-        let mut compacted_last: Vec<Option<(Timestamp, f64)>> = vec![None; id_bound];
-        if let Some(w) = watermark {
-            let rows = sqlx::query(
-                "SELECT part, data FROM series_state WHERE block_start = \
-                 (SELECT max(block_start) FROM series_state WHERE block_start < ?)",
-            )
-            .bind(w)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(sql("reading series state"))?;
-            for row in rows {
-                let part: i64 = row.get(0);
-                let data: Vec<u8> = row.get(1);
-                chunks::decode_state(
-                    &data,
-                    part as usize * chunks::STATE_PART,
-                    &mut compacted_last,
-                )
-                .map_err(|source| StoreError::Corrupt {
-                    what: format!("series state part {part}"),
-                    source,
-                })?;
-            }
-        }
-        {
-            let mut h = wr(&inner.head);
-            if let Some(w) = watermark {
-                h.watermark = w;
-                h.floor = w;
-            }
-            h.merged_to = merged_to.unwrap_or(i64::MIN);
-            h.merged28_to = merged28_to.unwrap_or(i64::MIN);
-            h.retained_from = retained;
-            h.compacted_last = compacted_last;
-        }
-        // The head log: the lanes, plus the main database's own table written by versions before
-        // the lanes; ids are store-wide and give the commit order.
-        let mut rows: Vec<(i64, Vec<u8>)> = sqlx::query_as("SELECT id, data FROM head_log")
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(sql("reading the head log"))?;
-        rows.extend(lanes::read_all(inner).await?);
-        rows.sort_unstable_by_key(|r| r.0);
-        let next_id = rows.last().map(|r| r.0 + 1).unwrap_or(1);
-        inner.next_log_id.store(next_id, Ordering::Relaxed);
-        let watermark = rd(&inner.head).watermark;
-        let mut replayed = 0usize;
-        for (id, data) in rows {
-            let samples = codec::decode_log(&data).map_err(|source| StoreError::Corrupt {
-                what: format!("head log entry {id}"),
-                source,
-            })?;
-            let keep: Vec<_> = samples
-                .into_iter()
-                .filter(|s| s.1 >= watermark && (s.0 as usize) < id_bound && s.0 > 0)
-                .collect();
-            replayed += keep.len();
-            head::apply(&inner.head, &inner.latest, &keep, id_bound);
-        }
-        tracing::info!(path = %inner.cfg.path.display(), replayed, "Store opened.");
-        Ok(())
-    }
-
-    /// Cleans, checkpoints and restarts both head-log lanes, then makes lane 0 the active one.
-    async fn init_lanes(&self) -> Result<(), StoreError> {
-        let l = &self.inner.lanes;
-        let _m = l.maintenance.lock().await;
-        for i in 0..lanes::LANES {
-            if !lanes::prepare(&self.inner, i).await? {
-                tracing::warn!(
-                    lane = i,
-                    "A head-log lane could not be checkpointed at open."
-                );
-            }
-        }
-        l.active.store(0, Ordering::Release);
-        l.lanes[0].ready.store(false, Ordering::Release);
-        l.lanes[0].bytes.store(0, Ordering::Relaxed);
-        Ok(())
     }
 
     /// Ids for keys, creating (and persisting) new series. The kind given for a new series is kept.
@@ -739,71 +449,7 @@ impl Store {
         &self,
         keys: &[(SeriesKey, MetricKind)],
     ) -> Result<Vec<SeriesId>, StoreError> {
-        let mut out = Vec::with_capacity(keys.len());
-        let mut missing = false;
-        {
-            let reg = rd(&self.inner.registry);
-            for (k, _) in keys {
-                let id = reg.get(k).unwrap_or(0);
-                missing |= id == 0;
-                out.push(id);
-            }
-        }
-        if !missing {
-            return Ok(out);
-        }
-        let mut guard = self.inner.writer.lock().await;
-        let conn = guard.as_mut().ok_or(StoreError::Closed)?;
-        // Re-check under the writer lock: another task may have registered some meanwhile.
-        let mut new: Vec<SeriesInfo> = Vec::new();
-        {
-            let reg = rd(&self.inner.registry);
-            let mut pending: std::collections::HashMap<&SeriesKey, SeriesId> =
-                std::collections::HashMap::new();
-            let mut next = reg.next_id();
-            for (i, (k, kind)) in keys.iter().enumerate() {
-                if out[i] != 0 {
-                    continue;
-                }
-                if let Some(id) = reg.get(k).or_else(|| pending.get(k).copied()) {
-                    out[i] = id;
-                    continue;
-                }
-                pending.insert(k, next);
-                new.push(SeriesInfo {
-                    id: next,
-                    key: k.clone(),
-                    kind: *kind,
-                });
-                out[i] = next;
-                next += 1;
-            }
-        }
-        if new.is_empty() {
-            return Ok(out);
-        }
-        let mut tx = conn.begin().await.map_err(sql("registering series"))?;
-        for part in new.chunks(8000) {
-            let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                "INSERT INTO series (id, metric, labels, kind) ",
-            );
-            qb.push_values(part, |mut b, s| {
-                b.push_bind(i64::from(s.id))
-                    .push_bind(s.key.metric.clone())
-                    .push_bind(s.key.labels.canonical())
-                    .push_bind(s.kind.code());
-            });
-            qb.build()
-                .execute(&mut *tx)
-                .await
-                .map_err(sql("registering series"))?;
-        }
-        tx.commit().await.map_err(sql("registering series"))?;
-        let mut reg = wr(&self.inner.registry);
-        for s in new {
-            reg.insert(s);
-        }
-        Ok(out)
+        self.inner.resolve(keys).await
     }
 
     /// Appends samples and events; returns after they are committed (they survive kill -9).
@@ -817,89 +463,17 @@ impl Store {
         samples: &[(SeriesId, Timestamp, f64)],
         events: &[Event],
     ) -> Result<AppendReport, StoreError> {
-        let inner = &self.inner;
-        if *inner.shutdown.borrow() {
+        if self.inner.is_closing() {
             return Err(StoreError::Closed);
         }
         let mut report = AppendReport::default();
         if !samples.is_empty() {
-            // Samples go to the active head-log lane, never waiting for the main database's
-            // writer (compaction, merges, retention, its WAL checkpoints).
-            let waited = Instant::now();
-            let (lane, mut guard) = lanes::lock_active(inner).await;
-            inner.counters.append_wait.record(waited.elapsed());
-            let conn = guard.as_mut().ok_or(StoreError::Closed)?;
-            let id_bound = rd(&inner.registry).id_bound();
-            let floor = rd(&inner.head).floor;
-            let future = crate::model::now_ms().saturating_add(inner.cfg.max_future_ms);
-            let accepted: Vec<(SeriesId, Timestamp, f64)> = samples
-                .iter()
-                .copied()
-                .filter(|&(id, ts, _)| {
-                    id > 0 && (id as usize) < id_bound && ts >= floor && ts <= future
-                })
-                .collect();
-            report = AppendReport {
-                accepted: accepted.len(),
-                rejected: samples.len() - accepted.len(),
-            };
-            if !accepted.is_empty() {
-                let max_ts = accepted.iter().map(|s| s.1).max().unwrap_or(i64::MIN);
-                let blob = codec::encode_log(&accepted);
-                // WAL bytes this commit adds: whole pages (the BLOB's, a table and an index page).
-                let page = inner.page_size;
-                let bytes = ((blob.len() as u64).div_ceil(page) + 2) * page;
-                // Ids are taken under the lane lock, in the order the head sees the samples.
-                let id = inner.next_log_id.fetch_add(1, Ordering::Relaxed);
-                sqlx::query("INSERT INTO head_log (id, max_ts, n, data) VALUES (?, ?, ?, ?)")
-                    .bind(id)
-                    .bind(max_ts)
-                    .bind(accepted.len() as i64)
-                    .bind(blob)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(sql("writing the head log"))?;
-                inner.lanes.lanes[lane]
-                    .bytes
-                    .fetch_add(bytes, Ordering::Relaxed);
-                head::apply(&inner.head, &inner.latest, &accepted, id_bound);
-            }
-            drop(guard);
-            inner
-                .counters
-                .ingested
-                .fetch_add(report.accepted as u64, Ordering::Relaxed);
-            inner
-                .counters
-                .rejected
-                .fetch_add(report.rejected as u64, Ordering::Relaxed);
+            report = self.inner.append_samples(samples).await?;
         }
         if !events.is_empty() {
             // After the samples: a retry after a failure here repeats the samples harmlessly
             // (last write wins) and writes the events once.
-            let waited = Instant::now();
-            let mut guard = inner.writer.lock().await;
-            inner.counters.event_wait.record(waited.elapsed());
-            let conn = guard.as_mut().ok_or(StoreError::Closed)?;
-            let mut tx = conn.begin().await.map_err(sql("writing events"))?;
-            for part in events.chunks(4000) {
-                let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                    "INSERT INTO events (ts, kind, severity, cluster, subject, message) ",
-                );
-                qb.push_values(part, |mut b, e| {
-                    b.push_bind(e.ts)
-                        .push_bind(e.kind.clone())
-                        .push_bind(e.severity.as_str())
-                        .push_bind(e.cluster.clone())
-                        .push_bind(e.subject.clone())
-                        .push_bind(e.message.clone());
-                });
-                qb.build()
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(sql("writing events"))?;
-            }
-            tx.commit().await.map_err(sql("committing events"))?;
+            events::write(&self.inner, events).await?;
         }
         Ok(report)
     }
@@ -923,21 +497,21 @@ impl Store {
 
     /// Series whose metric equals `metric` (if given) and that satisfy all matchers; sorted by key.
     pub fn select(&self, metric: Option<&str>, matchers: &[Matcher]) -> Vec<SeriesInfo> {
-        rd(&self.inner.registry).select(metric, matchers)
+        self.inner.registry().select(metric, matchers)
     }
 
     pub fn series_info(&self, id: SeriesId) -> Option<SeriesInfo> {
-        rd(&self.inner.registry).info(id).cloned()
+        self.inner.registry().info(id).cloned()
     }
 
     /// Sorted, includes `__name__`.
     pub fn label_names(&self) -> Vec<String> {
-        rd(&self.inner.registry).label_names()
+        self.inner.registry().label_names()
     }
 
     /// Sorted; `__name__` gives metric names.
     pub fn label_values(&self, name: &str) -> Vec<String> {
-        rd(&self.inner.registry).label_values(name)
+        self.inner.registry().label_values(name)
     }
 
     /// Chart query: picks the tier and a step so that each series gets at most `max_points` buckets.
@@ -958,7 +532,8 @@ impl Store {
         let slots = (max_points - 1).max(1);
         let span = end - start + 1;
         let want = ((span + slots - 1) / slots).max(1);
-        let (tier, step) = query::choose_for_points(&rd(&self.inner.head), start, want);
+        let (tier, step) =
+            query::choose_for_points(&self.inner.head().retained_from(), start, want);
         query::run(&self.inner, ids, start, end, step, tier).await
     }
 
@@ -985,30 +560,33 @@ impl Store {
         }
         let tier = match tier {
             Some(t) => t,
-            None => query::choose_for_step(&rd(&self.inner.head), start, step_ms),
+            None => query::choose_for_step(&self.inner.head().retained_from(), start, step_ms),
         };
         query::run(&self.inner, ids, start, end, step_ms, tier).await
     }
 
     /// Data of `tier` older than this was dropped by retention (`i64::MIN` while none was).
     pub fn retained_from(&self, tier: Tier) -> Timestamp {
-        rd(&self.inner.head).retained_from(tier)
+        self.inner.head().retained_from()[tier as usize]
+    }
+
+    /// Raw samples with `start <= ts <= end`, one vector per requested id (empty for an unknown
+    /// id), read straight from the head and the raw chunks; fails with
+    /// [`StoreError::TooManySamples`] once more than `max_samples` samples (all series together)
+    /// are in range. Large reads decode on the blocking pool. See [`SeriesReader::raw_samples`].
+    pub async fn raw_samples(
+        &self,
+        ids: &[SeriesId],
+        start: Timestamp,
+        end: Timestamp,
+        max_samples: usize,
+    ) -> Result<Vec<Vec<(Timestamp, f64)>>, StoreError> {
+        query::raw_samples(&self.inner, ids, start, end, max_samples).await
     }
 
     /// Newest sample of each series (None if it has none in memory), without decoding history.
     pub fn latest(&self, ids: &[SeriesId]) -> Vec<Option<(Timestamp, f64)>> {
-        let l = rd(&self.inner.latest);
-        let h = rd(&self.inner.head);
-        ids.iter()
-            .map(|&id| {
-                let a = l.get(id as usize).copied().flatten();
-                let b = h.compacted_last(id);
-                match (a, b) {
-                    (Some(a), Some(b)) => Some(if b.0 > a.0 { b } else { a }),
-                    (a, b) => a.or(b),
-                }
-            })
-            .collect()
+        self.inner.head().latest(ids)
     }
 
     /// Newest sample at or before `at` (for Prometheus instant queries at a past time), within `lookback_ms`.
@@ -1021,161 +599,15 @@ impl Store {
         query::value_at(&self.inner, ids, at, lookback_ms).await
     }
 
-    /// Newest first.
-    pub async fn events(&self, q: &EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
-        let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-            "SELECT id, ts, kind, severity, cluster, subject, message FROM events WHERE ts >= ",
-        );
-        qb.push_bind(q.start).push(" AND ts <= ").push_bind(q.end);
-        if let Some(c) = &q.cluster {
-            qb.push(" AND cluster = ").push_bind(c.clone());
-        }
-        if let Some(s) = &q.subject {
-            qb.push(" AND subject = ").push_bind(s.clone());
-        }
-        if !q.kinds.is_empty() {
-            qb.push(" AND kind IN (");
-            let mut sep = qb.separated(", ");
-            for k in &q.kinds {
-                sep.push_bind(k.clone());
-            }
-            qb.push(")");
-        }
-        let limit = if q.limit == 0 {
-            i64::MAX
-        } else {
-            q.limit as i64
-        };
-        qb.push(" ORDER BY ts DESC, id DESC LIMIT ")
-            .push_bind(limit);
-        let rows = qb
-            .build()
-            .persistent(false)
-            .fetch_all(&self.inner.readers)
-            .await
-            .map_err(sql("reading events"))?;
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                let severity: String = r.get(3);
-                StoredEvent {
-                    id: r.get(0),
-                    event: Event {
-                        ts: r.get(1),
-                        kind: r.get(2),
-                        severity: Severity::parse(&severity).unwrap_or_default(),
-                        cluster: r.get(4),
-                        subject: r.get(5),
-                        message: r.get(6),
-                    },
-                }
-            })
-            .collect())
-    }
-
-    /// Latest text snapshot per (cluster, subject, name), e.g. a ZooKeeper server's `conf`. An
-    /// older snapshot than the stored one is ignored.
-    pub async fn put_document(
-        &self,
-        cluster: &str,
-        subject: &str,
-        name: &str,
-        ts: Timestamp,
-        body: &str,
-    ) -> Result<(), StoreError> {
-        let mut guard = self.inner.writer.lock().await;
-        let conn = guard.as_mut().ok_or(StoreError::Closed)?;
-        sqlx::query(
-            "INSERT INTO documents (cluster, subject, name, ts, body) VALUES (?, ?, ?, ?, ?) \
-             ON CONFLICT (cluster, subject, name) DO UPDATE SET ts = excluded.ts, body = excluded.body \
-             WHERE excluded.ts >= documents.ts",
-        )
-        .bind(cluster.to_string())
-        .bind(subject.to_string())
-        .bind(name.to_string())
-        .bind(ts)
-        .bind(body.to_string())
-        .execute(conn)
-        .await
-        .map_err(sql("writing a document"))?;
-        Ok(())
-    }
-
-    /// (name, ts, body), sorted by name.
-    pub async fn documents(
-        &self,
-        cluster: &str,
-        subject: &str,
-    ) -> Result<Vec<(String, Timestamp, String)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT name, ts, body FROM documents WHERE cluster = ? AND subject = ? ORDER BY name",
-        )
-        .bind(cluster.to_string())
-        .bind(subject.to_string())
-        .fetch_all(&self.inner.readers)
-        .await
-        .map_err(sql("reading documents"))?;
-        Ok(rows
-            .into_iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2)))
-            .collect())
-    }
-
     pub async fn stats(&self) -> StoreStats {
-        let inner = &self.inner;
-        let c = &inner.counters;
-        let (head_samples, head_blocks, watermark, merged_to) = {
-            let h = rd(&inner.head);
-            (h.samples, h.blocks.len(), h.watermark, h.merged_to)
-        };
-        let bytes_on_disk = lanes::store_files(&inner.cfg.path)
-            .iter()
-            .filter_map(|p| std::fs::metadata(p).ok())
-            .map(|m| m.len())
-            .sum();
-        StoreStats {
-            series: rd(&inner.registry).len(),
-            samples_ingested_total: c.ingested.load(Ordering::Relaxed),
-            samples_rejected_total: c.rejected.load(Ordering::Relaxed),
-            bytes_on_disk,
-            head_samples,
-            head_blocks,
-            compacted_until: (watermark != i64::MIN).then_some(watermark),
-            merged_until: (merged_to != i64::MIN).then_some(merged_to),
-            compactions_total: c.compactions.load(Ordering::Relaxed),
-            chunks_written_total: c.chunks_written.load(Ordering::Relaxed),
-            chunks_deleted_total: c.chunks_deleted.load(Ordering::Relaxed),
-            max_append_wait_ms: c.append_wait.max_ms(),
-            max_maintenance_tx_ms: c.maint_tx.max_ms(),
-            max_wal_checkpoint_ms: c.wal_hold.max_ms(),
-            corrupt_chunks_total: c.corrupt_chunks.load(Ordering::Relaxed),
-            append_wait: c.append_wait.summary(),
-            event_append_wait: c.event_wait.summary(),
-            head_log_lane_switches_total: inner.lanes.switches.load(Ordering::Relaxed),
-            maintenance_tx: c.maint_tx.summary(),
-            maintenance_tx_by_kind: chunks::Hold::ALL
-                .iter()
-                .filter(|k| **k != chunks::Hold::WalCheckpoint)
-                .map(|k| {
-                    (
-                        k.as_str().to_string(),
-                        c.maint_by_kind[*k as usize].summary(),
-                    )
-                })
-                .filter(|(_, s)| s.count > 0)
-                .collect(),
-            wal_checkpoint_hold: c.wal_hold.summary(),
-            wal_locked_checkpoints_total: c.wal_locked.load(Ordering::Relaxed),
-            wal_locked_checkpoints_caught_up: c.wal_caught_up.load(Ordering::Relaxed),
-            peak_wal_bytes: c.peak_wal_bytes.load(Ordering::Relaxed),
-        }
+        self.inner.stats().await
     }
 
     fn start_maintenance(&self) {
         let weak = Arc::downgrade(&self.inner);
-        let mut stop = self.inner.shutdown.subscribe();
-        let interval = self.inner.cfg.maintenance_interval;
-        let retention_every = self.inner.cfg.retention_interval;
+        let mut stop = self.inner.shutdown_signal();
+        let interval = self.inner.cfg().maintenance_interval;
+        let retention_every = self.inner.cfg().retention_interval;
         let handle = tokio::spawn(async move {
             let mut last_retention = Instant::now();
             loop {
@@ -1199,8 +631,8 @@ impl Store {
             }
         });
         let weak = Arc::downgrade(&self.inner);
-        let mut stop = self.inner.shutdown.subscribe();
-        let every = self.inner.cfg.checkpoint_interval;
+        let mut stop = self.inner.shutdown_signal();
+        let every = self.inner.cfg().checkpoint_interval;
         let checkpoints = tokio::spawn(async move {
             loop {
                 tokio::select! {
@@ -1211,14 +643,13 @@ impl Store {
                 if let Err(e) = compact::checkpoint(&inner).await {
                     tracing::warn!(error = %e, "WAL checkpoint failed; will retry.");
                 }
-                if let Err(e) = lanes::maintain(&inner).await {
+                if let Err(e) = inner.lanes().maintenance().await.maintain(&inner).await {
                     tracing::warn!(error = %e, "Head-log lane maintenance failed; will retry.");
                 }
             }
         });
-        let mut tasks = self.inner.task.lock().unwrap_or_else(|e| e.into_inner());
-        tasks.push(handle);
-        tasks.push(checkpoints);
+        self.inner.add_task(handle);
+        self.inner.add_task(checkpoints);
     }
 
     /// Seals and compacts every head block that ends at or before the newest sample (ignoring the
@@ -1235,50 +666,11 @@ impl Store {
     /// Resets the peak and distribution figures of [`StoreStats`] (append waits, maintenance
     /// transactions, WAL checkpoint holds, peak WAL), so that a benchmark can measure one phase.
     pub fn reset_peaks(&self) {
-        let c = &self.inner.counters;
-        c.append_wait.reset();
-        c.event_wait.reset();
-        c.maint_tx.reset();
-        for h in &c.maint_by_kind {
-            h.reset();
-        }
-        c.wal_hold.reset();
-        c.wal_locked.store(0, Ordering::Relaxed);
-        c.wal_caught_up.store(0, Ordering::Relaxed);
-        c.peak_wal_bytes.store(0, Ordering::Relaxed);
+        self.inner.counters().reset_peaks();
     }
 
     /// Flushes, stops background tasks, checkpoints the WAL. Later calls fail with `Closed`.
     pub async fn close(&self) -> Result<(), StoreError> {
-        self.inner.shutdown.send_replace(true);
-        let tasks: Vec<_> =
-            std::mem::take(&mut *self.inner.task.lock().unwrap_or_else(|e| e.into_inner()));
-        for task in tasks {
-            let _ = task.await;
-        }
-        let _maint = self.inner.maintenance.lock().await;
-        lanes::close(&self.inner).await?;
-        if let Some(c) = self.inner.checkpointer.lock().await.take() {
-            let _ = c.close().await;
-        }
-        let mut guard = self.inner.writer.lock().await;
-        let Some(mut conn) = guard.take() else {
-            return Ok(());
-        };
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&mut conn)
-            .await
-            .map_err(sql("checkpointing the WAL"))?;
-        conn.close().await.map_err(sql("closing the writer"))?;
-        self.inner.readers.close().await;
-        // Every connection is closed: closing the descriptor can no longer drop their locks.
-        drop(
-            self.inner
-                .db_file
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take(),
-        );
-        Ok(())
+        self.inner.close().await
     }
 }

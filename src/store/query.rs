@@ -10,9 +10,10 @@ use crate::model::MetricKind;
 use super::chunks::{self, FetchedChunk};
 use super::codec;
 use super::compact::max_span;
-use super::head::{Head, SeriesSnap, rd};
+use super::engine::Inner;
+use super::head::HeadView;
 use super::rollup::{Bucketer, counter_increase};
-use super::{Inner, SeriesId, SeriesInfo, SeriesRange, StoreError, Tier};
+use super::{SeriesId, SeriesInfo, SeriesRange, StoreError, Tier};
 
 /// Fetched chunks of one source grouped by series: (span start, data) in start order.
 type ChunksBySeries = HashMap<SeriesId, Vec<(Timestamp, Vec<u8>)>>;
@@ -24,14 +25,17 @@ fn round_up(v: i64, m: i64) -> i64 {
     ((v + m - 1) / m) * m
 }
 
-fn covers(head: &Head, tier: Tier, start: Timestamp) -> bool {
-    head.retained_from(tier) <= start
+/// Per tier (indexed by `Tier as usize`): data older than this was dropped by retention.
+type Retained = [Timestamp; 5];
+
+fn covers(head: &Retained, tier: Tier, start: Timestamp) -> bool {
+    head[tier as usize] <= start
 }
 
 /// For a chart: the coarsest tier whose resolution is at most the wanted step (fewest rows read,
 /// still exact), provided retention has kept it at `start`; the step rounded up to a multiple of
 /// the tier's resolution so that tier buckets nest in output buckets.
-pub(crate) fn choose_for_points(head: &Head, start: Timestamp, want: i64) -> (Tier, i64) {
+pub(crate) fn choose_for_points(head: &Retained, start: Timestamp, want: i64) -> (Tier, i64) {
     for t in COARSE_FIRST {
         let res = t.resolution_ms().unwrap_or(1);
         if res <= want && covers(head, t, start) {
@@ -52,7 +56,7 @@ pub(crate) fn choose_for_points(head: &Head, start: Timestamp, want: i64) -> (Ti
 
 /// For an explicit step: the coarsest tier whose resolution divides the step and that still holds
 /// data at `start`; raw when none does; else the finest tier that still has data at `start`.
-pub(crate) fn choose_for_step(head: &Head, start: Timestamp, step: i64) -> Tier {
+pub(crate) fn choose_for_step(head: &Retained, start: Timestamp, step: i64) -> Tier {
     for t in COARSE_FIRST {
         let res = t.resolution_ms().unwrap_or(1);
         if step % res == 0 && covers(head, t, start) {
@@ -68,38 +72,12 @@ pub(crate) fn choose_for_step(head: &Head, start: Timestamp, step: i64) -> Tier 
         .unwrap_or(Tier::D1)
 }
 
-/// The head part of a query, taken under one read lock so that it is consistent with the
-/// watermark it was taken at.
-pub(crate) struct HeadView {
-    pub watermark: Timestamp,
-    pub merged_to: Timestamp,
-    pub series: Vec<(SeriesInfo, SeriesSnap)>,
-}
-
 fn head_view(inner: &Inner, ids: &[SeriesId], lo: Timestamp, hi: Timestamp) -> HeadView {
-    let infos: Vec<Option<SeriesInfo>> = {
-        let reg = rd(&inner.registry);
-        ids.iter().map(|&id| reg.info(id).cloned()).collect()
+    let infos: Vec<SeriesInfo> = {
+        let reg = inner.registry();
+        ids.iter().filter_map(|&id| reg.info(id).cloned()).collect()
     };
-    let h = rd(&inner.head);
-    let head_lo = lo.max(h.watermark);
-    let series = infos
-        .into_iter()
-        .flatten()
-        .map(|info| {
-            let snap = if head_lo < hi {
-                h.snapshot_series(info.id, head_lo, hi)
-            } else {
-                SeriesSnap::default()
-            };
-            (info, snap)
-        })
-        .collect();
-    HeadView {
-        watermark: h.watermark,
-        merged_to: h.merged_to,
-        series,
-    }
+    inner.head().view(infos, lo, hi)
 }
 
 pub(crate) async fn run(
@@ -117,7 +95,7 @@ pub(crate) async fn run(
         .saturating_add(step);
     let view = head_view(inner, ids, lo, hi);
     let known: Vec<SeriesId> = view.series.iter().map(|s| s.0.id).collect();
-    let block_ms = inner.cfg.block_ms;
+    let block_ms = inner.cfg().block_ms;
     let w = view.watermark;
 
     // Chunk sources, oldest first: (tier of the chunks, fetched rows).
@@ -128,7 +106,7 @@ pub(crate) async fn run(
             Tier::Raw | Tier::M1 => {
                 let lookback = max_span(tier, block_ms);
                 let rows = chunks::fetch(
-                    &inner.readers,
+                    inner.readers(),
                     tier,
                     &known,
                     lo.saturating_sub(lookback - 1),
@@ -144,7 +122,7 @@ pub(crate) async fn run(
                 if m > lo {
                     let lookback = max_span(tier, block_ms);
                     let rows = chunks::fetch(
-                        &inner.readers,
+                        inner.readers(),
                         tier,
                         &known,
                         lo.saturating_sub(lookback - 1),
@@ -155,7 +133,7 @@ pub(crate) async fn run(
                     sources.push((tier, rows));
                 }
                 let from = m.max(lo.saturating_sub(block_ms - 1));
-                let rows = chunks::fetch(&inner.readers, Tier::M1, &known, from, upto, lo).await?;
+                let rows = chunks::fetch(inner.readers(), Tier::M1, &known, from, upto, lo).await?;
                 sources.push((Tier::M1, rows));
             }
         }
@@ -229,34 +207,21 @@ pub(crate) async fn value_at(
 ) -> Result<Vec<Option<(Timestamp, f64)>>, StoreError> {
     let lo = at.saturating_sub(lookback_ms.max(0));
     let mut need_chunks: Vec<SeriesId> = Vec::new();
-    let mut out: Vec<Option<(Timestamp, f64)>> = {
-        let h = rd(&inner.head);
-        ids.iter()
-            .map(|&id| {
-                let found = h.value_at(id, at, lo);
-                if found.is_some() {
-                    return found;
-                }
-                match h.compacted_last(id) {
-                    Some(p) if p.0 <= at => (p.0 >= lo).then_some(p),
-                    Some(_) => {
-                        // The newest compacted sample is after `at`: look in the raw chunks.
-                        need_chunks.push(id);
-                        None
-                    }
-                    None => None,
-                }
-            })
-            .collect()
-    };
+    let mut out: Vec<Option<(Timestamp, f64)>> = Vec::with_capacity(ids.len());
+    for (&id, (found, in_chunks)) in ids.iter().zip(inner.head().value_at(ids, at, lo)) {
+        if in_chunks {
+            need_chunks.push(id);
+        }
+        out.push(found);
+    }
     if need_chunks.is_empty() {
         return Ok(out);
     }
     need_chunks.sort_unstable();
     need_chunks.dedup();
-    let block_ms = inner.cfg.block_ms;
+    let block_ms = inner.cfg().block_ms;
     let rows = chunks::fetch(
-        &inner.readers,
+        inner.readers(),
         Tier::Raw,
         &need_chunks,
         lo.saturating_sub(block_ms - 1),
@@ -281,6 +246,145 @@ pub(crate) async fn value_at(
         {
             *slot = Some(*p);
         }
+    }
+    Ok(out)
+}
+
+/// Above this many bytes of chunk data, a raw read decodes on the blocking pool rather than on
+/// an async worker (decoding runs at tens of millions of samples per second, so smaller reads
+/// finish faster than a hand-off).
+const BLOCKING_DECODE_BYTES: usize = 256 * 1024;
+
+/// Why decoding raw chunk rows stopped.
+enum RawDecodeError {
+    Corrupt {
+        id: SeriesId,
+        start: Timestamp,
+        source: codec::CodecError,
+    },
+    TooMany,
+}
+
+/// Decodes raw chunk rows (ordered by series and start) into the samples in `[lo, hi)` per
+/// series, stopping as soon as more than `budget` samples are in range.
+fn decode_raw_rows(
+    rows: Vec<FetchedChunk>,
+    lo: Timestamp,
+    hi: Timestamp,
+    budget: usize,
+) -> Result<HashMap<SeriesId, Vec<(Timestamp, f64)>>, RawDecodeError> {
+    let mut out: HashMap<SeriesId, Vec<(Timestamp, f64)>> = HashMap::new();
+    let mut total = 0usize;
+    for (id, start, data) in rows {
+        let chunk = codec::decode_raw(&data).map_err(|source| RawDecodeError::Corrupt {
+            id,
+            start,
+            source,
+        })?;
+        let from = chunk.ts.partition_point(|&t| t < lo);
+        let to = chunk.ts.partition_point(|&t| t < hi);
+        if to <= from {
+            continue;
+        }
+        total += to - from;
+        if total > budget {
+            return Err(RawDecodeError::TooMany);
+        }
+        out.entry(id).or_default().extend(
+            chunk.ts[from..to]
+                .iter()
+                .copied()
+                .zip(chunk.vals[from..to].iter().copied()),
+        );
+    }
+    Ok(out)
+}
+
+/// Raw samples with `start <= ts <= end`, one vector per requested id (empty for an unknown id),
+/// straight from the raw chunks below the watermark and the head above it. Fails with
+/// `TooManySamples` once more than `max_samples` samples (all series together) are in range.
+pub(crate) async fn raw_samples(
+    inner: &std::sync::Arc<Inner>,
+    ids: &[SeriesId],
+    start: Timestamp,
+    end: Timestamp,
+    max_samples: usize,
+) -> Result<Vec<Vec<(Timestamp, f64)>>, StoreError> {
+    if end < start {
+        return Err(StoreError::InvalidQuery(format!(
+            "end {end} is before start {start}"
+        )));
+    }
+    let too_many = || StoreError::TooManySamples { limit: max_samples };
+    let (lo, hi) = (start, end.saturating_add(1));
+    let view = head_view(inner, ids, lo, hi);
+    // The head is in memory: count it before reading any chunk.
+    let in_head: usize = view.series.iter().map(|s| s.1.samples.len()).sum();
+    if in_head > max_samples {
+        return Err(too_many());
+    }
+    let mut known: Vec<SeriesId> = view.series.iter().map(|s| s.0.id).collect();
+    known.sort_unstable();
+    known.dedup();
+    let w = view.watermark;
+    let rows = if w > lo {
+        let block_ms = inner.cfg().block_ms;
+        chunks::fetch(
+            inner.readers(),
+            Tier::Raw,
+            &known,
+            lo.saturating_sub(block_ms - 1),
+            hi.min(w),
+            lo,
+        )
+        .await?
+    } else {
+        Vec::new()
+    };
+    let budget = max_samples - in_head;
+    let bytes: usize = rows.iter().map(|r| r.2.len()).sum();
+    let decoded = if bytes > BLOCKING_DECODE_BYTES {
+        tokio::task::spawn_blocking(move || decode_raw_rows(rows, lo, hi, budget))
+            .await
+            .map_err(|e| StoreError::Internal(format!("chunk decoding worker failed: {e}")))?
+    } else {
+        decode_raw_rows(rows, lo, hi, budget)
+    };
+    let mut from_chunks = decoded.map_err(|e| match e {
+        RawDecodeError::Corrupt { id, start, source } => {
+            chunks::corrupt(inner, Tier::Raw, id, start, source)
+        }
+        RawDecodeError::TooMany => too_many(),
+    })?;
+    // Head samples follow the chunk samples of a series: they are all at or above the watermark.
+    let mut seen = std::collections::HashSet::new();
+    for (info, snap) in view.series {
+        if seen.insert(info.id) {
+            from_chunks.entry(info.id).or_default().extend(snap.samples);
+        }
+    }
+    let mut total = 0usize;
+    let mut out = Vec::with_capacity(ids.len());
+    let mut remaining: HashMap<SeriesId, usize> = HashMap::new();
+    for id in ids {
+        *remaining.entry(*id).or_default() += 1;
+    }
+    for id in ids {
+        // A repeated id gets its samples again (and counts again).
+        let left = remaining.get_mut(id).map(|n| {
+            *n -= 1;
+            *n
+        });
+        let samples = if left.unwrap_or(0) > 0 {
+            from_chunks.get(id).cloned().unwrap_or_default()
+        } else {
+            from_chunks.remove(id).unwrap_or_default()
+        };
+        total += samples.len();
+        if total > max_samples {
+            return Err(too_many());
+        }
+        out.push(samples);
     }
     Ok(out)
 }

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use kafkascope::store::bench::{BenchOptions, run};
+use kafkascope::bench::store::{BenchOptions, run};
 
 fn main() -> anyhow::Result<()> {
     let mut opts = BenchOptions::default();

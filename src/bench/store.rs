@@ -31,8 +31,8 @@ use std::time::{Duration, Instant};
 
 use crate::model::{Labels, MetricKind, SeriesKey, Timestamp};
 
-use super::codec::{self, ValueCodecs};
-use super::{HoldSummary, SeriesId, Store, StoreConfig};
+use crate::store::codec::{self, ValueCodecs};
+use crate::store::{HoldSummary, SeriesId, Store, StoreConfig, store_files};
 
 const MINUTE: i64 = 60_000;
 const HOUR: i64 = 60 * MINUTE;
@@ -670,7 +670,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<BenchReport> {
     };
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("bench.db");
-    for f in super::lanes::store_files(&path) {
+    for f in store_files(&path) {
         let _ = std::fs::remove_file(f);
     }
     let result = run_in(&opts, path).await;
@@ -760,7 +760,7 @@ fn summary_of(mut v: Vec<f64>) -> HoldSummary {
     }
 }
 
-fn holds_of(stats: &super::StoreStats, append: Vec<f64>) -> WriterHolds {
+fn holds_of(stats: &crate::store::StoreStats, append: Vec<f64>) -> WriterHolds {
     WriterHolds {
         append_wait_ms: stats.append_wait,
         append_ms: summary_of(append),
@@ -1092,7 +1092,7 @@ async fn run_in(opts: &BenchOptions, path: PathBuf) -> anyhow::Result<BenchRepor
     phase("close");
     let codecs = codec_table();
     phase("codec table");
-    let db_bytes = super::lanes::store_files(&path)
+    let db_bytes = store_files(&path)
         .iter()
         .filter_map(|p| std::fs::metadata(p).ok())
         .map(|m| m.len())
@@ -1191,7 +1191,7 @@ async fn raw_footprint(
     let per_tier: BTreeMap<String, TierFootprint> = tiers
         .iter()
         .map(|&(tier, rows, n, bytes)| {
-            let name = super::Tier::ALL
+            let name = crate::store::Tier::ALL
                 .get(tier as usize)
                 .map(|t| t.as_str())
                 .unwrap_or("?");
@@ -1312,8 +1312,8 @@ async fn measure_copy(
     use anyhow::Context;
     let copy = dir.join("copy.db");
     // The database and its head-log lanes, each with its WAL (not the shared-memory files).
-    let sources = super::lanes::store_files(source);
-    let targets = super::lanes::store_files(&copy);
+    let sources = store_files(source);
+    let targets = store_files(&copy);
     for (from, to) in sources.iter().zip(&targets) {
         if from.exists() && !from.to_string_lossy().ends_with("-shm") {
             std::fs::copy(from, to).with_context(|| format!("copying {}", from.display()))?;
