@@ -5,6 +5,7 @@
 //! value (duplicate names, timeout longer than interval) run afterwards and locate their key's line
 //! in the file text themselves.
 
+use crate::store::Retention;
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -100,34 +101,37 @@ impl ServerConfig {
 #[derive(Clone, Debug, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageConfig {
-    pub retention: RetentionConfig,
+    /// How long each storage tier keeps data (the store's own type; see its `Deserialize` below).
+    pub retention: Retention,
 }
 
-/// How long each storage tier keeps data: a duration such as `8d`, or `forever`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct RetentionConfig {
-    pub raw: Keep,
-    #[serde(rename = "1m")]
-    pub m1: Keep,
-    #[serde(rename = "5m")]
-    pub m5: Keep,
-    #[serde(rename = "1h")]
-    pub h1: Keep,
-    #[serde(rename = "1d")]
-    pub d1: Keep,
-}
-
-impl Default for RetentionConfig {
-    fn default() -> Self {
-        let days = |d: u64| Keep(Some(Duration::from_secs(d * 86_400)));
-        Self {
-            raw: days(8),
-            m1: days(35),
-            m5: days(90),
-            h1: days(400),
-            d1: Keep(None),
+/// `[storage.retention]`: per tier a duration such as `8d`, or `forever`; unset tiers keep the
+/// store's defaults.
+impl<'de> Deserialize<'de> for Retention {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Text {
+            raw: Option<Keep>,
+            #[serde(rename = "1m")]
+            m1: Option<Keep>,
+            #[serde(rename = "5m")]
+            m5: Option<Keep>,
+            #[serde(rename = "1h")]
+            h1: Option<Keep>,
+            #[serde(rename = "1d")]
+            d1: Option<Keep>,
         }
+        let t = Text::deserialize(d)?;
+        let dflt = Retention::default();
+        let pick = |k: Option<Keep>, default: Option<Duration>| k.map_or(default, |k| k.0);
+        Ok(Retention {
+            raw: pick(t.raw, dflt.raw),
+            m1: pick(t.m1, dflt.m1),
+            m5: pick(t.m5, dflt.m5),
+            h1: pick(t.h1, dflt.h1),
+            d1: pick(t.d1, dflt.d1),
+        })
     }
 }
 
@@ -296,9 +300,9 @@ impl<'de> Deserialize<'de> for Dur {
     }
 }
 
-/// A retention: a duration, or `forever` (None).
+/// A retention as written: a duration, or `forever` (None).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Keep(pub Option<Duration>);
+struct Keep(Option<Duration>);
 
 impl<'de> Deserialize<'de> for Keep {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -652,10 +656,10 @@ interval = "15s"
         );
         assert_eq!(c.clusters[0].timeout(&c.collector), Duration::from_secs(10));
         assert_eq!(
-            c.storage.retention.raw.0,
+            c.storage.retention.raw,
             Some(Duration::from_secs(8 * 86_400))
         );
-        assert_eq!(c.storage.retention.d1.0, None);
+        assert_eq!(c.storage.retention.d1, None);
     }
 
     #[test]
@@ -724,12 +728,12 @@ interval = "15s"
         let c =
             Config::parse("[storage.retention]\nraw = \"2d\"\n1h = \"forever\"\n", "t").unwrap();
         assert_eq!(
-            c.storage.retention.raw.0,
+            c.storage.retention.raw,
             Some(Duration::from_secs(2 * 86_400))
         );
-        assert_eq!(c.storage.retention.h1.0, None);
+        assert_eq!(c.storage.retention.h1, None);
         assert_eq!(
-            c.storage.retention.m1.0,
+            c.storage.retention.m1,
             Some(Duration::from_secs(35 * 86_400)),
             "unset tiers keep defaults"
         );

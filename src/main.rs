@@ -5,7 +5,7 @@ use kafkascope::catalogue::Catalogue;
 use kafkascope::collector::Collector;
 use kafkascope::config::{self, Config};
 use kafkascope::sources::PlannedTarget;
-use kafkascope::store::{Retention, Store, StoreConfig};
+use kafkascope::store::{Store, StoreConfig};
 use kafkascope::{sources, targets::TargetRegistry, web};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -243,15 +243,8 @@ async fn learn_stored_metadata(store: &Store, catalogue: &Catalogue) {
 
 async fn serve(cfg: Config, targets: Vec<PlannedTarget>) -> anyhow::Result<()> {
     use anyhow::Context;
-    let r = &cfg.storage.retention;
     let mut store_cfg = StoreConfig::new(&cfg.server.database);
-    store_cfg.retention = Retention {
-        raw: r.raw.0,
-        m1: r.m1.0,
-        m5: r.m5.0,
-        h1: r.h1.0,
-        d1: r.d1.0,
-    };
+    store_cfg.retention = cfg.storage.retention.clone();
     let store = Store::open(store_cfg)
         .await
         .with_context(|| format!("opening the database {}", cfg.server.database.display()))?;

@@ -82,11 +82,11 @@ impl Resolution {
         Resolution {
             raw_ms: ms(raw).max(1),
             retention_ms: [
-                r.raw.0.map(ms),
-                r.m1.0.map(ms),
-                r.m5.0.map(ms),
-                r.h1.0.map(ms),
-                r.d1.0.map(ms),
+                r.raw.map(ms),
+                r.m1.map(ms),
+                r.m5.map(ms),
+                r.h1.map(ms),
+                r.d1.map(ms),
             ],
         }
     }
