@@ -446,6 +446,21 @@ async fn targets_and_events_pages_list_what_happened() {
     assert_eq!(status, 200);
     assert!(!html.contains("became leader"), "filtered by kind");
     assert!(html.contains(DOWN_ERROR));
+    // The filter offers every kind the configured sources declare, before any occurred.
+    for kind in [
+        "zk_quorum_lost",
+        "zk_quorum_regained",
+        "zk_no_leader",
+        "target_up",
+    ] {
+        assert!(html.contains(&format!(">{kind}<")), "kind {kind} offered");
+    }
+    let (status, html) = env.text("/events?cluster=nope").await;
+    assert_eq!(
+        status, 404,
+        "an unknown cluster is not an empty list: {html}"
+    );
+    assert_eq!(env.text("/events?cluster=lab").await.0, 200);
     env.stop().await;
 }
 
