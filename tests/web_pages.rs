@@ -573,3 +573,66 @@ async fn a_fixed_window_shows_the_same_tables_after_new_data_arrives() {
     );
     env.stop().await;
 }
+
+/// The figure of the overview chart titled `title`: from its title link to `</figure>`.
+fn figure<'a>(html: &'a str, title: &str) -> &'a str {
+    let a = html
+        .find(&format!(">{}</a>", esc(title)))
+        .unwrap_or_else(|| panic!("no chart titled {title}: {html}"));
+    let b = html[a..].find("</figure>").expect("figure end") + a;
+    &html[a..b]
+}
+
+/// The legend values of a multi-series chart, as (series, value).
+fn legend(fig: &str) -> Vec<(String, String)> {
+    let re = regex::Regex::new(
+        r#"<li>.*?>([^<>]+)</a>(?: <span class="same"[^>]*>[^<]*</span>)? <span class="v">([^<]*)</span></li>"#,
+    )
+    .unwrap();
+    re.captures_iter(fig)
+        .map(|c| (c[1].to_string(), c[2].to_string()))
+        .collect()
+}
+
+/// The native tooltips of a chart's hover columns.
+fn column_titles(fig: &str) -> Vec<String> {
+    let cols = &fig[fig.find("<g class=\"cols\">").expect("hover columns")..];
+    let cols = &cols[..cols.find("</g>").unwrap()];
+    let re = regex::Regex::new(r"<title>([^<]*)</title>").unwrap();
+    re.captures_iter(cols).map(|c| c[1].to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_counters_newest_rate_is_the_same_at_every_preset_even_with_minutes_of_data() {
+    // Twelve minutes of data, as a server that just started has; zk1 also has an hour a week
+    // ago (a seven-day gap before the recent data). Packets grow by 15 per 15 s scrape: 1/s.
+    for span_ms in [12 * 60_000, 3 * 86_400_000] {
+        let env = start_span(false, span_ms).await;
+        for preset in ["1h", "6h", "24h", "7d", "30d"] {
+            let (status, html) = env.text(&format!("/?range={preset}")).await;
+            assert_eq!(status, 200, "{html}");
+            let fig = figure(&html, "ZooKeeper packets received per second");
+            let values = legend(fig);
+            assert_eq!(values.len(), 2, "{preset}: {fig}");
+            for (server, v) in &values {
+                assert_eq!(
+                    v, "1/s",
+                    "{span_ms} ms of data, {preset}: {server}'s newest rate"
+                );
+            }
+            // Every point of the chart is the true rate: no false 0 where collection starts,
+            // no spike where it resumes after the gap.
+            let titles = column_titles(fig);
+            assert!(!titles.is_empty(), "{preset}: {fig}");
+            for t in &titles {
+                for line in t.lines().skip(1) {
+                    assert!(
+                        line.ends_with(": 1/s"),
+                        "{span_ms} ms of data, {preset}: a point that is not 1/s: {t}"
+                    );
+                }
+            }
+        }
+        env.stop().await;
+    }
+}

@@ -10,6 +10,7 @@
 pub mod api;
 pub mod assets;
 pub mod chart;
+pub mod context;
 pub mod error;
 pub mod format;
 pub mod page;
@@ -42,6 +43,8 @@ pub struct AppState {
 pub(crate) struct Ctx {
     pub app: AppState,
     pub http: Arc<selfmetrics::HttpMetrics>,
+    /// What pages know of the stored data (see [`context`]).
+    pub data_context: Arc<context::ContextCache>,
 }
 
 impl std::ops::Deref for Ctx {
@@ -64,6 +67,7 @@ pub fn router(state: AppState) -> axum::Router {
     routes::build(Ctx {
         app: state,
         http: Arc::new(selfmetrics::HttpMetrics::default()),
+        data_context: Arc::default(),
     })
 }
 

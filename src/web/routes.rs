@@ -1,7 +1,7 @@
 //! Every route of the web layer, in one place.
 
 use super::error::WebError;
-use super::{Ctx, api, assets, pages, selfmetrics};
+use super::{Ctx, api, assets, context, pages, selfmetrics};
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::routing::get;
@@ -43,6 +43,7 @@ pub(crate) fn build(ctx: Ctx) -> Router {
         .route("/metrics", get(selfmetrics::metrics))
         .nest("/api/v1", api)
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(ctx.clone(), context::scope))
         .layer(axum::middleware::from_fn_with_state(ctx.clone(), selfmetrics::track))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
