@@ -636,3 +636,41 @@ async fn a_counters_newest_rate_is_the_same_at_every_preset_even_with_minutes_of
         env.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chart_of_a_past_window_shows_nothing_from_after_its_end() {
+    let env = start().await;
+    // zk_znode_count = 1000 + scrape index: the legend's newest value names the newest sample.
+    let value_at = |t: i64| {
+        let last = t - (t - env.start).rem_euclid(SCRAPE_MS);
+        (1000 + (last - env.start) / SCRAPE_MS).to_string()
+    };
+    let back = env.end - 1_800_000;
+    // A 1 h window (30 s buckets of raw samples) ending 5 s into a bucket, and a 6 h window
+    // (5 min buckets, from 1 min rollups where the data is compacted) ending at a whole minute
+    // inside a bucket: the store's last bucket used to run on to the next step boundary.
+    for (span, to) in [
+        (3_600_000, back - back.rem_euclid(30_000) + 5_000),
+        (6 * 3_600_000, back - back.rem_euclid(300_000) + 120_000 - 1),
+    ] {
+        let (status, html) = env.text(&format!("/?from={}&to={to}", to - span)).await;
+        assert_eq!(status, 200, "{html}");
+        let values = legend(figure(&html, "ZooKeeper znodes"));
+        assert_eq!(values.len(), 2, "{html}");
+        for (server, v) in values {
+            assert_eq!(
+                v,
+                value_at(to),
+                "{server}: the newest value of a window ending at {to} ({span} ms)"
+            );
+        }
+    }
+    // Positive control: the window that ends with the data shows its newest value.
+    let (_, html) = env
+        .text(&format!("/?from={}&to={}", env.end - 3_600_000, env.end))
+        .await;
+    for (_, v) in legend(figure(&html, "ZooKeeper znodes")) {
+        assert_eq!(v, value_at(env.end));
+    }
+    env.stop().await;
+}
