@@ -237,30 +237,42 @@ fn rough_interval(buckets: &[Bucket], step_ms: i64) -> i64 {
 
 /// Interior buckets a data estimate of the interval needs at least.
 const MIN_INTERIOR: usize = 3;
+/// Interior buckets per run of the interval estimate.
+const INTERVAL_RUN: usize = 6;
 
 /// The time between samples. Measured on interior buckets — joined to a bucket on both sides, so
-/// neither the partial first or newest bucket of a stretch nor one next to a gap — as the median
-/// of (time to the next bucket ÷ samples); the configured interval (`hint`) when that agrees
-/// within 10 % or when there are too few interior buckets to measure; the rough estimate when
-/// there is neither.
+/// neither the partial first or newest bucket of a stretch nor one next to a gap — as the time to
+/// the next bucket over the samples, the median over runs of six. The configured interval
+/// (`hint`) unless such a measurement contradicts it by more than 10 % (data written at another
+/// interval); without a hint, the measurement, over fewer interior buckets if need be, else the
+/// rough estimate.
 fn estimate_interval(buckets: &[Bucket], step_ms: i64, hint: Option<i64>) -> i64 {
     let hint = hint.filter(|h| *h > 0);
     let prior = hint.unwrap_or_else(|| rough_interval(buckets, step_ms));
     let limit = gap_limit(step_ms, prior);
-    let mut per: Vec<f64> = buckets
+    // (time to the next bucket, samples) of each interior bucket.
+    let interior: Vec<(i64, u64)> = buckets
         .windows(3)
-        .filter(|w| w[1].ts - w[0].ts <= limit && w[2].ts - w[1].ts <= limit && w[1].count > 0)
-        .map(|w| (w[2].ts - w[1].ts) as f64 / f64::from(w[1].count))
+        .filter(|w| w[1].ts - w[0].ts <= limit && w[2].ts - w[1].ts <= limit)
+        .map(|w| (w[2].ts - w[1].ts, u64::from(w[1].count)))
         .collect();
-    let measured = (per.len() >= MIN_INTERIOR).then(|| {
-        per.sort_by(f64::total_cmp);
-        (per[per.len() / 2].round() as i64).max(1)
-    });
-    match (measured, hint) {
-        (Some(m), Some(h)) if (m - h).abs() * 10 <= h => h,
-        (Some(m), _) => m,
-        (None, Some(h)) => h,
-        (None, None) => prior,
+    let ratio = |part: &[(i64, u64)]| {
+        let samples: u64 = part.iter().map(|p| p.1).sum();
+        (samples > 0).then(|| part.iter().map(|p| p.0).sum::<i64>() as f64 / samples as f64)
+    };
+    // The median over runs of a few buckets: robust to an outage inside some of them, and exact
+    // where the step is no multiple of the interval (buckets of two, then one sample).
+    let mut runs: Vec<f64> = interior.windows(INTERVAL_RUN).filter_map(ratio).collect();
+    runs.sort_by(f64::total_cmp);
+    let robust = runs.get(runs.len() / 2).map(|r| (r.round() as i64).max(1));
+    match (robust, hint) {
+        (Some(m), Some(h)) if (m - h).abs() * 10 > h => m,
+        (_, Some(h)) => h,
+        (Some(m), None) => m,
+        (None, None) => (interior.len() >= MIN_INTERIOR)
+            .then(|| ratio(&interior))
+            .flatten()
+            .map_or(prior, |r| (r.round() as i64).max(1)),
     }
 }
 
@@ -283,7 +295,9 @@ fn estimate_interval(buckets: &[Bucket], step_ms: i64, hint: Option<i64>) -> i64
 ///   counts, (last − min) over (count − 1)·I. With a single sample there is no rate: no false 0
 ///   where collection starts, no spike where it resumes. A counter reset inside such a bucket is
 ///   not seen (its growth is then undercounted, never overcounted).
-/// * Buckets finer than twice the interval (at most a sample or two each): the bucket starts.
+/// * Where the step is no multiple of the interval (a 15 s step over 10 s samples holds two,
+///   then one), a full bucket's newest sample is counted on from the bucket before, so the rates
+///   do not alternate.
 fn counter_rates(
     buckets: &[Bucket],
     step_ms: i64,
@@ -293,7 +307,6 @@ fn counter_rates(
     let (s, i) = (step_ms as f64, interval_ms.max(1) as f64);
     let limit = gap_limit(step_ms, interval_ms);
     let joined = |a: &Bucket, b: &Bucket| b.ts - a.ts <= limit;
-    let dense = step_ms >= 2 * interval_ms;
     // Samples a bucket holds when none is missing: a full step's worth, or for a bucket reaching
     // past the range's end, the part up to it.
     let expected = |b: &Bucket| {
@@ -304,43 +317,50 @@ fn counter_rates(
     };
     let full = |b: &Bucket| f64::from(b.count) + 1.0 >= expected(b);
     let n = buckets.len();
-    let newest: Vec<f64> = (0..n)
-        .map(|k| {
-            let b = &buckets[k];
-            if !dense {
-                return b.ts as f64;
-            }
-            let from_start = b.ts as f64 + (f64::from(b.count).min(s / i) - 1.0).max(0.0) * i;
-            let to_end = b.ts as f64 + s - i;
-            let Some(nb) = buckets.get(k + 1).filter(|nb| joined(b, nb)) else {
-                return from_start;
-            };
-            if full(b) {
-                return to_end;
-            }
-            if !full(nb) {
-                return from_start;
-            }
-            // Missing samples with full buckets on both sides: where the outage sits inside the
-            // bucket follows from how far the counter had grown by the bucket's newest sample,
-            // between the full neighbours' samples next to it (exact for a steady counter,
-            // within the bucket's possible range otherwise).
-            match k.checked_sub(1).map(|p| &buckets[p]) {
-                Some(pb)
-                    if joined(pb, b)
-                        && full(pb)
-                        && b.min >= pb.last
-                        && nb.min >= b.last
-                        && nb.min > pb.last =>
-                {
-                    let span = (nb.ts - b.ts) as f64 + i;
-                    let at = b.ts as f64 - i + span * (b.last - pb.last) / (nb.min - pb.last);
-                    at.clamp(from_start, to_end)
-                }
+    let mut newest: Vec<f64> = Vec::with_capacity(n);
+    for k in 0..n {
+        let b = &buckets[k];
+        let prev = k
+            .checked_sub(1)
+            .map(|p| &buckets[p])
+            .filter(|pb| joined(pb, b));
+        let next = buckets.get(k + 1).filter(|nb| joined(b, nb));
+        // The bucket's samples, when none is missing, run from `from_start` (the first at the
+        // bucket's start) to `to_end` (the last one interval before its end).
+        let from_start = b.ts as f64 + (f64::from(b.count).min(s / i) - 1.0).max(0.0) * i;
+        let to_end = (b.ts as f64 + s - i).max(from_start);
+        let at = if full(b) {
+            match prev.map(|_| newest[k - 1]) {
+                // A step that is no multiple of the interval holds, say, two 10 s samples, then
+                // one: count on from the bucket before.
+                Some(before) if step_ms % interval_ms != 0 => (before + f64::from(b.count) * i)
+                    .clamp(from_start, b.ts as f64 + s - 1.0)
+                    .max(from_start),
+                _ if next.is_none() => from_start,
                 _ => to_end,
             }
-        })
-        .collect();
+        } else {
+            match next {
+                None => from_start,
+                Some(nb) if !full(nb) => from_start,
+                // Missing samples with full buckets on both sides: where the outage sits inside
+                // the bucket follows from how far the counter had grown by the bucket's newest
+                // sample, between the full neighbours' samples next to it (exact for a steady
+                // counter, within the bucket's possible range otherwise).
+                Some(nb) => match prev {
+                    Some(pb)
+                        if full(pb) && b.min >= pb.last && nb.min >= b.last && nb.min > pb.last =>
+                    {
+                        let span = (nb.ts - b.ts) as f64 + i;
+                        let at = b.ts as f64 - i + span * (b.last - pb.last) / (nb.min - pb.last);
+                        at.clamp(from_start, to_end)
+                    }
+                    _ => to_end,
+                },
+            }
+        };
+        newest.push(at);
+    }
     let mut out = Vec::with_capacity(n);
     for k in 0..n {
         let b = &buckets[k];
@@ -1416,6 +1436,17 @@ mod tests {
                 let s = SeriesData::from_buckets_with("c", &buckets, step, true, hints(Some(S15)));
                 assert_all_near(&s, 7.9, &format!("history {history}, step {step}"));
             }
+        }
+    }
+
+    #[test]
+    fn a_step_that_is_no_multiple_of_the_interval_gives_no_alternating_rates() {
+        // 10 s samples in 15 s buckets (two, then one), 45 s samples in 2 min buckets.
+        for (every, step) in [(10_000, 15_000), (45_000, 120_000), (60_000, 90_000)] {
+            let samples = counter_samples(5.0, every, (TO - 2 * 3_600_000, TO), &[]);
+            let buckets = fold(&samples, step, TO - 3_600_000, TO + 1);
+            let s = SeriesData::from_buckets_with("c", &buckets, step, true, hints(Some(every)));
+            assert_all_near(&s, 5.0, &format!("every {every}, step {step}"));
         }
     }
 
