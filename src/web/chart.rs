@@ -237,12 +237,20 @@ fn rough_interval(buckets: &[Bucket], step_ms: i64) -> i64 {
 
 /// Interior buckets a data estimate of the interval needs at least.
 const MIN_INTERIOR: usize = 3;
-/// Interior buckets per run of the interval estimate.
+/// Interior buckets per run of the interval estimate without a configured interval.
 const INTERVAL_RUN: usize = 6;
+
+fn gcd(a: i64, b: i64) -> i64 {
+    let (mut a, mut b) = (a.abs(), b.abs());
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a.max(1)
+}
 
 /// The time between samples. Measured on interior buckets — joined to a bucket on both sides, so
 /// neither the partial first or newest bucket of a stretch nor one next to a gap — as the time to
-/// the next bucket over the samples, the median over runs of six. The configured interval
+/// the next bucket over the samples, the smallest over runs of buckets. The configured interval
 /// (`hint`) unless such a measurement contradicts it by more than 10 % (data written at another
 /// interval); without a hint, the measurement, over fewer interior buckets if need be, else the
 /// rough estimate.
@@ -260,11 +268,22 @@ fn estimate_interval(buckets: &[Bucket], step_ms: i64, hint: Option<i64>) -> i64
         let samples: u64 = part.iter().map(|p| p.1).sum();
         (samples > 0).then(|| part.iter().map(|p| p.0).sum::<i64>() as f64 / samples as f64)
     };
-    // The median over runs of a few buckets: robust to an outage inside some of them, and exact
-    // where the step is no multiple of the interval (buckets of two, then one sample).
-    let mut runs: Vec<f64> = interior.windows(INTERVAL_RUN).filter_map(ratio).collect();
-    runs.sort_by(f64::total_cmp);
-    let robust = runs.get(runs.len() / 2).map(|r| (r.round() as i64).max(1));
+    // The smallest over runs of buckets: missing samples (outages) only ever make a run's time
+    // per sample longer. A run is as many buckets as hold a whole number of configured
+    // intervals (one where the step is a multiple of it; two for 10 s samples in 15 s buckets,
+    // which hold two, then one), or six without a configured interval.
+    let run = hint.map_or(INTERVAL_RUN, |h| {
+        usize::try_from(h / gcd(step_ms, h)).map_or(INTERVAL_RUN, |n| n.clamp(1, 12))
+    });
+    let robust = (interior.len() >= MIN_INTERIOR)
+        .then(|| {
+            interior
+                .windows(run)
+                .filter_map(ratio)
+                .min_by(f64::total_cmp)
+        })
+        .flatten()
+        .map(|r| (r.round() as i64).max(1));
     match (robust, hint) {
         (Some(m), Some(h)) if (m - h).abs() * 10 > h => m,
         (_, Some(h)) => h,
@@ -282,9 +301,11 @@ fn estimate_interval(buckets: &[Bucket], step_ms: i64, hint: Option<i64>) -> i64
 /// bucket's own newest sample; buckets do not keep sample times, so these are estimated from the
 /// bucket's place, its sample count and the sample interval `interval_ms` (I):
 ///
-/// * A full bucket's newest sample is one interval before its end. An under-filled one (an
-///   outage) holds the samples from its start when the next bucket is under-filled too (the
-///   outage runs across their boundary); between full neighbours, its newest sample's place is
+/// * A full bucket's newest sample is one interval before its end, and so is that of an
+///   under-filled first bucket of a stretch (the series started inside it). Any other
+///   under-filled one (an outage) holds the samples from its start when the next bucket is
+///   under-filled too (the outage runs across their boundary); between full neighbours, its
+///   newest sample's place is
 ///   interpolated from how far the counter had grown by then (exact for a steady counter, and
 ///   never outside the bucket's possible range).
 /// * The newest bucket of a stretch holds the samples from its start (a partial bucket at the
@@ -294,7 +315,10 @@ fn estimate_interval(buckets: &[Bucket], step_ms: i64, hint: Option<i64>) -> i64
 ///   gap (or before the series' start) is dropped, and only the growth between its own samples
 ///   counts, (last − min) over (count − 1)·I. With a single sample there is no rate: no false 0
 ///   where collection starts, no spike where it resumes. A counter reset inside such a bucket is
-///   not seen (its growth is then undercounted, never overcounted).
+///   not seen (its growth is then undercounted, never overcounted), nor is an outage inside the
+///   bucket where a series starts (its growth is then spread over too short a time). The range's
+///   first bucket of a series that ran on from before the range is the exception: there the
+///   step into it is an ordinary one and counts.
 /// * Where the step is no multiple of the interval (a 15 s step over 10 s samples holds two,
 ///   then one), a full bucket's newest sample is counted on from the bucket before, so the rates
 ///   do not alternate.
@@ -308,12 +332,11 @@ fn counter_rates(
     let limit = gap_limit(step_ms, interval_ms);
     let joined = |a: &Bucket, b: &Bucket| b.ts - a.ts <= limit;
     // Samples a bucket holds when none is missing: a full step's worth, or for a bucket reaching
-    // past the range's end, the part up to it.
-    let expected = |b: &Bucket| {
-        let end = to.map_or(b.ts + step_ms, |t| {
-            (b.ts + step_ms).min(t.saturating_add(1))
-        });
-        ((end - b.ts) as f64 / i).max(1.0)
+    // past the range's end, the slots up to it less the newest, which may not be written yet (a
+    // scrape is stamped with its slot's start and written when it is done).
+    let expected = |b: &Bucket| match to {
+        Some(t) if b.ts + step_ms > t => ((t - b.ts) as f64 / i).floor().max(1.0),
+        _ => s / i,
     };
     let full = |b: &Bucket| f64::from(b.count) + 1.0 >= expected(b);
     let n = buckets.len();
@@ -342,6 +365,8 @@ fn counter_rates(
         } else {
             match next {
                 None => from_start,
+                // The first bucket of a stretch: the series started (or resumed) inside it.
+                Some(_) if prev.is_none() => to_end,
                 Some(nb) if !full(nb) => from_start,
                 // Missing samples with full buckets on both sides: where the outage sits inside
                 // the bucket follows from how far the counter had grown by the bucket's newest
@@ -359,7 +384,8 @@ fn counter_rates(
                 },
             }
         };
-        newest.push(at);
+        // No sample is newer than the range's end.
+        newest.push(to.map_or(at, |t| at.min(t as f64)));
     }
     let mut out = Vec::with_capacity(n);
     for k in 0..n {
@@ -370,7 +396,19 @@ fn counter_rates(
                 continue;
             }
             let own = (b.last - b.min).max(0.0).min(b.increase.max(0.0));
-            (own, (f64::from(b.count - 1) * i).min(s))
+            // The step into the bucket from the sample before it: in the range's first bucket
+            // of a series that ran on from before the range it is an ordinary step (about one
+            // interval's growth, no gap, no restart), and the whole increase counts, from one
+            // interval before the bucket (right also with an outage inside the bucket).
+            let into = b.increase - own;
+            let per_step = own / f64::from(b.count - 1);
+            let ran_on =
+                k == 0 && into >= 0.0 && into <= 2.0 * per_step && (into > 0.0 || own == 0.0);
+            if ran_on {
+                (b.increase, newest[k] - (b.ts as f64 - i))
+            } else {
+                (own, (f64::from(b.count - 1) * i).min(s))
+            }
         } else {
             (b.increase, newest[k] - newest[k - 1])
         };
@@ -1192,8 +1230,9 @@ fn hover_columns(
                     title.push_str(": ");
                 }
                 title.push_str(&fmt.format(avg));
+                let (min, max) = (fmt.format(min), fmt.format(max));
                 if spread && min != max {
-                    let _ = write!(title, " (min {}, max {})", fmt.format(min), fmt.format(max));
+                    let _ = write!(title, " (min {min}, max {max})");
                 }
             }
             Some(Column {
@@ -1510,6 +1549,17 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn an_outage_in_the_ranges_first_bucket_is_no_spike() {
+        // A series running for days; a 7 d chart's first hour holds a 10-minute outage.
+        let lo = TO - 7 * DAY - (TO - 7 * DAY).rem_euclid(3_600_000);
+        let gap = (lo + 1_200_000, lo + 1_800_000);
+        let samples = counter_samples(2.0, S15, (TO - 9 * DAY - TO % S15, TO), &[gap]);
+        let buckets = fold(&samples, 3_600_000, lo, TO + 1);
+        let s = SeriesData::from_buckets_with("c", &buckets, 3_600_000, true, hints(Some(S15)));
+        assert_all_near(&s, 2.0, "outage in the first bucket");
     }
 
     #[test]
