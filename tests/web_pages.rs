@@ -674,3 +674,103 @@ async fn a_chart_of_a_past_window_shows_nothing_from_after_its_end() {
     }
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_minutes_of_data_the_default_range_fits_them_and_charts_say_where_data_starts() {
+    let env = start_span(false, 10 * 60_000).await;
+    // No range in the URL: the smallest preset that holds the ten minutes, and why.
+    let (status, html) = env.text("/").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Showing last 1h ("), "{html}");
+    assert!(
+        html.contains("Collecting since ") && html.contains("the default range (24h) is shortened"),
+        "{html}"
+    );
+    assert!(html.contains("<a class=\"preset active\" href=\"/?range=1h\">1h</a>"));
+    // Links from it carry no range: they too show the default as it fits.
+    assert!(html.contains("href=\"/zookeeper/lab?\""), "{html}");
+    // Charts shade the part of the range before their data, with its time.
+    let fig = figure(&html, "ZooKeeper znodes");
+    assert!(fig.contains("<rect class=\"before\""), "{fig}");
+    assert!(fig.contains(">no data before "), "{fig}");
+    // A URL that names a range is never changed (positive control for the fitting).
+    let (_, day) = env.text("/?range=24h").await;
+    assert!(day.contains("Showing last 24h ("), "{day}");
+    assert!(day.contains("Collecting since ") && !day.contains("is shortened"));
+    let fixed = format!("/?from={}&to={}", env.end - 86_400_000, env.end);
+    let (_, fixed) = env.text(&fixed).await;
+    assert!(
+        !fixed.contains("Showing last"),
+        "a fixed window stays fixed"
+    );
+    env.stop().await;
+    // Days of data: the default stays 24h, with nothing to say.
+    let env = start_span(false, 3 * 86_400_000).await;
+    let (_, html) = env.text("/").await;
+    assert!(html.contains("Showing last 24h ("), "{html}");
+    assert!(!html.contains("Collecting since"), "{html}");
+    assert!(!figure(&html, "ZooKeeper znodes").contains("class=\"before\""));
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn charts_keep_text_out_of_the_stretched_plot_and_mark_events_overlaps_and_spread() {
+    let env = start().await;
+    let (status, html) = env.text("/?range=1h").await;
+    assert_eq!(status, 200, "{html}");
+    // The plot stretches with the window; its text would grow and shrink with it. All chart
+    // text is in the unstretched SVGs beside and over it.
+    let plots: Vec<&str> = html
+        .split("<svg class=\"ch\"")
+        .skip(1)
+        .map(|p| &p[..p.find("</svg>").unwrap()])
+        .collect();
+    assert_eq!(plots.len(), 4, "{html}");
+    for p in &plots {
+        assert!(p.contains("preserveAspectRatio=\"none\""), "{p}");
+        assert!(!p.contains("<text"), "text inside the stretched plot: {p}");
+    }
+    assert!(html.contains("<svg class=\"yax\""), "y-axis labels");
+    assert!(
+        html.contains("<text class=\"xl\" x=\""),
+        "x-axis labels placed by percentage"
+    );
+    // Events: a short tick on the axis and a marker shaped by severity with the event's text,
+    // never a line through the data.
+    let fig = figure(&html, "ZooKeeper znodes");
+    assert!(!fig.contains("<line class=\"ev "), "{fig}");
+    assert!(fig.contains("<line class=\"evt info\""), "{fig}");
+    assert!(
+        fig.contains("<g class=\"ev info\"><title>") && fig.contains("deploy "),
+        "{fig}"
+    );
+    // zk1 and zk2 write the same values: the second line is dashed and the legend says so.
+    let packets = figure(&html, "ZooKeeper packets received per second");
+    assert!(packets.contains("class=\"line same\""), "{packets}");
+    assert!(packets.contains("<span class=\"same\""), "{packets}");
+    assert!(packets.contains(">= zk1:2181</span>"), "{packets}");
+    // Outstanding requests cycle 0…3 at every scrape: in 10-minute buckets a min–max band
+    // would be a solid block; its edges are drawn instead (the unit tests of `web::chart` show
+    // a narrower band staying a band).
+    let (_, day) = env.text("/?range=24h").await;
+    let outstanding = figure(&day, "ZooKeeper outstanding requests");
+    assert!(outstanding.contains("class=\"envelope\""), "{outstanding}");
+    assert!(!outstanding.contains("class=\"band\""), "{outstanding}");
+    // A day on a small chart has more than two time labels.
+    let fig = figure(&day, "ZooKeeper znodes");
+    assert!(
+        count(fig, "<text class=\"xl\"") >= 4,
+        "x labels on a 24 h chart: {fig}"
+    );
+    // One event is "1 latest event".
+    let one = format!(
+        "/zookeeper/lab?from={}&to={}",
+        env.end - 700_000,
+        env.end - 500_000
+    );
+    let (_, zk) = env.text(&one).await;
+    assert!(zk.contains(">1 latest event of lab<"), "{zk}");
+    let (_, zk) = env.text("/zookeeper/lab?range=6h").await;
+    assert!(zk.contains(">3 latest events of lab<"), "{zk}");
+    env.stop().await;
+}
