@@ -542,6 +542,54 @@ fn use_preset(b: &Browser, label: &str, keyboard: bool) {
     );
 }
 
+/// The size chart text is drawn at, in CSS px, as (smallest, largest) over every visible label
+/// of every chart: its font size times how much its SVG is scaled.
+fn chart_text_px(b: &Browser) -> (f64, f64) {
+    let sizes = b.js(
+        "const out = []; \
+         for (const t of document.querySelectorAll('figure.chart svg text')) { \
+           const r = t.getBoundingClientRect(); \
+           const bb = t.getBBox(); \
+           if (!r.height || !bb.height) continue; \
+           out.push(parseFloat(getComputedStyle(t).fontSize) * r.height / bb.height); \
+         } \
+         return out;",
+        vec![],
+    );
+    let sizes: Vec<f64> = sizes
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_f64)
+        .collect();
+    assert!(
+        !sizes.is_empty(),
+        "{}: no chart text to measure",
+        b.current_url()
+    );
+    let lo = sizes.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = sizes.iter().copied().fold(0.0, f64::max);
+    (lo, hi)
+}
+
+/// Chart text is a readable constant size at every window width: it used to scale with the
+/// chart (8 px on a 1400 px window's three-column grid, larger than body text at 800 px).
+fn check_chart_text_size(b: &Browser) {
+    let url = b.current_url();
+    let mut seen = Vec::new();
+    for width in WIDTHS {
+        b.set_width(width);
+        let (lo, hi) = chart_text_px(b);
+        assert!(
+            (10.0..=13.0).contains(&lo) && (10.0..=13.0).contains(&hi),
+            "{url} at {width} px: chart text from {lo:.1} to {hi:.1} px"
+        );
+        seen.push(format!("{width} px: {lo:.1}–{hi:.1} px"));
+    }
+    b.reset_viewport();
+    println!("chart text {url}: {}", seen.join(", "));
+}
+
 /// The four pages issue 8 wants pictures of, at the default range (what a user sees first), each
 /// at both widths, into `target/screenshots/<set>/`.
 fn screenshots(b: &Browser, base: &str, set: &str, server_page: &str) {
@@ -558,6 +606,9 @@ fn screenshots(b: &Browser, base: &str, set: &str, server_page: &str) {
         let url = format!("{base}{path}");
         b.goto(&url);
         b.assert_no_console_errors(&url);
+        if name != "zookeeper" {
+            check_chart_text_size(b);
+        }
         b.shoot(&dir, name, &WIDTHS);
     }
 }
@@ -752,6 +803,24 @@ fn chromium_shows_ten_minutes_and_days_of_history() {
         go(&format!("/?range={range}"));
         b.assert_no_console_errors(&b.current_url());
         check_hover_sync(&b);
+
+        // Without a range in the URL: ten minutes of data get the 1 h preset and say since
+        // when; days of data keep the default 24 h.
+        go("/");
+        let s = summary(&b);
+        let caption = text(&s, "caption");
+        if span_ms < 3_600_000 {
+            assert!(
+                caption.contains("last 1h (") && caption.contains("Collecting since "),
+                "{set}: {caption}"
+            );
+            assert_eq!(s["active"], json!(["1h"]), "{set}: {s}");
+        } else {
+            assert!(
+                caption.contains("last 24h (") && !caption.contains("Collecting"),
+                "{set}: {caption}"
+            );
+        }
 
         screenshots(&b, &base, set, &server_page);
         rt.block_on(env.stop());
