@@ -955,6 +955,13 @@ impl ChartSpec {
             .collect();
         events.sort_by_key(|e| std::cmp::Reverse(e.ts));
         events.truncate(MAX_EVENT_TICKS);
+        // Drawn in order of severity, so that where markers overlap the gravest is on top.
+        let rank = |sev: &str| match sev {
+            "critical" => 2,
+            "warning" => 1,
+            _ => 0,
+        };
+        events.sort_by_key(|e| (rank(e.severity), e.ts));
         let events = events
             .into_iter()
             .map(|e| {

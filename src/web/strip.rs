@@ -189,7 +189,12 @@ impl StateChart {
             .map(|(t, label)| Tick {
                 pos: x(t),
                 pct: 0.0,
-                label,
+                // A label that would be cut at the right edge keeps only its place.
+                label: if x(t) + label.chars().count() as f64 * 3.5 > f64::from(Self::WIDTH) {
+                    String::new()
+                } else {
+                    label
+                },
             })
             .collect();
         StateChart {
