@@ -2,8 +2,12 @@
 //! unit-tested; the templates (`templates/partials/chart.html`) only place what this computes.
 //!
 //! * One bucket is one point: the average as a line, min–max as a light band (so spikes that an
-//!   average would hide stay visible). Counters are drawn as per-second rates of the buckets'
-//!   reset-aware increases, without a band.
+//!   average would hide stay visible; as two thin edge lines where a band would fill the plot).
+//!   Counters are drawn as per-second rates of the buckets' reset-aware increases over the time
+//!   each increase covers (see `counter_rates`), without a band.
+//! * The plot is an SVG of its own, stretched to the width it gets; chart text and event markers
+//!   are in unstretched SVGs beside and over it, placed by percentages, so they keep one size at
+//!   every window width.
 //! * Missing buckets break the line: consecutive points further apart than
 //!   1.1 × (bucket step + sample interval) are not joined, so a scrape outage shows as a gap.
 //! * Every bucket also gets an invisible column with a native `<title>` tooltip, so values can be
@@ -72,7 +76,7 @@ impl SeriesData {
     }
 
     /// Builds the drawn points from buckets (ascending, non-empty only). Counters become
-    /// per-second rates, see [`counter_rates`].
+    /// per-second rates, see `counter_rates`.
     pub fn from_buckets_with(
         label: impl Into<String>,
         buckets: &[Bucket],

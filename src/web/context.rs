@@ -4,9 +4,9 @@
 //! counter's rate over a partial bucket is exact however little data there is).
 //!
 //! A middleware in front of the pages computes it (at most every few seconds; one read of the
-//! `up` series) and runs the handler inside a task-local scope, where
-//! [`RangeQuery::resolve`](super::pages::RangeQuery::resolve) picks it up into the
-//! [`TimeRange`](super::timerange::TimeRange). Handlers need no extra argument, and a range
+//! `up` series) and runs the handler inside a task-local scope, where `RangeQuery::resolve`
+//! (`web::pages`) picks it up into the [`TimeRange`](super::timerange::TimeRange). Handlers need
+//! no extra argument, and a range
 //! resolved outside a request (tests, tools) simply has no data context.
 
 use super::Ctx;

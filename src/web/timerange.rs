@@ -77,7 +77,7 @@ impl TimeRange {
 
     /// [`parse`](Self::parse) for a page, with what the server knows of the stored data: a URL
     /// without a range gets the smallest preset that covers the data while the data is younger
-    /// than the default range ([`Spec::Fitted`]).
+    /// than the default range (see [`TimeRange::fitted`]).
     pub fn parse_in(
         range: Option<&str>,
         from: Option<&str>,
