@@ -532,6 +532,9 @@ pub struct Line {
     /// The label of an earlier line this one draws exactly over, if any: it is then dashed so
     /// the one under it shows, and the legend says so.
     pub same_as: Option<String>,
+    /// Where to draw a dot on the newest point (x as a percentage of the plot's width, y in the
+    /// overlay's units), when all data is in a sliver at the end of the range.
+    pub dot: Option<(f64, f64)>,
     pub last: String,
     pub min: String,
     pub max: String,
@@ -944,6 +947,7 @@ impl ChartSpec {
                 band,
                 envelope,
                 same_as,
+                dot: None,
                 last: shown(s.last()),
                 min: shown(s.min()),
                 max: shown(s.max()),
@@ -993,6 +997,17 @@ impl ChartSpec {
                 text,
             }
         });
+
+        // Data in a sliver at the end of the range (a server that started minutes ago): a dot
+        // on each line's newest point, so that it reads at all.
+        if before.as_ref().is_some_and(|b| b.pct >= 90.0) {
+            for (l, s) in lines.iter_mut().zip(&self.series) {
+                l.dot = s.points.iter().rev().find(|p| p.avg.is_finite()).map(|p| {
+                    let x = m.x(p.ts as f64 + s.step_ms as f64 / 2.0).clamp(0.0, plot_w);
+                    (pct(x), MARGIN_TOP + m.y(p.avg))
+                });
+            }
+        }
 
         let columns = hover_columns(&self.series, &m, self.format, self.hover_px, self.bands);
         let mut tiers: Vec<&str> = self
@@ -1873,12 +1888,19 @@ mod tests {
         let before = chart.before.expect("data starts inside the range");
         assert_eq!(before.text, "no data before 23:50");
         assert!(before.pct > 98.0 && before.label, "{before:?}");
+        assert!(
+            chart.lines[0].dot.is_some_and(|(x, _)| x > 99.0),
+            "the sliver of data gets a dot: {:?}",
+            chart.lines[0].dot
+        );
         // Data from the start of the range: nothing to mark.
         let buckets: Vec<Bucket> = (0..288).map(|i| gauge(i * 300_000, 1.0)).collect();
         let s = SeriesData::from_buckets("x", &buckets, 300_000, false);
         let mut sp = spec(vec![s]);
         (sp.from, sp.to) = (0, day);
-        assert_eq!(sp.render().before, None);
+        let chart = sp.render();
+        assert_eq!(chart.before, None);
+        assert_eq!(chart.lines[0].dot, None);
     }
 
     #[test]
