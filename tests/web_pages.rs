@@ -739,10 +739,13 @@ async fn charts_keep_text_out_of_the_stretched_plot_and_mark_events_overlaps_and
     // never a line through the data.
     let fig = figure(&html, "ZooKeeper znodes");
     assert!(!fig.contains("<line class=\"ev "), "{fig}");
-    assert!(fig.contains("<line class=\"evt info\""), "{fig}");
     assert!(
-        fig.contains("<g class=\"ev info\"><title>") && fig.contains("deploy "),
+        fig.contains("<use class=\"ev info\" href=\"#ev-info\" x=\"") && fig.contains("deploy "),
         "{fig}"
+    );
+    assert!(
+        html.contains("<path id=\"ev-info\" d=\"M0 -8V0M"),
+        "the shapes are defined once per page: a tick up into the plot, then the marker"
     );
     // zk1 and zk2 write the same values: the second line is dashed and the legend says so.
     let packets = figure(&html, "ZooKeeper packets received per second");

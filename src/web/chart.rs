@@ -563,13 +563,14 @@ pub struct EventTick {
 }
 
 impl EventTick {
-    /// The marker's outline around (0, 0) at its top: a circle for info, a triangle for a
-    /// warning, a diamond for critical.
+    /// The marker, one shape per severity defined once per page (`templates/partials/defs.html`):
+    /// a tick up into the plot and under it a circle for info, a triangle for a warning, a
+    /// diamond for critical.
     pub fn shape(&self) -> &'static str {
         match self.severity {
-            "critical" => "M0 0L4.5 4.5L0 9L-4.5 4.5Z",
-            "warning" => "M0 0L4.5 8H-4.5Z",
-            _ => "M-3.5 4a3.5 3.5 0 1 0 7 0a3.5 3.5 0 1 0 -7 0",
+            "critical" => "#ev-critical",
+            "warning" => "#ev-warning",
+            _ => "#ev-info",
         }
     }
 }
@@ -676,11 +677,6 @@ impl Chart {
         MARGIN_TOP + self.plot_h / 2.0 + 4.0
     }
 
-    /// Top of the plot in the overlay's units (where the event ticks end).
-    pub fn tick_top(&self) -> f64 {
-        (self.plot_h - EVENT_TICK).max(0.0)
-    }
-
     /// The first line, for single-series footers.
     pub fn main(&self) -> Option<&Line> {
         self.lines.first()
@@ -695,8 +691,6 @@ const MARGIN_TOP: f64 = 6.0;
 const MARGIN_BOTTOM: f64 = 18.0;
 /// Extra room under the plot for a row of event markers.
 const EVENT_ROW: f64 = 11.0;
-/// Height of an event's tick on the plot's bottom edge.
-const EVENT_TICK: f64 = 6.0;
 /// Chart text size (CSS px), and the width of one character of axis text at that size.
 const CHAR_PX: f64 = 6.4;
 
@@ -1832,8 +1826,8 @@ mod tests {
         assert_eq!(chart.events[0].pct, 50.0);
         assert!(chart.events[0].title.contains("became leader"));
         assert!(chart.events[0].title.contains("UTC"));
-        // A short tick on the axis, not a line through the data, and one shape per severity.
-        assert!(chart.tick_top() >= chart.plot_h - EVENT_TICK);
+        // One marker shape per severity (a short tick on the axis and a circle, triangle or
+        // diamond below it; never a line through the data).
         let shapes: Vec<&str> = ["info", "warning", "critical"]
             .iter()
             .map(|&severity| {
