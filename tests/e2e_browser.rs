@@ -455,11 +455,23 @@ fn check_hover_value(b: &Browser, base: &str, q: &str) {
     );
 }
 
+/// The index of the first chart of the page that has hover columns (a chart with no data in its
+/// range has none).
+fn first_chart_with_columns(b: &Browser) -> usize {
+    let i = b.js(
+        "return Array.from(document.querySelectorAll('figure.chart')) \
+           .findIndex(f => f.querySelectorAll('svg.ch .cols rect').length > 0);",
+        vec![],
+    );
+    i.as_u64()
+        .unwrap_or_else(|| panic!("no chart with data on {}: {i}", b.current_url())) as usize
+}
+
 /// Checks that hovering the first chart of a page with several draws the crosshair on every chart
 /// of the same range, and that leaving the chart clears them.
 fn check_hover_sync(b: &Browser) {
     let url = b.current_url();
-    let h = hover_chart(b, 0);
+    let h = hover_chart(b, first_chart_with_columns(b));
     assert!(h.same_range > 1, "{url}: expected several charts");
     assert_eq!(
         h.crosshairs_on, h.same_range,
@@ -530,6 +542,54 @@ fn use_preset(b: &Browser, label: &str, keyboard: bool) {
     );
 }
 
+/// The size chart text is drawn at, in CSS px, as (smallest, largest) over every visible label
+/// of every chart: its font size times how much its SVG is scaled.
+fn chart_text_px(b: &Browser) -> (f64, f64) {
+    let sizes = b.js(
+        "const out = []; \
+         for (const t of document.querySelectorAll('figure.chart svg text')) { \
+           const r = t.getBoundingClientRect(); \
+           const bb = t.getBBox(); \
+           if (!r.height || !bb.height) continue; \
+           out.push(parseFloat(getComputedStyle(t).fontSize) * r.height / bb.height); \
+         } \
+         return out;",
+        vec![],
+    );
+    let sizes: Vec<f64> = sizes
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_f64)
+        .collect();
+    assert!(
+        !sizes.is_empty(),
+        "{}: no chart text to measure",
+        b.current_url()
+    );
+    let lo = sizes.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = sizes.iter().copied().fold(0.0, f64::max);
+    (lo, hi)
+}
+
+/// Chart text is a readable constant size at every window width: it used to scale with the
+/// chart (8 px on a 1400 px window's three-column grid, larger than body text at 800 px).
+fn check_chart_text_size(b: &Browser) {
+    let url = b.current_url();
+    let mut seen = Vec::new();
+    for width in WIDTHS {
+        b.set_width(width);
+        let (lo, hi) = chart_text_px(b);
+        assert!(
+            (10.0..=13.0).contains(&lo) && (10.0..=13.0).contains(&hi),
+            "{url} at {width} px: chart text from {lo:.1} to {hi:.1} px"
+        );
+        seen.push(format!("{width} px: {lo:.1}–{hi:.1} px"));
+    }
+    b.reset_viewport();
+    println!("chart text {url}: {}", seen.join(", "));
+}
+
 /// The four pages issue 8 wants pictures of, at the default range (what a user sees first), each
 /// at both widths, into `target/screenshots/<set>/`.
 fn screenshots(b: &Browser, base: &str, set: &str, server_page: &str) {
@@ -546,6 +606,9 @@ fn screenshots(b: &Browser, base: &str, set: &str, server_page: &str) {
         let url = format!("{base}{path}");
         b.goto(&url);
         b.assert_no_console_errors(&url);
+        if name != "zookeeper" {
+            check_chart_text_size(b);
+        }
         b.shoot(&dir, name, &WIDTHS);
     }
 }
@@ -585,8 +648,10 @@ fn chromium_uses_every_page_of_the_real_server_fed_by_a_real_zookeeper() {
         // Every page loads, shows what ZooKeeper reported, and logs no error.
         let s = load(&b, &url("/"));
         assert_eq!(text(&s, "h1"), "Overview");
-        assert!(has_link(&s, "lab", "/zookeeper/lab"), "cluster link: {s}");
-        assert!(has_link(&s, &addr, &server_page), "server link: {s}");
+        assert!(
+            has_link(&s, "ZooKeeper", "/zookeeper/lab"),
+            "the cluster's ZooKeeper link: {s}"
+        );
         assert!(text(&s, "text").contains("standalone"), "mode: {s}");
         assert!(
             count(&s, "charts") >= 1 && count(&s, "lines") >= 1,
@@ -738,6 +803,24 @@ fn chromium_shows_ten_minutes_and_days_of_history() {
         go(&format!("/?range={range}"));
         b.assert_no_console_errors(&b.current_url());
         check_hover_sync(&b);
+
+        // Without a range in the URL: ten minutes of data get the 1 h preset and say since
+        // when; days of data keep the default 24 h.
+        go("/");
+        let s = summary(&b);
+        let caption = text(&s, "caption");
+        if span_ms < 3_600_000 {
+            assert!(
+                caption.contains("last 1h (") && caption.contains("Collecting since "),
+                "{set}: {caption}"
+            );
+            assert_eq!(s["active"], json!(["1h"]), "{set}: {s}");
+        } else {
+            assert!(
+                caption.contains("last 24h (") && !caption.contains("Collecting"),
+                "{set}: {caption}"
+            );
+        }
 
         screenshots(&b, &base, set, &server_page);
         rt.block_on(env.stop());

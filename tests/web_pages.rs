@@ -658,3 +658,204 @@ async fn a_fixed_window_shows_the_same_tables_after_new_data_arrives() {
     );
     env.stop().await;
 }
+
+/// The figure of the overview chart titled `title`: from its title link to `</figure>`.
+fn figure<'a>(html: &'a str, title: &str) -> &'a str {
+    let a = html
+        .find(&format!(">{}</a>", esc(title)))
+        .unwrap_or_else(|| panic!("no chart titled {title}: {html}"));
+    let b = html[a..].find("</figure>").expect("figure end") + a;
+    &html[a..b]
+}
+
+/// The legend values of a multi-series chart, as (series, value).
+fn legend(fig: &str) -> Vec<(String, String)> {
+    let re = regex::Regex::new(
+        r#"<li>.*?>([^<>]+)</a>(?: <span class="same"[^>]*>[^<]*</span>)? <span class="v">([^<]*)</span></li>"#,
+    )
+    .unwrap();
+    re.captures_iter(fig)
+        .map(|c| (c[1].to_string(), c[2].to_string()))
+        .collect()
+}
+
+/// The native tooltips of a chart's hover columns.
+fn column_titles(fig: &str) -> Vec<String> {
+    let cols = &fig[fig.find("<g class=\"cols\">").expect("hover columns")..];
+    let cols = &cols[..cols.find("</g>").unwrap()];
+    let re = regex::Regex::new(r"<title>([^<]*)</title>").unwrap();
+    re.captures_iter(cols).map(|c| c[1].to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_counters_newest_rate_is_the_same_at_every_preset_even_with_minutes_of_data() {
+    // Twelve minutes of data, as a server that just started has; zk1 also has an hour a week
+    // ago (a seven-day gap before the recent data). Packets grow by 15 per 15 s scrape: 1/s.
+    for span_ms in [12 * 60_000, 3 * 86_400_000] {
+        let env = start_span(false, span_ms).await;
+        for preset in ["1h", "6h", "24h", "7d", "30d"] {
+            let (status, html) = env.text(&format!("/?range={preset}")).await;
+            assert_eq!(status, 200, "{html}");
+            let fig = figure(&html, "ZooKeeper packets received per second");
+            let values = legend(fig);
+            assert_eq!(values.len(), 2, "{preset}: {fig}");
+            for (server, v) in &values {
+                assert_eq!(
+                    v, "1/s",
+                    "{span_ms} ms of data, {preset}: {server}'s newest rate"
+                );
+            }
+            // Every point of the chart is the true rate: no false 0 where collection starts,
+            // no spike where it resumes after the gap.
+            let titles = column_titles(fig);
+            assert!(!titles.is_empty(), "{preset}: {fig}");
+            for t in &titles {
+                for line in t.lines().skip(1) {
+                    assert!(
+                        line.ends_with(": 1/s"),
+                        "{span_ms} ms of data, {preset}: a point that is not 1/s: {t}"
+                    );
+                }
+            }
+        }
+        env.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chart_of_a_past_window_shows_nothing_from_after_its_end() {
+    let env = start().await;
+    // zk_znode_count = 1000 + scrape index: the legend's newest value names the newest sample.
+    let value_at = |t: i64| {
+        let last = t - (t - env.start).rem_euclid(SCRAPE_MS);
+        (1000 + (last - env.start) / SCRAPE_MS).to_string()
+    };
+    let back = env.end - 1_800_000;
+    // A 1 h window (30 s buckets of raw samples) ending 5 s into a bucket, and a 6 h window
+    // (5 min buckets, from 1 min rollups where the data is compacted) ending at a whole minute
+    // inside a bucket: the store's last bucket used to run on to the next step boundary.
+    for (span, to) in [
+        (3_600_000, back - back.rem_euclid(30_000) + 5_000),
+        (6 * 3_600_000, back - back.rem_euclid(300_000) + 120_000 - 1),
+    ] {
+        let (status, html) = env.text(&format!("/?from={}&to={to}", to - span)).await;
+        assert_eq!(status, 200, "{html}");
+        let values = legend(figure(&html, "ZooKeeper znodes"));
+        assert_eq!(values.len(), 2, "{html}");
+        for (server, v) in values {
+            assert_eq!(
+                v,
+                value_at(to),
+                "{server}: the newest value of a window ending at {to} ({span} ms)"
+            );
+        }
+    }
+    // Positive control: the window that ends with the data shows its newest value.
+    let (_, html) = env
+        .text(&format!("/?from={}&to={}", env.end - 3_600_000, env.end))
+        .await;
+    for (_, v) in legend(figure(&html, "ZooKeeper znodes")) {
+        assert_eq!(v, value_at(env.end));
+    }
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_minutes_of_data_the_default_range_fits_them_and_charts_say_where_data_starts() {
+    let env = start_span(false, 10 * 60_000).await;
+    // No range in the URL: the smallest preset that holds the ten minutes, and why.
+    let (status, html) = env.text("/").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains(">last 1h ("), "{html}");
+    assert!(
+        html.contains("Collecting since ") && html.contains("the default range (24h) is shortened"),
+        "{html}"
+    );
+    assert!(html.contains("<a class=\"preset active\" href=\"/?range=1h\">1h</a>"));
+    // Links from it carry no range: they too show the default as it fits.
+    assert!(html.contains("href=\"/zookeeper/lab?\""), "{html}");
+    // Charts shade the part of the range before their data, with its time.
+    let fig = figure(&html, "ZooKeeper znodes");
+    assert!(fig.contains("<rect class=\"before\""), "{fig}");
+    assert!(fig.contains(">no data before "), "{fig}");
+    // A URL that names a range is never changed (positive control for the fitting).
+    let (_, day) = env.text("/?range=24h").await;
+    assert!(day.contains(">last 24h ("), "{day}");
+    assert!(day.contains("Collecting since ") && !day.contains("is shortened"));
+    let fixed = format!("/?from={}&to={}", env.end - 86_400_000, env.end);
+    let (_, fixed) = env.text(&fixed).await;
+    assert!(!fixed.contains(">last "), "a fixed window stays fixed");
+    env.stop().await;
+    // Days of data: the default stays 24h, with nothing to say.
+    let env = start_span(false, 3 * 86_400_000).await;
+    let (_, html) = env.text("/").await;
+    assert!(html.contains(">last 24h ("), "{html}");
+    assert!(!html.contains("Collecting since"), "{html}");
+    assert!(!figure(&html, "ZooKeeper znodes").contains("class=\"before\""));
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn charts_keep_text_out_of_the_stretched_plot_and_mark_events_overlaps_and_spread() {
+    let env = start().await;
+    let (status, html) = env.text("/?range=1h").await;
+    assert_eq!(status, 200, "{html}");
+    // The plot stretches with the window; its text would grow and shrink with it. All chart
+    // text is in the unstretched SVGs beside and over it.
+    let plots: Vec<&str> = html
+        .split("<svg class=\"ch\"")
+        .skip(1)
+        .map(|p| &p[..p.find("</svg>").unwrap()])
+        .collect();
+    assert_eq!(plots.len(), 4, "{html}");
+    for p in &plots {
+        assert!(p.contains("preserveAspectRatio=\"none\""), "{p}");
+        assert!(!p.contains("<text"), "text inside the stretched plot: {p}");
+    }
+    assert!(html.contains("<svg class=\"yax\""), "y-axis labels");
+    assert!(
+        html.contains("<text class=\"xl\" x=\""),
+        "x-axis labels placed by percentage"
+    );
+    // Events: a short tick on the axis and a marker shaped by severity with the event's text,
+    // never a line through the data.
+    let fig = figure(&html, "ZooKeeper znodes");
+    assert!(!fig.contains("<line class=\"ev "), "{fig}");
+    assert!(
+        fig.contains("<use class=\"ev info\" href=\"#ev-info\" x=\"") && fig.contains("deploy "),
+        "{fig}"
+    );
+    assert!(
+        html.contains("<path id=\"ev-info\" d=\"M0 -8V0M"),
+        "the shapes are defined once per page: a tick up into the plot, then the marker"
+    );
+    // zk1 and zk2 write the same values: the second line is dashed and the legend says so.
+    let packets = figure(&html, "ZooKeeper packets received per second");
+    assert!(packets.contains("class=\"line same\""), "{packets}");
+    assert!(packets.contains("<span class=\"same\""), "{packets}");
+    assert!(packets.contains(">= zk1:2181</span>"), "{packets}");
+    // Outstanding requests cycle 0…3 at every scrape: in 10-minute buckets a min–max band
+    // would be a solid block; its edges are drawn instead (the unit tests of `web::chart` show
+    // a narrower band staying a band).
+    let (_, day) = env.text("/?range=24h").await;
+    let outstanding = figure(&day, "ZooKeeper outstanding requests");
+    assert!(outstanding.contains("class=\"envelope\""), "{outstanding}");
+    assert!(!outstanding.contains("class=\"band\""), "{outstanding}");
+    // A day on a small chart has more than two time labels.
+    let fig = figure(&day, "ZooKeeper znodes");
+    assert!(
+        count(fig, "<text class=\"xl\"") >= 4,
+        "x labels on a 24 h chart: {fig}"
+    );
+    // One event is "1 latest event".
+    let one = format!(
+        "/zookeeper/lab?from={}&to={}",
+        env.end - 700_000,
+        env.end - 500_000
+    );
+    let (_, zk) = env.text(&one).await;
+    assert!(zk.contains(">1 latest event of lab<"), "{zk}");
+    let (_, zk) = env.text("/zookeeper/lab?range=6h").await;
+    assert!(zk.contains(">3 latest events of lab<"), "{zk}");
+    env.stop().await;
+}

@@ -89,10 +89,9 @@ pub(crate) async fn run(
     tier: Tier,
 ) -> Result<Vec<SeriesRange>, StoreError> {
     let lo = start.div_euclid(step).saturating_mul(step);
-    let hi = end
-        .div_euclid(step)
-        .saturating_mul(step)
-        .saturating_add(step);
+    // Nothing after `end` is read: the last bucket holds the samples up to `end` (not up to the
+    // next step boundary), and rollup buckets reaching past `end` are left out below.
+    let hi = end.saturating_add(1);
     let view = head_view(inner, ids, lo, hi);
     let known: Vec<SeriesId> = view.series.iter().map(|s| s.0.id).collect();
     let block_ms = inner.cfg().block_ms;
@@ -173,7 +172,8 @@ pub(crate) async fn run(
                 } else {
                     let buckets = codec::decode_rollup(data)
                         .map_err(|e| chunks::corrupt(inner, *src_tier, id, *cstart, e))?;
-                    for x in &buckets {
+                    let res = src_tier.resolution_ms().unwrap_or(1);
+                    for x in buckets.iter().filter(|x| x.ts.saturating_add(res) <= hi) {
                         b.add_bucket(x);
                     }
                 }

@@ -2,8 +2,12 @@
 //! unit-tested; the templates (`templates/partials/chart.html`) only place what this computes.
 //!
 //! * One bucket is one point: the average as a line, min–max as a light band (so spikes that an
-//!   average would hide stay visible). Counters are drawn as per-second rates of the buckets'
-//!   reset-aware increases, without a band.
+//!   average would hide stay visible; as two thin edge lines where a band would fill the plot).
+//!   Counters are drawn as per-second rates of the buckets' reset-aware increases over the time
+//!   each increase covers (see `counter_rates`), without a band.
+//! * The plot is an SVG of its own, stretched to the width it gets; chart text and event markers
+//!   are in unstretched SVGs beside and over it, placed by percentages, so they keep one size at
+//!   every window width.
 //! * Missing buckets break the line: consecutive points further apart than
 //!   1.1 × (bucket step + sample interval) are not joined, so a scrape outage shows as a gap.
 //! * Every bucket also gets an invisible column with a native `<title>` tooltip, so values can be
@@ -48,53 +52,58 @@ pub struct SeriesData {
     pub link: String,
 }
 
+/// What a counter's rates need besides its buckets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RateHints {
+    /// The configured sample interval of the series' source, when known (the collector stamps
+    /// samples at multiples of it).
+    pub interval_ms: Option<i64>,
+    /// The end of the range: a newest bucket reaching past it has only had time for the samples
+    /// up to it.
+    pub to: Option<Timestamp>,
+}
+
 impl SeriesData {
-    /// Builds the drawn points from buckets (ascending, non-empty only).
+    /// Builds the drawn points from buckets (ascending, non-empty only), without hints: the
+    /// sample interval is estimated from the buckets alone.
     pub fn from_buckets(
         label: impl Into<String>,
         buckets: &[Bucket],
         step_ms: i64,
         counter: bool,
     ) -> Self {
+        Self::from_buckets_with(label, buckets, step_ms, counter, RateHints::default())
+    }
+
+    /// Builds the drawn points from buckets (ascending, non-empty only). Counters become
+    /// per-second rates, see `counter_rates`.
+    pub fn from_buckets_with(
+        label: impl Into<String>,
+        buckets: &[Bucket],
+        step_ms: i64,
+        counter: bool,
+        hints: RateHints,
+    ) -> Self {
         let step_ms = step_ms.max(1);
-        let interval_ms = sample_interval(buckets, step_ms);
-        let mut points = Vec::with_capacity(buckets.len());
-        let mut prev_ts: Option<Timestamp> = None;
-        for b in buckets {
-            let p = if counter {
-                // The increase covers the time since the sample before the bucket's first one:
-                // the empty time since the previous bucket (a gap, or sparse buckets) plus the
-                // filled part of this bucket — less than a step for the newest, partial bucket.
-                let filled = (i64::from(b.count) * interval_ms).min(step_ms.max(interval_ms));
-                let covered = match prev_ts {
-                    Some(p) => (b.ts - p - step_ms).max(0) + filled.min(step_ms).max(1),
-                    None => filled.max(1),
-                };
-                let rate = b.increase / (covered as f64 / 1000.0);
-                ChartPoint {
+        let interval_ms = estimate_interval(buckets, step_ms, hints.interval_ms);
+        let points = if counter {
+            counter_rates(buckets, step_ms, interval_ms, hints.to)
+        } else {
+            buckets
+                .iter()
+                .map(|b| ChartPoint {
                     ts: b.ts,
-                    avg: rate,
-                    min: rate,
-                    max: rate,
-                    last: rate,
-                }
-            } else {
-                let avg = if b.count > 0 {
-                    b.sum / f64::from(b.count)
-                } else {
-                    b.last
-                };
-                ChartPoint {
-                    ts: b.ts,
-                    avg,
+                    avg: if b.count > 0 {
+                        b.sum / f64::from(b.count)
+                    } else {
+                        b.last
+                    },
                     min: b.min,
                     max: b.max,
                     last: b.last,
-                }
-            };
-            prev_ts = Some(b.ts);
-            points.push(p);
-        }
+                })
+                .collect()
+        };
         SeriesData {
             label: label.into(),
             points,
@@ -150,7 +159,7 @@ impl SeriesData {
 
     /// Largest distance between two points that are still joined by a line.
     pub fn gap_threshold_ms(&self) -> i64 {
-        ((self.step_ms + self.interval_ms) as f64 * 1.1) as i64
+        gap_limit(self.step_ms, self.interval_ms)
     }
 
     /// Index ranges of runs of points that are joined (split at gaps).
@@ -201,10 +210,20 @@ impl SeriesData {
     }
 }
 
-/// The typical time between samples: a step divided by the median samples per bucket when buckets
-/// hold several samples (robust to a partial newest bucket and to gaps), else the time spanned per
-/// sample (buckets finer than the scrape interval).
-fn sample_interval(buckets: &[Bucket], step_ms: i64) -> i64 {
+/// Largest distance between the starts of two buckets that are still one stretch of data: a line
+/// joins them, and a counter's rate runs on across them. Further apart, the series was
+/// interrupted — more than a bucket plus a sample interval without a sample — and the line
+/// breaks.
+fn gap_limit(step_ms: i64, interval_ms: i64) -> i64 {
+    ((step_ms + interval_ms) as f64 * 1.1) as i64
+}
+
+/// A rough typical time between samples from the buckets alone: a step divided by the median
+/// samples per bucket when buckets hold several samples, else the time spanned per sample
+/// (buckets finer than the scrape interval). Only a prior for [`estimate_interval`]: with few
+/// buckets a partial one skews it (twelve minutes of 15 s samples in one 6 h bucket read as one
+/// sample every 7.5 minutes).
+fn rough_interval(buckets: &[Bucket], step_ms: i64) -> i64 {
     let mut counts: Vec<u32> = buckets.iter().map(|b| b.count).collect();
     counts.sort_unstable();
     let median = counts.get(counts.len() / 2).copied().unwrap_or(0);
@@ -218,6 +237,198 @@ fn sample_interval(buckets: &[Bucket], step_ms: i64) -> i64 {
         }
         _ => step_ms,
     }
+}
+
+/// Interior buckets a data estimate of the interval needs at least.
+const MIN_INTERIOR: usize = 3;
+/// Interior buckets per run of the interval estimate without a configured interval.
+const INTERVAL_RUN: usize = 6;
+
+fn gcd(a: i64, b: i64) -> i64 {
+    let (mut a, mut b) = (a.abs(), b.abs());
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a.max(1)
+}
+
+/// The time between samples. Measured on interior buckets — joined to a bucket on both sides, so
+/// neither the partial first or newest bucket of a stretch nor one next to a gap — as the time to
+/// the next bucket over the samples, the smallest over runs of buckets. The configured interval
+/// (`hint`) unless such a measurement contradicts it by more than 10 % (data written at another
+/// interval); without a hint, the measurement, over fewer interior buckets if need be, else the
+/// rough estimate.
+fn estimate_interval(buckets: &[Bucket], step_ms: i64, hint: Option<i64>) -> i64 {
+    let hint = hint.filter(|h| *h > 0);
+    let prior = hint.unwrap_or_else(|| rough_interval(buckets, step_ms));
+    let limit = gap_limit(step_ms, prior);
+    // (time to the next bucket, samples) of each interior bucket.
+    let interior: Vec<(i64, u64)> = buckets
+        .windows(3)
+        .filter(|w| w[1].ts - w[0].ts <= limit && w[2].ts - w[1].ts <= limit)
+        .map(|w| (w[2].ts - w[1].ts, u64::from(w[1].count)))
+        .collect();
+    let ratio = |part: &[(i64, u64)]| {
+        let samples: u64 = part.iter().map(|p| p.1).sum();
+        (samples > 0).then(|| part.iter().map(|p| p.0).sum::<i64>() as f64 / samples as f64)
+    };
+    // The smallest over runs of buckets: missing samples (outages) only ever make a run's time
+    // per sample longer. A run is as many buckets as hold a whole number of configured
+    // intervals (one where the step is a multiple of it; two for 10 s samples in 15 s buckets,
+    // which hold two, then one), or six without a configured interval.
+    let run = hint.map_or(INTERVAL_RUN, |h| {
+        usize::try_from(h / gcd(step_ms, h)).map_or(INTERVAL_RUN, |n| n.clamp(1, 12))
+    });
+    let robust = (interior.len() >= MIN_INTERIOR)
+        .then(|| {
+            interior
+                .windows(run)
+                .filter_map(ratio)
+                .min_by(f64::total_cmp)
+        })
+        .flatten()
+        .map(|r| (r.round() as i64).max(1));
+    match (robust, hint) {
+        (Some(m), Some(h)) if (m - h).abs() * 10 > h => m,
+        (_, Some(h)) => h,
+        (Some(m), None) => m,
+        (None, None) => (interior.len() >= MIN_INTERIOR)
+            .then(|| ratio(&interior))
+            .flatten()
+            .map_or(prior, |r| (r.round() as i64).max(1)),
+    }
+}
+
+/// Per-second rates of a counter's buckets: each bucket's reset-aware increase divided by the time
+/// that increase covers. The store's increase of a bucket covers the steps from the sample before
+/// it to each of its samples, so that time runs from the newest sample before the bucket to the
+/// bucket's own newest sample; buckets do not keep sample times, so these are estimated from the
+/// bucket's place, its sample count and the sample interval `interval_ms` (I):
+///
+/// * A full bucket's newest sample is one interval before its end, and so is that of an
+///   under-filled first bucket of a stretch (the series started inside it). Any other
+///   under-filled one (an outage) holds the samples from its start when the next bucket is
+///   under-filled too (the outage runs across their boundary); between full neighbours, its
+///   newest sample's place is
+///   interpolated from how far the counter had grown by then (exact for a steady counter, and
+///   never outside the bucket's possible range).
+/// * The newest bucket of a stretch holds the samples from its start (a partial bucket at the
+///   end of the range, or the last before the series stopped): its newest is (count − 1)·I in.
+/// * The first bucket of a stretch — the first of the range, or the first after a gap (see
+///   [`gap_limit`]) — has no usable sample before it: the step from the last sample before the
+///   gap (or before the series' start) is dropped, and only the growth between its own samples
+///   counts, (last − min) over (count − 1)·I. With a single sample there is no rate: no false 0
+///   where collection starts, no spike where it resumes. A counter reset inside such a bucket is
+///   not seen (its growth is then undercounted, never overcounted), nor is an outage inside the
+///   bucket where a series starts (its growth is then spread over too short a time). The range's
+///   first bucket of a series that ran on from before the range is the exception: there the
+///   step into it is an ordinary one and counts.
+/// * Where the step is no multiple of the interval (a 15 s step over 10 s samples holds two,
+///   then one), a full bucket's newest sample is counted on from the bucket before, so the rates
+///   do not alternate.
+fn counter_rates(
+    buckets: &[Bucket],
+    step_ms: i64,
+    interval_ms: i64,
+    to: Option<Timestamp>,
+) -> Vec<ChartPoint> {
+    let (s, i) = (step_ms as f64, interval_ms.max(1) as f64);
+    let limit = gap_limit(step_ms, interval_ms);
+    let joined = |a: &Bucket, b: &Bucket| b.ts - a.ts <= limit;
+    // Samples a bucket holds when none is missing: a full step's worth, or for a bucket reaching
+    // past the range's end, the slots up to it less the newest, which may not be written yet (a
+    // scrape is stamped with its slot's start and written when it is done).
+    let expected = |b: &Bucket| match to {
+        Some(t) if b.ts + step_ms > t => ((t - b.ts) as f64 / i).floor().max(1.0),
+        _ => s / i,
+    };
+    let full = |b: &Bucket| f64::from(b.count) + 1.0 >= expected(b);
+    let n = buckets.len();
+    let mut newest: Vec<f64> = Vec::with_capacity(n);
+    for k in 0..n {
+        let b = &buckets[k];
+        let prev = k
+            .checked_sub(1)
+            .map(|p| &buckets[p])
+            .filter(|pb| joined(pb, b));
+        let next = buckets.get(k + 1).filter(|nb| joined(b, nb));
+        // The bucket's samples, when none is missing, run from `from_start` (the first at the
+        // bucket's start) to `to_end` (the last one interval before its end).
+        let from_start = b.ts as f64 + (f64::from(b.count).min(s / i) - 1.0).max(0.0) * i;
+        let to_end = (b.ts as f64 + s - i).max(from_start);
+        let at = if full(b) {
+            match prev.map(|_| newest[k - 1]) {
+                // A step that is no multiple of the interval holds, say, two 10 s samples, then
+                // one: count on from the bucket before.
+                Some(before) if step_ms % interval_ms != 0 => (before + f64::from(b.count) * i)
+                    .clamp(from_start, b.ts as f64 + s - 1.0)
+                    .max(from_start),
+                _ if next.is_none() => from_start,
+                _ => to_end,
+            }
+        } else {
+            match next {
+                None => from_start,
+                // The first bucket of a stretch: the series started (or resumed) inside it.
+                Some(_) if prev.is_none() => to_end,
+                Some(nb) if !full(nb) => from_start,
+                // Missing samples with full buckets on both sides: where the outage sits inside
+                // the bucket follows from how far the counter had grown by the bucket's newest
+                // sample, between the full neighbours' samples next to it (exact for a steady
+                // counter, within the bucket's possible range otherwise).
+                Some(nb) => match prev {
+                    Some(pb)
+                        if full(pb) && b.min >= pb.last && nb.min >= b.last && nb.min > pb.last =>
+                    {
+                        let span = (nb.ts - b.ts) as f64 + i;
+                        let at = b.ts as f64 - i + span * (b.last - pb.last) / (nb.min - pb.last);
+                        at.clamp(from_start, to_end)
+                    }
+                    _ => to_end,
+                },
+            }
+        };
+        // No sample is newer than the range's end.
+        newest.push(to.map_or(at, |t| at.min(t as f64)));
+    }
+    let mut out = Vec::with_capacity(n);
+    for k in 0..n {
+        let b = &buckets[k];
+        let first = k == 0 || !joined(&buckets[k - 1], b);
+        let (increase, covered_ms) = if first {
+            if b.count < 2 {
+                continue;
+            }
+            let own = (b.last - b.min).max(0.0).min(b.increase.max(0.0));
+            // The step into the bucket from the sample before it: in the range's first bucket
+            // of a series that ran on from before the range it is an ordinary step (about one
+            // interval's growth, no gap, no restart), and the whole increase counts, from one
+            // interval before the bucket (right also with an outage inside the bucket).
+            let into = b.increase - own;
+            let per_step = own / f64::from(b.count - 1);
+            let ran_on =
+                k == 0 && into >= 0.0 && into <= 2.0 * per_step && (into > 0.0 || own == 0.0);
+            if ran_on {
+                (b.increase, newest[k] - (b.ts as f64 - i))
+            } else {
+                (own, (f64::from(b.count - 1) * i).min(s))
+            }
+        } else {
+            (b.increase, newest[k] - newest[k - 1])
+        };
+        if covered_ms <= 0.0 {
+            continue;
+        }
+        let rate = increase / (covered_ms / 1000.0);
+        out.push(ChartPoint {
+            ts: b.ts,
+            avg: rate,
+            min: rate,
+            max: rate,
+            last: rate,
+        });
+    }
+    out
 }
 
 /// A moment drawn as a vertical tick with a hover text.
@@ -298,7 +509,11 @@ impl ChartSpec {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tick {
+    /// Position in plot units (x from the plot's left edge, y from its top).
     pub pos: f64,
+    /// For x ticks, the same position as a percentage of the plot's width (for text, which is
+    /// placed outside the stretched plot so that it keeps its size).
+    pub pct: f64,
     pub label: String,
 }
 
@@ -310,17 +525,54 @@ pub struct Line {
     pub d: String,
     /// SVG path of the min–max band (empty when there is none).
     pub band: String,
+    /// The band's upper and lower edges as thin lines, drawn instead of a filled band when the
+    /// band would fill most of the plot (a series that swings over its whole axis in every
+    /// bucket): a solid block hides the average and tells nothing the edges do not.
+    pub envelope: String,
+    /// The label of an earlier line this one draws exactly over, if any: it is then dashed so
+    /// the one under it shows, and the legend says so.
+    pub same_as: Option<String>,
+    /// Where to draw a dot on the newest point (x as a percentage of the plot's width, y in the
+    /// overlay's units), when all data is in a sliver at the end of the range.
+    pub dot: Option<(f64, f64)>,
     pub last: String,
     pub min: String,
     pub max: String,
     pub link: String,
 }
 
+impl Line {
+    /// CSS classes of the line's path.
+    pub fn class(&self) -> &'static str {
+        if self.same_as.is_some() {
+            "line same"
+        } else {
+            "line"
+        }
+    }
+}
+
+/// An event: a short tick on the time axis and a marker below it whose shape says the severity.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EventTick {
+    /// Position in plot units, and as a percentage of the plot's width.
     pub x: f64,
+    pub pct: f64,
     pub title: String,
     pub severity: &'static str,
+}
+
+impl EventTick {
+    /// The marker, one shape per severity defined once per page (`templates/partials/defs.html`):
+    /// a tick up into the plot and under it a circle for info, a triangle for a warning, a
+    /// diamond for critical.
+    pub fn shape(&self) -> &'static str {
+        match self.severity {
+            "critical" => "#ev-critical",
+            "warning" => "#ev-warning",
+            _ => "#ev-info",
+        }
+    }
 }
 
 /// An invisible hover column over one bucket.
@@ -331,15 +583,32 @@ pub struct Column {
     pub title: String,
 }
 
-/// Everything the chart partial renders.
+/// The part of a chart before its first data, when data starts well inside the range.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Before {
+    /// Where data starts, in plot units and as a percentage of the plot's width.
+    pub x: f64,
+    pub pct: f64,
+    /// `no data before 06:14` (with the date when it is not the range's last day).
+    pub text: String,
+    /// Whether the text fits in the shaded part (else it is only the shading's tooltip).
+    pub label: bool,
+}
+
+/// Everything the chart partial renders. The plot (`svg.ch`) is stretched to the width it is
+/// given, so it holds only shapes (lines keep their stroke width); its text — axis labels, the
+/// "no data" notes — and the event markers sit in unstretched SVGs beside and over it, placed
+/// by percentages, so chart text has one size at every window width.
 #[derive(Clone, Debug)]
 pub struct Chart {
     pub title: String,
     pub link: String,
+    /// The nominal size the chart was laid out for (SVG units ≈ CSS px).
     pub width: u32,
     pub height: u32,
     pub from: Timestamp,
     pub to: Timestamp,
+    /// The plot's origin in its own units (always 0: the plot is its own SVG).
     pub plot_x: f64,
     pub plot_y: f64,
     pub plot_w: f64,
@@ -351,6 +620,7 @@ pub struct Chart {
     pub x_ticks: Vec<Tick>,
     pub events: Vec<EventTick>,
     pub columns: Vec<Column>,
+    pub before: Option<Before>,
     /// `raw`, `1m`, … of the answering tier(s), and the bucket step.
     pub tier: String,
     pub step: String,
@@ -360,8 +630,9 @@ pub struct Chart {
 }
 
 impl Chart {
+    /// The plot's own coordinates.
     pub fn view_box(&self) -> String {
-        format!("0 0 {} {}", self.width, self.height)
+        format!("0 0 {} {}", self.plot_w, self.plot_h)
     }
 
     pub fn plot_bottom(&self) -> f64 {
@@ -372,16 +643,56 @@ impl Chart {
         self.plot_x + self.plot_w
     }
 
+    /// Height of the axis SVGs: the plot with the margins above and below it (a row of event
+    /// markers makes the lower margin taller).
+    pub fn box_h(&self) -> f64 {
+        MARGIN_TOP + self.plot_h + self.bottom()
+    }
+
+    fn bottom(&self) -> f64 {
+        if self.events.is_empty() {
+            MARGIN_BOTTOM
+        } else {
+            MARGIN_BOTTOM + EVENT_ROW
+        }
+    }
+
+    /// Baseline of a y-axis label at plot position `pos`.
+    pub fn y_label(&self, pos: &f64) -> f64 {
+        MARGIN_TOP + pos + 4.0
+    }
+
+    /// Baseline of the x-axis labels.
+    pub fn x_label_y(&self) -> f64 {
+        self.box_h() - 5.0
+    }
+
+    /// Top of the event markers, just below the plot.
+    pub fn event_y(&self) -> f64 {
+        MARGIN_TOP + self.plot_h + 2.0
+    }
+
+    /// Vertical middle of the plot in the overlay's units.
+    pub fn mid_y(&self) -> f64 {
+        MARGIN_TOP + self.plot_h / 2.0 + 4.0
+    }
+
     /// The first line, for single-series footers.
     pub fn main(&self) -> Option<&Line> {
         self.lines.first()
     }
 }
 
-const MARGIN_LEFT: f64 = 58.0;
-const MARGIN_RIGHT: f64 = 8.0;
+/// Room left of the plot for the y-axis labels (in CSS px, see `static/app.css`).
+pub const MARGIN_LEFT: f64 = 58.0;
+/// Room right of the plot, so that the last x label is not cut.
+pub const MARGIN_RIGHT: f64 = 8.0;
 const MARGIN_TOP: f64 = 6.0;
 const MARGIN_BOTTOM: f64 = 18.0;
+/// Extra room under the plot for a row of event markers.
+const EVENT_ROW: f64 = 11.0;
+/// Chart text size (CSS px), and the width of one character of axis text at that size.
+const CHAR_PX: f64 = 6.4;
 
 /// Rounds to one decimal for compact path text.
 fn r1(v: f64) -> f64 {
@@ -449,13 +760,12 @@ pub fn y_domain(lo: f64, hi: f64) -> (f64, f64) {
     if lo == hi { (0.0, 1.0) } else { (lo, hi) }
 }
 
-/// Time-axis tick interval for a range: about 4–8 labels, on UTC-aligned boundaries.
-fn time_tick_interval(range_ms: i64, width_px: f64) -> i64 {
+/// Tick intervals of the time axis, ascending; ticks fall on UTC multiples of them.
+const TICK_INTERVALS: [i64; 19] = {
     const MIN: i64 = 60_000;
     const HOUR: i64 = 60 * MIN;
     const DAY: i64 = 24 * HOUR;
-    let max_labels = (width_px / 90.0).clamp(2.0, 10.0) as i64;
-    let candidates = [
+    [
         MIN,
         5 * MIN,
         10 * MIN,
@@ -475,32 +785,54 @@ fn time_tick_interval(range_ms: i64, width_px: f64) -> i64 {
         90 * DAY,
         180 * DAY,
         365 * DAY,
-    ];
-    candidates
-        .into_iter()
-        .find(|c| range_ms / c <= max_labels)
-        .unwrap_or(365 * DAY)
-}
+    ]
+};
 
-/// Time-axis ticks with labels that suit the range: `10:00`, `05-01 10:00`, `05-01`, `2024-05-01`.
-pub fn time_ticks(from: Timestamp, to: Timestamp, width_px: f64) -> Vec<(Timestamp, String)> {
-    let range = (to - from).max(1);
-    let every = time_tick_interval(range, width_px);
-    let pattern = if range <= 36 * 3_600_000 {
+/// Space kept free between two x-axis labels, in CSS px.
+const LABEL_GAP_PX: f64 = 16.0;
+
+/// How tick labels `every` apart read over a range of `range_ms`.
+fn tick_pattern(range_ms: i64, every: i64) -> &'static str {
+    if range_ms <= 36 * 3_600_000 {
         "%H:%M"
     } else if every < 86_400_000 {
         "%m-%d %H:%M"
-    } else if range <= 200 * 86_400_000 {
+    } else if range_ms <= 200 * 86_400_000 {
         "%m-%d"
     } else {
         "%Y-%m-%d"
-    };
+    }
+}
+
+/// Width of a tick label written with `pattern`, in CSS px at the chart text size.
+fn label_px(pattern: &str) -> f64 {
+    let chars = pattern
+        .split('%')
+        .skip(1)
+        .map(|p| if p.starts_with('Y') { 4 } else { 2 } + p.len() - 1)
+        .sum::<usize>();
+    chars as f64 * CHAR_PX
+}
+
+/// Time-axis ticks with labels that suit the range (`10:00`, `05-01 10:00`, `05-01`,
+/// `2024-05-01`), on UTC-aligned boundaries: the shortest interval whose labels, at the chart
+/// text size, fit a plot of `width_px` with room between them — a 24 h chart of 270 px gets
+/// 6-hourly ticks, not two.
+pub fn time_ticks(from: Timestamp, to: Timestamp, width_px: f64) -> Vec<(Timestamp, String)> {
+    let range = (to - from).max(1);
+    let (every, pattern) = TICK_INTERVALS
+        .iter()
+        .map(|&every| (every, tick_pattern(range, every)))
+        .find(|(every, pattern)| {
+            width_px * *every as f64 / range as f64 >= label_px(pattern) + LABEL_GAP_PX
+        })
+        .unwrap_or((TICK_INTERVALS[TICK_INTERVALS.len() - 1], "%Y-%m-%d"));
     let mut t = from.div_euclid(every) * every;
     if t < from {
         t += every;
     }
     let mut out = Vec::new();
-    while t <= to && out.len() < 20 {
+    while t <= to && out.len() < 40 {
         out.push((t, utc_fmt(t, pattern)));
         t += every;
     }
@@ -515,7 +847,7 @@ impl ChartSpec {
     pub fn render(self) -> Chart {
         let width = f64::from(self.width.max(120));
         let height = f64::from(self.height.max(60));
-        let (plot_x, plot_y) = (MARGIN_LEFT, MARGIN_TOP);
+        let (plot_x, plot_y) = (0.0, 0.0);
         let plot_w = width - MARGIN_LEFT - MARGIN_RIGHT;
         let plot_h = height - MARGIN_TOP - MARGIN_BOTTOM;
         let (from, to) = (self.from, self.to.max(self.from + 1));
@@ -556,53 +888,66 @@ impl ChartSpec {
             y0: plot_y,
             h: plot_h,
         };
+        let pct = |x: f64| (x / plot_w * 10_000.0).round() / 100.0;
         let tick_step = match scaled.as_slice() {
             [a, b, ..] => (b - a) * scale.factor,
             _ => 0.0,
         };
         let y_ticks = scaled
             .iter()
-            .map(|v| Tick {
-                pos: m.y(v * scale.factor),
-                label: scale.format_tick(v * scale.factor, tick_step),
+            .map(|v| {
+                let pos = m.y(v * scale.factor);
+                Tick {
+                    pos,
+                    pct: 0.0,
+                    label: scale.format_tick(v * scale.factor, tick_step),
+                }
             })
             .collect();
         let x_ticks = time_ticks(from, to, plot_w)
             .into_iter()
-            .map(|(t, label)| Tick {
-                pos: m.x(t as f64),
-                label,
+            .map(|(t, label)| {
+                let pos = m.x(t as f64);
+                // A label that would stick out past the plot's right margin keeps its grid line.
+                let fits =
+                    pos + label.chars().count() as f64 * CHAR_PX / 2.0 <= plot_w + MARGIN_RIGHT;
+                Tick {
+                    pos,
+                    pct: pct(pos),
+                    label: if fits { label } else { String::new() },
+                }
             })
             .collect();
 
-        let lines: Vec<Line> = self
-            .series
-            .iter()
-            .enumerate()
-            .map(|(i, s)| Line {
+        let mut lines: Vec<Line> = Vec::with_capacity(self.series.len());
+        for (i, s) in self.series.iter().enumerate() {
+            let d = line_path(s, &m);
+            let same_as = lines
+                .iter()
+                .find(|l| !d.is_empty() && l.d == d)
+                .map(|l| l.label.clone());
+            let (band, envelope) = if !self.bands {
+                (String::new(), String::new())
+            } else if band_fills_plot(s, y_hi - y_lo) {
+                (String::new(), envelope_path(s, &m))
+            } else {
+                (band_path(s, &m), String::new())
+            };
+            let shown = |v: Option<f64>| v.map_or_else(|| "–".into(), |v| self.format.format(v));
+            lines.push(Line {
                 label: s.label.clone(),
                 color: COLORS[i % COLORS.len()],
-                d: line_path(s, &m),
-                band: if self.bands {
-                    band_path(s, &m)
-                } else {
-                    String::new()
-                },
-                last: s
-                    .last()
-                    .map(|v| self.format.format(v))
-                    .unwrap_or_else(|| "–".into()),
-                min: s
-                    .min()
-                    .map(|v| self.format.format(v))
-                    .unwrap_or_else(|| "–".into()),
-                max: s
-                    .max()
-                    .map(|v| self.format.format(v))
-                    .unwrap_or_else(|| "–".into()),
+                d,
+                band,
+                envelope,
+                same_as,
+                dot: None,
+                last: shown(s.last()),
+                min: shown(s.min()),
+                max: shown(s.max()),
                 link: s.link.clone(),
-            })
-            .collect();
+            });
+        }
         let ghost = self.ghost.as_ref().map(|g| line_path(g, &m));
 
         let mut events: Vec<&EventMark> = self
@@ -612,14 +957,51 @@ impl ChartSpec {
             .collect();
         events.sort_by_key(|e| std::cmp::Reverse(e.ts));
         events.truncate(MAX_EVENT_TICKS);
+        // Drawn in order of severity, so that where markers overlap the gravest is on top.
+        let rank = |sev: &str| match sev {
+            "critical" => 2,
+            "warning" => 1,
+            _ => 0,
+        };
+        events.sort_by_key(|e| (rank(e.severity), e.ts));
         let events = events
             .into_iter()
-            .map(|e| EventTick {
-                x: m.x(e.ts as f64),
-                title: format!("{} — {}", utc(e.ts), e.text),
-                severity: e.severity,
+            .map(|e| {
+                let x = m.x(e.ts as f64);
+                EventTick {
+                    x,
+                    pct: pct(x),
+                    title: format!("{} — {}", utc(e.ts), e.text),
+                    severity: e.severity,
+                }
             })
             .collect();
+
+        let before = data_start(&self.series, from, to).map(|start| {
+            let x = m.x(start as f64).clamp(0.0, plot_w);
+            let same_day = start.div_euclid(86_400_000) == (to - 1).div_euclid(86_400_000);
+            let text = format!(
+                "no data before {}",
+                utc_fmt(start, if same_day { "%H:%M" } else { "%Y-%m-%d %H:%M" })
+            );
+            Before {
+                x,
+                pct: pct(x),
+                label: x >= (text.chars().count() as f64 + 2.0) * CHAR_PX,
+                text,
+            }
+        });
+
+        // Data in a sliver at the end of the range (a server that started minutes ago): a dot
+        // on each line's newest point, so that it reads at all.
+        if before.as_ref().is_some_and(|b| b.pct >= 90.0) {
+            for (l, s) in lines.iter_mut().zip(&self.series) {
+                l.dot = s.points.iter().rev().find(|p| p.avg.is_finite()).map(|p| {
+                    let x = m.x(p.ts as f64 + s.step_ms as f64 / 2.0).clamp(0.0, plot_w);
+                    (pct(x), MARGIN_TOP + m.y(p.avg))
+                });
+            }
+        }
 
         let columns = hover_columns(&self.series, &m, self.format, self.hover_px, self.bands);
         let mut tiers: Vec<&str> = self
@@ -657,6 +1039,7 @@ impl ChartSpec {
             x_ticks,
             events,
             columns,
+            before,
             tier: tiers.join("+"),
             step,
             unit,
@@ -664,6 +1047,33 @@ impl ChartSpec {
             multi,
         }
     }
+}
+
+/// Where a chart's data starts, when that is well inside its range (more than two buckets and
+/// 2 % of the range after its start): the earliest first point of its series.
+fn data_start(series: &[SeriesData], from: Timestamp, to: Timestamp) -> Option<Timestamp> {
+    let first = series
+        .iter()
+        .filter_map(|s| s.points.first().map(|p| p.ts))
+        .min()?;
+    let step = series.iter().map(|s| s.step_ms).min().unwrap_or(0);
+    let slack = (2 * step).max((to - from) / 50);
+    (first > from + slack).then_some(first)
+}
+
+/// Whether a min–max band would fill most of the plot: in at least half of the buckets it spans
+/// more than half of the axis. Such a band is a solid block (a value that swings between its
+/// extremes within every bucket); its edges say the same without hiding the average.
+fn band_fills_plot(s: &SeriesData, axis_span: f64) -> bool {
+    if axis_span <= 0.0 {
+        return false;
+    }
+    let wide = s
+        .points
+        .iter()
+        .filter(|p| (p.max - p.min) / axis_span > 0.5)
+        .count();
+    !s.points.is_empty() && wide * 2 >= s.points.len()
 }
 
 /// Appends `{cmd}{x} {y}` with one decimal, through integer formatting: paths hold most of a
@@ -722,6 +1132,15 @@ fn line_path(s: &SeriesData, m: &Mapper) -> String {
 /// The min–max band as one closed polygon per joined run; empty when min = max everywhere. As
 /// for lines, points inside a horizontal stretch of an edge are left out.
 fn band_path(s: &SeriesData, m: &Mapper) -> String {
+    band_edges(s, m, true)
+}
+
+/// The band's upper and lower edges as two open lines per joined run (see [`Line::envelope`]).
+fn envelope_path(s: &SeriesData, m: &Mapper) -> String {
+    band_edges(s, m, false)
+}
+
+fn band_edges(s: &SeriesData, m: &Mapper, closed: bool) -> String {
     if s.points.iter().all(|p| p.min == p.max) {
         return String::new();
     }
@@ -741,8 +1160,11 @@ fn band_path(s: &SeriesData, m: &Mapper) -> String {
             top.push((x, m.y(p.max)));
             bottom.push((x, m.y(p.min)));
         }
-        bottom.reverse();
-        for (edge, first) in [(&top, 'M'), (&bottom, 'L')] {
+        if closed {
+            bottom.reverse();
+        }
+        let second = if closed { 'L' } else { 'M' };
+        for (edge, first) in [(&top, 'M'), (&bottom, second)] {
             let n = edge.len();
             for i in 0..n {
                 let flat_inside =
@@ -757,7 +1179,9 @@ fn band_path(s: &SeriesData, m: &Mapper) -> String {
                 }
             }
         }
-        d.push('Z');
+        if closed {
+            d.push('Z');
+        }
     }
     d
 }
@@ -826,8 +1250,9 @@ fn hover_columns(
                     title.push_str(": ");
                 }
                 title.push_str(&fmt.format(avg));
+                let (min, max) = (fmt.format(min), fmt.format(max));
                 if spread && min != max {
-                    let _ = write!(title, " (min {}, max {})", fmt.format(min), fmt.format(max));
+                    let _ = write!(title, " (min {min}, max {max})");
                 }
             }
             Some(Column {
@@ -973,48 +1398,232 @@ mod tests {
         assert_eq!(s.interval_ms, 15_000, "four samples per minute");
     }
 
-    #[test]
-    fn counters_become_per_second_rates_even_across_sparse_buckets() {
-        let mk = |ts, inc| Bucket {
-            ts,
-            count: 4,
-            sum: 0.0,
-            min: 0.0,
-            max: 0.0,
-            last: 0.0,
-            increase: inc,
-        };
-        // 60 per minute = 1/s in dense buckets.
-        let s = SeriesData::from_buckets("c", &[mk(0, 60.0), mk(60_000, 60.0)], 60_000, true);
-        assert_eq!(s.points[1].avg, 1.0);
-        assert_eq!(s.points[1].min, s.points[1].max, "no band for counters");
-        // After a 10-minute outage the increase covers the whole gap, not one bucket.
-        let s = SeriesData::from_buckets("c", &[mk(0, 60.0), mk(600_000, 600.0)], 60_000, true);
-        assert_eq!(s.points[1].avg, 1.0);
+    /// Folds samples into `step` buckets over `[lo, hi)` as the store does: a counter's
+    /// increase is reset-aware and its first sample in the window also counts the step from the
+    /// sample before the window.
+    fn fold(samples: &[(Timestamp, f64)], step: i64, lo: Timestamp, hi: Timestamp) -> Vec<Bucket> {
+        let mut out: Vec<Bucket> = Vec::new();
+        let mut prev: Option<f64> = None;
+        for &(ts, v) in samples {
+            let inc = match prev {
+                Some(p) if v >= p => v - p,
+                Some(_) => v,
+                None => 0.0,
+            };
+            prev = Some(v);
+            if ts < lo || ts >= hi {
+                continue;
+            }
+            let bts = ts.div_euclid(step) * step;
+            match out.last_mut() {
+                Some(b) if b.ts == bts => {
+                    b.count += 1;
+                    b.sum += v;
+                    b.min = b.min.min(v);
+                    b.max = b.max.max(v);
+                    b.last = v;
+                    b.increase += inc;
+                }
+                _ => out.push(Bucket {
+                    ts: bts,
+                    count: 1,
+                    sum: v,
+                    min: v,
+                    max: v,
+                    last: v,
+                    increase: inc,
+                }),
+            }
+        }
+        out
+    }
+
+    /// A counter growing by `rate` per second, sampled every `every` ms from `from` to `to`
+    /// (inclusive), except in `gaps` (while it keeps counting).
+    fn counter_samples(
+        rate: f64,
+        every: i64,
+        (from, to): (Timestamp, Timestamp),
+        gaps: &[(Timestamp, Timestamp)],
+    ) -> Vec<(Timestamp, f64)> {
+        (0..)
+            .map(|k| from + k * every)
+            .take_while(|t| *t <= to)
+            .filter(|t| !gaps.iter().any(|(a, b)| t >= a && t < b))
+            .map(|t| (t, 1e6 + rate * (t - from) as f64 / 1000.0))
+            .collect()
+    }
+
+    fn rates(s: &SeriesData) -> Vec<f64> {
+        s.points.iter().map(|p| p.avg).collect()
+    }
+
+    fn assert_all_near(s: &SeriesData, want: f64, what: &str) {
+        assert!(!s.points.is_empty(), "{what}: no points");
+        for p in &s.points {
+            assert!(
+                (p.avg - want).abs() <= want * 1e-9,
+                "{what}: {} at {} (all: {:?})",
+                p.avg,
+                p.ts,
+                rates(s)
+            );
+        }
+    }
+
+    const S15: i64 = 15_000;
+    const DAY: i64 = 86_400_000;
+    /// A `to` that is no multiple of any step: 3 days, 1 h, 7 min and 22.5 s after the epoch.
+    const TO: Timestamp = 3 * DAY + 3_600_000 + 7 * 60_000 + 22_500;
+
+    fn hints(interval_ms: Option<i64>) -> RateHints {
+        RateHints {
+            interval_ms,
+            to: Some(TO),
+        }
     }
 
     #[test]
-    fn the_newest_partial_bucket_is_not_drawn_as_a_drop() {
-        let mk = |ts, count, inc| Bucket {
-            ts,
-            count,
-            sum: 0.0,
-            min: 0.0,
-            max: 0.0,
-            last: 0.0,
-            increase: inc,
-        };
-        // 15 s scrapes at 1/s in 60 s buckets; the newest bucket has only two samples yet.
-        let s = SeriesData::from_buckets(
-            "c",
-            &[mk(0, 4, 60.0), mk(60_000, 4, 60.0), mk(120_000, 2, 30.0)],
-            60_000,
-            true,
-        );
-        assert_eq!(
-            s.points.iter().map(|p| p.avg).collect::<Vec<_>>(),
-            vec![1.0, 1.0, 1.0]
-        );
+    fn a_steady_counter_has_one_rate_at_every_step_and_every_history_length() {
+        // The case: with twelve minutes of data, 6 h buckets read the interval as
+        // 7.5 minutes and drew the newest rate at a fraction of the truth.
+        for history in [2 * 60_000, 12 * 60_000, 3 * 3_600_000, 3 * DAY] {
+            let samples = counter_samples(7.9, S15, (TO - history - TO % S15, TO), &[]);
+            for step in [S15, 30_000, 120_000, 600_000, 3_600_000, 6 * 3_600_000] {
+                let lo = (TO - 30 * DAY).div_euclid(step) * step;
+                let buckets = fold(&samples, step, lo, TO + 1);
+                let s = SeriesData::from_buckets_with("c", &buckets, step, true, hints(Some(S15)));
+                assert_all_near(&s, 7.9, &format!("history {history}, step {step}"));
+            }
+        }
+    }
+
+    #[test]
+    fn a_step_that_is_no_multiple_of_the_interval_gives_no_alternating_rates() {
+        // 10 s samples in 15 s buckets (two, then one), 45 s samples in 2 min buckets.
+        for (every, step) in [(10_000, 15_000), (45_000, 120_000), (60_000, 90_000)] {
+            let samples = counter_samples(5.0, every, (TO - 2 * 3_600_000, TO), &[]);
+            let buckets = fold(&samples, step, TO - 3_600_000, TO + 1);
+            let s = SeriesData::from_buckets_with("c", &buckets, step, true, hints(Some(every)));
+            assert_all_near(&s, 5.0, &format!("every {every}, step {step}"));
+        }
+    }
+
+    #[test]
+    fn without_a_configured_interval_it_is_measured_on_interior_buckets() {
+        let samples = counter_samples(2.0, 10_000, (TO - DAY, TO), &[]);
+        for step in [60_000, 600_000, 3_600_000] {
+            let buckets = fold(&samples, step, 0, TO + 1);
+            let s = SeriesData::from_buckets_with("c", &buckets, step, true, hints(None));
+            assert_eq!(s.interval_ms, 10_000, "step {step}");
+            assert_all_near(&s, 2.0, &format!("step {step}"));
+        }
+        // A configured interval the data contradicts (written every 10 s, configured 60 s)
+        // gives way to the measurement.
+        let buckets = fold(&samples, 600_000, 0, TO + 1);
+        let s = SeriesData::from_buckets_with("c", &buckets, 600_000, true, hints(Some(60_000)));
+        assert_eq!(s.interval_ms, 10_000);
+    }
+
+    #[test]
+    fn the_first_sample_and_the_first_after_a_gap_make_no_rate() {
+        // Collection starts at `start`; the store has an older sample a week before (the
+        // counter kept counting in between): the first bucket must not carry that week.
+        let start = TO - 3_600_000 - TO % S15;
+        let mut samples = vec![(start - 7 * DAY, 1e6 - 7.0 * 86_400.0)];
+        samples.extend(counter_samples(1.0, S15, (start, TO), &[]));
+        for step in [S15, 30_000, 120_000, 600_000] {
+            let buckets = fold(&samples, step, start - 3_600_000, TO + 1);
+            let s = SeriesData::from_buckets_with("c", &buckets, step, true, hints(Some(S15)));
+            assert_all_near(&s, 1.0, &format!("step {step}"));
+            if step == S15 {
+                assert_eq!(
+                    s.points.first().map(|p| p.ts),
+                    Some(start + S15),
+                    "one sample alone has no rate"
+                );
+            }
+        }
+        // Outages of several lengths at several phases, while the counter keeps counting: no
+        // spike after them, and the newest point is the true rate.
+        for step in [60_000, 600_000] {
+            for len in [2 * S15, 3 * S15, 10 * 60_000, 45 * 60_000] {
+                for at in [0, 7 * S15, 17 * S15, 39 * S15] {
+                    let a = start + 600_000 + at;
+                    let samples = counter_samples(1.0, S15, (start, TO), &[(a, a + len)]);
+                    let buckets = fold(&samples, step, start, TO + 1);
+                    let s =
+                        SeriesData::from_buckets_with("c", &buckets, step, true, hints(Some(S15)));
+                    for p in &s.points {
+                        assert!(
+                            p.avg <= 1.0 + 1e-9,
+                            "step {step}, outage {len} at {at}: spike {p:?} in {:?}",
+                            rates(&s)
+                        );
+                    }
+                    let last = s.points.last().map(|p| p.avg);
+                    assert!(
+                        last.is_some_and(|v| (v - 1.0).abs() < 1e-9),
+                        "step {step}, outage {len} at {at}: newest {last:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_outage_in_the_ranges_first_bucket_is_no_spike() {
+        // A series running for days; a 7 d chart's first hour holds a 10-minute outage.
+        let lo = TO - 7 * DAY - (TO - 7 * DAY).rem_euclid(3_600_000);
+        let gap = (lo + 1_200_000, lo + 1_800_000);
+        let samples = counter_samples(2.0, S15, (TO - 9 * DAY - TO % S15, TO), &[gap]);
+        let buckets = fold(&samples, 3_600_000, lo, TO + 1);
+        let s = SeriesData::from_buckets_with("c", &buckets, 3_600_000, true, hints(Some(S15)));
+        assert_all_near(&s, 2.0, "outage in the first bucket");
+    }
+
+    #[test]
+    fn an_outage_across_a_bucket_boundary_is_charged_to_neither_bucket() {
+        let start = TO - 3_600_000 - TO % 600_000;
+        // From 7.5 minutes into a 10-minute bucket to 2.5 minutes into the next one.
+        let gap = (start + 1_200_000 + 450_000, start + 1_800_000 + 150_000);
+        let samples = counter_samples(3.0, S15, (start, TO), &[gap]);
+        let buckets = fold(&samples, 600_000, start, TO + 1);
+        let s = SeriesData::from_buckets_with("c", &buckets, 600_000, true, hints(Some(S15)));
+        assert_all_near(&s, 3.0, "outage across a boundary");
+        // And inside one bucket.
+        let gap = (start + 1_200_000 + 150_000, start + 1_200_000 + 450_000);
+        let samples = counter_samples(3.0, S15, (start, TO), &[gap]);
+        let buckets = fold(&samples, 600_000, start, TO + 1);
+        let s = SeriesData::from_buckets_with("c", &buckets, 600_000, true, hints(Some(S15)));
+        assert_all_near(&s, 3.0, "outage inside a bucket");
+    }
+
+    #[test]
+    fn a_counter_reset_is_no_drop_to_zero_or_negative() {
+        let start = TO - 3_600_000 - TO % 600_000;
+        let reset = start + 1_800_000;
+        let samples: Vec<(Timestamp, f64)> = counter_samples(4.0, S15, (start, TO), &[])
+            .into_iter()
+            .map(|(t, v)| {
+                if t >= reset {
+                    (t, 4.0 * (t - reset) as f64 / 1000.0)
+                } else {
+                    (t, v)
+                }
+            })
+            .collect();
+        let buckets = fold(&samples, 600_000, start, TO + 1);
+        let s = SeriesData::from_buckets_with("c", &buckets, 600_000, true, hints(Some(S15)));
+        // The restart loses the growth of one 15 s step in its bucket: 39 of 40 steps.
+        for p in &s.points {
+            let want = if p.ts == reset {
+                4.0 * 39.0 / 40.0
+            } else {
+                4.0
+            };
+            assert!((p.avg - want).abs() < 1e-9, "{p:?} in {:?}", rates(&s));
+        }
     }
 
     #[test]
@@ -1166,9 +1775,34 @@ mod tests {
         assert!(ticks.len() >= 3 && ticks.len() <= 8, "{ticks:?}");
         let week = time_ticks(0, 7 * 86_400_000, 540.0);
         assert!(week.iter().all(|t| t.0 % 86_400_000 == 0), "{week:?}");
-        assert_eq!(week[1].1, "01-03", "two-day steps fit 540 px");
+        assert_eq!(week[1].1, "01-02", "daily ticks fit 540 px");
         let year = time_ticks(0, 365 * 86_400_000, 540.0);
         assert!(year[0].1.starts_with("1970-"), "{year:?}");
+    }
+
+    #[test]
+    fn a_day_on_a_small_chart_gets_more_than_two_ticks_and_labels_never_touch() {
+        // The overview's 340-unit charts have a 274-unit plot: 24 h had ticks at 12:00 and
+        // 00:00 only.
+        let day = time_ticks(0, 86_400_000, 274.0);
+        assert!(day.len() >= 4, "{day:?}");
+        for (span, width) in [
+            (3_600_000, 274.0),
+            (86_400_000, 274.0),
+            (3 * 86_400_000, 354.0),
+            (7 * 86_400_000, 274.0),
+            (30 * 86_400_000, 934.0),
+            (365 * 86_400_000, 274.0),
+        ] {
+            let ticks = time_ticks(0, span, width);
+            assert!(ticks.len() >= 2, "{span}: {ticks:?}");
+            let gap = width * (ticks[1].0 - ticks[0].0) as f64 / span as f64;
+            let widest = ticks.iter().map(|t| t.1.len()).max().unwrap_or(0) as f64 * CHAR_PX;
+            assert!(
+                gap >= widest + LABEL_GAP_PX,
+                "{span} on {width}: labels {widest} px wide, {gap} px apart: {ticks:?}"
+            );
+        }
     }
 
     #[test]
@@ -1188,9 +1822,79 @@ mod tests {
         let chart = sp.render();
         assert!(chart.empty);
         assert_eq!(chart.events.len(), 1);
-        assert_eq!(chart.events[0].x, 58.0 + 267.0);
+        assert_eq!(chart.events[0].x, 267.0);
+        assert_eq!(chart.events[0].pct, 50.0);
         assert!(chart.events[0].title.contains("became leader"));
         assert!(chart.events[0].title.contains("UTC"));
+        // One marker shape per severity (a short tick on the axis and a circle, triangle or
+        // diamond below it; never a line through the data).
+        let shapes: Vec<&str> = ["info", "warning", "critical"]
+            .iter()
+            .map(|&severity| {
+                EventTick {
+                    x: 0.0,
+                    pct: 0.0,
+                    title: String::new(),
+                    severity,
+                }
+                .shape()
+            })
+            .collect();
+        assert!(
+            shapes[0] != shapes[1] && shapes[1] != shapes[2] && shapes[0] != shapes[2],
+            "{shapes:?}"
+        );
+        assert!(
+            chart.box_h() > spec(vec![]).render().box_h(),
+            "a row for the markers"
+        );
+    }
+
+    #[test]
+    fn identical_lines_are_found_dashed_and_named() {
+        let mk = |label| {
+            SeriesData::from_buckets(label, &[gauge(0, 1.0), gauge(60_000, 2.0)], 60_000, false)
+        };
+        let other =
+            SeriesData::from_buckets("zk3", &[gauge(0, 1.0), gauge(60_000, 3.0)], 60_000, false);
+        let chart = spec(vec![mk("zk1"), mk("zk2"), other]).render();
+        assert_eq!(chart.lines[0].same_as, None);
+        assert_eq!(chart.lines[1].same_as.as_deref(), Some("zk1"));
+        assert_eq!(chart.lines[1].class(), "line same");
+        assert_eq!(
+            chart.lines[2].same_as, None,
+            "a different line is not marked"
+        );
+        assert_eq!(chart.lines[2].class(), "line");
+    }
+
+    #[test]
+    fn a_chart_marks_where_its_data_starts() {
+        // Ten minutes of data at the end of a 24 h range.
+        let day = 86_400_000;
+        let buckets: Vec<Bucket> = (0..2)
+            .map(|i| gauge(day - 600_000 + i * 300_000, 1.0))
+            .collect();
+        let s = SeriesData::from_buckets("x", &buckets, 300_000, false);
+        let mut sp = spec(vec![s]);
+        (sp.from, sp.to) = (0, day);
+        let chart = sp.render();
+        let before = chart.before.expect("data starts inside the range");
+        assert_eq!(before.text, "no data before 23:50");
+        assert!(before.pct > 98.0 && before.label, "{before:?}");
+        assert!(
+            chart.lines[0].dot.is_some_and(|(x, _)| x > 99.0),
+            "the sliver of data gets a dot: {:?}",
+            chart.lines[0].dot
+        );
+        // Data from the start of the range: nothing to mark.
+        let buckets: Vec<Bucket> = (0..288).map(|i| gauge(i * 300_000, 1.0)).collect();
+        let s = SeriesData::from_buckets("x", &buckets, 300_000, false);
+        let mut sp = spec(vec![s]);
+        (sp.from, sp.to) = (0, day);
+        let chart = sp.render();
+        assert_eq!(chart.before, None);
+        assert_eq!(chart.lines[0].dot, None);
     }
 
     #[test]
@@ -1255,9 +1959,9 @@ mod tests {
             &[
                 gauge(0, 5.0),
                 Bucket {
-                    min: 1.0,
-                    max: 9.0,
-                    ..gauge(60_000, 4.0)
+                    min: 4.0,
+                    max: 6.0,
+                    ..gauge(60_000, 5.0)
                 },
             ],
             60_000,
@@ -1265,6 +1969,41 @@ mod tests {
         );
         assert!(!spec(vec![s.clone()]).render().lines[0].band.is_empty());
         assert!(spec(vec![s]).bands(false).render().lines[0].band.is_empty());
+    }
+
+    #[test]
+    fn a_band_that_would_fill_the_plot_is_drawn_as_its_edges() {
+        // Outstanding requests cycling 0, 1, 2, 3 at every scrape: every 10-minute bucket spans
+        // the whole axis; a filled band was a solid block over three days.
+        let swinging: Vec<Bucket> = (0..40)
+            .map(|i| Bucket {
+                count: 40,
+                sum: 60.0,
+                min: 0.0,
+                max: 3.0,
+                ..gauge(i * 600_000, 1.5)
+            })
+            .collect();
+        let chart = spec(vec![SeriesData::from_buckets(
+            "x", &swinging, 600_000, false,
+        )])
+        .render();
+        assert!(chart.lines[0].band.is_empty());
+        assert_eq!(
+            chart.lines[0].envelope.matches('M').count(),
+            2,
+            "top and bottom"
+        );
+        // A band around a moving average stays a band.
+        let moving: Vec<Bucket> = (0..40)
+            .map(|i| Bucket {
+                min: i as f64 - 1.0,
+                max: i as f64 + 1.0,
+                ..gauge(i * 600_000, i as f64)
+            })
+            .collect();
+        let chart = spec(vec![SeriesData::from_buckets("x", &moving, 600_000, false)]).render();
+        assert!(!chart.lines[0].band.is_empty() && chart.lines[0].envelope.is_empty());
     }
 
     #[test]
@@ -1293,7 +2032,7 @@ mod tests {
         );
         assert_eq!(chart.tier, "1m");
         assert_eq!(chart.step, "1m");
-        assert!(!chart.lines[0].band.is_empty());
+        assert!(!chart.lines[0].envelope.is_empty(), "the spread is drawn");
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod api;
 pub mod assets;
 mod base_path;
 pub mod chart;
+pub mod context;
 pub mod error;
 pub mod extract;
 pub mod format;
@@ -45,6 +46,8 @@ pub struct AppState {
 pub(crate) struct Ctx {
     pub app: AppState,
     pub http: Arc<selfmetrics::HttpMetrics>,
+    /// What pages know of the stored data (see [`context`]).
+    pub data_context: Arc<context::ContextCache>,
 }
 
 impl std::ops::Deref for Ctx {
@@ -67,6 +70,7 @@ pub fn router(state: AppState) -> axum::Router {
     routes::build(Ctx {
         app: state,
         http: Arc::new(selfmetrics::HttpMetrics::default()),
+        data_context: Arc::default(),
     })
 }
 

@@ -1,7 +1,7 @@
 //! Every route of the web layer, in one place.
 
 use super::error::WebError;
-use super::{Ctx, api, assets, base_path, pages, selfmetrics};
+use super::{Ctx, api, assets, base_path, context, pages, selfmetrics};
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::routing::get;
@@ -68,6 +68,10 @@ pub(crate) fn build(ctx: Ctx) -> Router {
         .route("/metrics", get(selfmetrics::metrics))
         .nest("/api/v1", api)
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            ctx.clone(),
+            context::scope,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             ctx.clone(),
             selfmetrics::track,

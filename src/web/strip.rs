@@ -186,7 +186,16 @@ impl StateChart {
         let axis_y = 4.0 + rows.len() as f64 * Self::ROW_H + 8.0;
         let x_ticks = time_ticks(from, to, plot_w)
             .into_iter()
-            .map(|(t, label)| Tick { pos: x(t), label })
+            .map(|(t, label)| Tick {
+                pos: x(t),
+                pct: 0.0,
+                // A label that would be cut at the right edge keeps only its place.
+                label: if x(t) + label.chars().count() as f64 * 3.5 > f64::from(Self::WIDTH) {
+                    String::new()
+                } else {
+                    label
+                },
+            })
             .collect();
         StateChart {
             width: Self::WIDTH,

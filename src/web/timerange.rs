@@ -4,9 +4,11 @@
 //! A range remembers how it was written, so links built from it keep their meaning: a portal link
 //! with `from=now-6h` stays relative, an incident link with RFC 3339 times stays fixed.
 
-use super::format::{rfc3339, urlencode, utc_minutes};
+use super::context::DataContext;
+use super::format::{rfc3339, urlencode, utc_fmt, utc_minutes};
 use crate::duration::parse_i64_ms as parse_duration;
-use crate::model::Timestamp;
+use crate::model::{SeriesKey, Timestamp};
+use std::sync::Arc;
 
 /// The preset ranges offered by the time picker.
 pub const PRESETS: [&str; 7] = ["1h", "6h", "24h", "7d", "30d", "90d", "1y"];
@@ -33,7 +35,14 @@ fn err(param: &'static str, message: impl Into<String>) -> TimeRangeError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Spec {
     Last(String),
-    Custom { from: String, to: String },
+    Custom {
+        from: String,
+        to: String,
+    },
+    /// No range in the URL while the data is younger than the default: the smallest preset that
+    /// holds all of it. Links from the page carry no range either, so they too show the default
+    /// as it fits then; a URL that names a range is never changed.
+    Fitted(&'static str),
 }
 
 /// A resolved `[from, to)` in unix ms plus the text it came from.
@@ -44,6 +53,8 @@ pub struct TimeRange {
     spec: Spec,
     /// `refresh=30s`: the page reloads itself this often (live viewing; relative ranges only).
     pub refresh_s: Option<u32>,
+    /// What the server knew of the stored data when the range was resolved for a page.
+    data: Option<Arc<DataContext>>,
 }
 
 /// Shortest accepted `refresh`.
@@ -61,6 +72,45 @@ impl TimeRange {
     /// Resolves the URL parameters at `now`. Empty parameters count as absent (an HTML form sends
     /// its empty fields).
     pub fn parse(
+        range: Option<&str>,
+        from: Option<&str>,
+        to: Option<&str>,
+        now: Timestamp,
+    ) -> Result<TimeRange, TimeRangeError> {
+        Self::parse_in(range, from, to, now, None)
+    }
+
+    /// [`parse`](Self::parse) for a page, with what the server knows of the stored data: a URL
+    /// without a range gets the smallest preset that covers the data while the data is younger
+    /// than the default range (see [`TimeRange::fitted`]).
+    pub fn parse_in(
+        range: Option<&str>,
+        from: Option<&str>,
+        to: Option<&str>,
+        now: Timestamp,
+        data: Option<Arc<DataContext>>,
+    ) -> Result<TimeRange, TimeRangeError> {
+        let mut r = Self::parse_spec(range, from, to, now)?;
+        let unnamed = [range, from, to]
+            .iter()
+            .all(|p| p.is_none_or(|t| t.trim().is_empty()));
+        if unnamed && let Some(since) = data.as_ref().and_then(|d| d.collecting_since) {
+            let age = now - since;
+            let fit = PRESETS
+                .iter()
+                .take_while(|p| **p != DEFAULT_RANGE)
+                .find(|p| parse_duration(p).is_ok_and(|ms| ms >= age));
+            if let Some(p) = fit {
+                let ms = parse_duration(p).unwrap_or(r.len_ms());
+                r.from = now - ms;
+                r.spec = Spec::Fitted(p);
+            }
+        }
+        r.data = data;
+        Ok(r)
+    }
+
+    fn parse_spec(
         range: Option<&str>,
         from: Option<&str>,
         to: Option<&str>,
@@ -88,6 +138,7 @@ impl TimeRange {
                     to: now,
                     spec: Spec::Last(text.to_string()),
                     refresh_s: None,
+                    data: None,
                 })
             }
             (from_text, to_text) => {
@@ -119,6 +170,7 @@ impl TimeRange {
                         to: to_text.to_string(),
                     },
                     refresh_s: None,
+                    data: None,
                 })
             }
         }
@@ -144,6 +196,7 @@ impl TimeRange {
                 to: rfc3339(to),
             },
             refresh_s: None,
+            data: None,
         }
     }
 
@@ -173,7 +226,7 @@ impl TimeRange {
     /// Whether the range moves with the clock (`range=6h`, `to=now`).
     pub fn is_relative(&self) -> bool {
         match &self.spec {
-            Spec::Last(_) => true,
+            Spec::Last(_) | Spec::Fitted(_) => true,
             Spec::Custom { from, to } => {
                 from.trim().starts_with("now") || to.trim().starts_with("now")
             }
@@ -204,16 +257,19 @@ impl TimeRange {
         TimeRange::fixed(self.from - ms, self.to - ms)
     }
 
-    /// The URL parameters that reproduce this range: `range=24h` or `from=…&to=…`, plus its
-    /// `refresh`.
+    /// The URL parameters that reproduce this range: `range=24h` or `from=…&to=…` (nothing for
+    /// the default range fitted to young data: links keep showing the default as it fits), plus
+    /// its `refresh`.
     pub fn query(&self) -> String {
         let base = match &self.spec {
             Spec::Last(r) => format!("range={}", urlencode(r)),
             Spec::Custom { from, to } => format!("from={}&to={}", urlencode(from), urlencode(to)),
+            Spec::Fitted(_) => String::new(),
         };
-        match self.refresh_s {
-            Some(s) => format!("{base}&refresh={s}s"),
-            None => base,
+        match (self.refresh_s, base.is_empty()) {
+            (Some(s), false) => format!("{base}&refresh={s}s"),
+            (Some(s), true) => format!("refresh={s}s"),
+            (None, _) => base,
         }
     }
 
@@ -221,6 +277,7 @@ impl TimeRange {
     pub fn preset(&self) -> Option<&str> {
         match &self.spec {
             Spec::Last(r) => Some(r),
+            Spec::Fitted(p) => Some(p),
             Spec::Custom { .. } => None,
         }
     }
@@ -229,8 +286,39 @@ impl TimeRange {
     pub fn custom_text(&self) -> (String, String) {
         match &self.spec {
             Spec::Last(r) => (format!("now-{r}"), "now".to_string()),
+            Spec::Fitted(p) => (format!("now-{p}"), "now".to_string()),
             Spec::Custom { from, to } => (from.clone(), to.clone()),
         }
+    }
+
+    /// The configured sample interval of a series, when the range was resolved for a page.
+    pub fn interval_hint(&self, key: &SeriesKey) -> Option<i64> {
+        self.data.as_ref().map(|d| d.interval_of(key))
+    }
+
+    /// Whether the default range was shortened to fit young data.
+    pub fn fitted(&self) -> bool {
+        matches!(self.spec, Spec::Fitted(_))
+    }
+
+    /// Where collection started, when that is inside this range (for ranges inside the default
+    /// range, the only part that is looked at): "collecting since 06:14 UTC", and for a fitted
+    /// default range why it is not the default.
+    pub fn note(&self) -> Option<String> {
+        let d = self.data.as_ref()?;
+        let since = d.collecting_since?;
+        if self.from < d.window_from || since <= self.from || since > self.to {
+            return None;
+        }
+        let same_day = since.div_euclid(86_400_000) == (self.to - 1).div_euclid(86_400_000);
+        let at = utc_fmt(since, if same_day { "%H:%M" } else { "%Y-%m-%d %H:%M" });
+        Some(if self.fitted() {
+            format!(
+                "Collecting since {at} UTC: the default range ({DEFAULT_RANGE}) is shortened to the data."
+            )
+        } else {
+            format!("Collecting since {at} UTC.")
+        })
     }
 
     /// The range's end as the pages print times (`2026-12-02 07:41:58 UTC`).
@@ -243,6 +331,7 @@ impl TimeRange {
         let span = format!("{} → {}", utc_minutes(self.from), utc_minutes(self.to));
         match &self.spec {
             Spec::Last(r) => format!("last {r} ({span})"),
+            Spec::Fitted(p) => format!("last {p} ({span})"),
             Spec::Custom { .. } => span,
         }
     }

@@ -366,6 +366,15 @@ impl Browser {
         (png, height, scroll_width, overflow)
     }
 
+    /// Lays the page out at `width` px (until [`reset_viewport`](Self::reset_viewport)).
+    pub fn set_width(&self, width: u32) {
+        self.set_viewport(width, 900);
+    }
+
+    pub fn reset_viewport(&self) {
+        self.cdp("Emulation.clearDeviceMetricsOverride", json!({}));
+    }
+
     fn set_viewport(&self, width: u32, height: u32) {
         self.cdp(
             "Emulation.setDeviceMetricsOverride",

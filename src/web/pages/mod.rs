@@ -9,7 +9,7 @@ pub mod targets;
 pub mod zookeeper;
 
 use super::Ctx;
-use super::chart::{ChartSpec, EventMark, SeriesData, Sparkline};
+use super::chart::{ChartSpec, EventMark, RateHints, SeriesData, Sparkline};
 use super::error::{WebError, WebResult};
 use super::format::ValueFormat;
 use super::page::metric_link;
@@ -31,12 +31,15 @@ pub struct RangeQuery {
 }
 
 impl RangeQuery {
+    /// The range of a page: without a range in the URL, the default fitted to the data (see
+    /// [`TimeRange::parse_in`] and [`crate::web::context`]).
     pub fn resolve(&self) -> WebResult<TimeRange> {
-        Ok(TimeRange::parse(
+        Ok(TimeRange::parse_in(
             self.range.as_deref(),
             self.from.as_deref(),
             self.to.as_deref(),
             now_ms(),
+            crate::web::context::DataContext::current(),
         )?
         .with_refresh(self.refresh.as_deref())?)
     }
@@ -99,13 +102,19 @@ pub fn require_cluster(ctx: &Ctx, cluster: &str) -> WebResult<()> {
     }
 }
 
-/// Chart-ready series from a store range: counters as rates, labelled by `label`.
+/// Chart-ready series from a store range: counters as rates (over partial buckets up to the
+/// range's end, with the configured sample interval when the page knows it), labelled by
+/// `label`.
 pub fn series_data(r: &SeriesRange, label: String, range: &TimeRange) -> SeriesData {
-    SeriesData::from_buckets(
+    SeriesData::from_buckets_with(
         label,
         &r.buckets,
         r.step_ms,
         r.series.kind == MetricKind::Counter,
+        RateHints {
+            interval_ms: range.interval_hint(&r.series.key),
+            to: Some(range.to),
+        },
     )
     .with_tier(r.tier.as_str())
     .with_link(metric_link(&r.series.key.to_string(), range))
