@@ -142,7 +142,8 @@ async fn server_page_charts_every_series_grouped_with_conf_and_envi() {
         "only key metrics are open"
     );
     for title in [
-        "Request latency (avg / min / max)",
+        "Request latency p99 (read / update, recent window)",
+        "Request latency since start or reset (avg / min / max)",
         "Outstanding requests",
         "Alive connections",
         "Packets received / sent per second",

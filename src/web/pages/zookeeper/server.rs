@@ -6,7 +6,8 @@
 //! * **States**: the state-like series (`zk_server_state`, `zk_peer_state`, `zk_version_info`,
 //!   `zk_ruok`, `zk_read_only`, `up`) as coloured strips over the range, one segment per state,
 //!   so that a leader election or a flapping scrape is seen at a glance ([`crate::web::strip`]).
-//! * **Key metrics** (open): latency avg / min / max, outstanding requests, alive connections,
+//! * **Key metrics** (open): latency p99 of reads and updates (ZooKeeper's recent window), the
+//!   lifetime latency avg / min / max labelled as such, outstanding requests, alive connections,
 //!   packets received / sent per second, znodes, watches, ephemerals, approximate data size,
 //!   open / max file descriptors, and on the leader learners / synced followers / pending syncs.
 //! * Then collapsed groups (quorum & replication, summary families, connections & packets, data
@@ -60,12 +61,21 @@ const OTHER_GROUP: usize = 8;
 
 /// What an operator looks at first, in page order. Charts whose metrics this server does not
 /// report (the followers chart on a follower) are left out.
-const KEY: [KeyChart; 10] = [
+const KEY: [KeyChart; 11] = [
     KeyChart {
-        title: "Request latency (avg / min / max)",
-        // ZooKeeper keeps min and max since the server started or `srst`, not per interval.
+        title: "Request latency p99 (read / update, recent window)",
         members: &[
-            ("zk_avg_latency", "avg"),
+            ("zk_p99_readlatency", "read p99"),
+            ("zk_p99_updatelatency", "update p99"),
+        ],
+        stats: true,
+    },
+    KeyChart {
+        title: "Request latency since start or reset (avg / min / max)",
+        // ZooKeeper keeps these since the server started or `srst`, not per interval: a
+        // lifetime figure, labelled as one.
+        members: &[
+            ("zk_avg_latency", "avg since reset"),
             ("zk_min_latency", "min since reset"),
             ("zk_max_latency", "max since reset"),
         ],
@@ -470,11 +480,11 @@ mod tests {
                 .find(|p| p.title == title)
                 .unwrap_or_else(|| panic!("no chart {title}"))
         };
-        let lat = find("Request latency (avg / min / max)");
+        let lat = find("Request latency since start or reset (avg / min / max)");
         assert_eq!(lat.group, 0);
         assert_eq!(
             lat.members.iter().map(|m| m.1.as_str()).collect::<Vec<_>>(),
-            vec!["avg", "min since reset", "max since reset"]
+            vec!["avg since reset", "min since reset", "max since reset"]
         );
         assert_eq!(find("File descriptors open / max").members.len(), 2);
         let followers = find("Followers: learners / synced / pending syncs");
@@ -494,7 +504,7 @@ mod tests {
         assert_eq!(
             key_titles,
             vec![
-                "Request latency (avg / min / max)",
+                "Request latency since start or reset (avg / min / max)",
                 "Packets received / sent per second",
                 "Znodes",
                 "File descriptors open / max",
