@@ -6,29 +6,7 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::time::Duration;
-use support::server::{Server, get, urlencode};
-
-/// GET returning (status, headers, body).
-fn fetch(url: &str) -> (u16, reqwest::header::HeaderMap, String) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
-        let r = kafkascope::sources::http_client_builder()
-            .build()
-            .expect("client")
-            .get(url)
-            .timeout(Duration::from_secs(30))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
-        let status = r.status().as_u16();
-        let headers = r.headers().clone();
-        (status, headers, r.text().await.unwrap_or_default())
-    })
-}
+use support::server::{Server, get, get_full as fetch, urlencode};
 
 /// Every distinct `href`/`src`/`action` of a page that stays on this server.
 fn local_links(html: &str) -> BTreeSet<String> {

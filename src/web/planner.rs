@@ -19,6 +19,60 @@ use crate::web::strip::{StateAt, StripSpec};
 use crate::web::timerange::TimeRange;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+/// The parameters of an entity page: the range, and `open=all` to expand every group (for
+/// printing, or a link in an incident note that should show everything).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct EntityQuery {
+    #[serde(flatten)]
+    pub range: crate::web::pages::RangeQuery,
+    pub open: Option<String>,
+}
+
+impl EntityQuery {
+    /// Whether every group is expanded.
+    pub fn open_all(&self) -> crate::web::error::WebResult<bool> {
+        match self.open.as_deref() {
+            None | Some("") => Ok(false),
+            Some("all") => Ok(true),
+            Some(other) => Err(crate::web::error::WebError::BadRequest(format!(
+                "open: {other:?} is not \"all\" (the only value: every group expanded)"
+            ))),
+        }
+    }
+}
+
+impl<'a> Draw<'a> {
+    /// Charts of an entity page: small charts with its events, and sparklines for its tables.
+    pub fn new(
+        catalogue: &'a crate::catalogue::Catalogue,
+        range: &'a TimeRange,
+        data: &'a HashMap<SeriesId, SeriesRange>,
+        events: &'a [crate::web::chart::EventMark],
+        labels: &'a [(&'a str, &'a str)],
+    ) -> Self {
+        use crate::web::pages::{SMALL_H, SMALL_W};
+        Draw {
+            charter: Charter {
+                catalogue,
+                range,
+                data,
+                events,
+                size: (SMALL_W, SMALL_H),
+                hover_px: 8.0,
+            },
+            spark: Charter {
+                catalogue,
+                range,
+                data,
+                events: &[],
+                size: (96, 22),
+                hover_px: 8.0,
+            },
+            labels,
+        }
+    }
+}
+
 /// A key-metrics chart: its title, its metrics with line labels, and whether the lines are
 /// statistics of one quantity (then no min–max bands).
 pub struct KeyChart {

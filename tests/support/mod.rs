@@ -4,4 +4,5 @@
 
 pub mod browser;
 pub mod server;
+pub mod tls;
 pub mod zookeeper;

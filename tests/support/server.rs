@@ -135,6 +135,12 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<
 
 /// GET returning (status, body) with a blocking client; panics only on transport errors.
 pub fn get(url: &str) -> (u16, String) {
+    let (status, _, body) = get_full(url);
+    (status, body)
+}
+
+/// GET returning (status, headers, body).
+pub fn get_full(url: &str) -> (u16, reqwest::header::HeaderMap, String) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -149,7 +155,8 @@ pub fn get(url: &str) -> (u16, String) {
             .await
             .unwrap_or_else(|e| panic!("GET {url}: {e}"));
         let status = r.status().as_u16();
-        (status, r.text().await.unwrap_or_default())
+        let headers = r.headers().clone();
+        (status, headers, r.text().await.unwrap_or_default())
     })
 }
 

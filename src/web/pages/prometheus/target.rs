@@ -11,9 +11,11 @@ use crate::web::format::urlencode;
 use crate::web::page::PageCtx;
 use crate::web::pages::events::EventRow;
 use crate::web::pages::{
-    Charter, RangeQuery, SMALL_H, SMALL_W, event_marks, fetch_ranges, range_events, require_cluster,
+    RangeQuery, SMALL_W, event_marks, fetch_ranges, range_events, require_cluster,
 };
-use crate::web::planner::{self, Draw, Group, KeyChart, Layout, StateChart, StateDef, StateKind};
+use crate::web::planner::{
+    self, Draw, EntityQuery, Group, KeyChart, Layout, StateChart, StateDef, StateKind,
+};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::Html;
@@ -99,28 +101,13 @@ pub struct TargetPage {
     pub series_count: usize,
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct TargetQuery {
-    #[serde(flatten)]
-    pub range: RangeQuery,
-    pub open: Option<String>,
-}
-
 pub(crate) async fn show(
     State(ctx): State<Ctx>,
     Path((cluster, job)): Path<(String, String)>,
-    PageQuery(q): PageQuery<TargetQuery>,
+    PageQuery(q): PageQuery<EntityQuery>,
 ) -> WebResult<Html<String>> {
     let range = q.range.resolve()?;
-    let open_all = match q.open.as_deref() {
-        None | Some("") => false,
-        Some("all") => true,
-        Some(other) => {
-            return Err(WebError::BadRequest(format!(
-                "open: {other:?} is not \"all\" (the only value: every group expanded)"
-            )));
-        }
-    };
+    let open_all = q.open_all()?;
     require_cluster(&ctx, &cluster)?;
     let endpoint = endpoints(&ctx, Some(&cluster), &range)
         .await?
@@ -231,25 +218,7 @@ pub(crate) async fn show(
         .collect();
     let marks = event_marks(&own);
     let labels = [("cluster", cluster.as_str()), ("job", job.as_str())];
-    let draw = Draw {
-        charter: Charter {
-            catalogue: &ctx.catalogue,
-            range: &range,
-            data: &data,
-            events: &marks,
-            size: (SMALL_W, SMALL_H),
-            hover_px: 8.0,
-        },
-        spark: Charter {
-            catalogue: &ctx.catalogue,
-            range: &range,
-            data: &data,
-            events: &[],
-            size: (96, 22),
-            hover_px: 8.0,
-        },
-        labels: &labels,
-    };
+    let draw = Draw::new(&ctx.catalogue, &range, &data, &marks, &labels);
     let groups = planner::draw_groups(&plans, &layout, &draw, open_all);
     let (_, states) = planner::state_strips(
         &layout,

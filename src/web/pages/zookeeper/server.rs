@@ -28,11 +28,10 @@ use crate::web::extract::PageQuery;
 use crate::web::format::{age, urlencode, utc};
 use crate::web::page::PageCtx;
 use crate::web::pages::events::EventRow;
-use crate::web::pages::{
-    Charter, RangeQuery, SMALL_H, SMALL_W, event_marks, fetch_ranges, range_events, require_cluster,
-};
+use crate::web::pages::{SMALL_W, event_marks, fetch_ranges, range_events, require_cluster};
 use crate::web::planner::{
-    self, Draw, Group, KeyChart, Layout, STATS, StateChart, StateDef, StateKind, StateNow,
+    self, Draw, EntityQuery, Group, KeyChart, Layout, STATS, StateChart, StateDef, StateKind,
+    StateNow,
 };
 use askama::Template;
 use axum::extract::{Path, State};
@@ -261,30 +260,13 @@ pub struct ZkServerPage {
     pub series_count: usize,
 }
 
-/// The server page's parameters: the range, and `open=all` to expand every group (for printing,
-/// or a link in an incident note that should show everything).
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct ServerQuery {
-    #[serde(flatten)]
-    pub range: RangeQuery,
-    pub open: Option<String>,
-}
-
 pub(crate) async fn show(
     State(ctx): State<Ctx>,
     Path((cluster, server)): Path<(String, String)>,
-    PageQuery(q): PageQuery<ServerQuery>,
+    PageQuery(q): PageQuery<EntityQuery>,
 ) -> WebResult<Html<String>> {
     let range = q.range.resolve()?;
-    let open_all = match q.open.as_deref() {
-        None | Some("") => false,
-        Some("all") => true,
-        Some(other) => {
-            return Err(WebError::BadRequest(format!(
-                "open: {other:?} is not \"all\" (the only value: every group expanded)"
-            )));
-        }
-    };
+    let open_all = q.open_all()?;
     require_cluster(&ctx, &cluster)?;
     let s = zk_servers(&ctx, &cluster, &range)
         .await?
@@ -311,25 +293,7 @@ pub(crate) async fn show(
         .collect();
     let marks = event_marks(&own);
     let labels = [("cluster", cluster.as_str()), ("server", server.as_str())];
-    let draw = Draw {
-        charter: Charter {
-            catalogue: &ctx.catalogue,
-            range: &range,
-            data: &data,
-            events: &marks,
-            size: (SMALL_W, SMALL_H),
-            hover_px: 8.0,
-        },
-        spark: Charter {
-            catalogue: &ctx.catalogue,
-            range: &range,
-            data: &data,
-            events: &[],
-            size: (96, 22),
-            hover_px: 8.0,
-        },
-        labels: &labels,
-    };
+    let draw = Draw::new(&ctx.catalogue, &range, &data, &marks, &labels);
     let groups = planner::draw_groups(&plans, &layout, &draw, open_all);
 
     let lookback = super::lookback_ms(&ctx, &cluster);
