@@ -32,14 +32,14 @@ fn behind_a_base_path_every_link_of_every_page_resolves() {
     );
     let host = server.base.clone();
     let mut seen = BTreeSet::new();
-    let mut todo: Vec<String> = vec![
+    let mut queue: Vec<String> = vec![
         "/kafkascope/".into(),
         "/kafkascope/zookeeper".into(),
         "/kafkascope/targets".into(),
         "/kafkascope/events".into(),
         "/kafkascope/metric".into(),
     ];
-    while let Some(path) = todo.pop() {
+    while let Some(path) = queue.pop() {
         if !seen.insert(path.clone()) || seen.len() > 80 {
             continue;
         }
@@ -72,7 +72,7 @@ fn behind_a_base_path_every_link_of_every_page_resolves() {
                 );
                 // Follow pages and assets, not the API or exports.
                 if !link.contains("/api/") && !link.contains("format=") {
-                    todo.push(link);
+                    queue.push(link);
                 }
             }
         }

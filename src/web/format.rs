@@ -301,6 +301,24 @@ pub fn age(ms: i64) -> String {
     }
 }
 
+/// The CSS class of a target's state at a range's end: up, down, or unknown (no scrape near it).
+pub fn up_class(up: Option<bool>) -> &'static str {
+    match up {
+        Some(true) => "up",
+        Some(false) => "down",
+        None => "unknown",
+    }
+}
+
+/// The words for a target's state at a range's end.
+pub fn up_text(up: Option<bool>) -> &'static str {
+    match up {
+        Some(true) => "up",
+        Some(false) => "down",
+        None => "no data",
+    }
+}
+
 /// Percent-encodes a query-string component (RFC 3986 unreserved characters pass through).
 pub fn urlencode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

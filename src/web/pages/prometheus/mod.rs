@@ -59,19 +59,11 @@ impl Endpoint {
     }
 
     pub fn up_class(&self) -> &'static str {
-        match self.up {
-            Some(true) => "up",
-            Some(false) => "down",
-            None => "unknown",
-        }
+        crate::web::format::up_class(self.up)
     }
 
     pub fn up_text(&self) -> &'static str {
-        match self.up {
-            Some(true) => "up",
-            Some(false) => "down",
-            None => "no data",
-        }
+        crate::web::format::up_text(self.up)
     }
 }
 

@@ -79,19 +79,11 @@ pub struct ZkServer {
 
 impl ZkServer {
     pub fn up_class(&self) -> &'static str {
-        match self.up {
-            Some(true) => "up",
-            Some(false) => "down",
-            None => "unknown",
-        }
+        crate::web::format::up_class(self.up)
     }
 
     pub fn up_text(&self) -> &'static str {
-        match self.up {
-            Some(true) => "up",
-            Some(false) => "down",
-            None => "no data",
-        }
+        crate::web::format::up_text(self.up)
     }
 
     pub fn mode_class(&self) -> &str {
