@@ -28,7 +28,8 @@ pub fn valid_label_name(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Go's `strconv.FormatFloat(v, 'f', -1, 64)` (count_values' label values).
+/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`: how Prometheus writes sample values in its API
+/// and count_values' label values (`1`, `0.5`, `NaN`, `+Inf`).
 pub fn format_go_float(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()

@@ -69,19 +69,20 @@ pub struct SeriesValues {
     pub values: Vec<Option<f64>>,
 }
 
+/// `__name__` (when the result still has a name) followed by the labels.
+fn with_name(metric: Option<&str>, labels: &Labels) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::with_capacity(labels.len() + 1);
+    if let Some(m) = metric {
+        out.push(("__name__".into(), m.to_string()));
+    }
+    out.extend(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    out
+}
+
 impl SeriesValues {
     /// Labels including `__name__`, as the Prometheus API writes them.
     pub fn metric_labels(&self) -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> = Vec::with_capacity(self.labels.len() + 1);
-        if let Some(m) = &self.metric {
-            out.push(("__name__".into(), m.clone()));
-        }
-        out.extend(
-            self.labels
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string())),
-        );
-        out
+        with_name(self.metric.as_deref(), &self.labels)
     }
 
     /// `name{a="b"}` for legends.
@@ -104,17 +105,9 @@ pub struct SeriesSamples {
 }
 
 impl SeriesSamples {
+    /// Labels including `__name__`, as the Prometheus API writes them.
     pub fn metric_labels(&self) -> Vec<(String, String)> {
-        let mut out = Vec::with_capacity(self.labels.len() + 1);
-        if let Some(m) = &self.metric {
-            out.push(("__name__".to_string(), m.clone()));
-        }
-        out.extend(
-            self.labels
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string())),
-        );
-        out
+        with_name(self.metric.as_deref(), &self.labels)
     }
 }
 

@@ -183,6 +183,22 @@ pub fn http_client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
 }
 
+/// An error and its causes on one line (`a: b: c`), without repeating a cause already in the
+/// text: "connection refused" is not hidden behind "error sending request".
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
+}
+
 /// What a target is, for the `up{cluster,target,source}` series and the targets page.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TargetInfo {

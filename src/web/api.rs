@@ -13,6 +13,7 @@ use super::Ctx;
 use super::error::{ApiError, WebError};
 use crate::duration::parse_i64_ms as parse_duration;
 use crate::model::{Event, Severity, Timestamp, now_ms};
+use crate::query::functions::format_go_float;
 use crate::query::{self, Limits, QueryError, QueryResult, Value, eval_instant, eval_range};
 use crate::store::{EventQuery, SeriesInfo};
 use axum::extract::{FromRequest, Path, Query, Request, State};
@@ -109,21 +110,6 @@ fn query_text(p: &Params) -> Result<&str, ApiError> {
         .ok_or_else(|| bad("invalid parameter \"query\": missing"))
 }
 
-/// Prometheus writes sample values as strings: `1`, `0.5`, `NaN`, `+Inf`.
-pub fn prom_float(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v.is_infinite() {
-        if v > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        }
-    } else {
-        format!("{v}")
-    }
-}
-
 /// Timestamps as seconds, integral when whole (as Prometheus writes them).
 fn ts_json(ms: Timestamp) -> J {
     if ms % 1000 == 0 {
@@ -175,7 +161,7 @@ pub(crate) async fn query(State(ctx): State<Ctx>, p: Params) -> ApiResult {
 fn samples_json(samples: &[(Timestamp, f64)]) -> Vec<J> {
     samples
         .iter()
-        .map(|(t, v)| json!([ts_json(*t), prom_float(*v)]))
+        .map(|(t, v)| json!([ts_json(*t), format_go_float(*v)]))
         .collect()
 }
 
@@ -184,7 +170,7 @@ fn instant_json(r: QueryResult, at: Timestamp) -> J {
     match r.value {
         Value::Scalar(v) => {
             let v = v.first().copied().unwrap_or(f64::NAN);
-            json!({"resultType": "scalar", "result": [ts_json(at), prom_float(v)]})
+            json!({"resultType": "scalar", "result": [ts_json(at), format_go_float(v)]})
         }
         Value::String(s) => json!({"resultType": "string", "result": [ts_json(at), s]}),
         Value::Matrix(mut m) => {
@@ -203,7 +189,7 @@ fn instant_json(r: QueryResult, at: Timestamp) -> J {
                 .into_iter()
                 .filter_map(|s| {
                     let v = s.values.first().copied().flatten()?;
-                    Some(json!({"metric": labels_json(s.metric_labels()), "value": [ts_json(at), prom_float(v)]}))
+                    Some(json!({"metric": labels_json(s.metric_labels()), "value": [ts_json(at), format_go_float(v)]}))
                 })
                 .collect();
             json!({"resultType": "vector", "result": result})
@@ -250,7 +236,7 @@ pub(crate) async fn query_range(State(ctx): State<Ctx>, p: Params) -> ApiResult 
             let values: Vec<J> = times
                 .iter()
                 .zip(&s.values)
-                .filter_map(|(t, v)| v.map(|v| json!([ts_json(*t), prom_float(v)])))
+                .filter_map(|(t, v)| v.map(|v| json!([ts_json(*t), format_go_float(v)])))
                 .collect();
             (!values.is_empty())
                 .then(|| json!({"metric": labels_json(s.metric_labels()), "values": values}))
@@ -632,10 +618,10 @@ mod tests {
 
     #[test]
     fn values_and_times_are_written_like_prometheus() {
-        assert_eq!(prom_float(1.0), "1");
-        assert_eq!(prom_float(0.25), "0.25");
-        assert_eq!(prom_float(f64::NAN), "NaN");
-        assert_eq!(prom_float(f64::NEG_INFINITY), "-Inf");
+        assert_eq!(format_go_float(1.0), "1");
+        assert_eq!(format_go_float(0.25), "0.25");
+        assert_eq!(format_go_float(f64::NAN), "NaN");
+        assert_eq!(format_go_float(f64::NEG_INFINITY), "-Inf");
         assert_eq!(ts_json(1_000), json!(1));
         assert_eq!(ts_json(1_500), json!(1.5));
     }

@@ -13,6 +13,7 @@
 
 use super::config::{Auth, format_size};
 use crate::config::{Secret, format_duration};
+use crate::sources::error_chain;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -145,19 +146,4 @@ pub async fn fetch(
         }
     }
     Ok(Fetched { body, content_type })
-}
-
-/// An error and its causes on one line, without repeating a cause already in the text.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(": ");
-            text.push_str(&s_text);
-        }
-        source = s.source();
-    }
-    text
 }

@@ -6,6 +6,7 @@
 
 use super::parse::{self, ParseError, excerpt};
 use super::{CmdError, EnsembleTracker, Histories, Observed, assemble, command_deadline, keep};
+use crate::sources::error_chain;
 use crate::sources::{Document, ScrapeOutput, Source, SourceError, TargetInfo};
 use serde_json::{Map, Value};
 use std::time::Duration;
@@ -313,22 +314,6 @@ fn html_title(page: &str) -> Option<String> {
         .replace("&gt;", ">")
         .replace("&amp;", "&");
     Some(title.trim().to_string())
-}
-
-/// An error and its causes, `a: b: c`, so "connection refused" is not hidden behind
-/// "error sending request".
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(": ");
-            text.push_str(&s_text);
-        }
-        source = s.source();
-    }
-    text
 }
 
 impl Source for ZkAdminSource {
