@@ -2,6 +2,7 @@
 //!
 //! Data flows one way: config → collector → sources → store → analysis → web.
 
+pub mod agent;
 pub mod analysis;
 pub mod bench;
 pub mod catalogue;

@@ -1,4 +1,4 @@
-//! The `kafkascope` command: `serve`, `check-config`, `example-config`, `bench-store`.
+//! The `kafkascope` command: `serve`, `agent`, `check-config`, `example-config`, `bench-store`.
 
 use clap::{Parser, Subcommand};
 use kafkascope::catalogue::Catalogue;
@@ -38,6 +38,16 @@ enum Command {
         /// Override `server.database`.
         #[arg(long)]
         database: Option<PathBuf>,
+    },
+    /// Serve this host's metrics (node_exporter names, page cache, Kafka log dirs) as Prometheus
+    /// text on /metrics, for a central kafkascope to scrape. No database, read-only.
+    Agent {
+        /// Address to listen on (e.g. 0.0.0.0:9101 on a broker host).
+        #[arg(long, default_value = "127.0.0.1:9101")]
+        listen: String,
+        /// Kafka log dir to watch (file-system fill, segment residency); repeat for several.
+        #[arg(long = "log-dir", value_name = "DIR")]
+        log_dirs: Vec<PathBuf>,
     },
     /// Validate a config file: exit code 0 when valid, 2 with a message naming the key when not.
     CheckConfig { file: PathBuf },
@@ -99,6 +109,30 @@ fn main() -> ExitCode {
                     ExitCode::from(2)
                 }
             }
+        }
+        Command::Agent { listen, log_dirs } => {
+            let addr: std::net::SocketAddr = match listen.parse() {
+                Ok(a) => a,
+                Err(e) => {
+                    eprintln!(
+                        "error: --listen {listen:?}: {e} (expected host:port, e.g. 0.0.0.0:9101)"
+                    );
+                    return ExitCode::from(2);
+                }
+            };
+            if let Some(d) = log_dirs.iter().find(|d| !d.is_absolute()) {
+                eprintln!(
+                    "error: --log-dir {:?} must be an absolute path",
+                    d.display()
+                );
+                return ExitCode::from(2);
+            }
+            init_tracing();
+            let config = sources::host::config::HostConfig {
+                log_dirs,
+                ..Default::default()
+            };
+            run_async(kafkascope::agent::run(addr, config))
         }
         Command::ExampleConfig => {
             print!("{}", config::EXAMPLE);
