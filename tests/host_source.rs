@@ -358,6 +358,53 @@ fn an_agent_scraped_by_a_second_kafkascope_writes_the_same_series_as_its_own_hos
     let fs = labels("node_filesystem_avail_bytes");
     assert_eq!(fs.len(), 2, "{fs:?}");
     assert_eq!(fs[0], fs[1], "{fs:?}");
+
+    // The host pages list both alike, and each host page draws its panels from its own series.
+    let hostname = rows
+        .iter()
+        .find(|(m, _)| m["job"] == "host")
+        .map(|(m, _)| m["instance"].as_str().unwrap().to_string())
+        .unwrap();
+    let (status, list) = get(&format!("{}/hosts", server.base));
+    assert_eq!(status, 200, "{list}");
+    for (instance, job) in [(hostname.as_str(), "host"), (addr.as_str(), "broker-host")] {
+        assert!(
+            list.contains(&format!(">{instance}</a>")),
+            "{instance} not listed: {list}"
+        );
+        assert!(list.contains(&format!(">{job}</div>")), "{job} not listed");
+    }
+    // Wait for enough scrapes for rates, then read the agent host's page.
+    wait_for("rates of both hosts", Duration::from_secs(20), || {
+        let r = query(&server.base, "rate(node_cpu_seconds_total[10s])");
+        (r.len() >= 2 * std::thread::available_parallelism().unwrap().get()).then_some(())
+    });
+    let path = format!("/hosts/lab/{}", addr.replace(':', "%3A"));
+    let (status, page) = get(&format!("{}{path}?range=15m", server.base));
+    assert_eq!(status, 200, "{page}");
+    for title in [
+        "CPU busy by mode",
+        "Memory and page cache",
+        "Disk reads by device",
+        "Network sent",
+        "Pressure stall (PSI)",
+        "File-system use",
+    ] {
+        assert!(
+            page.contains(&format!(">{title}</a>")),
+            "panel {title} missing"
+        );
+    }
+    // The log dir's file system with the agent's log dir named in it.
+    assert!(
+        page.contains(&logs.display().to_string()),
+        "log dir not shown"
+    );
+    assert!(page.contains("Forecast"), "no file-system table");
+    // Charts with data: the memory panel's legend has MemAvailable.
+    assert!(page.contains("MemAvailable"), "memory panel has no lines");
+    let (status, _) = get(&format!("{}/hosts/lab/no-such-host", server.base));
+    assert_eq!(status, 404);
 }
 
 /// A real tmpfs of 4 MiB as the log dir, filled past 80 % and then 90 %, and emptied.

@@ -17,6 +17,7 @@ pub mod extract;
 pub mod format;
 pub mod page;
 pub(crate) mod pages;
+pub(crate) mod panels;
 pub(crate) mod planner;
 mod routes;
 pub mod selfmetrics;

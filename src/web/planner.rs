@@ -865,6 +865,148 @@ pub fn draw_groups(
     groups
 }
 
+/// An entity page whose series are grouped by metric prefix (`node_memory`, `go`, `process` …):
+/// its key charts and states, and the labels all its series share.
+pub struct PrefixLayout<'a> {
+    /// The name of the first group, which holds the key charts.
+    pub key_group: &'a str,
+    pub key: &'a [KeyChart],
+    pub states: &'a [StateDef],
+    pub own_labels: &'a [&'a str],
+}
+
+/// What [`prefix_groups`] draws.
+pub struct PrefixGroups {
+    pub groups: Vec<Group>,
+    pub states: Option<StateChart>,
+}
+
+/// `node_memory_MemFree_bytes` → `node_memory`; `go_goroutines` → `go`.
+pub fn prefix_of(metric: &str) -> String {
+    let parts: Vec<&str> = metric.splitn(3, '_').collect();
+    match parts.as_slice() {
+        [a, b, _] => format!("{a}_{b}"),
+        [a, ..] => a.to_string(),
+        [] => String::new(),
+    }
+}
+
+/// A quantile label as a statistic name: `0.99` → `p99`.
+fn quantile_stat(q: &str) -> Option<&'static str> {
+    Some(match q {
+        "0.5" => "p50",
+        "0.9" => "p90",
+        "0.95" => "p95",
+        "0.99" => "p99",
+        "0.999" => "p999",
+        _ => return None,
+    })
+}
+
+/// Every series of an entity drawn in groups by metric prefix: key charts first, a summary's
+/// quantiles or a histogram's buckets as one chart when the catalogue knows the family's type,
+/// unchanged series in each group's table, state strips for the layout's states.
+#[allow(clippy::too_many_arguments)]
+pub async fn prefix_groups(
+    ctx: &crate::web::Ctx,
+    infos: Vec<SeriesInfo>,
+    p: PrefixLayout<'_>,
+    range: &TimeRange,
+    marks: &[crate::web::chart::EventMark],
+    labels: &[(&str, &str)],
+    open_all: bool,
+) -> crate::web::error::WebResult<PrefixGroups> {
+    use crate::catalogue::MetricType;
+    let key = p.key;
+    let prefixes: BTreeSet<String> = infos
+        .iter()
+        .map(|i| i.key.metric.as_str())
+        .filter(|m| {
+            !key.iter().any(|k| k.members[0].0 == *m) && !p.states.iter().any(|s| s.metric == *m)
+        })
+        .map(prefix_of)
+        .collect();
+    let prefixes: Vec<String> = prefixes.into_iter().collect();
+    let mut groups = vec![p.key_group.to_string()];
+    groups.extend(prefixes.iter().cloned());
+    let group_of = |m: &str| {
+        let pre = prefix_of(m);
+        prefixes.iter().position(|x| *x == pre).map_or(0, |i| i + 1)
+    };
+    let catalogue = ctx.catalogue.clone();
+    // A summary's quantiles, sum and count, or a histogram's buckets, sum and count, go together
+    // when the target declared the family's type.
+    let family_of = move |i: &SeriesInfo| -> Option<(String, String)> {
+        let m = i.key.metric.as_str();
+        let typed = |base: &str, kinds: &[MetricType]| {
+            catalogue
+                .get(base)
+                .is_some_and(|meta| kinds.contains(&meta.kind))
+        };
+        if let Some(q) = i.key.labels.get("quantile") {
+            return typed(m, &[MetricType::Summary])
+                .then(|| quantile_stat(q))
+                .flatten()
+                .map(|s| (s.to_string(), m.to_string()));
+        }
+        let both = [MetricType::Summary, MetricType::Histogram];
+        if let Some(base) = m.strip_suffix("_bucket") {
+            let le = i.key.labels.get("le")?;
+            return typed(base, &[MetricType::Histogram])
+                .then(|| (format!("le={le}"), base.to_string()));
+        }
+        for (suffix, stat) in [("_sum", "sum"), ("_count", "cnt")] {
+            if let Some(base) = m.strip_suffix(suffix)
+                && typed(base, &both)
+            {
+                return Some((stat.to_string(), base.to_string()));
+            }
+        }
+        None
+    };
+    let layout = Layout {
+        groups,
+        key,
+        states: p.states,
+        group_of: &group_of,
+        family_group: 0,
+        family_of: &family_of,
+        own_labels: p.own_labels,
+    };
+    let (state_infos, infos): (Vec<SeriesInfo>, Vec<SeriesInfo>) = infos
+        .into_iter()
+        .partition(|i| p.states.iter().any(|d| d.metric == i.key.metric));
+    let plans = plan(&infos, &layout);
+    // Families go to the group of their prefix (the layout's family group is the first).
+    let plans: Vec<_> = plans
+        .into_iter()
+        .map(|mut pl| {
+            if pl.group == 0
+                && !key.iter().any(|k| k.title == pl.title)
+                && let Some((first, _)) = pl.members.first()
+            {
+                pl.group = group_of(&first.key.metric);
+            }
+            pl
+        })
+        .collect();
+    let ids: Vec<SeriesId> = infos.iter().chain(&state_infos).map(|i| i.id).collect();
+    let data =
+        crate::web::pages::fetch_ranges(ctx, &ids, range, crate::web::pages::SMALL_W).await?;
+    let draw = Draw::new(&ctx.catalogue, range, &data, marks, labels);
+    let groups = draw_groups(&plans, &layout, &draw, open_all);
+    let (_, states) = state_strips(
+        &layout,
+        &state_infos,
+        &data,
+        range,
+        labels,
+        5 * 60_000,
+        true,
+    );
+    Ok(PrefixGroups { groups, states })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1036,6 +1178,15 @@ mod tests {
         );
         let q = flat_line(SeriesData::from_buckets("p99", &max.buckets, 60_000, false));
         assert!(q.points.iter().all(|p| p.min == p.avg && p.max == p.avg));
+    }
+
+    #[test]
+    fn prefix_groups_are_the_first_two_words() {
+        assert_eq!(prefix_of("node_memory_MemFree_bytes"), "node_memory");
+        assert_eq!(prefix_of("go_goroutines"), "go");
+        assert_eq!(prefix_of("up"), "up");
+        assert_eq!(quantile_stat("0.99"), Some("p99"));
+        assert_eq!(quantile_stat("0.75"), None);
     }
 
     #[test]

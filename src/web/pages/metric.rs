@@ -6,14 +6,14 @@
 use super::{RangeQuery, event_marks, range_events, series_data};
 use crate::duration::{format_signed_ms, parse_i64_ms as parse_duration};
 use crate::model::{Labels, SeriesKey};
-use crate::query::{self, Limits, QueryError, SeriesValues, Shape, eval_range};
+use crate::query::{self, Shape};
 use crate::store::SeriesInfo;
 use crate::web::Ctx;
-use crate::web::chart::{Chart, ChartPoint, ChartSpec, SeriesData};
+use crate::web::chart::{Chart, ChartSpec, SeriesData};
 use crate::web::error::{WebError, WebResult};
 use crate::web::extract::PageQuery;
 use crate::web::format::{ValueFormat, rfc3339, urlencode};
-use crate::web::page::{PageCtx, metric_link};
+use crate::web::page::PageCtx;
 use crate::web::pages::events::EventRow;
 use crate::web::timerange::TimeRange;
 use askama::Template;
@@ -138,17 +138,6 @@ struct Answer {
     cluster: Option<String>,
 }
 
-fn query_error(e: QueryError) -> WebError {
-    match crate::web::api::query_error(e) {
-        crate::web::error::ApiError(inner) => match inner {
-            WebError::BadRequest(m) => {
-                WebError::BadRequest(m.replacen("invalid parameter \"query\"", "query", 1))
-            }
-            other => other,
-        },
-    }
-}
-
 async fn answer(
     ctx: &Ctx,
     text: &str,
@@ -194,17 +183,7 @@ async fn answer(
     // Evaluated expression: the pages' nice step for one point per 2 px, start aligned to it
     // like Grafana does.
     let step = super::chart_step(ctx, range, super::points_for(width));
-    let start = range.from.div_euclid(step) * step;
-    let r = eval_range(&ctx.store, text, start, range.to, step, &Limits::default())
-        .await
-        .map_err(query_error)?;
-    let tier = r
-        .tiers
-        .iter()
-        .map(|t| t.as_str())
-        .collect::<Vec<_>>()
-        .join("+");
-    let times = r.times.clone();
+    let series = crate::web::panels::query_series(ctx, text, range, step).await?;
     let format = shape
         .first_metric
         .as_ref()
@@ -213,36 +192,8 @@ async fn answer(
             per_second: shape.per_second,
         })
         .unwrap_or_else(ValueFormat::plain);
-    let series: Vec<SeriesValues> = r.into_series();
     let total = series.len();
-    let data: Vec<SeriesData> = series
-        .into_iter()
-        .take(MAX_TABLE)
-        .map(|s| {
-            let points = times
-                .iter()
-                .zip(&s.values)
-                .filter_map(|(t, v)| {
-                    v.filter(|v| v.is_finite()).map(|v| ChartPoint {
-                        // A value at t describes the step ending at t; draw it over that step.
-                        ts: t - step,
-                        avg: v,
-                        min: v,
-                        max: v,
-                        last: v,
-                    })
-                })
-                .collect();
-            SeriesData {
-                link: metric_link(&s.display_name(), range),
-                label: s.display_name(),
-                points,
-                step_ms: step,
-                interval_ms: step,
-                tier: tier.clone(),
-            }
-        })
-        .collect();
+    let data: Vec<SeriesData> = series.into_iter().take(MAX_TABLE).map(|(_, d)| d).collect();
     Ok(Answer {
         legends: data.iter().map(|s| s.label.clone()).collect(),
         formats: vec![format; data.len()],
@@ -389,7 +340,9 @@ pub(crate) async fn show(
         };
         return Ok(Html(page.render()?).into_response());
     }
-    let shape = query::shape(&text).await.map_err(query_error)?;
+    let shape = query::shape(&text)
+        .await
+        .map_err(crate::web::panels::query_error)?;
     let now = answer(&ctx, &text, &shape, &range, BIG_W).await?;
     if q.format.as_deref() == Some("csv") {
         return Ok((
@@ -530,6 +483,7 @@ pub(crate) async fn show(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::web::chart::ChartPoint;
 
     #[test]
     fn csv_quotes_series_names_with_commas_and_quotes() {

@@ -2,6 +2,7 @@
 //! ZooKeeper ensemble facts (servers, modes, zxid, up/down), charts and sparklines from the store.
 
 pub mod events;
+pub mod host;
 pub mod metric;
 pub mod overview;
 pub mod prometheus;

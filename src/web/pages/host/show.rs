@@ -1,0 +1,318 @@
+//! `/hosts/{cluster}/{instance}`: one host over the range — the panel charts of [`super::PANELS`],
+//! its file systems with a fill forecast, its events, then every one of its series grouped by
+//! prefix with the shared planner.
+
+use super::{HostId, PANELS, hosts};
+use crate::model::Matcher;
+use crate::web::Ctx;
+use crate::web::chart::Chart;
+use crate::web::error::{WebError, WebResult};
+use crate::web::extract::PageQuery;
+use crate::web::format::{ValueFormat, format_number};
+use crate::web::page::PageCtx;
+use crate::web::pages::events::EventRow;
+use crate::web::pages::{SMALL_H, SMALL_W, event_marks, range_events, require_cluster};
+use crate::web::panels::instant;
+use crate::web::planner::{self, EntityQuery, Group};
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::Html;
+
+/// A panel's chart with what it means.
+pub struct PanelChart {
+    pub chart: Chart,
+    pub help: &'static str,
+}
+
+/// One file system of the host, at the range's end, with where it is heading.
+pub struct FsRow {
+    pub mountpoint: String,
+    pub device: String,
+    pub log_dirs: Vec<String>,
+    pub size: String,
+    pub avail: String,
+    pub used_pct: f64,
+    pub used: String,
+    /// Change of the available space per day over the range (least squares), shown.
+    pub trend: String,
+    /// "full in 12 days", "not filling", or why no forecast is given.
+    pub forecast: String,
+    pub class: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "host/show.html")]
+pub struct HostPage {
+    pub page: PageCtx,
+    pub host: HostId,
+    pub facts: Vec<(String, String)>,
+    pub panels: Vec<PanelChart>,
+    pub filesystems: Vec<FsRow>,
+    pub open_all: bool,
+    pub groups: Vec<Group>,
+    pub events: Vec<EventRow>,
+    pub series_count: usize,
+}
+
+pub(crate) async fn show(
+    State(ctx): State<Ctx>,
+    Path((cluster, instance)): Path<(String, String)>,
+    PageQuery(q): PageQuery<EntityQuery>,
+) -> WebResult<Html<String>> {
+    let range = q.range.resolve()?;
+    let open_all = q.open_all()?;
+    require_cluster(&ctx, &cluster)?;
+    let host = hosts(&ctx, Some(&cluster))
+        .into_iter()
+        .find(|h| h.instance == instance)
+        .ok_or_else(|| {
+            WebError::NotFound(format!(
+                "Cluster {cluster:?} has no host {instance:?} (a host is a target writing node_exporter's series)."
+            ))
+        })?;
+    let sel = host.selector();
+    let events = range_events(&ctx, &range, Some(&cluster), 500).await?;
+    let own: Vec<_> = events
+        .iter()
+        .filter(|e| {
+            e.event.subject == host.instance
+                || e.event.subject.starts_with(&format!("{}:", host.instance))
+        })
+        .cloned()
+        .collect();
+    let marks = event_marks(&own);
+
+    let mut panels = Vec::with_capacity(PANELS.len());
+    for p in PANELS {
+        panels.push(PanelChart {
+            chart: p
+                .chart(&ctx, &sel, &range, (SMALL_W, SMALL_H), &marks)
+                .await?,
+            help: p.help,
+        });
+    }
+    let filesystems = filesystems(&ctx, &sel, &range).await?;
+    let facts = facts(&ctx, &host, &sel, &range).await?;
+
+    let infos = ctx.store.select(
+        None,
+        &[
+            Matcher::eq("cluster", &host.cluster),
+            Matcher::eq("job", &host.job),
+            Matcher::eq("instance", &host.instance),
+        ],
+    );
+    let series_count = infos.len();
+    let labels = [
+        ("cluster", host.cluster.as_str()),
+        ("job", host.job.as_str()),
+        ("instance", host.instance.as_str()),
+    ];
+    let planner::PrefixGroups { groups, .. } = planner::prefix_groups(
+        &ctx,
+        infos,
+        planner::PrefixLayout {
+            key_group: "Key",
+            key: &[],
+            states: &[],
+            own_labels: &["cluster", "job", "instance"],
+        },
+        &range,
+        &marks,
+        &labels,
+        open_all,
+    )
+    .await?;
+    let page = HostPage {
+        page: PageCtx::new(
+            &ctx,
+            format!("{} · {}", host.instance, host.cluster),
+            "hosts",
+            host.path(),
+            range.clone(),
+        )
+        .keep("open", if open_all { "all" } else { "" }),
+        host,
+        facts,
+        panels,
+        filesystems,
+        open_all,
+        groups,
+        events: own.iter().take(30).map(EventRow::new).collect(),
+        series_count,
+    };
+    Ok(Html(page.render()?))
+}
+
+async fn value(ctx: &Ctx, q: &str, at: i64) -> WebResult<Option<f64>> {
+    Ok(instant(ctx, q, at)
+        .await?
+        .first()
+        .and_then(|s| s.values.first().copied().flatten())
+        .filter(|v| v.is_finite()))
+}
+
+async fn facts(
+    ctx: &Ctx,
+    host: &HostId,
+    sel: &str,
+    range: &crate::web::timerange::TimeRange,
+) -> WebResult<Vec<(String, String)>> {
+    let bytes = ValueFormat {
+        unit: crate::catalogue::Unit::Bytes,
+        per_second: false,
+    };
+    let mut out = vec![
+        ("Read by".to_string(), host.via().to_string()),
+        ("job".to_string(), host.job.clone()),
+    ];
+    if let Some(v) = value(
+        ctx,
+        &format!("node_memory_MemTotal_bytes{{{sel}}}"),
+        range.to,
+    )
+    .await?
+    {
+        out.push(("Memory".into(), bytes.format(v)));
+    }
+    if let Some(v) = value(
+        ctx,
+        &format!("count(node_cpu_seconds_total{{{sel},mode=\"idle\"}})"),
+        range.to,
+    )
+    .await?
+    {
+        out.push(("CPUs".into(), format_number(v)));
+    }
+    if let Some(v) = value(ctx, &format!("node_boot_time_seconds{{{sel}}}"), range.to).await? {
+        out.push((
+            "Booted".into(),
+            crate::web::format::utc((v * 1000.0) as i64),
+        ));
+    }
+    Ok(out)
+}
+
+/// The host's file systems at the range's end, with a least-squares trend of the space
+/// available over the range and the days until it runs out at that pace.
+///
+/// Over a range shorter than Kafka's retention the trend is the growth before retention starts
+/// deleting; over longer ranges a log dir's sawtooth flattens it. The forecast says which.
+async fn filesystems(
+    ctx: &Ctx,
+    sel: &str,
+    range: &crate::web::timerange::TimeRange,
+) -> WebResult<Vec<FsRow>> {
+    let size = instant(
+        ctx,
+        &format!("node_filesystem_size_bytes{{{sel}}}"),
+        range.to,
+    )
+    .await?;
+    let avail = instant(
+        ctx,
+        &format!("node_filesystem_avail_bytes{{{sel}}}"),
+        range.to,
+    )
+    .await?;
+    let window = ((range.to - range.from) / 1000).max(60);
+    let deriv = instant(
+        ctx,
+        &format!("deriv(node_filesystem_avail_bytes{{{sel}}}[{window}s])"),
+        range.to,
+    )
+    .await?;
+    let dirs = instant(ctx, &format!("kafkascope_log_dir_info{{{sel}}}"), range.to).await?;
+    let bytes = ValueFormat {
+        unit: crate::catalogue::Unit::Bytes,
+        per_second: false,
+    };
+    let mut rows = Vec::new();
+    for s in &size {
+        let Some(mp) = s.labels.get("mountpoint") else {
+            continue;
+        };
+        let Some(sz) = s.values.first().copied().flatten().filter(|v| *v > 0.0) else {
+            continue;
+        };
+        let find = |v: &[crate::query::SeriesValues]| {
+            v.iter()
+                .find(|x| x.labels.get("mountpoint") == Some(mp))
+                .and_then(|x| x.values.first().copied().flatten())
+                .filter(|v| v.is_finite())
+        };
+        let Some(av) = find(&avail) else { continue };
+        let used = (sz - av) / sz;
+        let slope = find(&deriv); // bytes per second, of the available space
+        let (trend, forecast) = match slope {
+            None => (
+                "–".into(),
+                "too few samples in the range for a trend".into(),
+            ),
+            Some(d) if d >= 0.0 => (
+                format!("+{} / day", bytes.format(d * 86_400.0)),
+                "not filling".into(),
+            ),
+            Some(d) => {
+                let days = av / (-d * 86_400.0);
+                (
+                    format!("−{} / day", bytes.format(-d * 86_400.0)),
+                    format!("full in {} at this pace", days_text(days)),
+                )
+            }
+        };
+        rows.push(FsRow {
+            mountpoint: mp.to_string(),
+            device: s.labels.get("device").unwrap_or("").to_string(),
+            log_dirs: dirs
+                .iter()
+                .filter(|d| d.labels.get("mountpoint") == Some(mp))
+                .filter_map(|d| d.labels.get("log_dir").map(str::to_string))
+                .collect(),
+            size: bytes.format(sz),
+            avail: bytes.format(av),
+            used_pct: (used * 1000.0).round() / 10.0,
+            used: format!("{:.1} %", used * 100.0),
+            trend,
+            forecast,
+            class: if used >= 0.9 {
+                "critical"
+            } else if used >= 0.8 {
+                "warning"
+            } else {
+                "ok"
+            },
+        });
+    }
+    // Log dirs first, then the fullest.
+    rows.sort_by(|a, b| {
+        b.log_dirs
+            .is_empty()
+            .cmp(&a.log_dirs.is_empty())
+            .reverse()
+            .then(b.used_pct.total_cmp(&a.used_pct))
+    });
+    Ok(rows)
+}
+
+fn days_text(days: f64) -> String {
+    if days < 1.0 {
+        format!("{:.0} hours", (days * 24.0).max(0.0))
+    } else if days < 1000.0 {
+        format!("{days:.0} days")
+    } else {
+        "more than 1,000 days".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forecasts_read_in_hours_days_or_never() {
+        assert_eq!(days_text(0.25), "6 hours");
+        assert_eq!(days_text(12.4), "12 days");
+        assert_eq!(days_text(5000.0), "more than 1,000 days");
+    }
+}
