@@ -16,6 +16,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+pub mod host;
 pub mod prometheus;
 pub mod zookeeper;
 
