@@ -170,7 +170,9 @@ pub fn probe(tracefs_root: &Path) -> Result<Profiler, Unavailable> {
     // SAFETY: geteuid has no preconditions; access only reads the NUL-terminated path.
     let euid = unsafe { libc::geteuid() };
     if euid != 0 && !writable(&enable) {
-        return Err(Unavailable::new(format!("not root (running as uid {euid})")));
+        return Err(Unavailable::new(format!(
+            "not root (running as uid {euid})"
+        )));
     }
     let available = fs::read_to_string(root.join("available_filter_functions"))
         .map_err(|e| Unavailable::new(format!("available_filter_functions: {}", os_text(&e))))?;
@@ -383,7 +385,8 @@ impl Profiler {
     /// The four functions' counts summed over `trace_stat/function0..N` as they are now.
     fn read_raw(&self) -> Result<RawCounts, String> {
         let dir = self.root.join("trace_stat");
-        let entries = fs::read_dir(&dir).map_err(|e| format!("{}: {}", dir.display(), os_text(&e)))?;
+        let entries =
+            fs::read_dir(&dir).map_err(|e| format!("{}: {}", dir.display(), os_text(&e)))?;
         let mut sums = [0u64; 4];
         let mut files = 0;
         for entry in entries {
@@ -446,7 +449,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const STAT_GRAPH: &str = "  Function                               Hit    Time            Avg             s^2
+    const STAT_GRAPH: &str =
+        "  Function                               Hit    Time            Avg             s^2
   --------                               ---    ----            ---             ---
   folio_mark_accessed                   5712    1234.567 us     0.216 us        0.070 us
   filemap_add_folio                     1024    800.100 us      0.781 us        1.002 us
@@ -523,7 +527,15 @@ mod tests {
             added: 1,
             page_dirtied: 4,
         });
-        assert_eq!(c, CacheCounts { hits: 0, misses: 0, dirties: 9, accesses: 0 });
+        assert_eq!(
+            c,
+            CacheCounts {
+                hits: 0,
+                misses: 0,
+                dirties: 9,
+                accesses: 0
+            }
+        );
     }
 
     #[test]
@@ -531,12 +543,22 @@ mod tests {
         let new = "folio_mark_accessed\nmark_page_accessed\nfilemap_add_folio\nadd_to_page_cache_lru\nmark_buffer_dirty\n__folio_mark_dirty\n";
         assert_eq!(
             choose_functions(new).unwrap(),
-            ["folio_mark_accessed", "mark_buffer_dirty", "filemap_add_folio", "__folio_mark_dirty"]
+            [
+                "folio_mark_accessed",
+                "mark_buffer_dirty",
+                "filemap_add_folio",
+                "__folio_mark_dirty"
+            ]
         );
         let old = "mark_page_accessed\nadd_to_page_cache_lru\nmark_buffer_dirty\naccount_page_dirtied\next4_foo [ext4]\n";
         assert_eq!(
             choose_functions(old).unwrap(),
-            ["mark_page_accessed", "mark_buffer_dirty", "add_to_page_cache_lru", "account_page_dirtied"]
+            [
+                "mark_page_accessed",
+                "mark_buffer_dirty",
+                "add_to_page_cache_lru",
+                "account_page_dirtied"
+            ]
         );
         let e = choose_functions("mark_page_accessed\nmark_buffer_dirty\n").unwrap_err();
         assert_eq!(
@@ -549,7 +571,11 @@ mod tests {
     fn fake_tracefs(functions: &str) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        fs::write(root.join("available_tracers"), "blk function_graph function nop\n").unwrap();
+        fs::write(
+            root.join("available_tracers"),
+            "blk function_graph function nop\n",
+        )
+        .unwrap();
         fs::write(root.join("function_profile_enabled"), "0\n").unwrap();
         fs::write(root.join("available_filter_functions"), functions).unwrap();
         fs::write(root.join("set_ftrace_filter"), format!("{NO_FILTER}\n")).unwrap();
@@ -571,7 +597,9 @@ mod tests {
             "  Function                               Hit    Time            Avg             s^2\n  --------                               ---    ----            ---             ---\n",
         );
         for (name, hit) in rows {
-            text.push_str(&format!("  {name:<36}  {hit:>6}    12.345 us       0.216 us        0.070 us\n"));
+            text.push_str(&format!(
+                "  {name:<36}  {hit:>6}    12.345 us       0.216 us        0.070 us\n"
+            ));
         }
         fs::write(root.join(format!("trace_stat/function{cpu}")), text).unwrap();
     }
@@ -585,9 +613,17 @@ mod tests {
         let mut p = probe(root).unwrap();
         assert_eq!(
             p.functions(),
-            ["folio_mark_accessed", "mark_buffer_dirty", "filemap_add_folio", "__folio_mark_dirty"]
+            [
+                "folio_mark_accessed",
+                "mark_buffer_dirty",
+                "filemap_add_folio",
+                "__folio_mark_dirty"
+            ]
         );
-        assert_eq!(fs::read_to_string(root.join("function_profile_enabled")).unwrap(), "1\n");
+        assert_eq!(
+            fs::read_to_string(root.join("function_profile_enabled")).unwrap(),
+            "1\n"
+        );
         assert_eq!(
             fs::read_to_string(root.join("set_ftrace_filter")).unwrap(),
             "folio_mark_accessed\nmark_buffer_dirty\nfilemap_add_folio\n__folio_mark_dirty\n"
@@ -596,18 +632,68 @@ mod tests {
         assert_eq!(p.read().unwrap(), CacheCounts::default());
 
         // Two CPUs; a function outside the four (vfs_read) is ignored.
-        write_stat(root, 0, &[("folio_mark_accessed", 600), ("filemap_add_folio", 200), ("mark_buffer_dirty", 60), ("vfs_read", 9999)]);
-        write_stat(root, 1, &[("folio_mark_accessed", 400), ("filemap_add_folio", 100), ("mark_buffer_dirty", 40), ("__folio_mark_dirty", 50)]);
+        write_stat(
+            root,
+            0,
+            &[
+                ("folio_mark_accessed", 600),
+                ("filemap_add_folio", 200),
+                ("mark_buffer_dirty", 60),
+                ("vfs_read", 9999),
+            ],
+        );
+        write_stat(
+            root,
+            1,
+            &[
+                ("folio_mark_accessed", 400),
+                ("filemap_add_folio", 100),
+                ("mark_buffer_dirty", 40),
+                ("__folio_mark_dirty", 50),
+            ],
+        );
         // accessed 1000, buffer_dirty 100, added 300, dirtied 50 -> total 900, misses 250.
         let first = p.read().unwrap();
-        assert_eq!(first, CacheCounts { hits: 650, misses: 250, dirties: 100, accesses: 900 });
+        assert_eq!(
+            first,
+            CacheCounts {
+                hits: 650,
+                misses: 250,
+                dirties: 100,
+                accesses: 900
+            }
+        );
 
         // The next interval: +100 accesses, +10 added; the totals grow by that interval's share.
-        write_stat(root, 0, &[("folio_mark_accessed", 700), ("filemap_add_folio", 210), ("mark_buffer_dirty", 60)]);
+        write_stat(
+            root,
+            0,
+            &[
+                ("folio_mark_accessed", 700),
+                ("filemap_add_folio", 210),
+                ("mark_buffer_dirty", 60),
+            ],
+        );
         let second = p.read().unwrap();
-        assert_eq!(second, CacheCounts { hits: 740, misses: 260, dirties: 100, accesses: 1000 });
+        assert_eq!(
+            second,
+            CacheCounts {
+                hits: 740,
+                misses: 260,
+                dirties: 100,
+                accesses: 1000
+            }
+        );
         assert_eq!(second.ratio_since(&first), Some(0.9));
-        assert_eq!(p.raw_totals(), RawCounts { accessed: 1100, buffer_dirty: 100, added: 310, page_dirtied: 50 });
+        assert_eq!(
+            p.raw_totals(),
+            RawCounts {
+                accessed: 1100,
+                buffer_dirty: 100,
+                added: 310,
+                page_dirtied: 50
+            }
+        );
 
         // Someone restarted the profiler (counts start over): a reset, not a negative interval.
         write_stat(root, 0, &[("folio_mark_accessed", 5)]);
@@ -617,30 +703,56 @@ mod tests {
         assert!(third.hits >= second.hits && third.misses >= second.misses);
 
         drop(p);
-        assert_eq!(fs::read_to_string(root.join("function_profile_enabled")).unwrap(), "0\n");
-        assert_eq!(fs::read_to_string(root.join("set_ftrace_filter")).unwrap(), "");
+        assert_eq!(
+            fs::read_to_string(root.join("function_profile_enabled")).unwrap(),
+            "0\n"
+        );
+        assert_eq!(
+            fs::read_to_string(root.join("set_ftrace_filter")).unwrap(),
+            ""
+        );
     }
 
     #[test]
     fn fake_tracefs_says_why_not() {
         // Old kernel names are chosen where the folio ones are absent.
-        let dir = fake_tracefs("mark_page_accessed\nadd_to_page_cache_lru\nmark_buffer_dirty\naccount_page_dirtied\n");
+        let dir = fake_tracefs(
+            "mark_page_accessed\nadd_to_page_cache_lru\nmark_buffer_dirty\naccount_page_dirtied\n",
+        );
         let p = probe(dir.path()).unwrap();
         assert_eq!(
             p.functions(),
-            ["mark_page_accessed", "mark_buffer_dirty", "add_to_page_cache_lru", "account_page_dirtied"]
+            [
+                "mark_page_accessed",
+                "mark_buffer_dirty",
+                "add_to_page_cache_lru",
+                "account_page_dirtied"
+            ]
         );
         drop(p);
 
         // Someone else's filter is left alone.
-        fs::write(dir.path().join("set_ftrace_filter"), "tcp_sendmsg\nvfs_write\n").unwrap();
+        fs::write(
+            dir.path().join("set_ftrace_filter"),
+            "tcp_sendmsg\nvfs_write\n",
+        )
+        .unwrap();
         let e = probe(dir.path()).unwrap_err();
-        assert_eq!(e.reason, "set_ftrace_filter is in use by another tracer (2 functions, e.g. tcp_sendmsg)");
-        assert_eq!(fs::read_to_string(dir.path().join("set_ftrace_filter")).unwrap(), "tcp_sendmsg\nvfs_write\n");
+        assert_eq!(
+            e.reason,
+            "set_ftrace_filter is in use by another tracer (2 functions, e.g. tcp_sendmsg)"
+        );
+        assert_eq!(
+            fs::read_to_string(dir.path().join("set_ftrace_filter")).unwrap(),
+            "tcp_sendmsg\nvfs_write\n"
+        );
 
         fs::write(dir.path().join("function_profile_enabled"), "1\n").unwrap();
         let e = probe(dir.path()).unwrap_err();
-        assert_eq!(e.reason, "the function profiler is already in use (function_profile_enabled is 1)");
+        assert_eq!(
+            e.reason,
+            "the function profiler is already in use (function_profile_enabled is 1)"
+        );
 
         fs::remove_file(dir.path().join("function_profile_enabled")).unwrap();
         let e = probe(dir.path()).unwrap_err();
@@ -652,7 +764,10 @@ mod tests {
         let empty = tempfile::tempdir().unwrap();
         let e = probe(empty.path()).unwrap_err();
         let shown = empty.path().display();
-        assert_eq!(e.reason, format!("tracefs is not mounted at {shown} (mount -t tracefs nodev {shown})"));
+        assert_eq!(
+            e.reason,
+            format!("tracefs is not mounted at {shown} (mount -t tracefs nodev {shown})")
+        );
     }
 
     /// Unmounts on drop, so a failing assertion does not leave a tracefs mounted.
@@ -680,7 +795,10 @@ mod tests {
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
             let e = probe(std_root).unwrap_err();
-            assert!(e.reason.starts_with("not root") || e.reason.starts_with("tracefs is not mounted"), "{e}");
+            assert!(
+                e.reason.starts_with("not root") || e.reason.starts_with("tracefs is not mounted"),
+                "{e}"
+            );
             return;
         }
         let dir = tempfile::tempdir().unwrap();
@@ -690,7 +808,11 @@ mod tests {
             .status()
             .unwrap()
             .success();
-        assert!(ok, "root could not mount tracefs at {}", dir.path().display());
+        assert!(
+            ok,
+            "root could not mount tracefs at {}",
+            dir.path().display()
+        );
         let _mounted = Mounted(dir.path().to_path_buf());
         let root = dir.path();
         assert!(is_mounted(root));
@@ -703,7 +825,10 @@ mod tests {
             return;
         }
         if let Err(direct) = fs::read_to_string(root.join("available_filter_functions")) {
-            assert_eq!(result.unwrap_err().reason, format!("available_filter_functions: {}", os_text(&direct)));
+            assert_eq!(
+                result.unwrap_err().reason,
+                format!("available_filter_functions: {}", os_text(&direct))
+            );
             return;
         }
         let mut p = match result {
@@ -714,7 +839,9 @@ mod tests {
                 return;
             }
         };
-        let file = tempfile::NamedTempFile::new_in(env!("CARGO_MANIFEST_DIR").to_string() + "/target").unwrap();
+        let file =
+            tempfile::NamedTempFile::new_in(env!("CARGO_MANIFEST_DIR").to_string() + "/target")
+                .unwrap();
         fs::write(file.path(), vec![7u8; 8 << 20]).unwrap();
         let f = fs::File::open(file.path()).unwrap();
         use std::os::fd::AsRawFd;
@@ -726,7 +853,10 @@ mod tests {
         let before = p.read().unwrap();
         let _ = fs::read(file.path()).unwrap();
         let cold = p.read().unwrap();
-        assert!(cold.misses - before.misses >= 1024, "{before:?} -> {cold:?}");
+        assert!(
+            cold.misses - before.misses >= 1024,
+            "{before:?} -> {cold:?}"
+        );
         for _ in 0..4 {
             let _ = fs::read(file.path()).unwrap();
         }
