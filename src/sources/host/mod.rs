@@ -11,8 +11,10 @@
 //! hit ratio falling below `cache_hit_floor`, and memory pressure spikes (PSI `some` above
 //! `memory_pressure_spike` of an interval).
 
+pub mod cachestat;
 pub mod config;
 pub mod node;
+pub mod residency;
 
 use crate::catalogue::{MetricDef, MetricType, SourceCatalogue, Unit};
 use crate::model::{Labels, Reading, Severity};
