@@ -494,3 +494,98 @@ fn a_bad_host_section_names_the_key() {
         assert!(err.contains(key), "{text}: {err}");
     }
 }
+
+/// Writes `len` bytes to `path`, syncs them, and drops them from the page cache when `cold`.
+fn segment(path: &Path, len: usize, cold: bool) {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::File::create(path).unwrap();
+    std::io::Write::write_all(&mut &f, &vec![7u8; len]).unwrap();
+    f.sync_all().unwrap();
+    if cold {
+        // SAFETY: a valid open file descriptor; the call only advises the kernel.
+        let rc = unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+        assert_eq!(rc, 0, "posix_fadvise");
+    }
+}
+
+/// A log dir laid out as Kafka lays it out, some segments in the page cache and some dropped:
+/// the host page's residency table says which, through config → host source → store → page.
+#[test]
+fn the_host_page_shows_which_kafka_segments_are_in_the_page_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("kafka-logs");
+    let orders = logs.join("orders-0");
+    let events = logs.join("events.v2-3");
+    for d in [&orders, &events, &logs.join("orders-1.abc123-delete")] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::fs::write(logs.join("recovery-point-offset-checkpoint"), "0\n0\n").unwrap();
+    let mib = 1 << 20;
+    segment(&orders.join("00000000000000000000.log"), 4 * mib, true);
+    segment(&orders.join("00000000000000000000.index"), 4096, false);
+    segment(&orders.join("00000000000000001000.log"), 2 * mib, false);
+    segment(&events.join("00000000000000000000.log"), mib, false);
+    let server = Server::start(
+        dir.path(),
+        &format!(
+            "[[clusters]]\nname = \"lab\"\ninterval = \"1s\"\n[clusters.host]\nlog_dirs = [{logs:?}]\n"
+        ),
+    );
+    let rows = wait_for("residency series", Duration::from_secs(30), || {
+        let r = query(&server.base, "kafkascope_log_partition_bytes");
+        (r.len() == 2).then_some(r)
+    });
+    let host = rows[0].0["instance"].as_str().unwrap().to_string();
+    let cold = query(
+        &server.base,
+        "kafkascope_log_partition_cold_bytes{topic=\"orders\"}",
+    );
+    assert_eq!(cold.len(), 1);
+    assert_eq!(
+        cold[0].1,
+        4.0 * mib as f64,
+        "the dropped segment is cold, the active one cached"
+    );
+    let (status, page) = get(&format!("{}/hosts/lab/{host}?range=15m", server.base));
+    assert_eq!(status, 200, "{page}");
+    let row = |name: &str| -> String {
+        let at = page
+            .find(&format!(">{name}</td>"))
+            .unwrap_or_else(|| panic!("{name} not in the residency table"));
+        page[at..at + page[at..].find("</tr>").unwrap()].to_string()
+    };
+    let orders_row = row("orders-0");
+    // Active segment cached, the recent one before it dropped, 4 MiB out of the cache.
+    assert!(
+        orders_row.contains(">100 %<") && orders_row.contains(">0 %<"),
+        "{orders_row}"
+    );
+    assert!(
+        orders_row.contains("4 MiB")
+            || orders_row.contains("4.0 MiB")
+            || orders_row.contains("4.19 MB"),
+        "{orders_row}"
+    );
+    assert!(row("events.v2-3").contains(">100 %<"));
+    assert!(
+        !page.contains(">orders-1<"),
+        "a -delete directory is not a partition"
+    );
+    // cachestat: counting where tracefs' function profiler works, else the exact reason.
+    match kafkascope::sources::host::cachestat::probe_system() {
+        Ok(_) => assert!(
+            page.contains("HITS") && page.contains("counting calls of"),
+            "cachestat table missing"
+        ),
+        Err(u) => {
+            let reason = u.reason.replace('"', "&#34;").replace('\'', "&#39;");
+            assert!(page.contains(">unavailable</span>"), "no unavailable state");
+            assert!(
+                page.contains(&reason) || page.contains(&u.reason),
+                "reason {:?} not shown",
+                u.reason
+            );
+            assert!(page.contains("fallback indicators"));
+        }
+    }
+}

@@ -35,7 +35,11 @@ fn get(addr: &str) -> usize {
     .unwrap();
     let mut body = Vec::new();
     s.read_to_end(&mut body).unwrap();
-    assert!(body.starts_with(b"HTTP/1.1 200"), "agent answered {:?}", String::from_utf8_lossy(&body[..body.len().min(200)]));
+    assert!(
+        body.starts_with(b"HTTP/1.1 200"),
+        "agent answered {:?}",
+        String::from_utf8_lossy(&body[..body.len().min(200)])
+    );
     body.len()
 }
 
@@ -51,7 +55,10 @@ fn status_kb(pid: u32, key: &str) -> u64 {
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let rounds: usize = if full {
-        std::env::var("BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(200)
+        std::env::var("BENCH_ROUNDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(200)
     } else {
         5
     };
@@ -76,7 +83,11 @@ fn main() {
 
     // The agent binary of this build: target/<profile>/kafkascope beside target/<profile>/deps.
     let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().and_then(|d| d.parent()).unwrap().join("kafkascope");
+    let bin = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .unwrap()
+        .join("kafkascope");
     let mut child = Command::new(&bin)
         .args(["agent", "--listen", "127.0.0.1:0", "--log-dir"])
         .arg(&log_dir)

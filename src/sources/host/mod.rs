@@ -313,6 +313,114 @@ pub const METRICS: &[MetricDef] = &[
     ),
     def("node_filesystem_files", Gauge, Plain, "Inodes"),
     def("node_filesystem_files_free", Gauge, Plain, "Free inodes"),
+    def(
+        "kafkascope_log_dir_info",
+        MetricType::Info,
+        Plain,
+        "A Kafka log dir (log_dir) and the mount that holds it (mountpoint)",
+    ),
+    def(
+        "kafkascope_cachestat_info",
+        MetricType::Info,
+        Plain,
+        "Whether cachestat counts (state counting, with the kernel functions used) or why not (state unavailable or error, with the reason)",
+    ),
+    def(
+        "kafkascope_cachestat_hits_total",
+        Counter,
+        Plain,
+        "Page-cache hits counted as cachestat counts them (accesses that found the page in memory)",
+    ),
+    def(
+        "kafkascope_cachestat_misses_total",
+        Counter,
+        Plain,
+        "Page-cache misses counted as cachestat counts them (pages added to the cache for a read)",
+    ),
+    def(
+        "kafkascope_cachestat_dirties_total",
+        Counter,
+        Plain,
+        "Buffers dirtied (cachestat's DIRTIES column)",
+    ),
+    def(
+        "kafkascope_log_partition_bytes",
+        Gauge,
+        Bytes,
+        "Size of a topic-partition's .log segments in a log dir",
+    ),
+    def(
+        "kafkascope_log_partition_segments",
+        Gauge,
+        Plain,
+        "Segments of a topic-partition in a log dir",
+    ),
+    def(
+        "kafkascope_log_partition_cold_bytes",
+        Gauge,
+        Bytes,
+        "Bytes of the scanned segments not in the page cache: what a consumer reading them would read from disk",
+    ),
+    def(
+        "kafkascope_log_segment_bytes",
+        Gauge,
+        Bytes,
+        "Bytes of the active segment, or of the recent segments before it (segments label)",
+    ),
+    def(
+        "kafkascope_log_segment_cached_bytes",
+        Gauge,
+        Bytes,
+        "Bytes of those segments in the page cache",
+    ),
+    def(
+        "kafkascope_log_segment_dirty_bytes",
+        Gauge,
+        Bytes,
+        "Bytes of those segments written but not yet on disk (cachestat(2) only)",
+    ),
+    def(
+        "kafkascope_log_segment_writeback_bytes",
+        Gauge,
+        Bytes,
+        "Bytes of those segments being written to disk now (cachestat(2) only)",
+    ),
+    def(
+        "kafkascope_log_residency_info",
+        MetricType::Info,
+        Plain,
+        "How segment residency was measured: cachestat(2) or mmap + mincore (method)",
+    ),
+    def(
+        "kafkascope_log_residency_files",
+        Gauge,
+        Plain,
+        "Segment files checked by the last residency scan",
+    ),
+    def(
+        "kafkascope_log_residency_pages",
+        Gauge,
+        Plain,
+        "File pages covered by the last residency scan",
+    ),
+    def(
+        "kafkascope_log_residency_seconds",
+        Gauge,
+        Seconds,
+        "Time the last residency scan took",
+    ),
+    def(
+        "kafkascope_log_residency_errors",
+        Gauge,
+        Plain,
+        "Segment files the last residency scan could not check",
+    ),
+    def(
+        "kafkascope_log_residency_truncated",
+        Gauge,
+        Plain,
+        "1 when the last residency scan ran out of its budget before checking every segment",
+    ),
 ];
 
 pub const CATALOGUE: SourceCatalogue = SourceCatalogue {
@@ -330,6 +438,9 @@ pub fn host_labels(name: &str) -> Labels {
 /// What the reader remembers between reads, for events.
 #[derive(Debug, Default)]
 struct Memory {
+    /// The cachestat totals of the previous read, and whether the ratio was below the floor.
+    cache: Option<cachestat::CacheCounts>,
+    cache_low: bool,
     /// Per log dir mount: 0 below 80 %, 1 from 80 %, 2 from 90 %.
     fill_level: BTreeMap<String, u8>,
     /// Cumulative memory PSI `some` seconds and when it was read.
@@ -344,6 +455,8 @@ pub struct HostReader {
     config: HostConfig,
     name: String,
     memory: Memory,
+    /// The function profiler, or why cachestat cannot count here.
+    cachestat: Result<cachestat::Profiler, cachestat::Unavailable>,
 }
 
 /// One read of the host.
@@ -352,15 +465,27 @@ pub struct HostRead {
     pub readings: Vec<Reading>,
     pub events: Vec<SourceEvent>,
     pub warnings: Vec<String>,
+    /// The latest residency scan, segment by segment (kept as the `log_residency` document).
+    pub documents: Vec<crate::sources::Document>,
 }
 
 impl HostReader {
     pub fn new(config: HostConfig) -> Self {
         let name = config.name.clone().unwrap_or_else(config::hostname);
+        let cachestat = cachestat::probe_system();
+        match &cachestat {
+            Ok(p) => {
+                tracing::info!(functions = ?p.functions(), "cachestat: counting page-cache hits and misses with tracefs' function profiler")
+            }
+            Err(u) => {
+                tracing::info!(reason = %u.reason, "cachestat counts unavailable; showing major faults, pgpgin and refaults instead")
+            }
+        }
         HostReader {
             config,
             name,
             memory: Memory::default(),
+            cachestat,
         }
     }
 
@@ -381,6 +506,7 @@ impl HostReader {
         self.fill_events(&node, &mut events);
         self.pressure_events(&node.readings, &mut events);
         let mut readings = node.readings;
+        let mut warnings = node.warnings;
         for (dir, mountpoint) in &node.log_dir_mounts {
             readings.push(
                 Reading::gauge("kafkascope_log_dir_info", 1.0)
@@ -388,11 +514,110 @@ impl HostReader {
                     .label("mountpoint", mountpoint),
             );
         }
+        self.cachestat_readings(&mut readings, &mut events, &mut warnings);
+        let mut documents = Vec::new();
+        if !self.config.log_dirs.is_empty() {
+            let budget = residency::Budget {
+                max_files: self.config.residency_max_files,
+                recent_segments: self.config.residency_recent_segments,
+                ..Default::default()
+            };
+            let report = residency::scan(&self.config.log_dirs, &budget);
+            residency_readings(&report, &mut readings, &mut warnings);
+            if let Ok(body) = serde_json::to_string(&report) {
+                documents.push(crate::sources::Document {
+                    subject: self.name.clone(),
+                    name: "log_residency".into(),
+                    body,
+                });
+            }
+        }
         HostRead {
             readings,
             events,
-            warnings: node.warnings,
+            warnings,
+            documents,
         }
+    }
+
+    /// cachestat's totals as counters (their rates are cachestat's columns), its state as
+    /// `kafkascope_cachestat_info`, and the hit-ratio event.
+    fn cachestat_readings(
+        &mut self,
+        readings: &mut Vec<Reading>,
+        events: &mut Vec<SourceEvent>,
+        warnings: &mut Vec<String>,
+    ) {
+        let counts = match &mut self.cachestat {
+            Err(u) => {
+                readings.push(
+                    Reading::gauge("kafkascope_cachestat_info", 1.0)
+                        .label("state", "unavailable")
+                        .label("reason", &u.reason),
+                );
+                return;
+            }
+            Ok(p) => match p.read() {
+                Ok(c) => {
+                    readings.push(
+                        Reading::gauge("kafkascope_cachestat_info", 1.0)
+                            .label("state", "counting")
+                            .label("functions", p.functions().join(",")),
+                    );
+                    c
+                }
+                Err(e) => {
+                    readings.push(
+                        Reading::gauge("kafkascope_cachestat_info", 1.0)
+                            .label("state", "error")
+                            .label("reason", &e),
+                    );
+                    warnings.push(format!("cachestat: {e}"));
+                    return;
+                }
+            },
+        };
+        for (name, v) in [
+            ("kafkascope_cachestat_hits_total", counts.hits),
+            ("kafkascope_cachestat_misses_total", counts.misses),
+            ("kafkascope_cachestat_dirties_total", counts.dirties),
+        ] {
+            readings.push(Reading::counter(name, v as f64));
+        }
+        let before = self.memory.cache.replace(counts);
+        // Below a thousand accesses an interval the ratio says little.
+        let Some(before) = before.filter(|b| counts.accesses.saturating_sub(b.accesses) >= 1000)
+        else {
+            return;
+        };
+        let Some(ratio) = counts.ratio_since(&before) else {
+            return;
+        };
+        let low = ratio < self.config.cache_hit_floor;
+        if low != self.memory.cache_low {
+            events.push(SourceEvent {
+                kind: CACHE_HIT_LOW.into(),
+                severity: if low { Severity::Warning } else { Severity::Info },
+                subject: self.name.clone(),
+                message: if low {
+                    format!(
+                        "{}: page-cache hit ratio {:.1} % fell below {:.0} % ({} misses in the interval: reads from disk)",
+                        self.name,
+                        ratio * 100.0,
+                        self.config.cache_hit_floor * 100.0,
+                        counts.misses.saturating_sub(before.misses)
+                    )
+                } else {
+                    format!(
+                        "{}: page-cache hit ratio back to {:.1} %",
+                        self.name,
+                        ratio * 100.0
+                    )
+                },
+                at: None,
+            });
+        }
+        self.memory.cache_low = low;
     }
 
     fn fill_events(&mut self, node: &node::NodeRead, events: &mut Vec<SourceEvent>) {
@@ -468,6 +693,114 @@ impl HostReader {
             }
             self.memory.psi_spike = spike;
         }
+    }
+}
+
+/// A residency scan as series: per partition, the active and the recent segments' bytes, cached
+/// bytes and (with `cachestat(2)`) dirty and writeback bytes, the bytes not in the cache, and the
+/// scan's own cost. Per-file errors are warnings (the first few, then a count).
+fn residency_readings(
+    report: &residency::ScanReport,
+    readings: &mut Vec<Reading>,
+    warnings: &mut Vec<String>,
+) {
+    let page = report.page_size as f64;
+    for p in &report.partitions {
+        let labels = Labels::new()
+            .with("log_dir", p.dir.display().to_string())
+            .with("topic", &p.topic)
+            .with("partition", p.partition.to_string());
+        let mut push = |name: &str, extra: Option<(&str, &str)>, v: f64| {
+            let mut r = Reading::gauge(name, v);
+            r.labels = labels.clone();
+            if let Some((k, val)) = extra {
+                r.labels.insert(k, val);
+            }
+            readings.push(r);
+        };
+        push("kafkascope_log_partition_bytes", None, p.log_bytes as f64);
+        push(
+            "kafkascope_log_partition_segments",
+            None,
+            p.segment_count as f64,
+        );
+        let scanned_cold: u64 = p.segments.iter().map(|s| s.cold_bytes()).sum();
+        push(
+            "kafkascope_log_partition_cold_bytes",
+            None,
+            scanned_cold as f64,
+        );
+        let sums = [
+            (
+                "active",
+                p.active
+                    .as_ref()
+                    .map(|a| (a.bytes, a.cached_bytes, a.pages)),
+            ),
+            (
+                "recent",
+                (p.recent.segments > 0).then_some((
+                    p.recent.bytes,
+                    p.recent.cached_bytes,
+                    p.recent.pages,
+                )),
+            ),
+        ];
+        for (which, sum) in sums {
+            let Some((bytes, cached, pages)) = sum else {
+                continue;
+            };
+            let w = Some(("segments", which));
+            push("kafkascope_log_segment_bytes", w, bytes as f64);
+            push("kafkascope_log_segment_cached_bytes", w, cached as f64);
+            if let Some(d) = pages.dirty {
+                push("kafkascope_log_segment_dirty_bytes", w, d as f64 * page);
+            }
+            if let Some(wb) = pages.writeback {
+                push(
+                    "kafkascope_log_segment_writeback_bytes",
+                    w,
+                    wb as f64 * page,
+                );
+            }
+        }
+    }
+    readings.push(
+        Reading::gauge("kafkascope_log_residency_info", 1.0)
+            .label("method", report.method.as_str()),
+    );
+    for (name, v) in [
+        (
+            "kafkascope_log_residency_files",
+            report.files_scanned as f64,
+        ),
+        (
+            "kafkascope_log_residency_pages",
+            report.pages_checked as f64,
+        ),
+        (
+            "kafkascope_log_residency_seconds",
+            report.elapsed.as_secs_f64(),
+        ),
+        (
+            "kafkascope_log_residency_errors",
+            report.errors.len() as f64,
+        ),
+        (
+            "kafkascope_log_residency_truncated",
+            if report.truncated { 1.0 } else { 0.0 },
+        ),
+    ] {
+        readings.push(Reading::gauge(name, v));
+    }
+    for e in report.errors.iter().take(5) {
+        warnings.push(format!("log residency: {e}"));
+    }
+    if report.errors.len() > 5 {
+        warnings.push(format!(
+            "log residency: {} more files could not be checked",
+            report.errors.len() - 5
+        ));
     }
 }
 
@@ -572,6 +905,7 @@ impl Source for HostSource {
             readings,
             events: read.events,
             warnings: read.warnings,
+            documents: read.documents,
             identity: self.info.identity.clone(),
             up_since: None,
             ..Default::default()

@@ -40,6 +40,52 @@ pub struct FsRow {
     pub class: &'static str,
 }
 
+/// One interval of cachestat's output, as the tool prints it.
+pub struct CacheRow {
+    pub time: String,
+    pub hits: String,
+    pub misses: String,
+    pub dirties: String,
+    pub ratio: String,
+    pub buffers_mb: String,
+    pub cache_mb: String,
+}
+
+/// cachestat on this host: counting (with the functions used), or why not.
+pub struct CacheStat {
+    /// `counting`, `unavailable`, `error`, or empty when the host never said (node_exporter).
+    pub state: String,
+    pub detail: String,
+    pub rows: Vec<CacheRow>,
+}
+
+/// One topic-partition's page-cache residency at the range's end.
+pub struct ResidencyRow {
+    pub log_dir: String,
+    pub partition: String,
+    pub log_bytes: String,
+    pub segments: String,
+    pub active: String,
+    pub recent: String,
+    pub dirty: String,
+    pub cold: String,
+    cold_bytes: f64,
+    /// `critical` when less than half of the active segment is cached.
+    pub class: &'static str,
+}
+
+/// The latest residency scan of the host's log dirs.
+pub struct Residency {
+    pub method: String,
+    pub files: String,
+    pub took: String,
+    pub errors: String,
+    pub truncated: bool,
+    pub rows: Vec<ResidencyRow>,
+    /// Partitions not shown (the table keeps the coldest 200).
+    pub more: usize,
+}
+
 #[derive(Template)]
 #[template(path = "host/show.html")]
 pub struct HostPage {
@@ -48,6 +94,8 @@ pub struct HostPage {
     pub facts: Vec<(String, String)>,
     pub panels: Vec<PanelChart>,
     pub filesystems: Vec<FsRow>,
+    pub cachestat: CacheStat,
+    pub residency: Option<Residency>,
     pub open_all: bool,
     pub groups: Vec<Group>,
     pub events: Vec<EventRow>,
@@ -92,6 +140,8 @@ pub(crate) async fn show(
         });
     }
     let filesystems = filesystems(&ctx, &sel, &range).await?;
+    let cachestat = cachestat(&ctx, &sel, &range).await?;
+    let residency = residency(&ctx, &sel, &range).await?;
     let facts = facts(&ctx, &host, &sel, &range).await?;
 
     let infos = ctx.store.select(
@@ -136,6 +186,8 @@ pub(crate) async fn show(
         facts,
         panels,
         filesystems,
+        cachestat,
+        residency,
         open_all,
         groups,
         events: own.iter().take(30).map(EventRow::new).collect(),
@@ -293,6 +345,220 @@ async fn filesystems(
             .then(b.used_pct.total_cmp(&a.used_pct))
     });
     Ok(rows)
+}
+
+/// cachestat's table for the last ten minutes of the range, a row per minute (as
+/// `cachestat 60` prints it), from the stored counters and meminfo.
+async fn cachestat(
+    ctx: &Ctx,
+    sel: &str,
+    range: &crate::web::timerange::TimeRange,
+) -> WebResult<CacheStat> {
+    let info = instant(
+        ctx,
+        &format!("kafkascope_cachestat_info{{{sel}}}"),
+        range.to,
+    )
+    .await?;
+    let (state, detail) = match info.first() {
+        None => (String::new(), String::new()),
+        Some(i) => {
+            let state = i.labels.get("state").unwrap_or("").to_string();
+            let detail = match state.as_str() {
+                "counting" => format!(
+                    "counting calls of {} through tracefs' function profiler",
+                    i.labels.get("functions").unwrap_or("")
+                ),
+                _ => i.labels.get("reason").unwrap_or("").to_string(),
+            };
+            (state, detail)
+        }
+    };
+    let mut rows = Vec::new();
+    if state == "counting" {
+        let step = 60_000;
+        let start = range.to - 9 * step;
+        let col = |q: String| async move {
+            let r = crate::query::eval_range(
+                &ctx.store,
+                &q,
+                start,
+                range.to,
+                step,
+                &crate::query::Limits::default(),
+            )
+            .await
+            .map_err(crate::web::panels::query_error)?;
+            let times = r.times.clone();
+            let values = r
+                .into_series()
+                .into_iter()
+                .next()
+                .map(|s| s.values)
+                .unwrap_or_default();
+            WebResult::Ok((times, values))
+        };
+        let (times, hits) = col(format!(
+            "sum(increase(kafkascope_cachestat_hits_total{{{sel}}}[60s]))"
+        ))
+        .await?;
+        let (_, misses) = col(format!(
+            "sum(increase(kafkascope_cachestat_misses_total{{{sel}}}[60s]))"
+        ))
+        .await?;
+        let (_, dirties) = col(format!(
+            "sum(increase(kafkascope_cachestat_dirties_total{{{sel}}}[60s]))"
+        ))
+        .await?;
+        let (_, buffers) = col(format!("node_memory_Buffers_bytes{{{sel}}}")).await?;
+        let (_, cached) = col(format!("node_memory_Cached_bytes{{{sel}}}")).await?;
+        let at = |v: &[Option<f64>], i: usize| v.get(i).copied().flatten();
+        let n = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{:.0}", v.round()));
+        let mb = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{:.0}", v / 1048576.0));
+        for (i, t) in times.iter().enumerate() {
+            let (h, m) = (at(&hits, i), at(&misses, i));
+            let ratio = match (h, m) {
+                (Some(h), Some(m)) if h + m > 0.0 => format!("{:.1} %", 100.0 * h / (h + m)),
+                _ => "–".into(),
+            };
+            rows.push(CacheRow {
+                time: crate::web::format::utc(*t),
+                hits: n(h),
+                misses: n(m),
+                dirties: n(at(&dirties, i)),
+                ratio,
+                buffers_mb: mb(at(&buffers, i)),
+                cache_mb: mb(at(&cached, i)),
+            });
+        }
+    }
+    Ok(CacheStat {
+        state,
+        detail,
+        rows,
+    })
+}
+
+/// The host's latest residency scan, the partitions with the most bytes out of the cache first.
+async fn residency(
+    ctx: &Ctx,
+    sel: &str,
+    range: &crate::web::timerange::TimeRange,
+) -> WebResult<Option<Residency>> {
+    let info = instant(
+        ctx,
+        &format!("kafkascope_log_residency_info{{{sel}}}"),
+        range.to,
+    )
+    .await?;
+    let Some(method) = info
+        .first()
+        .and_then(|i| i.labels.get("method"))
+        .map(str::to_string)
+    else {
+        return Ok(None);
+    };
+    let one = |name: &'static str| async move {
+        WebResult::Ok(
+            instant(ctx, &format!("{name}{{{sel}}}"), range.to)
+                .await?
+                .first()
+                .and_then(|s| s.values.first().copied().flatten()),
+        )
+    };
+    let files = one("kafkascope_log_residency_files").await?;
+    let took = one("kafkascope_log_residency_seconds").await?;
+    let errors = one("kafkascope_log_residency_errors").await?;
+    let truncated = one("kafkascope_log_residency_truncated").await?;
+    type Key = (String, String, String);
+    let key = |l: &crate::model::Labels| -> Key {
+        let g = |k| l.get(k).unwrap_or("").to_string();
+        (g("log_dir"), g("topic"), g("partition"))
+    };
+    let by_key = |v: Vec<crate::query::SeriesValues>, segments: Option<&str>| {
+        v.into_iter()
+            .filter(|s| segments.is_none_or(|w| s.labels.get("segments") == Some(w)))
+            .filter_map(|s| Some((key(&s.labels), s.values.first().copied().flatten()?)))
+            .collect::<std::collections::HashMap<Key, f64>>()
+    };
+    let q = |name: &str| format!("{name}{{{sel}}}");
+    let sizes = by_key(
+        instant(ctx, &q("kafkascope_log_partition_bytes"), range.to).await?,
+        None,
+    );
+    let segs = by_key(
+        instant(ctx, &q("kafkascope_log_partition_segments"), range.to).await?,
+        None,
+    );
+    let cold = by_key(
+        instant(ctx, &q("kafkascope_log_partition_cold_bytes"), range.to).await?,
+        None,
+    );
+    let seg_bytes = instant(ctx, &q("kafkascope_log_segment_bytes"), range.to).await?;
+    let seg_cached = instant(ctx, &q("kafkascope_log_segment_cached_bytes"), range.to).await?;
+    let seg_dirty = instant(ctx, &q("kafkascope_log_segment_dirty_bytes"), range.to).await?;
+    let (ab, rb) = (
+        by_key(seg_bytes.clone(), Some("active")),
+        by_key(seg_bytes, Some("recent")),
+    );
+    let (ac, rc) = (
+        by_key(seg_cached.clone(), Some("active")),
+        by_key(seg_cached, Some("recent")),
+    );
+    let dirty = by_key(seg_dirty, Some("active"));
+    let bytes = ValueFormat {
+        unit: crate::catalogue::Unit::Bytes,
+        per_second: false,
+    };
+    let pct = |c: Option<&f64>, b: Option<&f64>| match (c, b) {
+        (Some(c), Some(b)) if *b > 0.0 => Some(c / b),
+        (Some(_), Some(_)) => Some(1.0),
+        _ => None,
+    };
+    let mut rows: Vec<ResidencyRow> = sizes
+        .iter()
+        .map(|(k, size)| {
+            let active = pct(ac.get(k), ab.get(k));
+            let recent = pct(rc.get(k), rb.get(k));
+            let cold_b = cold.get(k).copied().unwrap_or(0.0);
+            ResidencyRow {
+                log_dir: k.0.clone(),
+                partition: format!("{}-{}", k.1, k.2),
+                log_bytes: bytes.format(*size),
+                segments: segs.get(k).map_or("–".into(), |v| format!("{v:.0}")),
+                active: active.map_or("not scanned".into(), |v| format!("{:.0} %", v * 100.0)),
+                recent: recent.map_or("–".into(), |v| format!("{:.0} %", v * 100.0)),
+                dirty: dirty.get(k).map_or("–".into(), |v| bytes.format(*v)),
+                cold: bytes.format(cold_b),
+                cold_bytes: cold_b,
+                class: if active.is_some_and(|a| a < 0.5) {
+                    "critical"
+                } else {
+                    "ok"
+                },
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.cold_bytes
+            .total_cmp(&a.cold_bytes)
+            .then(a.partition.cmp(&b.partition))
+    });
+    let more = rows.len().saturating_sub(200);
+    rows.truncate(200);
+    Ok(Some(Residency {
+        method: if method == "cachestat" {
+            "cachestat(2): cached, dirty and writeback pages".into()
+        } else {
+            "mmap + mincore: cached pages only (this kernel has no cachestat(2))".into()
+        },
+        files: files.map_or("–".into(), |v| format!("{v:.0}")),
+        took: took.map_or("–".into(), |v| format!("{:.1} ms", v * 1000.0)),
+        errors: errors.map_or("–".into(), |v| format!("{v:.0}")),
+        truncated: truncated.is_some_and(|v| v > 0.0),
+        rows,
+        more,
+    }))
 }
 
 fn days_text(days: f64) -> String {
