@@ -14,7 +14,7 @@
 //! decided once per scan, before the first file, and the report says which [`Method`] was used.
 //!
 //! The cost is bounded by a [`Budget`] of files and pages per scan. The two methods cost very
-//! differently (measured here, 6.18, sparse 1 GiB segments): `cachestat` about 4 µs per file
+//! differently (measured here, 6.18, sparse 1 GiB segments): `cachestat` 4 to 15 µs per file
 //! whatever its size, `mincore` 15 to 30 ms per GiB mapped, since it looks up every page. So
 //! the file budget always applies and the page budget only to `mincore`. Segments are taken newest
 //! first across all partitions — every partition's active segment, then every partition's
@@ -92,8 +92,7 @@ impl Method {
 }
 
 /// Which method to use: `cachestat(2)` where the kernel has it and `mincore` otherwise, or
-/// `mincore` only (to
-/// cross-check the two, or where `cachestat` is known to misbehave).
+/// `mincore` only (to cross-check the two, or where `cachestat` is known to misbehave).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum MethodChoice {
     #[default]
