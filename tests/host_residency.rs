@@ -242,6 +242,47 @@ fn kafka_log_dir_says_which_segments_are_cached() {
     }
 }
 
+/// A segment whose front half is not cached (retention reads, the cleaner and lagging consumers
+/// go front to back, eviction takes the oldest pages first): its slices say the cold bytes are
+/// in front, so a consumer past the middle reads nothing from disk.
+#[test]
+fn a_partly_cached_segment_knows_where_its_cold_pages_are() {
+    let dir = tmpdir();
+    let p = dir.path().join("clicks-0");
+    fs::create_dir(&p).unwrap();
+    // Dropped whole, then the back half read. (Dropping only the front half of a cached file
+    // does not work: the kernel caches it in large folios, which DONTNEED does not split.)
+    let first = segment(&p, 0, 32, false);
+    let mut back = vec![0u8; (16 * PAGE) as usize];
+    std::os::unix::fs::FileExt::read_exact_at(
+        &fs::File::open(&first).unwrap(),
+        &mut back,
+        16 * PAGE,
+    )
+    .unwrap();
+    segment(&p, 1000, 2, true);
+    for choice in [MethodChoice::Auto, MethodChoice::Mincore] {
+        let report = Plan::list(&[dir.path().to_path_buf()]).run(&Budget::default(), choice);
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        let part = &report.partitions[0];
+        let s = &part.segments[0];
+        assert_eq!((s.bytes, s.cached_bytes), (32 * PAGE, 16 * PAGE));
+        let slices: Vec<u64> = s.slices.iter().map(|x| x.cached_bytes / PAGE).collect();
+        assert_eq!(
+            slices,
+            [0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2],
+            "{choice:?}"
+        );
+        assert_eq!(s.slices[15].end, 32 * PAGE);
+        // The wholly cached active segment needs no slices.
+        assert!(part.segments[1].slices.is_empty());
+        assert_eq!(part.cold_bytes_from(0), Some(16 * PAGE));
+        assert_eq!(part.cold_bytes_from(250), Some(8 * PAGE));
+        assert_eq!(part.cold_bytes_from(500), Some(0));
+        assert_eq!(part.cold_bytes_from(750), Some(0));
+    }
+}
+
 #[test]
 fn unreadable_and_vanished_segments_are_reported_and_the_scan_goes_on() {
     let dir = tmpdir();

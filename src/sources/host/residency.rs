@@ -14,8 +14,8 @@
 //! decided once per scan, before the first file, and the report says which [`Method`] was used.
 //!
 //! The cost is bounded by a [`Budget`] of files and pages per scan. The two methods cost very
-//! differently (measured here, 6.18, sparse 1 GiB segments): `cachestat` about 4 µs per file
-//! whatever its size, `mincore` about 28 ms per GiB mapped, since it looks up every page. So
+//! differently (measured here, 6.18, sparse 1 GiB segments): `cachestat` 4 to 15 µs per file
+//! whatever its size, `mincore` 15 to 30 ms per GiB mapped, since it looks up every page. So
 //! the file budget always applies and the page budget only to `mincore`. Segments are taken newest
 //! first across all partitions — every partition's active segment, then every partition's
 //! previous one, and so on — so a small budget still covers what consumers read most; what the
@@ -92,8 +92,7 @@ impl Method {
 }
 
 /// Which method to use: `cachestat(2)` where the kernel has it and `mincore` otherwise, or
-/// `mincore` only (to
-/// cross-check the two, or where `cachestat` is known to misbehave).
+/// `mincore` only (to cross-check the two, or where `cachestat` is known to misbehave).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum MethodChoice {
     #[default]
@@ -151,11 +150,50 @@ pub struct SegmentResidency {
     pub pages: PageCounts,
     /// The base offset of the next segment; `None` for the active (newest) segment.
     pub next_offset: Option<u64>,
+    /// Where the cached pages are, for a segment only partly cached: up to [`SLICES`] equal
+    /// byte ranges in file order. Empty when the segment is wholly cached or wholly cold.
+    pub slices: Vec<Slice>,
 }
+
+/// Cached bytes of one byte range of a segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Slice {
+    pub start: u64,
+    pub end: u64,
+    pub cached_bytes: u64,
+}
+
+/// Into how many ranges a partly cached segment is divided: the cache of a segment is seldom
+/// even (consumers and the cleaner read it front to back, eviction takes the oldest pages), so
+/// "how much of it from here on is cold" needs to know where the cold pages are.
+pub const SLICES: u64 = 16;
 
 impl SegmentResidency {
     pub fn cold_bytes(&self) -> u64 {
         self.bytes - self.cached_bytes
+    }
+
+    /// Uncached bytes from byte `pos` to the end of the segment: exact to the slice, even
+    /// within a slice.
+    pub fn cold_bytes_after(&self, pos: u64) -> u64 {
+        let pos = pos.min(self.bytes);
+        let part = |start: u64, end: u64, cached: u64| -> u64 {
+            let len = end - start;
+            if len == 0 || pos >= end {
+                return 0;
+            }
+            let cold = len - cached.min(len);
+            let left = end - pos.max(start);
+            (u128::from(cold) * u128::from(left) / u128::from(len)) as u64
+        };
+        if self.slices.is_empty() {
+            part(0, self.bytes, self.cached_bytes)
+        } else {
+            self.slices
+                .iter()
+                .map(|s| part(s.start, s.end, s.cached_bytes))
+                .sum()
+        }
     }
 }
 
@@ -208,10 +246,11 @@ impl PartitionResidency {
     }
 
     /// Bytes a consumer at `offset` would read from disk to reach the end of the log: the
-    /// uncached bytes of every later segment, plus the uncached share of the segment holding
-    /// `offset`, prorated by where `offset` falls between its base offset and the next segment's
-    /// (cold pages are taken as spread evenly in it). In the active segment the end offset is
-    /// not known, so all of its uncached bytes count (an upper bound).
+    /// uncached bytes of every later segment, plus those of the segment holding `offset` from
+    /// the byte where `offset` is, prorated by where `offset` falls between its base offset and
+    /// the next segment's (and located with the segment's [`Slice`]s where it is partly cached).
+    /// In the active segment the end offset is not known, so all of its uncached bytes count
+    /// (an upper bound).
     ///
     /// `None` when `offset` is before the oldest scanned segment, or when a segment from there
     /// on could not be checked: the answer would be a guess.
@@ -232,9 +271,10 @@ impl PartitionResidency {
         }
         let own = match holder.next_offset {
             Some(next) if next > holder.base_offset => {
-                let left = u128::from(next.saturating_sub(offset).min(next - holder.base_offset));
+                let into = u128::from(offset.min(next) - holder.base_offset);
                 let span = u128::from(next - holder.base_offset);
-                (u128::from(holder.cold_bytes()) * left / span) as u64
+                let pos = (u128::from(holder.bytes) * into / span) as u64;
+                holder.cold_bytes_after(pos)
             }
             _ => holder.cold_bytes(),
         };
@@ -431,22 +471,11 @@ impl Plan {
         let mut prober = Prober::new(choice);
         let pages_bound = prober.method == Method::Mincore;
         let mut errors = self.errors.clone();
-        // Per partition, newest first: Some(result) once checked.
-        let mut checked: Vec<Vec<Option<Result<PageCounts, ()>>>> = self
+        // Per partition, newest first.
+        let mut checked: Vec<Vec<Outcome>> = self
             .partitions
             .iter()
-            .map(|p| vec![None; p.segments.len()])
-            .collect();
-        let mut sizes: Vec<Vec<u64>> = self
-            .partitions
-            .iter()
-            .map(|p| {
-                p.segments
-                    .iter()
-                    .rev()
-                    .map(|s| s.size.unwrap_or(0))
-                    .collect()
-            })
+            .map(|p| vec![Outcome::Unchecked; p.segments.len()])
             .collect();
         let depth_max = self
             .partitions
@@ -457,12 +486,11 @@ impl Plan {
         let (mut files, mut attempts, mut pages_checked) = (0usize, 0usize, 0u64);
         let mut truncated = false;
         'scan: for depth in 0..depth_max {
-            for (pi, p) in self.partitions.iter().enumerate() {
-                let n = p.segments.len();
-                if depth >= n {
+            for (p, outcomes) in self.partitions.iter().zip(checked.iter_mut()) {
+                // Newest first: depth 0 is the active segment.
+                let Some(seg) = p.segments.iter().rev().nth(depth) else {
                     continue;
-                }
-                let seg = &p.segments[n - 1 - depth];
+                };
                 let want = seg.size.map_or(0, |s| s.div_ceil(page_size));
                 if attempts >= budget.max_files
                     || (pages_bound && pages_checked.saturating_add(want) > budget.max_pages)
@@ -472,18 +500,21 @@ impl Plan {
                 }
                 attempts += 1;
                 match prober.file(&seg.path, page_size) {
-                    Ok((size, counts)) => {
+                    Ok((size, counts, slices)) => {
                         files += 1;
                         pages_checked += counts.pages;
-                        sizes[pi][depth] = size;
-                        checked[pi][depth] = Some(Ok(counts));
+                        outcomes[depth] = Outcome::Checked {
+                            size,
+                            counts,
+                            slices,
+                        };
                     }
                     Err(error) => {
                         errors.push(FileError {
                             path: seg.path.clone(),
                             error,
                         });
-                        checked[pi][depth] = Some(Err(()));
+                        outcomes[depth] = Outcome::Failed;
                     }
                 }
             }
@@ -513,16 +544,21 @@ impl Plan {
                 let seg = &p.segments[n - 1 - depth];
                 let next_offset = (depth > 0).then(|| p.segments[n - depth].base_offset);
                 match &checked[pi][depth] {
-                    None => unchecked += 1,
-                    Some(Err(())) => out.failed.push(seg.base_offset),
-                    Some(Ok(counts)) => {
-                        let bytes = sizes[pi][depth];
+                    Outcome::Unchecked => unchecked += 1,
+                    Outcome::Failed => out.failed.push(seg.base_offset),
+                    Outcome::Checked {
+                        size: bytes,
+                        counts,
+                        slices,
+                    } => {
+                        let bytes = *bytes;
                         let s = SegmentResidency {
                             base_offset: seg.base_offset,
                             bytes,
                             cached_bytes: counts.cached.saturating_mul(page_size).min(bytes),
                             pages: *counts,
                             next_offset,
+                            slices: slices.clone(),
                         };
                         if depth == 0 {
                             out.active = Some(s.clone());
@@ -569,6 +605,20 @@ impl Plan {
             page_size,
         }
     }
+}
+
+/// What became of one listed segment in a scan.
+#[derive(Clone, Debug)]
+enum Outcome {
+    /// The budget did not reach it.
+    Unchecked,
+    /// In the report's errors.
+    Failed,
+    Checked {
+        size: u64,
+        counts: PageCounts,
+        slices: Vec<Slice>,
+    },
 }
 
 /// Lists and checks `dirs` within `budget` (see the module doc).
@@ -625,8 +675,12 @@ impl Prober {
         Prober { method }
     }
 
-    /// (size, page counts) of one file, or why not.
-    fn file(&mut self, path: &Path, page_size: u64) -> Result<(u64, PageCounts), String> {
+    /// (size, page counts, slices when partly cached) of one file, or why not.
+    fn file(
+        &mut self,
+        path: &Path,
+        page_size: u64,
+    ) -> Result<(u64, PageCounts, Vec<Slice>), String> {
         let f = match fs::File::open(path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -655,28 +709,73 @@ impl Prober {
         }
         let size = meta.len();
         let pages = size.div_ceil(page_size);
-        let counts = match self.method {
+        let n = SLICES.min(pages);
+        // Slice k covers pages [k·pages/n, (k+1)·pages/n), in bytes clamped to the size.
+        let slice = |k: u64| {
+            let start = (k * pages / n) * page_size;
+            let end = (((k + 1) * pages / n) * page_size).min(size);
+            (start, end)
+        };
+        let partly = |cached: u64| cached > 0 && cached < pages && n > 1;
+        let (counts, slices) = match self.method {
             Method::Cachestat => {
-                let c = cachestat(&f).map_err(|e| format!("cachestat: {e}"))?;
-                PageCounts {
+                let c = cachestat(&f, 0, 0).map_err(|e| format!("cachestat: {e}"))?;
+                let mut slices = Vec::new();
+                if partly(c.nr_cache) {
+                    for k in 0..n {
+                        let (start, end) = slice(k);
+                        let s = cachestat(&f, start, end - start)
+                            .map_err(|e| format!("cachestat: {e}"))?;
+                        slices.push(Slice {
+                            start,
+                            end,
+                            cached_bytes: (s.nr_cache * page_size).min(end - start),
+                        });
+                    }
+                }
+                let counts = PageCounts {
                     pages,
                     cached: c.nr_cache,
                     dirty: Some(c.nr_dirty),
                     writeback: Some(c.nr_writeback),
                     evicted: Some(c.nr_evicted),
                     recently_evicted: Some(c.nr_recently_evicted),
-                }
+                };
+                (counts, slices)
             }
-            Method::Mincore => PageCounts {
-                pages,
-                cached: mincore(&f, size).map_err(|e| format!("mincore: {e}"))?,
-                dirty: None,
-                writeback: None,
-                evicted: None,
-                recently_evicted: None,
-            },
+            Method::Mincore => {
+                let resident = mincore(&f, size).map_err(|e| format!("mincore: {e}"))?;
+                let count = |from: u64, to: u64| {
+                    let (from, to) = (from as usize, (to as usize).min(resident.len()));
+                    resident
+                        .get(from..to)
+                        .map_or(0, |r| r.iter().filter(|b| **b & 1 == 1).count() as u64)
+                };
+                let cached = count(0, pages);
+                let mut slices = Vec::new();
+                if partly(cached) {
+                    for k in 0..n {
+                        let (start, end) = slice(k);
+                        let c = count(k * pages / n, (k + 1) * pages / n);
+                        slices.push(Slice {
+                            start,
+                            end,
+                            cached_bytes: (c * page_size).min(end - start),
+                        });
+                    }
+                }
+                let counts = PageCounts {
+                    pages,
+                    cached,
+                    dirty: None,
+                    writeback: None,
+                    evicted: None,
+                    recently_evicted: None,
+                };
+                (counts, slices)
+            }
         };
-        Ok((size, counts))
+        Ok((size, counts, slices))
     }
 }
 
@@ -703,9 +802,9 @@ fn cachestat_exists() -> std::io::Result<()> {
     }
 }
 
-/// `cachestat(2)` over the whole file (`len = 0` means to the end).
-fn cachestat(f: &fs::File) -> std::io::Result<Cachestat> {
-    let range = CachestatRange { off: 0, len: 0 };
+/// `cachestat(2)` over `len` bytes from `off` (`len = 0` means to the end).
+fn cachestat(f: &fs::File, off: u64, len: u64) -> std::io::Result<Cachestat> {
+    let range = CachestatRange { off, len };
     let mut out = Cachestat::default();
     // SAFETY: the fd is open for the duration of the call; `range` and `out` are valid,
     // properly laid out (#[repr(C)], the kernel's struct cachestat_range / struct cachestat)
@@ -726,10 +825,11 @@ fn cachestat(f: &fs::File) -> std::io::Result<Cachestat> {
     }
 }
 
-/// Resident pages of a file by mapping it (no page is touched) and asking `mincore`.
-fn mincore(f: &fs::File, size: u64) -> std::io::Result<u64> {
+/// The resident pages of a file, by mapping it (no page is touched) and asking `mincore`.
+/// One byte per page; bit 0 set when the page is resident.
+fn mincore(f: &fs::File, size: u64) -> std::io::Result<Vec<u8>> {
     if size == 0 {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let len = usize::try_from(size).map_err(|_| std::io::Error::other("file too large to map"))?;
     // SAFETY: mapping a file read-only and shared; the result is checked for MAP_FAILED and
@@ -758,14 +858,14 @@ fn mincore(f: &fs::File, size: u64) -> std::io::Result<u64> {
     if let Some(e) = err {
         return Err(e);
     }
-    Ok(vec.iter().filter(|b| **b & 1 == 1).count() as u64)
+    Ok(vec)
 }
 
 /// Page counts of one file: `Auto` tries `cachestat(2)` and falls back to `mincore`. For tests,
 /// tools and the agent's own checks.
 pub fn file_residency(path: &Path, choice: MethodChoice) -> Result<(Method, PageCounts), String> {
     let mut prober = Prober::new(choice);
-    let (_, counts) = prober.file(path, page_size())?;
+    let (_, counts, _) = prober.file(path, page_size())?;
     Ok((prober.method, counts))
 }
 
@@ -821,6 +921,7 @@ mod tests {
             cached_bytes: cached,
             pages: PageCounts::default(),
             next_offset: next,
+            slices: vec![],
         }
     }
 
@@ -866,5 +967,33 @@ mod tests {
         );
         assert_eq!(failed.cold_bytes_from(50), None);
         assert_eq!(failed.cold_bytes_from(250), Some(1000));
+    }
+
+    #[test]
+    fn slices_say_where_the_cold_bytes_are() {
+        // The front half cold, the back half cached (as after reading the tail).
+        let mut s = seg(0, 8000, 4000, Some(100));
+        s.slices = vec![
+            Slice {
+                start: 0,
+                end: 4000,
+                cached_bytes: 0,
+            },
+            Slice {
+                start: 4000,
+                end: 8000,
+                cached_bytes: 4000,
+            },
+        ];
+        assert_eq!(s.cold_bytes_after(0), 4000);
+        assert_eq!(s.cold_bytes_after(1000), 3000);
+        assert_eq!(s.cold_bytes_after(4000), 0);
+        assert_eq!(s.cold_bytes_after(9000), 0);
+        let p = partition(vec![s.clone(), seg(100, 10, 10, None)], vec![]);
+        assert_eq!(p.cold_bytes_from(25), Some(2000));
+        assert_eq!(p.cold_bytes_from(50), Some(0));
+        // Without slices the same counts would be taken as spread evenly.
+        s.slices.clear();
+        assert_eq!(s.cold_bytes_after(4000), 2000);
     }
 }
