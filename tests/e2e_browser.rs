@@ -597,6 +597,7 @@ fn screenshots(b: &Browser, base: &str, set: &str, server_page: &str) {
     for (name, path) in [
         ("overview", "/".to_string()),
         ("zookeeper", "/zookeeper".to_string()),
+        ("hosts", "/hosts".to_string()),
         ("server", server_page.to_string()),
         (
             "metric",
@@ -606,7 +607,7 @@ fn screenshots(b: &Browser, base: &str, set: &str, server_page: &str) {
         let url = format!("{base}{path}");
         b.goto(&url);
         b.assert_no_console_errors(&url);
-        if name != "zookeeper" {
+        if name != "zookeeper" && name != "hosts" {
             check_chart_text_size(b);
         }
         b.shoot(&dir, name, &WIDTHS);
@@ -622,7 +623,7 @@ fn chromium_uses_every_page_of_the_real_server_fed_by_a_real_zookeeper() {
     let addr = zk.client_addr();
     let dir = tempfile::tempdir().expect("temp dir");
     let cfg = format!(
-        "[collector]\ninterval = \"1s\"\n\n[[clusters]]\nname = \"lab\"\nzookeeper = [{addr:?}]\n"
+        "[collector]\ninterval = \"1s\"\n\n[[clusters]]\nname = \"lab\"\nzookeeper = [{addr:?}]\n[clusters.host]\nlog_dirs = [\"/tmp\"]\n"
     );
     let server = Server::start(dir.path(), &cfg);
     let b = Browser::start();
@@ -700,6 +701,24 @@ fn chromium_uses_every_page_of_the_real_server_fed_by_a_real_zookeeper() {
         let s = load(&b, &url("/events"));
         assert_eq!(text(&s, "h1"), "Events");
 
+        // The host pages: this machine, read by the server's own host reader.
+        let s = load(&b, &url("/hosts?range=1h"));
+        assert_eq!(text(&s, "h1"), "Hosts");
+        let host_page = s["links"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l[1].as_str())
+            .find(|h| h.starts_with("/hosts/lab/"))
+            .unwrap_or_else(|| panic!("no host row: {s}"))
+            .to_string();
+        let s = load(&b, &url(&host_page));
+        assert!(
+            count(&s, "charts") >= 12 && count(&s, "lines") >= 1,
+            "host panels: {s}"
+        );
+        assert!(text(&s, "text").contains("Page cache: cachestat"), "{s}");
+
         // Range presets: by mouse, then by keyboard.
         load(&b, &url("/zookeeper/lab"));
         use_preset(&b, "6h", false);
@@ -757,6 +776,10 @@ fn chromium_uses_every_page_of_the_real_server_fed_by_a_real_zookeeper() {
         );
         check_hover_value(&b, &server.base, znodes);
         screenshots(&b, &server.base, "live-1m", &server_page);
+        b.goto(&url(&host_page));
+        b.assert_no_console_errors(&host_page);
+        check_chart_text_size(&b);
+        b.shoot(&screenshot_dir("live-1m"), "host", &WIDTHS);
     });
     let last = query(&server.base, znodes)
         .first()

@@ -3,6 +3,7 @@
 //! prefix with the shared planner.
 
 use super::{HostId, PANELS, hosts};
+use crate::analysis::trend;
 use crate::model::Matcher;
 use crate::web::Ctx;
 use crate::web::chart::Chart;
@@ -267,11 +268,13 @@ async fn filesystems(
         range.to,
     )
     .await?;
-    let window = ((range.to - range.from) / 1000).max(60);
-    let deriv = instant(
+    // The available space over the range, for a least-squares trend per file system.
+    let step = crate::web::pages::chart_step(ctx, range, 240);
+    let history = crate::web::panels::query_series(
         ctx,
-        &format!("deriv(node_filesystem_avail_bytes{{{sel}}}[{window}s])"),
-        range.to,
+        &format!("node_filesystem_avail_bytes{{{sel}}}"),
+        range,
+        step,
     )
     .await?;
     let dirs = instant(ctx, &format!("kafkascope_log_dir_info{{{sel}}}"), range.to).await?;
@@ -295,24 +298,48 @@ async fn filesystems(
         };
         let Some(av) = find(&avail) else { continue };
         let used = (sz - av) / sz;
-        let slope = find(&deriv); // bytes per second, of the available space
-        let (trend, forecast) = match slope {
-            None => (
-                "–".into(),
-                "too few samples in the range for a trend".into(),
-            ),
-            Some(d) if d >= 0.0 => (
-                format!("+{} / day", bytes.format(d * 86_400.0)),
-                "not filling".into(),
-            ),
-            Some(d) => {
-                let days = av / (-d * 86_400.0);
-                (
-                    format!("−{} / day", bytes.format(-d * 86_400.0)),
-                    format!("full in {} at this pace", days_text(days)),
-                )
-            }
-        };
+        let points: Vec<(i64, f64)> = history
+            .iter()
+            .find(|(s, _)| s.labels.get("mountpoint") == Some(mp))
+            .map(|(_, d)| d.points.iter().map(|p| (p.ts + d.step_ms, p.avg)).collect())
+            .unwrap_or_default();
+        let (trend, forecast) =
+            match trend::forecast(&points, MIN_FORECAST_SPAN_MS, MIN_FORECAST_R2) {
+                trend::Forecast::TooShort { span_ms } => (
+                    "–".into(),
+                    format!(
+                        "no forecast: {} of history in the range, at least an hour is needed",
+                        crate::duration::format_duration(std::time::Duration::from_millis(
+                            span_ms.max(0) as u64
+                        ))
+                    ),
+                ),
+                trend::Forecast::PoorFit { r2 } => (
+                    "–".into(),
+                    format!(
+                        "no forecast: no steady trend (fit r² {r2:.2}, below {MIN_FORECAST_R2})"
+                    ),
+                ),
+                trend::Forecast::Fit(f) => {
+                    let d = f.per_day();
+                    let shown = format!(
+                        "{}{} / day (r² {:.2})",
+                        if d >= 0.0 { "+" } else { "−" },
+                        bytes.format(d.abs()),
+                        f.r2
+                    );
+                    match f.reaches(0.0, range.to) {
+                        Some(t) => (
+                            shown,
+                            format!(
+                                "full in {} at this pace",
+                                days_text((t - range.to) as f64 / 86_400_000.0)
+                            ),
+                        ),
+                        None => (shown, "not filling".into()),
+                    }
+                }
+            };
         rows.push(FsRow {
             mountpoint: mp.to_string(),
             device: s.labels.get("device").unwrap_or("").to_string(),
@@ -560,6 +587,10 @@ async fn residency(
         more,
     }))
 }
+
+/// A forecast needs at least an hour of history and a line that fits (r² ≥ 0.5).
+const MIN_FORECAST_SPAN_MS: i64 = 3_600_000;
+const MIN_FORECAST_R2: f64 = 0.5;
 
 fn days_text(days: f64) -> String {
     if days < 1.0 {

@@ -1,0 +1,162 @@
+//! Least-squares trends: the slope of a series over a range, how well a line fits it, and when it
+//! reaches a level at that pace — with the refusals that keep a forecast honest (too little
+//! history, a poor fit).
+
+use crate::model::Timestamp;
+
+/// A line fitted to `(time, value)` points by least squares.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Fit {
+    /// Change per millisecond.
+    pub slope: f64,
+    /// Value at time 0 of the points' own origin (the first point's time).
+    pub intercept: f64,
+    /// Coefficient of determination: 1 a perfect line, 0 no better than the mean.
+    pub r2: f64,
+    pub n: usize,
+    pub first: Timestamp,
+    pub last: Timestamp,
+}
+
+impl Fit {
+    pub fn per_day(&self) -> f64 {
+        self.slope * 86_400_000.0
+    }
+
+    /// The fitted value at `t`.
+    pub fn at(&self, t: Timestamp) -> f64 {
+        self.intercept + self.slope * (t - self.first) as f64
+    }
+
+    /// When the line reaches `level` after `from`, if it is heading there.
+    pub fn reaches(&self, level: f64, from: Timestamp) -> Option<Timestamp> {
+        let now = self.at(from);
+        if self.slope == 0.0 || (level - now) / self.slope <= 0.0 {
+            return None;
+        }
+        Some(from + ((level - now) / self.slope) as Timestamp)
+    }
+}
+
+/// The least-squares line through the finite points; None with fewer than 3 points or all at one
+/// time.
+pub fn linear_fit(points: &[(Timestamp, f64)]) -> Option<Fit> {
+    let pts: Vec<(Timestamp, f64)> = points.iter().copied().filter(|p| p.1.is_finite()).collect();
+    if pts.len() < 3 {
+        return None;
+    }
+    let first = pts[0].0;
+    let last = pts[pts.len() - 1].0;
+    let n = pts.len() as f64;
+    let (mut sx, mut sy) = (0.0, 0.0);
+    for (t, v) in &pts {
+        sx += (t - first) as f64;
+        sy += v;
+    }
+    let (mx, my) = (sx / n, sy / n);
+    let (mut sxx, mut sxy, mut syy) = (0.0, 0.0, 0.0);
+    for (t, v) in &pts {
+        let dx = (t - first) as f64 - mx;
+        let dy = v - my;
+        sxx += dx * dx;
+        sxy += dx * dy;
+        syy += dy * dy;
+    }
+    if sxx == 0.0 {
+        return None;
+    }
+    let slope = sxy / sxx;
+    let r2 = if syy == 0.0 {
+        1.0
+    } else {
+        (sxy * sxy / (sxx * syy)).clamp(0.0, 1.0)
+    };
+    Some(Fit {
+        slope,
+        intercept: my - slope * mx,
+        r2,
+        n: pts.len(),
+        first,
+        last,
+    })
+}
+
+/// Why a forecast is not given, or the fit that gives it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Forecast {
+    /// Less history than `min_span_ms`.
+    TooShort {
+        span_ms: i64,
+    },
+    /// The points do not lie near a line (r² below the floor).
+    PoorFit {
+        r2: f64,
+    },
+    Fit(Fit),
+}
+
+/// A fit good enough to extrapolate: at least `min_span_ms` of history and r² ≥ `min_r2`.
+pub fn forecast(points: &[(Timestamp, f64)], min_span_ms: i64, min_r2: f64) -> Forecast {
+    let Some(fit) = linear_fit(points) else {
+        return Forecast::TooShort { span_ms: 0 };
+    };
+    let span_ms = fit.last - fit.first;
+    if span_ms < min_span_ms {
+        Forecast::TooShort { span_ms }
+    } else if fit.r2 < min_r2 {
+        Forecast::PoorFit { r2: fit.r2 }
+    } else {
+        Forecast::Fit(fit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_known_line_is_found_and_extrapolated() {
+        let day = 86_400_000;
+        let pts: Vec<_> = (0..10)
+            .map(|i| (i * day / 10, 100.0 - 5.0 * i as f64))
+            .collect();
+        let f = linear_fit(&pts).unwrap();
+        assert!((f.per_day() + 50.0).abs() < 1e-9, "{f:?}");
+        assert!((f.r2 - 1.0).abs() < 1e-12);
+        // 55 left at 0.9 day, falling 50 a day: zero at 1.9 days.
+        let zero = f.reaches(0.0, pts[9].0).unwrap();
+        assert!((zero - 19 * day / 10).abs() <= 1, "{zero}");
+        assert_eq!(f.reaches(1000.0, pts[9].0), None, "not heading up");
+    }
+
+    #[test]
+    fn short_or_noisy_history_gives_no_forecast() {
+        let pts: Vec<_> = (0..10).map(|i| (i * 1000, i as f64)).collect();
+        assert_eq!(
+            forecast(&pts, 3_600_000, 0.5),
+            Forecast::TooShort { span_ms: 9000 }
+        );
+        let saw: Vec<_> = (0..100)
+            .map(|i| (i * 60_000, if i % 2 == 0 { 0.0 } else { 10.0 }))
+            .collect();
+        assert!(matches!(
+            forecast(&saw, 60_000, 0.5),
+            Forecast::PoorFit { .. }
+        ));
+        let line: Vec<_> = (0..100).map(|i| (i * 60_000, i as f64)).collect();
+        assert!(matches!(forecast(&line, 60_000, 0.5), Forecast::Fit(_)));
+    }
+
+    proptest! {
+        #![proptest_config(crate::proptest_config(256))]
+        #[test]
+        fn fits_never_panic_and_r2_stays_in_0_1(pts in proptest::collection::vec((0i64..1_000_000, proptest::num::f64::ANY), 0..50)) {
+            let mut pts = pts;
+            pts.sort_by_key(|p| p.0);
+            if let Some(f) = linear_fit(&pts) {
+                prop_assert!(f.r2.is_nan() || (0.0..=1.0).contains(&f.r2));
+            }
+        }
+    }
+}
