@@ -13,6 +13,7 @@ mod base_path;
 pub mod chart;
 pub mod context;
 pub mod error;
+mod etag;
 pub mod extract;
 pub mod format;
 pub mod page;

@@ -1,7 +1,7 @@
 //! Every route of the web layer, in one place.
 
 use super::error::WebError;
-use super::{Ctx, api, assets, base_path, context, pages, selfmetrics};
+use super::{Ctx, api, assets, base_path, context, etag, pages, selfmetrics};
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::routing::get;
@@ -63,6 +63,8 @@ pub(crate) fn build(ctx: Ctx) -> Router {
         .route("/metric", get(pages::metric::show))
         .route("/targets", get(pages::targets::show))
         .route("/events", get(pages::events::show))
+        .route("/embed.svg", get(pages::embed::chart))
+        .route("/embed/status/{cluster}", get(pages::embed::status))
         .route("/static/{file}", get(assets::static_file))
         .route("/healthz", get(selfmetrics::healthz))
         .route("/metrics", get(selfmetrics::metrics))
@@ -86,6 +88,8 @@ pub(crate) fn build(ctx: Ctx) -> Router {
             server_cfg.base_path.clone().unwrap_or_default(),
             base_path::prefix_html,
         ))
+        // Over the final, uncompressed body.
+        .layer(axum::middleware::from_fn(etag::etag))
         .layer(CompressionLayer::new())
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,

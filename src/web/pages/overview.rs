@@ -30,6 +30,46 @@ impl ClusterRow {
     }
 }
 
+/// One cluster's health over the range: every configured source's tile, the worst of their
+/// classes with every reason, and its targets up and down (the overview's row, the portal card).
+pub async fn cluster_row(
+    ctx: &Ctx,
+    name: String,
+    range: &crate::web::timerange::TimeRange,
+    events: &[crate::store::StoredEvent],
+) -> WebResult<ClusterRow> {
+    let registry = ctx.targets.snapshot();
+    let own: Vec<_> = events
+        .iter()
+        .filter(|e| e.event.cluster == name)
+        .cloned()
+        .collect();
+    let mut tiles = Vec::new();
+    for w in sources::configured(ctx) {
+        if let Some(t) = (w.overview)(ctx, &name, range, &own).await? {
+            tiles.push(t);
+        }
+    }
+    let targets: Vec<_> = registry.iter().filter(|t| t.cluster == name).collect();
+    let class = tiles
+        .iter()
+        .map(|t| t.class)
+        .max_by_key(|c| class_rank(c))
+        .unwrap_or("unknown");
+    let reasons = tiles
+        .iter()
+        .flat_map(|t| t.reasons.iter().map(move |r| format!("{}: {r}", t.title)))
+        .collect();
+    Ok(ClusterRow {
+        targets_up: targets.iter().filter(|t| t.up == Some(true)).count(),
+        targets_down: targets.iter().filter(|t| t.up == Some(false)).count(),
+        name,
+        class,
+        reasons,
+        tiles,
+    })
+}
+
 #[derive(Template)]
 #[template(path = "overview.html")]
 pub struct OverviewPage {
@@ -44,39 +84,9 @@ pub(crate) async fn show(
 ) -> WebResult<Html<String>> {
     let range = q.resolve()?;
     let events = range_events(&ctx, &range, None, 500).await?;
-    let registry = ctx.targets.snapshot();
-    let web_sources = sources::configured(&ctx);
     let mut rows = Vec::new();
     for name in clusters(&ctx) {
-        let own: Vec<_> = events
-            .iter()
-            .filter(|e| e.event.cluster == name)
-            .cloned()
-            .collect();
-        let mut tiles = Vec::new();
-        for w in &web_sources {
-            if let Some(t) = (w.overview)(&ctx, &name, &range, &own).await? {
-                tiles.push(t);
-            }
-        }
-        let targets: Vec<_> = registry.iter().filter(|t| t.cluster == name).collect();
-        let class = tiles
-            .iter()
-            .map(|t| t.class)
-            .max_by_key(|c| class_rank(c))
-            .unwrap_or("unknown");
-        let reasons = tiles
-            .iter()
-            .flat_map(|t| t.reasons.iter().map(move |r| format!("{}: {r}", t.title)))
-            .collect();
-        rows.push(ClusterRow {
-            targets_up: targets.iter().filter(|t| t.up == Some(true)).count(),
-            targets_down: targets.iter().filter(|t| t.up == Some(false)).count(),
-            name,
-            class,
-            reasons,
-            tiles,
-        });
+        rows.push(cluster_row(&ctx, name, &range, &events).await?);
     }
     let latest = events.iter().take(20).map(EventRow::new).collect();
     let page = OverviewPage {
