@@ -63,6 +63,7 @@ pub(crate) fn build(ctx: Ctx) -> Router {
         .route("/metric", get(pages::metric::show))
         .route("/targets", get(pages::targets::show))
         .route("/events", get(pages::events::show))
+        .route("/trends", get(pages::trends::show))
         .route("/embed.svg", get(pages::embed::chart))
         .route("/embed/status/{cluster}", get(pages::embed::status))
         .route("/static/{file}", get(assets::static_file))

@@ -1,0 +1,132 @@
+//! `/trends` over a real store seeded with 60 days of hourly series of a cluster: a lag that
+//! grows on a known line gets its slope per day and week-over-week growth, a throughput with a
+//! weekly pattern that doubled in the last week is the largest grower and draws its hour-of-week
+//! strip, and a cluster without data says so.
+
+mod web_support;
+
+use kafkascope::model::{Labels, MetricKind, SeriesKey};
+use web_support::*;
+
+const DAY: i64 = 86_400_000;
+const HOUR: i64 = 3_600_000;
+/// Samples every 5 minutes, as a slow poller writes them.
+const STEP: i64 = 300_000;
+
+fn row(page: &str, title: &str) -> String {
+    let at = page
+        .find(&format!(">{title}</a>"))
+        .unwrap_or_else(|| panic!("no row {title}"));
+    page[at..at + page[at..].find("</tr>").unwrap()].to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trends_give_slopes_growth_and_the_weekly_pattern() {
+    let env = start().await;
+    let end = env.end.div_euclid(HOUR) * HOUR;
+    let start_t = end - 60 * DAY;
+    let labels = |pairs: &[(&str, &str)]| {
+        let mut l = Labels::from_pairs(pairs.iter().copied());
+        l.insert("cluster", "trendlab");
+        l
+    };
+    let ids = env
+        .store
+        .resolve(&[
+            (
+                SeriesKey::new(
+                    "kafka_consumergroup_lag",
+                    labels(&[("consumergroup", "g"), ("topic", "t"), ("partition", "0")]),
+                ),
+                MetricKind::Gauge,
+            ),
+            (
+                SeriesKey::new(
+                    "kafka_topic_partition_current_offset",
+                    labels(&[("topic", "t"), ("partition", "0")]),
+                ),
+                MetricKind::Gauge,
+            ),
+        ])
+        .await
+        .unwrap();
+    let mut batch = Vec::new();
+    let mut offset = 0.0;
+    let mut t = start_t + STEP;
+    while t <= end {
+        batch.push((
+            ids[0],
+            t,
+            1000.0 + 100.0 * (t - start_t) as f64 / DAY as f64,
+        ));
+        // Weekdays 09–17 UTC 10 records/s, else 1/s; twice that in the last week.
+        let hour = (t / HOUR) % 24;
+        let weekday = ((t / DAY) + 3) % 7 < 5;
+        let mut rate = if weekday && (9..17).contains(&hour) {
+            10.0
+        } else {
+            1.0
+        };
+        if t > end - 7 * DAY {
+            rate *= 2.0;
+        }
+        offset += rate * 300.0;
+        batch.push((ids[1], t, offset));
+        t += STEP;
+    }
+    assert_eq!(env.store.append(&batch, &[]).await.unwrap().rejected, 0);
+    // Sixty days written at once: roll them up as the server's maintenance would have over time.
+    env.store.compact_now().await.unwrap();
+
+    let (status, page) = env
+        .text(&format!(
+            "/trends?cluster=trendlab&from={}&to={end}",
+            end - 30 * DAY
+        ))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let lag = row(&page, "Consumer lag, all groups");
+    assert!(lag.contains("+100 / day (r² 1.00)"), "{lag}");
+    assert!(lag.contains("+11.8 %"), "{lag}");
+    let msgs = row(&page, "Messages in");
+    let wow: f64 = msgs
+        .split("class=\"num warning\">+")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no highlighted growth: {msgs}"));
+    assert!(
+        (95.0..105.0).contains(&wow),
+        "messages doubled: {wow} % in {msgs}"
+    );
+    assert!(
+        page.find(">Messages in</a>") < page.find(">Consumer lag, all groups</a>"),
+        "the largest grower first"
+    );
+    assert!(page.contains("Hour of the week: Messages in"));
+    let opacity = |cell: &str| -> f64 {
+        let at = page
+            .find(&format!("<title>{cell}"))
+            .unwrap_or_else(|| panic!("{cell}"));
+        let before = &page[..at];
+        let o = before.rfind("fill-opacity=\"").unwrap();
+        before[o + 14..o + 18]
+            .trim_end_matches('"')
+            .parse()
+            .unwrap()
+    };
+    assert!(
+        opacity("Mon 10:00 UTC") > 3.0 * opacity("Sat 10:00 UTC"),
+        "working hours stand out"
+    );
+    // Without data: said, not an error.
+    let (status, page) = env.text("/trends?cluster=lab&range=1h").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("ZooKeeper znodes"),
+        "the seeded ZooKeeper cluster has znodes"
+    );
+    let (status, _) = env.text("/trends?cluster=nope").await;
+    assert_eq!(status, 404);
+    env.stop().await;
+}
