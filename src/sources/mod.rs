@@ -16,11 +16,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+pub mod kafka;
 pub mod prometheus;
 pub mod zookeeper;
 
 /// Every source kind this build has. Adding a source is one folder and one line here.
-pub const KINDS: &[&SourceKind] = &[&zookeeper::KIND, &prometheus::KIND];
+pub const KINDS: &[&SourceKind] = &[&zookeeper::KIND, &prometheus::KIND, &kafka::KIND];
 
 /// What a source kind declares about itself: the config key it reads, the series it writes and the
 /// events it emits. The pages build their navigation, tiles and event filters from this.
