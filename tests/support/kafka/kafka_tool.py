@@ -25,7 +25,8 @@ def admin(broker):
 
 
 def create_topic(broker, topic, partitions):
-    for _, f in admin(broker).create_topics([NewTopic(topic, int(partitions), 1)]).items():
+    a = admin(broker)  # kept alive until the futures complete
+    for _, f in a.create_topics([NewTopic(topic, int(partitions), 1)]).items():
         f.result()
 
 
@@ -97,14 +98,16 @@ def lag(broker, *groups):
 
 
 def delete_group(broker, group):
-    for _, f in admin(broker).delete_consumer_groups([group]).items():
+    a = admin(broker)
+    for _, f in a.delete_consumer_groups([group]).items():
         f.result()
 
 
 def bulk(broker, topics, partitions, groups):
     topics, partitions, groups = int(topics), int(partitions), int(groups)
     names = ["bench-%03d" % i for i in range(topics)]
-    for _, f in admin(broker).create_topics([NewTopic(n, partitions, 1) for n in names]).items():
+    a = admin(broker)
+    for _, f in a.create_topics([NewTopic(n, partitions, 1) for n in names]).items():
         f.result()
     p = producer(broker)
     for n in names:
