@@ -13,7 +13,7 @@
 //! Metadata.
 
 use super::client::admin::{
-    self, BrokerMeta, ClusterMetadata, GroupDescription, ListedGroup, Member, OffsetPair,
+    self, BrokerMeta, ClusterMetadata, GroupDescription, ListedGroup, Member,
 };
 use super::client::{BrokerHandle, ClientError, Pool};
 use super::config::NameFilter;
@@ -281,9 +281,9 @@ struct BrokerOutcome {
     id: i32,
     /// Connecting failed, or ListGroups did.
     listed: Option<Result<Vec<ListedGroup>, ClientError>>,
-    described: Option<Result<Vec<(String, Result<GroupDescription, (i16, String)>)>, ClientError>>,
-    fetched: Option<Result<Vec<(String, admin::GroupOffsets, Vec<String>)>, ClientError>>,
-    offsets: Option<Result<BTreeMap<(String, i32), OffsetPair>, ClientError>>,
+    described: Option<Result<admin::Described, ClientError>>,
+    fetched: Option<Result<admin::Fetched, ClientError>>,
+    offsets: Option<Result<admin::PartitionOffsets, ClientError>>,
     connect: Option<ClientError>,
 }
 

@@ -165,12 +165,18 @@ pub struct Member {
     pub assignments: BTreeMap<String, Vec<i32>>,
 }
 
+/// A group-level error: the Kafka code and its text.
+pub type GroupError = (i16, String);
+
+/// Per group, its description or its error.
+pub type Described = Vec<(String, Result<GroupDescription, GroupError>)>;
+
 /// Describes `groups` (batched), returning per group its description or the error text.
 pub async fn describe_groups(
     c: &mut Connection,
     groups: &[String],
     deadline: Instant,
-) -> Result<Vec<(String, Result<GroupDescription, (i16, String)>)>, ClientError> {
+) -> Result<Described, ClientError> {
     if groups.is_empty() {
         return Ok(vec![]);
     }
@@ -190,9 +196,7 @@ pub async fn describe_groups(
     Ok(responses.iter().flat_map(describe_answers).collect())
 }
 
-fn describe_answers(
-    r: &DescribeGroupsResponse,
-) -> Vec<(String, Result<GroupDescription, (i16, String)>)> {
+fn describe_answers(r: &DescribeGroupsResponse) -> Described {
     r.groups
         .iter()
         .map(|g| {
@@ -333,7 +337,10 @@ pub fn subscription_generation(bytes: &[u8]) -> Option<i32> {
 }
 
 /// One group's committed offsets: (topic, partition) → offset, or the group's error.
-pub type GroupOffsets = Result<BTreeMap<(String, i32), i64>, (i16, String)>;
+pub type GroupOffsets = Result<BTreeMap<(String, i32), i64>, GroupError>;
+
+/// Per group: its offsets (or error), and the partitions that answered with an error.
+pub type Fetched = Vec<(String, GroupOffsets, Vec<String>)>;
 
 /// Committed offsets of every topic of each group (no commit: absent). Returns per group its
 /// offsets or error; partitions with an error are left out and listed in the second value.
@@ -341,7 +348,7 @@ pub async fn offset_fetch(
     c: &mut Connection,
     groups: &[String],
     deadline: Instant,
-) -> Result<Vec<(String, GroupOffsets, Vec<String>)>, ClientError> {
+) -> Result<Fetched, ClientError> {
     if groups.is_empty() {
         return Ok(vec![]);
     }
@@ -514,11 +521,14 @@ pub async fn find_coordinators(
 /// (which this broker leads), pipelined. Per partition: (earliest, latest), each or its error.
 pub type OffsetPair = (Result<i64, String>, Result<i64, String>);
 
+/// (topic, partition) → its earliest and latest offsets.
+pub type PartitionOffsets = BTreeMap<(String, i32), OffsetPair>;
+
 pub async fn list_offsets(
     c: &mut Connection,
     partitions: &[(String, i32)],
     deadline: Instant,
-) -> Result<BTreeMap<(String, i32), OffsetPair>, ClientError> {
+) -> Result<PartitionOffsets, ClientError> {
     let mut out = BTreeMap::new();
     if partitions.is_empty() {
         return Ok(out);
