@@ -1041,6 +1041,97 @@ mod tests {
         assert_eq!(t[0]["partitions"][1]["isr"], serde_json::json!([1]));
     }
 
+    #[test]
+    fn a_group_gone_or_failing_is_skipped_with_a_warning_and_the_others_stand() {
+        let mut snap = snapshot();
+        snap.groups.clear();
+        let desc = |id: &str, state: &str| {
+            (
+                id.to_string(),
+                Ok(GroupDescription {
+                    id: id.into(),
+                    state: state.into(),
+                    ..Default::default()
+                }),
+            )
+        };
+        let offsets = |id: &str, v: admin::GroupOffsets| (id.to_string(), v, vec![]);
+        let mut committed = BTreeMap::new();
+        committed.insert(("t".to_string(), 0), 3);
+        let mut o = BrokerOutcome {
+            id: 1,
+            listed: Some(Ok(vec![])),
+            described: Some(Ok(vec![
+                desc("ok", "Stable"),
+                // Deleted after ListGroups: DescribeGroups says Dead.
+                desc("gone", "Dead"),
+                desc("vanished", "Empty"),
+                desc("moved", "Stable"),
+                (
+                    "denied".to_string(),
+                    Err((30, "GROUP_AUTHORIZATION_FAILED (30)".to_string())),
+                ),
+            ])),
+            fetched: Some(Ok(vec![
+                offsets("ok", Ok(committed)),
+                // Deleted between DescribeGroups and OffsetFetch.
+                offsets("vanished", Err((69, "GROUP_ID_NOT_FOUND (69)".into()))),
+                offsets("moved", Err((16, "NOT_COORDINATOR (16)".into()))),
+            ])),
+            ..Default::default()
+        };
+        let (mut moved, mut warnings) = (vec![], vec![]);
+        absorb(
+            &mut snap,
+            &mut o,
+            &NameFilter::default(),
+            &mut moved,
+            &mut warnings,
+        );
+        assert_eq!(snap.groups.keys().collect::<Vec<_>>(), vec!["ok"]);
+        assert_eq!(snap.groups["ok"].offsets.len(), 1);
+        assert_eq!(moved, vec!["moved".to_string()]);
+        let skipped: Vec<&str> = snap.skipped.iter().map(String::as_str).collect();
+        assert_eq!(skipped, vec!["denied", "vanished"]);
+        let text = warnings.join("\n");
+        for needle in [
+            "group gone: gone between ListGroups and DescribeGroups",
+            "group vanished: OffsetFetch: GROUP_ID_NOT_FOUND (69); skipped",
+            "group denied: DescribeGroups: GROUP_AUTHORIZATION_FAILED (30); skipped",
+        ] {
+            assert!(text.contains(needle), "{needle} not in {text}");
+        }
+        assert!(snap.listed_by.contains(&1));
+    }
+
+    #[test]
+    fn a_broker_that_failed_is_a_warning_not_a_listing() {
+        let mut snap = snapshot();
+        let mut o = BrokerOutcome {
+            id: 2,
+            connect: Some(ClientError::Connect {
+                addr: "b2:9092".into(),
+                message: "Connection refused (os error 111)".into(),
+            }),
+            ..Default::default()
+        };
+        let (mut moved, mut warnings) = (vec![], vec![]);
+        absorb(
+            &mut snap,
+            &mut o,
+            &NameFilter::default(),
+            &mut moved,
+            &mut warnings,
+        );
+        assert_eq!(
+            warnings,
+            vec![
+                "broker 2: b2:9092: cannot connect: Connection refused (os error 111)".to_string()
+            ]
+        );
+        assert!(!snap.listed_by.contains(&2));
+    }
+
     proptest! {
         #[test]
         fn lag_is_never_negative(latest in any::<i64>(), committed in any::<i64>()) {
