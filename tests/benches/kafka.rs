@@ -28,6 +28,12 @@ fn env_num(name: &str, default: usize) -> usize {
 
 fn main() -> anyhow::Result<()> {
     let smoke = !std::env::args().any(|a| a == "--bench");
+    // RUST_LOG=kafkascope=debug shows each exchange's time (which API the poll waits on).
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .init();
+    }
     let groups = env_num("BENCH_GROUPS", if smoke { 20 } else { 2_000 });
     let partitions = env_num("BENCH_PARTITIONS", if smoke { 5 } else { 50 });
     let topics = env_num("BENCH_TOPICS", if smoke { 2 } else { 40 }).max(1);

@@ -24,6 +24,9 @@ pub mod collect;
 pub mod config;
 pub mod events;
 
+#[cfg(test)]
+mod fake_broker_tests;
+
 use crate::sources::{ScrapeOutput, Source, SourceError, SourceKind, TargetInfo};
 use collect::{PollSettings, Snapshot, StateMemory};
 use config::NameFilter;

@@ -375,7 +375,17 @@ impl Connection {
                 (Ok(()), Err(e)) => Err(e),
             }
         };
-        match tokio::time::timeout_at(deadline, both).await {
+        let started = std::time::Instant::now();
+        let result = tokio::time::timeout_at(deadline, both).await;
+        tracing::debug!(
+            broker = %addr,
+            api,
+            requests = frames.len(),
+            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+            ok = matches!(result, Ok(Ok(_))),
+            "Kafka exchange."
+        );
+        match result {
             Err(_) => Err(ClientError::Timeout { addr, api }),
             Ok(Err(message)) => Err(ClientError::Io { addr, api, message }),
             Ok(Ok(out)) => Ok(out),
