@@ -35,6 +35,9 @@ fn s(v: &str) -> StrBytes {
     StrBytes::from_string(v.to_string())
 }
 
+/// (topic, partition, committed offset).
+type Commit = (&'static str, i32, i64);
+
 /// What one fake broker answers.
 #[derive(Default)]
 struct Plan {
@@ -44,7 +47,7 @@ struct Plan {
     /// Group → state, or an error code.
     described: BTreeMap<&'static str, Result<&'static str, i16>>,
     /// Group → (topic, partition, committed), or an error code.
-    committed: BTreeMap<&'static str, Result<Vec<(&'static str, i32, i64)>, i16>>,
+    committed: BTreeMap<&'static str, Result<Vec<Commit>, i16>>,
     /// (topic, partition) → (earliest, latest) for the partitions it leads.
     offsets: BTreeMap<(&'static str, i32), (i64, i64)>,
     /// Group → coordinator node, for FindCoordinator.
@@ -427,7 +430,7 @@ async fn three_brokers_one_down_a_moved_coordinator_and_both_offset_fetch_styles
         "one OffsetFetch per group below v8: {log:?}"
     );
     assert!(
-        log.iter().any(|e| *e == (1, 9, 7)) && log.iter().any(|e| *e == (2, 9, 8)),
+        log.contains(&(1, 9, 7)) && log.contains(&(2, 9, 8)),
         "{log:?}"
     );
     assert_eq!(count(2, 9), 2, "{log:?}");
