@@ -17,11 +17,17 @@ use std::pin::Pin;
 use std::time::Duration;
 
 pub mod host;
+pub mod kafka;
 pub mod prometheus;
 pub mod zookeeper;
 
 /// Every source kind this build has. Adding a source is one folder and one line here.
-pub const KINDS: &[&SourceKind] = &[&zookeeper::KIND, &prometheus::KIND, &host::KIND];
+pub const KINDS: &[&SourceKind] = &[
+    &zookeeper::KIND,
+    &prometheus::KIND,
+    &host::KIND,
+    &kafka::KIND,
+];
 
 /// What a source kind declares about itself: the config key it reads, the series it writes and the
 /// events it emits. The pages build their navigation, tiles and event filters from this.

@@ -1,0 +1,103 @@
+//! A small Kafka admin client on the `kafka-protocol` codecs: connections ([`connection`]) and the
+//! requests the kafka source sends ([`admin`]), plus a pool that keeps one connection per broker
+//! between polls ([`Pool`]).
+
+pub mod admin;
+pub mod connection;
+
+pub use connection::{ClientError, Connection};
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+/// One connection slot per broker address; a connection that failed is dropped and reopened by
+/// the next request to that broker.
+#[derive(Clone)]
+pub struct Pool {
+    client_id: Arc<str>,
+    slots: HashMap<String, Arc<Mutex<Option<Connection>>>>,
+    sent: Arc<AtomicU64>,
+}
+
+impl Pool {
+    pub fn new(client_id: &str) -> Self {
+        Pool {
+            client_id: client_id.into(),
+            slots: HashMap::new(),
+            sent: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Requests sent on every connection so far (ApiVersions included).
+    pub fn requests_sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// The handle for `addr`, to move into a task.
+    pub fn broker(&mut self, addr: &str) -> BrokerHandle {
+        let slot = self.slots.entry(addr.to_string()).or_default().clone();
+        BrokerHandle {
+            addr: addr.to_string(),
+            client_id: self.client_id.clone(),
+            slot,
+            sent: self.sent.clone(),
+        }
+    }
+}
+
+/// One broker's connection slot, owned by one task at a time.
+#[derive(Clone)]
+pub struct BrokerHandle {
+    pub addr: String,
+    client_id: Arc<str>,
+    slot: Arc<Mutex<Option<Connection>>>,
+    sent: Arc<AtomicU64>,
+}
+
+impl BrokerHandle {
+    /// Locks the slot and opens the connection when there is none.
+    pub async fn lock(&self, deadline: Instant) -> Result<Locked<'_>, ClientError> {
+        let mut guard = self.slot.lock().await;
+        if guard.is_none() {
+            *guard = Some(
+                Connection::open(&self.addr, &self.client_id, self.sent.clone(), deadline).await?,
+            );
+        }
+        Ok(Locked { guard })
+    }
+}
+
+/// A locked, open connection. [`Locked::check`] drops it after a transport failure.
+pub struct Locked<'a> {
+    guard: tokio::sync::MutexGuard<'a, Option<Connection>>,
+}
+
+impl Locked<'_> {
+    /// The connection, unless an earlier step of this task dropped it.
+    pub fn conn(&mut self, addr: &str) -> Result<&mut Connection, ClientError> {
+        self.guard.as_mut().ok_or_else(|| ClientError::Io {
+            addr: addr.to_string(),
+            api: "request",
+            message: "connection closed after an earlier failure in this poll".into(),
+        })
+    }
+
+    /// Passes a result through, dropping the connection when the error left it unusable
+    /// (anything but a broker's own answer or a version it does not offer).
+    pub fn check<T>(&mut self, r: Result<T, ClientError>) -> Result<T, ClientError> {
+        if let Err(e) = &r
+            && !matches!(
+                e,
+                ClientError::Broker { .. }
+                    | ClientError::Unsupported { .. }
+                    | ClientError::Missing { .. }
+            )
+        {
+            *self.guard = None;
+        }
+        r
+    }
+}

@@ -1,0 +1,279 @@
+//! The `[clusters.kafka]` section: which brokers to ask, and what to keep.
+//!
+//! ```toml
+//! [clusters.kafka]
+//! brokers = ["broker1:9092", "broker2:9092"]  # bootstrap list (host:port)
+//! interval = "30s"                            # optional, else the cluster's
+//! timeout = "10s"                             # optional: the budget of one whole poll
+//! commits = "auto"                            # auto | admin-api (offsets-topic is not built yet)
+//! groups_allow = [".*"]                       # anchored regexes on the group id
+//! groups_deny = ["console-consumer-.*"]
+//! topics_allow = [".*"]                       # anchored regexes on the topic name
+//! topics_deny = ["__.*"]
+//! client_id = "kafkascope"                    # the client id the brokers see
+//! ```
+//!
+//! One target per cluster (the collector polls the whole cluster at once). SASL and TLS are not
+//! built: the keys are rejected rather than silently ignored.
+
+use super::{CommitsMode, KafkaSettings};
+use crate::config::{ConfigError, Dur, check_host_port};
+use crate::sources::{BuildContext, PlannedTarget, Sections};
+use serde::Deserialize;
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// Bootstrap brokers (`host:port`); the rest are learned from metadata.
+    #[serde(default)]
+    pub brokers: Vec<String>,
+    pub interval: Option<Dur>,
+    pub timeout: Option<Dur>,
+    /// `auto`, `admin-api` or `offsets-topic`.
+    pub commits: Option<String>,
+    #[serde(default)]
+    pub groups_allow: Vec<String>,
+    #[serde(default)]
+    pub groups_deny: Vec<String>,
+    #[serde(default)]
+    pub topics_allow: Vec<String>,
+    #[serde(default)]
+    pub topics_deny: Vec<String>,
+    pub client_id: Option<String>,
+}
+
+/// Anchored patterns: a name passes when it matches an allow pattern (or there are none) and no
+/// deny pattern.
+#[derive(Clone, Debug, Default)]
+pub struct NameFilter {
+    allow: Option<regex::RegexSet>,
+    deny: Option<regex::RegexSet>,
+}
+
+impl NameFilter {
+    pub fn new(allow: &[String], deny: &[String]) -> Result<Self, (String, usize, String)> {
+        Ok(NameFilter {
+            allow: compile("allow", allow)?,
+            deny: compile("deny", deny)?,
+        })
+    }
+
+    pub fn passes(&self, name: &str) -> bool {
+        self.allow.as_ref().is_none_or(|a| a.is_match(name))
+            && !self.deny.as_ref().is_some_and(|d| d.is_match(name))
+    }
+}
+
+fn compile(
+    which: &str,
+    patterns: &[String],
+) -> Result<Option<regex::RegexSet>, (String, usize, String)> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    for (i, p) in patterns.iter().enumerate() {
+        regex::Regex::new(&format!("^(?:{p})$")).map_err(|e| {
+            (
+                which.to_string(),
+                i,
+                format!(
+                    "not a regular expression: {}",
+                    e.to_string()
+                        .split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ),
+            )
+        })?;
+    }
+    regex::RegexSet::new(patterns.iter().map(|p| format!("^(?:{p})$")))
+        .map(Some)
+        .map_err(|e| (which.to_string(), 0, e.to_string()))
+}
+
+/// Reads `[clusters.kafka]` into settings, with errors that name the key.
+pub(super) fn read(
+    ctx: &BuildContext<'_>,
+    value: &toml::Value,
+) -> Result<(KafkaConfig, KafkaSettings), ConfigError> {
+    let c: KafkaConfig = ctx.origin.section(&format!("{}.kafka", ctx.path), value)?;
+    if c.brokers.is_empty() {
+        return Err(ctx.error(
+            "kafka.brokers",
+            "needs at least one broker (host:port), e.g. brokers = [\"127.0.0.1:9092\"]",
+        ));
+    }
+    for (j, addr) in c.brokers.iter().enumerate() {
+        check_host_port(addr.trim()).map_err(|m| ctx.error(&format!("kafka.brokers[{j}]"), m))?;
+    }
+    let commits = match c.commits.as_deref().unwrap_or("auto") {
+        "auto" => {
+            ctx.notes.borrow_mut().push(format!(
+                "{}.kafka.commits = \"auto\": committed offsets are read with the Admin API (OffsetFetch); reading __consumer_offsets is not built yet, so commit times are the poll times and Burrow-style status is inferred",
+                ctx.path
+            ));
+            CommitsMode::Auto
+        }
+        "admin-api" => CommitsMode::AdminApi,
+        "offsets-topic" => {
+            return Err(ctx.error(
+                "kafka.commits",
+                "\"offsets-topic\" (reading __consumer_offsets) is not built yet; use \"admin-api\" or \"auto\"",
+            ));
+        }
+        other => {
+            return Err(ctx.error(
+                "kafka.commits",
+                format!("{other:?} is not one of \"auto\", \"admin-api\", \"offsets-topic\""),
+            ));
+        }
+    };
+    let filter = |allow_key: &str, deny_key: &str, allow: &[String], deny: &[String]| {
+        NameFilter::new(allow, deny).map_err(|(which, i, m)| {
+            let key = if which == "allow" {
+                allow_key
+            } else {
+                deny_key
+            };
+            ctx.error(&format!("kafka.{key}[{i}]"), m)
+        })
+    };
+    let groups = filter(
+        "groups_allow",
+        "groups_deny",
+        &c.groups_allow,
+        &c.groups_deny,
+    )?;
+    let topics = filter(
+        "topics_allow",
+        "topics_deny",
+        &c.topics_allow,
+        &c.topics_deny,
+    )?;
+    let client_id = c.client_id.clone().unwrap_or_else(|| "kafkascope".into());
+    if client_id.is_empty() || client_id.len() > 255 {
+        return Err(ctx.error("kafka.client_id", "must be 1 to 255 characters"));
+    }
+    let settings = KafkaSettings {
+        brokers: c.brokers.iter().map(|b| b.trim().to_string()).collect(),
+        commits,
+        groups,
+        topics,
+        client_id,
+    };
+    Ok((c, settings))
+}
+
+pub(super) fn build(
+    ctx: &BuildContext<'_>,
+    sections: &mut Sections,
+) -> Result<Vec<PlannedTarget>, ConfigError> {
+    let Some(value) = sections.remove("kafka") else {
+        return Ok(vec![]);
+    };
+    if !value.is_table() {
+        return Err(ctx.error(
+            "kafka",
+            "must be a table: [clusters.kafka] with brokers = [\"host:port\", ...]",
+        ));
+    }
+    let (config, settings) = read(ctx, &value)?;
+    let (interval, timeout) =
+        ctx.schedule(config.interval.map(|d| d.0), config.timeout.map(|d| d.0));
+    if timeout > interval {
+        return Err(ctx.error(
+            "kafka.timeout",
+            "must not be longer than the interval (polls of one cluster never overlap)",
+        ));
+    }
+    Ok(vec![PlannedTarget {
+        cluster: ctx.cluster.name.clone(),
+        source: Box::new(super::KafkaSource::new(settings)),
+        interval,
+        timeout,
+    }])
+}
+
+/// A broker on its usual local port.
+pub(super) fn default_local() -> Option<toml::Value> {
+    let mut t = toml::Table::new();
+    t.insert(
+        "brokers".into(),
+        toml::Value::Array(vec![toml::Value::String("127.0.0.1:9092".into())]),
+    );
+    t.insert("commits".into(), toml::Value::String("admin-api".into()));
+    Some(toml::Value::Table(t))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use crate::sources::build_all;
+
+    fn plan(section: &str) -> Result<crate::sources::BuildPlan, String> {
+        let text = format!("[[clusters]]\nname = \"a\"\n[clusters.kafka]\n{section}");
+        let c = Config::parse(&text, "t.toml").map_err(|e| e.to_string())?;
+        build_all(&c).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_good_section_gives_one_target_for_the_cluster() {
+        let p = plan("brokers = [\"127.0.0.1:9092\", \"b2:9093\"]\ncommits = \"admin-api\"\ngroups_deny = [\"console-consumer-.*\"]\n").unwrap();
+        assert_eq!(p.targets.len(), 1);
+        let info = p.targets[0].source.target_info();
+        assert_eq!(info.source, "kafka");
+        assert_eq!(info.target, "127.0.0.1:9092,b2:9093");
+        assert!(p.notes.is_empty(), "{:?}", p.notes);
+        // auto says what it means.
+        let p = plan("brokers = [\"127.0.0.1:9092\"]\n").unwrap();
+        assert!(p.notes[0].contains("Admin API"), "{:?}", p.notes);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        for (section, key) in [
+            ("brokers = [\"nohost\"]\n", "clusters[0].kafka.brokers[0]"),
+            ("brokers = []\n", "clusters[0].kafka.brokers"),
+            (
+                "brokers = [\"h:1\"]\ncommits = \"offsets-topic\"\n",
+                "clusters[0].kafka.commits",
+            ),
+            (
+                "brokers = [\"h:1\"]\ncommits = \"zk\"\n",
+                "clusters[0].kafka.commits",
+            ),
+            (
+                "brokers = [\"h:1\"]\ngroups_deny = [\"ok\", \"(\"]\n",
+                "clusters[0].kafka.groups_deny[1]",
+            ),
+            (
+                "brokers = [\"h:1\"]\ntopics_allow = [\"[\"]\n",
+                "clusters[0].kafka.topics_allow[0]",
+            ),
+            ("brokers = [\"h:1\"]\nsasl = {}\n", "clusters[0].kafka"),
+            (
+                "brokers = [\"h:1\"]\ninterval = \"5s\"\ntimeout = \"6s\"\n",
+                "clusters[0].kafka.timeout",
+            ),
+        ] {
+            let e = plan(section)
+                .err()
+                .unwrap_or_else(|| panic!("{section} was accepted"));
+            assert!(e.contains(key), "{section}: {e}");
+        }
+        let e = plan("brokers = [\"h:1\"]\ncommits = \"offsets-topic\"\n")
+            .err()
+            .unwrap();
+        assert!(e.contains("not built yet"), "{e}");
+    }
+
+    #[test]
+    fn filters_are_anchored() {
+        let f = super::NameFilter::new(&["app-.*".into()], &["app-test".into()]).unwrap();
+        assert!(f.passes("app-1"));
+        assert!(!f.passes("myapp-1"), "allow is anchored at the start");
+        assert!(!f.passes("app-test"));
+        assert!(f.passes("app-tester"), "deny is anchored at the end");
+        assert!(super::NameFilter::default().passes("anything"));
+    }
+}

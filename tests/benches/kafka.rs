@@ -1,0 +1,125 @@
+//! `cargo bench --bench kafka`: one full poll of the kafka source against a real Tansu broker
+//! holding many consumer groups × partitions — the time of a poll and the requests it sends.
+//!
+//! Setup (not timed): TOPICS topics × PARTITIONS partitions, one record per partition, and GROUPS
+//! groups each committing every partition of one topic (confluent-kafka, `kafka_tool.py bulk`).
+//! Then: a first poll (connections and ApiVersions included) and ROUNDS steady polls, each
+//! followed by turning the snapshot into readings, documents and events as the collector would
+//! (the store write is the store bench's subject).
+//!
+//! Env: `BENCH_GROUPS` (default 2,000), `BENCH_PARTITIONS` (50), `BENCH_TOPICS` (40),
+//! `BENCH_ROUNDS` (5). `cargo test --all-targets` runs this binary without `--bench`: a smoke run
+//! (20 groups × 5 partitions over 2 topics, 2 rounds) that proves every step works.
+
+#[path = "../support/kafka.rs"]
+mod kafka_support;
+
+use kafkascope::sources::Source;
+use kafkascope::sources::kafka::config::NameFilter;
+use kafkascope::sources::kafka::{CommitsMode, KafkaSettings, KafkaSource, collect, events};
+use std::time::{Duration, Instant};
+
+fn env_num(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() -> anyhow::Result<()> {
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    // RUST_LOG=kafkascope=debug shows each exchange's time (which API the poll waits on).
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .init();
+    }
+    let groups = env_num("BENCH_GROUPS", if smoke { 20 } else { 2_000 });
+    let partitions = env_num("BENCH_PARTITIONS", if smoke { 5 } else { 50 });
+    let topics = env_num("BENCH_TOPICS", if smoke { 2 } else { 40 }).max(1);
+    let rounds = env_num("BENCH_ROUNDS", if smoke { 2 } else { 5 }).max(1);
+    if smoke {
+        println!("(smoke run under cargo test: figures not comparable; use cargo bench)");
+    }
+    let dir = tempfile::tempdir()?;
+    let broker = kafka_support::Tansu::start(dir.path());
+    let t = Instant::now();
+    broker.tool(
+        "bulk",
+        &[
+            &topics.to_string(),
+            &partitions.to_string(),
+            &groups.to_string(),
+        ],
+    );
+    println!(
+        "setup: {topics} topics x {partitions} partitions, {groups} groups x {partitions} committed partitions in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+
+    let mut source = KafkaSource::new(KafkaSettings {
+        brokers: vec![broker.addr.clone()],
+        commits: CommitsMode::AdminApi,
+        groups: NameFilter::default(),
+        topics: NameFilter::default(),
+        client_id: "kafkascope-bench".into(),
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let timeout = Duration::from_secs(60);
+        let t = Instant::now();
+        let first = source.poll(timeout).await.map_err(anyhow::Error::msg)?;
+        let first_ms = t.elapsed().as_secs_f64() * 1e3;
+        let committed: usize = first.groups.values().map(|g| g.offsets.len()).sum();
+        println!(
+            "first poll: {first_ms:.0} ms, {} requests, {} groups, {} partitions, {committed} committed offsets, {} warnings",
+            first.requests,
+            first.groups.len(),
+            first.topics.values().map(|t| t.partitions.len()).sum::<usize>(),
+            first.warnings.len()
+        );
+        anyhow::ensure!(
+            first.groups.len() >= groups,
+            "only {} of {groups} groups seen: {:?}",
+            first.groups.len(),
+            first.warnings.first()
+        );
+        anyhow::ensure!(committed >= groups * partitions, "only {committed} committed offsets");
+        let mut previous = first;
+        let mut poll_ms = Vec::new();
+        let mut total_ms = Vec::new();
+        let mut requests = 0;
+        let mut n_readings = 0;
+        for _ in 0..rounds {
+            let t = Instant::now();
+            let snap = source.poll(timeout).await.map_err(anyhow::Error::msg)?;
+            poll_ms.push(t.elapsed().as_secs_f64() * 1e3);
+            let mut states = collect::StateMemory::default();
+            let readings = collect::readings(&snap, &mut states);
+            let docs = collect::documents(&snap, "admin-api");
+            let ev = events::diff(&previous, &snap);
+            total_ms.push(t.elapsed().as_secs_f64() * 1e3);
+            requests = snap.requests;
+            n_readings = readings.len();
+            anyhow::ensure!(ev.is_empty(), "nothing changed, yet events: {ev:?}");
+            anyhow::ensure!(docs.len() == snap.groups.len() + 1);
+            previous = snap;
+        }
+        let med = |v: &mut Vec<f64>| {
+            v.sort_by(|a, b| a.total_cmp(b));
+            v[v.len() / 2]
+        };
+        println!(
+            "steady poll: median {:.0} ms (poll + readings + documents + events: {:.0} ms), {requests} requests, {n_readings} readings, {rounds} rounds",
+            med(&mut poll_ms),
+            med(&mut total_ms)
+        );
+        // Through the Source trait too, as the collector calls it.
+        let out = source.scrape(timeout).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        anyhow::ensure!(out.readings.len() == n_readings, "{} vs {n_readings}", out.readings.len());
+        Ok(())
+    })
+}
