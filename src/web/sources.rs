@@ -19,6 +19,7 @@ pub const WEB_SOURCES: &[&WebSource] = &[
     &super::pages::zookeeper::WEB,
     &super::pages::prometheus::WEB,
     &super::pages::host::WEB,
+    &super::pages::topics::WEB,
 ];
 
 pub type TileFuture<'a> = Pin<Box<dyn Future<Output = WebResult<Option<Tile>>> + Send + 'a>>;

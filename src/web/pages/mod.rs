@@ -8,6 +8,7 @@ pub mod metric;
 pub mod overview;
 pub mod prometheus;
 pub mod targets;
+pub mod topics;
 pub mod trends;
 pub mod zookeeper;
 

@@ -1,0 +1,77 @@
+//! The topic pages fed by the kafka source from a real Tansu broker: `/topics` lists the topics
+//! with their partitions and the groups reading them, the topic page shows its partitions'
+//! offsets as confluent-kafka produced them and the group's lag, and the overview has a Kafka tile.
+
+mod support;
+
+use std::time::Duration;
+use support::kafka::Tansu;
+use support::server::{Server, get, query, wait_for};
+
+fn row(page: &str, cell: &str) -> String {
+    let at = page
+        .find(cell)
+        .unwrap_or_else(|| panic!("{cell} not on the page"));
+    let start = page[..at].rfind("<tr>").unwrap_or(0);
+    page[start..at + page[at..].find("</tr>").unwrap()].to_string()
+}
+
+#[test]
+fn topics_and_a_topic_page_show_what_the_broker_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = Tansu::start(dir.path());
+    k.tool("create-topic", &["payments", "2"]);
+    k.tool("produce", &["payments", "0", "6"]);
+    k.tool("produce", &["payments", "1", "4"]);
+    k.tool("commit", &["ledger", "payments", "0=2", "1=4"]);
+    let server = Server::start(
+        dir.path(),
+        &format!(
+            "[collector]\ninterval = \"1s\"\n\n[[clusters]]\nname = \"lab\"\n[clusters.kafka]\nbrokers = [\"{}\"]\ncommits = \"admin-api\"\n",
+            k.addr
+        ),
+    );
+    wait_for("the group's lag", Duration::from_secs(60), || {
+        let r = query(
+            &server.base,
+            "kafka_consumergroup_lag{consumergroup=\"ledger\"}",
+        );
+        (r.len() == 2).then_some(())
+    });
+    let (status, list) = get(&format!("{}/topics?range=15m", server.base));
+    assert_eq!(status, 200, "{list}");
+    let payments = row(&list, ">payments</a>");
+    // Two partitions, 10 messages retained, one group, lag 4 (6 − 2 on partition 0).
+    assert!(payments.contains(">2</td>"), "{payments}");
+    assert!(payments.contains(">10</td>"), "{payments}");
+    assert!(
+        payments.contains(">1</td>") && payments.contains(">4</td>"),
+        "{payments}"
+    );
+
+    let (status, page) = get(&format!("{}/topics/lab/payments?range=15m", server.base));
+    assert_eq!(status, 200, "{page}");
+    for title in [
+        "Messages in",
+        "Messages in by partition",
+        "Consumer lag by group",
+        "Retained messages",
+    ] {
+        assert!(page.contains(&format!(">{title}</a>")), "panel {title}");
+    }
+    // Partition 0: earliest 0, latest 6 (one record per batch, so Tansu's watermark is exact).
+    let p0 = row(&page, "<td class=\"num\">0</td>");
+    assert!(p0.contains(">6</td>"), "{p0}");
+    assert!(page.contains(">ledger</a>"), "the group reading it");
+    let ledger = row(&page, ">ledger</a>");
+    assert!(ledger.contains(">4</td>"), "{ledger}");
+
+    let (status, overview) = get(&format!("{}/?range=15m", server.base));
+    assert_eq!(status, 200);
+    assert!(
+        overview.contains("Kafka") && overview.contains("Partitions"),
+        "no Kafka tile"
+    );
+    let (status, _) = get(&format!("{}/topics/lab/no-such-topic", server.base));
+    assert_eq!(status, 404);
+}
