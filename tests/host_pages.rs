@@ -109,6 +109,23 @@ async fn fill_forecasts_and_outliers_come_from_the_stored_series() {
         )
         .await;
     }
+    // jmx_exporter on broker-1 (port 7071): its bytes out belongs on broker-1's host page only.
+    write(
+        &env,
+        key(
+            "kafka_server_brokertopicmetrics_bytesout_total",
+            &[
+                ("cluster", CLUSTER),
+                ("job", "kafka"),
+                ("instance", "broker-1:7071"),
+            ],
+        ),
+        MetricKind::Counter,
+        end - 2 * day,
+        end,
+        |i| i as f64 * 60.0 * 2e6,
+    )
+    .await;
     let (status, page) = env.text("/hosts/lab/broker-1%3A9101?range=24h").await;
     assert_eq!(status, 200, "{page}");
     let row = |mp: &str| {
@@ -117,6 +134,29 @@ async fn fill_forecasts_and_outliers_come_from_the_stored_series() {
             .unwrap_or_else(|| panic!("{mp} row missing"));
         page[at..at + page[at..].find("</tr>").unwrap()].to_string()
     };
+    let cold = page
+        .split("Broker bytes out vs disk reads and cache misses")
+        .nth(2)
+        .map(|rest| &rest[..rest.find("</figure>").unwrap()])
+        .unwrap_or_else(|| panic!("no overlay chart"));
+    assert!(
+        cold.contains("broker bytes out") && cold.contains("disk reads"),
+        "{cold}"
+    );
+    assert!(
+        cold.contains("2 MB/s") || cold.contains("1.91 MiB/s"),
+        "2 MB/s out: {cold}"
+    );
+    let (_, other) = env.text("/hosts/lab/broker-2%3A9101?range=24h").await;
+    let other_cold = other
+        .split("Broker bytes out vs disk reads")
+        .nth(2)
+        .unwrap();
+    let other_cold = &other_cold[..other_cold.find("</figure>").unwrap()];
+    assert!(
+        !other_cold.contains("broker bytes out"),
+        "broker-1's bytes out on broker-2's page"
+    );
     let data = row("/data");
     assert!(data.contains("full in 58 days at this pace"), "{data}");
     assert!(data.contains("/ day (r² 1.00)"), "{data}");

@@ -57,8 +57,24 @@ impl Panel {
         size: (u32, u32),
         events: &[EventMark],
     ) -> WebResult<Chart> {
+        self.chart_with(ctx, sel, &[], range, size, events).await
+    }
+
+    /// The chart with more placeholders filled (`{host}` with a host-name regex, say).
+    pub async fn chart_with(
+        &self,
+        ctx: &Ctx,
+        sel: &str,
+        extra: &[(&str, &str)],
+        range: &TimeRange,
+        size: (u32, u32),
+        events: &[EventMark],
+    ) -> WebResult<Chart> {
         let step = chart_step(ctx, range, points_for(size.0));
-        let text = self.text(sel, rate_window(step));
+        let mut text = self.text(sel, rate_window(step));
+        for (k, v) in extra {
+            text = text.replace(k, v);
+        }
         let series = query_series(ctx, &text, range, step).await?;
         let series = series
             .into_iter()

@@ -117,6 +117,20 @@ const fn panel(
     }
 }
 
+/// The chart that shows consumers reading cold segments: the broker's bytes out (jmx_exporter's
+/// `kafka_server_brokertopicmetrics_bytesout_total`, from a scraped jmx_exporter on the same host,
+/// matched by host name in `{host}`) over the host's disk reads and the bytes paged in because the
+/// page cache missed. Bytes out that rise with disk reads are consumers served from disk.
+pub const COLD_READS: Panel = panel(
+    "Broker bytes out vs disk reads and cache misses",
+    "label_replace(sum(rate(kafka_server_brokertopicmetrics_bytesout_total{cluster=\"{cluster}\",instance=~\"{host}\"}[{w}])), \"what\", \"broker bytes out\", \"\", \"\") or label_replace(sum(rate(node_disk_read_bytes_total{{sel}}[{w}])), \"what\", \"disk reads\", \"\", \"\") or label_replace(rate(node_vmstat_pgpgin{{sel}}[{w}]) * 1024, \"what\", \"paged in (cache misses)\", \"\", \"\")",
+    "what",
+    "",
+    Bytes,
+    true,
+    "When bytes out rise with disk reads and page-ins, consumers are reading segments that are no longer in the page cache",
+);
+
 /// The charts of a host page, in order.
 pub const PANELS: &[Panel] = &[
     panel(

@@ -131,7 +131,31 @@ pub(crate) async fn show(
         .collect();
     let marks = event_marks(&own);
 
-    let mut panels = Vec::with_capacity(PANELS.len());
+    let mut panels = Vec::with_capacity(PANELS.len() + 1);
+    // The broker on this host, by host name: `broker-1:7071` for host `broker-1:9100`.
+    let host_name = host
+        .instance
+        .rsplit_once(':')
+        .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+        .map_or(host.instance.as_str(), |(h, _)| h);
+    let host_re = format!("{}(:[0-9]+)?", regex_escape(host_name));
+    let cluster_q = host.cluster.replace('\\', "\\\\").replace('"', "\\\"");
+    panels.push(PanelChart {
+        chart: super::COLD_READS
+            .chart_with(
+                &ctx,
+                &sel,
+                &[
+                    ("{host}", &host_re.replace('\\', "\\\\")),
+                    ("{cluster}", &cluster_q),
+                ],
+                &range,
+                (SMALL_W, SMALL_H),
+                &marks,
+            )
+            .await?,
+        help: super::COLD_READS.help,
+    });
     for p in PANELS {
         panels.push(PanelChart {
             chart: p
@@ -586,6 +610,18 @@ async fn residency(
         rows,
         more,
     }))
+}
+
+/// A regex matching `s` literally (RE2 syntax, as PromQL's `=~`).
+fn regex_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// A forecast needs at least an hour of history and a line that fits (r² ≥ 0.5).
