@@ -504,7 +504,7 @@ impl HostReader {
         let node = node::read(&self.config.log_dirs);
         let mut events = Vec::new();
         self.fill_events(&node, &mut events);
-        self.pressure_events(&node.readings, &mut events);
+        self.pressure_events(&node.readings, Instant::now(), &mut events);
         let mut readings = node.readings;
         let mut warnings = node.warnings;
         for (dir, mountpoint) in &node.log_dir_mounts {
@@ -660,7 +660,12 @@ impl HostReader {
         }
     }
 
-    fn pressure_events(&mut self, readings: &[Reading], events: &mut Vec<SourceEvent>) {
+    fn pressure_events(
+        &mut self,
+        readings: &[Reading],
+        now: Instant,
+        events: &mut Vec<SourceEvent>,
+    ) {
         let Some(total) = readings
             .iter()
             .find(|r| r.metric == "node_pressure_memory_waiting_seconds_total")
@@ -668,7 +673,6 @@ impl HostReader {
         else {
             return;
         };
-        let now = Instant::now();
         if let Some((before, at)) = self.memory.psi.replace((total, now)) {
             let secs = now.duration_since(at).as_secs_f64();
             if secs <= 0.0 {
@@ -923,6 +927,30 @@ mod tests {
             [0.5, 0.799, 0.8, 0.899, 0.9, 1.0].map(fill_level),
             [0, 0, 1, 1, 2, 2]
         );
+    }
+
+    #[test]
+    fn memory_pressure_spikes_are_one_event_each() {
+        let mut r = HostReader::new(HostConfig::default());
+        let t0 = Instant::now();
+        let psi = |v: f64| {
+            vec![Reading::counter(
+                "node_pressure_memory_waiting_seconds_total",
+                v,
+            )]
+        };
+        let mut events = Vec::new();
+        for (secs, total) in [(0, 0.0), (10, 3.0), (20, 5.0), (30, 5.1), (40, 8.0)] {
+            r.pressure_events(&psi(total), t0 + Duration::from_secs(secs), &mut events);
+        }
+        // 30 % of 10 s stalled: a spike; 20 %: the same spike; 1 %: over; 29 %: a new one.
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert!(
+            events[0].message.contains("stalled on memory 30 %"),
+            "{}",
+            events[0].message
+        );
+        assert!(events[1].message.contains("29 %"), "{}", events[1].message);
     }
 
     #[test]
