@@ -12,15 +12,21 @@
 //! - a topic created and a group deleted between polls become events, and the other groups keep
 //!   their series.
 //!
+//! - TLS: the source reads a broker behind a real TLS endpoint (socat with a test CA) when the
+//!   config trusts that CA, and fails with the certificate error when it trusts another one or
+//!   speaks plain TCP to it.
+//!
 //! Tansu cannot add partitions to a topic (no CreatePartitions), so `kafka_partitions_added` is
 //! covered by the unit tests of `events.rs` only.
 
 mod support;
 
+use kafkascope::config::Config;
+use kafkascope::sources::{Source, build_all};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
-use support::kafka::{Tansu, closed_port};
+use support::kafka::{Tansu, TlsFront, closed_port, free_loopback_port, tool_tls};
 use support::server::{Server, get, query, wait_for};
 
 type Key = (String, String, String);
@@ -224,4 +230,100 @@ fn lag_matches_confluent_kafka_and_changes_become_events() {
         || (newest("billing") > b0 && newest("ahead") > a0).then_some(()),
     );
     assert!(events(&server, "kafka_topic_deleted").is_empty());
+}
+
+/// One scrape of a `[clusters.kafka]` section built from config text, as the collector runs it.
+fn scrape_once(section: &str) -> Result<kafkascope::sources::ScrapeOutput, String> {
+    let config = Config::parse(
+        &format!(
+            "[[clusters]]\nname = \"lab\"\n[clusters.kafka]\ncommits = \"admin-api\"\n{section}"
+        ),
+        "t.toml",
+    )
+    .map_err(|e| e.to_string())?;
+    let mut plan = build_all(&config).map_err(|e| e.to_string())?;
+    let mut source = plan.targets.remove(0).source;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(source.scrape(Duration::from_secs(10)))
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn tls_to_a_broker_behind_a_real_tls_endpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    support::tls::make_certificates(dir.path());
+    let other = dir.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    support::tls::make_certificates(&other);
+    let pem = |p: &std::path::Path, f: &str| std::fs::read_to_string(p.join(f)).unwrap();
+    let combined = dir.path().join("combined.pem");
+    std::fs::write(
+        &combined,
+        pem(dir.path(), "cert.pem") + &pem(dir.path(), "key.pem"),
+    )
+    .unwrap();
+    // Clients learn the TLS port from metadata, so every connection goes through the front.
+    let (inner, outer) = (free_loopback_port(), free_loopback_port());
+    let k = Tansu::start_advertising(dir.path(), inner, outer);
+    let front = TlsFront::start(outer, &combined, &k.addr);
+    let our_ca = dir.path().join("ca.pem");
+    let tls_tool = |cmd: &str, args: &[&str]| tool_tls(cmd, &front.addr, Some(&our_ca), args);
+    tls_tool("create-topic", &["secure", "2"]);
+    tls_tool("produce", &["secure", "1", "3"]);
+    tls_tool("commit", &["reader", "secure", "1=1"]);
+
+    let ca = |d: &std::path::Path| d.join("ca.pem").display().to_string();
+    let out = scrape_once(&format!(
+        "brokers = [\"{}\"]\ntls = {{ ca_file = {:?} }}\n",
+        front.addr,
+        ca(dir.path())
+    ))
+    .expect("a TLS poll with the right CA");
+    let value = |metric: &str, labels: &[(&str, &str)]| {
+        out.readings
+            .iter()
+            .find(|r| r.metric == metric && labels.iter().all(|(k, v)| r.labels.get(k) == Some(*v)))
+            .map(|r| r.value)
+    };
+    assert_eq!(value("kafka_brokers", &[]), Some(1.0));
+    assert_eq!(
+        value(
+            "kafka_topic_partition_current_offset",
+            &[("topic", "secure"), ("partition", "1")]
+        ),
+        Some(3.0)
+    );
+    assert_eq!(
+        value(
+            "kafka_consumergroup_lag",
+            &[("consumergroup", "reader"), ("partition", "1")]
+        ),
+        Some(2.0)
+    );
+    assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+
+    // Another CA: the certificate is refused, in words.
+    let e = scrape_once(&format!(
+        "brokers = [\"{}\"]\ntls = {{ ca_file = {:?} }}\n",
+        front.addr,
+        ca(&other)
+    ))
+    .unwrap_err();
+    // (The other CA has the same name, so rustls finds it and the signature fails.)
+    assert!(
+        e.contains(&format!(
+            "{}: cannot connect: TLS: invalid peer certificate: BadSignature",
+            front.addr
+        )),
+        "{e}"
+    );
+    // Plain TCP to the TLS port is no Kafka conversation.
+    let e = scrape_once(&format!("brokers = [\"{}\"]\n", front.addr)).unwrap_err();
+    assert!(
+        e.starts_with(&format!("{}: ApiVersions", front.addr)),
+        "{e}"
+    );
 }

@@ -63,6 +63,7 @@ fn main() -> anyhow::Result<()> {
         groups: NameFilter::default(),
         topics: NameFilter::default(),
         client_id: "kafkascope-bench".into(),
+        tls: None,
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -65,6 +65,12 @@ impl Tansu {
     /// Starts a broker and waits until it accepts connections.
     pub fn start(dir: &std::path::Path) -> Tansu {
         let port = free_port();
+        Self::start_advertising(dir, port, port)
+    }
+
+    /// A broker listening on `port` that tells clients (in metadata) to connect to `advertised`:
+    /// the port of a TLS front, say.
+    pub fn start_advertising(dir: &std::path::Path, port: u16, advertised: u16) -> Tansu {
         let addr = format!("127.0.0.1:{port}");
         let log = dir.join(format!("tansu-{port}.log"));
         let out = std::fs::File::create(&log).expect("tansu log");
@@ -73,7 +79,7 @@ impl Tansu {
             .arg("--listener-url")
             .arg(format!("tcp://{addr}"))
             .arg("--advertised-listener-url")
-            .arg(format!("tcp://{addr}"))
+            .arg(format!("tcp://127.0.0.1:{advertised}"))
             .arg("--storage-engine")
             .arg("memory://tansu/")
             .stdout(Stdio::from(out.try_clone().expect("log handle")))
@@ -101,9 +107,23 @@ impl Tansu {
 }
 
 pub fn tool(command: &str, broker: &str, args: &[&str]) -> String {
+    tool_tls(command, broker, None, args)
+}
+
+/// `tool` over TLS, trusting the CA in `ca` (a broker behind a [`TlsFront`]).
+pub fn tool_tls(
+    command: &str,
+    broker: &str,
+    ca: Option<&std::path::Path>,
+    args: &[&str],
+) -> String {
     let script =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/kafka/kafka_tool.py");
-    let out = Command::new(python())
+    let mut cmd = Command::new(python());
+    if let Some(ca) = ca {
+        cmd.env("KAFKA_TOOL_CA", ca);
+    }
+    let out = cmd
         .arg(&script)
         .arg(command)
         .arg(broker)
@@ -123,4 +143,53 @@ impl Drop for Tansu {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A real TLS endpoint in front of a broker: `socat` (Debian; scripts/install-peers installs it)
+/// terminating TLS with `cert_and_key` (PEM) on `port` and forwarding to `backend`. Tansu 0.6's own
+/// TLS flags cannot be used together (`--cert` and `--key` conflict), hence the front.
+pub struct TlsFront {
+    child: Child,
+    pub addr: String,
+}
+
+impl TlsFront {
+    pub fn start(port: u16, cert_and_key: &std::path::Path, backend: &str) -> TlsFront {
+        let child = Command::new("socat")
+            .arg(format!(
+                "openssl-listen:{port},bind=127.0.0.1,reuseaddr,fork,cert={},verify=0",
+                cert_and_key.display()
+            ))
+            .arg(format!("tcp:{backend}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start socat (scripts/install-peers installs it)");
+        let f = TlsFront {
+            child,
+            addr: format!("127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(&f.addr).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "socat did not listen on {}",
+                f.addr
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        f
+    }
+}
+
+impl Drop for TlsFront {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port nothing listens on yet, for a peer to take.
+pub fn free_loopback_port() -> u16 {
+    free_port()
 }

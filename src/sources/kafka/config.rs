@@ -11,15 +11,18 @@
 //! topics_allow = [".*"]                       # anchored regexes on the topic name
 //! topics_deny = ["__.*"]
 //! client_id = "kafkascope"                    # the client id the brokers see
+//! tls = { ca_file = "/etc/kafkascope/kafka-ca.pem" }  # TLS to every broker, trusting these CAs
 //! ```
 //!
-//! One target per cluster (the collector polls the whole cluster at once). SASL and TLS are not
-//! built: the keys are rejected rather than silently ignored.
+//! One target per cluster (the collector polls the whole cluster at once). SASL is not built: a
+//! `sasl` key is rejected rather than silently ignored.
 
 use super::{CommitsMode, KafkaSettings};
 use crate::config::{ConfigError, Dur, check_host_port};
 use crate::sources::{BuildContext, PlannedTarget, Sections};
 use serde::Deserialize;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -40,6 +43,41 @@ pub struct KafkaConfig {
     #[serde(default)]
     pub topics_deny: Vec<String>,
     pub client_id: Option<String>,
+    pub tls: Option<TlsSection>,
+}
+
+/// `tls = { ca_file = "..." }`: TLS to every broker, verified against the CAs in the file (the
+/// broker's certificate must name the host as written in `brokers` and in the metadata).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    pub ca_file: PathBuf,
+}
+
+/// A rustls client config trusting exactly the CAs in `path`.
+pub fn tls_client(path: &std::path::Path) -> Result<Arc<rustls::ClientConfig>, String> {
+    use rustls::pki_types::{CertificateDer, pem::PemObject};
+    let shown = path.display();
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("cannot read {shown}: {e}"))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{shown} is not PEM certificates: {e}"))?;
+    if certs.is_empty() {
+        return Err(format!("{shown} holds no certificate"));
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    for c in certs {
+        roots
+            .add(c)
+            .map_err(|e| format!("{shown}: a certificate is not usable as a CA: {e}"))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
 }
 
 /// Anchored patterns: a name passes when it matches an allow pattern (or there are none) and no
@@ -154,7 +192,12 @@ pub(super) fn read(
     if client_id.is_empty() || client_id.len() > 255 {
         return Err(ctx.error("kafka.client_id", "must be 1 to 255 characters"));
     }
+    let tls = match &c.tls {
+        Some(t) => Some(tls_client(&t.ca_file).map_err(|m| ctx.error("kafka.tls.ca_file", m))?),
+        None => None,
+    };
     let settings = KafkaSettings {
+        tls,
         brokers: c.brokers.iter().map(|b| b.trim().to_string()).collect(),
         commits,
         groups,
@@ -251,6 +294,14 @@ mod tests {
                 "clusters[0].kafka.topics_allow[0]",
             ),
             ("brokers = [\"h:1\"]\nsasl = {}\n", "clusters[0].kafka"),
+            (
+                "brokers = [\"h:1\"]\ntls = { ca_file = \"/nonexistent/ca.pem\" }\n",
+                "clusters[0].kafka.tls.ca_file",
+            ),
+            (
+                "brokers = [\"h:1\"]\ntls = { ca = \"x\" }\n",
+                "clusters[0].kafka.tls",
+            ),
             (
                 "brokers = [\"h:1\"]\ninterval = \"5s\"\ntimeout = \"6s\"\n",
                 "clusters[0].kafka.timeout",

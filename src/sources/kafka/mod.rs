@@ -53,13 +53,15 @@ pub enum CommitsMode {
 }
 
 /// Everything a cluster's source needs, validated by [`config::read`].
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct KafkaSettings {
     pub brokers: Vec<String>,
     pub commits: CommitsMode,
     pub groups: NameFilter,
     pub topics: NameFilter,
     pub client_id: String,
+    /// TLS to every broker (None: plain TCP).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// One Kafka cluster.
@@ -72,6 +74,17 @@ pub struct KafkaSource {
     pool: client::Pool,
     previous: Option<Snapshot>,
     states: StateMemory,
+}
+
+impl std::fmt::Debug for KafkaSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaSettings")
+            .field("brokers", &self.brokers)
+            .field("commits", &self.commits)
+            .field("client_id", &self.client_id)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for KafkaSource {
@@ -92,7 +105,7 @@ impl KafkaSource {
                 phase_key: target,
                 identity: Default::default(),
             },
-            pool: client::Pool::new(&s.client_id),
+            pool: client::Pool::with_tls(&s.client_id, s.tls.clone()),
             brokers: s.brokers,
             commits: s.commits,
             groups: Arc::new(s.groups),

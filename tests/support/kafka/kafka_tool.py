@@ -9,10 +9,12 @@ Tansu reports the latest offset as the base offset of the last batch + 1.
   commit BROKER GROUP TOPIC P=OFFSET...   commits explicit offsets for GROUP (no membership)
   lag BROKER GROUP...                     JSON: what the AdminClient sees (committed, watermarks, lag)
   delete-group BROKER GROUP
+  (with KAFKA_TOOL_CA=ca.pem in the environment, every client speaks TLS trusting that CA)
   bulk BROKER TOPICS PARTITIONS GROUPS    TOPICS topics x PARTITIONS, one record each, GROUPS groups
                                           each committing every partition of one topic
 """
 import json
+import os
 import sys
 import time
 
@@ -20,8 +22,18 @@ from confluent_kafka import Consumer, Producer, TopicPartition, ConsumerGroupTop
 from confluent_kafka.admin import AdminClient, NewTopic
 
 
+def conf(broker, **extra):
+    """Client settings; with KAFKA_TOOL_CA set, TLS trusting that CA file."""
+    c = {"bootstrap.servers": broker}
+    if os.environ.get("KAFKA_TOOL_CA"):
+        c["security.protocol"] = "SSL"
+        c["ssl.ca.location"] = os.environ["KAFKA_TOOL_CA"]
+    c.update(extra)
+    return c
+
+
 def admin(broker):
-    return AdminClient({"bootstrap.servers": broker})
+    return AdminClient(conf(broker))
 
 
 def create_topic(broker, topic, partitions):
@@ -31,7 +43,7 @@ def create_topic(broker, topic, partitions):
 
 
 def producer(broker):
-    return Producer({"bootstrap.servers": broker, "linger.ms": 0, "batch.num.messages": 1})
+    return Producer(conf(broker, **{"linger.ms": 0, "batch.num.messages": 1}))
 
 
 def produce(broker, topic, partition, count):
@@ -42,12 +54,11 @@ def produce(broker, topic, partition, count):
 
 
 def consume(broker, group, topic, count):
-    c = Consumer({
-        "bootstrap.servers": broker,
+    c = Consumer(conf(broker, **{
         "group.id": group,
         "auto.offset.reset": "earliest",
         "enable.auto.commit": False,
-    })
+    }))
     c.subscribe([topic])
     got = 0
     deadline = time.time() + 60
@@ -67,14 +78,14 @@ def commit(broker, group, topic, *pairs):
     for pair in pairs:
         p, o = pair.split("=")
         offsets.append(TopicPartition(topic, int(p), int(o)))
-    c = Consumer({"bootstrap.servers": broker, "group.id": group, "enable.auto.commit": False})
+    c = Consumer(conf(broker, **{"group.id": group, "enable.auto.commit": False}))
     c.commit(offsets=offsets, asynchronous=False)
     c.close()
 
 
 def lag(broker, *groups):
     a = admin(broker)
-    probe = Consumer({"bootstrap.servers": broker, "group.id": "kafkascope-probe"})
+    probe = Consumer(conf(broker, **{"group.id": "kafkascope-probe"}))
     out = {}
     for g in groups:
         futures = a.list_consumer_group_offsets([ConsumerGroupTopicPartitions(g)])
@@ -114,13 +125,13 @@ def bulk(broker, topics, partitions, groups):
         for q in range(partitions):
             p.produce(n, value=b"x", partition=q)
             p.flush(10)
-    c = Consumer({"bootstrap.servers": broker, "group.id": "bench-committer", "enable.auto.commit": False})
+    c = Consumer(conf(broker, **{"group.id": "bench-committer", "enable.auto.commit": False}))
     # One committing client for all groups: librdkafka commits for its own group only, so the
     # group id is switched by creating a consumer per group (cheap next to the broker's work).
     c.close()
     for g in range(groups):
         topic = names[g % topics]
-        c = Consumer({"bootstrap.servers": broker, "group.id": "bench-group-%05d" % g, "enable.auto.commit": False})
+        c = Consumer(conf(broker, **{"group.id": "bench-group-%05d" % g, "enable.auto.commit": False}))
         c.commit(offsets=[TopicPartition(topic, q, 1 if (g + q) % 2 else 0) for q in range(partitions)], asynchronous=False)
         c.close()
 

@@ -148,10 +148,14 @@ impl ApiVersionTable {
     }
 }
 
+/// A byte stream to a broker: plain TCP or TLS over it.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
 /// One open connection, after the ApiVersions handshake.
 pub struct Connection {
     addr: String,
-    stream: TcpStream,
+    stream: Box<dyn Io>,
     next_correlation: i32,
     client_id: StrBytes,
     versions: ApiVersionTable,
@@ -172,6 +176,7 @@ impl Connection {
     pub async fn open(
         addr: &str,
         client_id: &str,
+        tls: Option<Arc<rustls::ClientConfig>>,
         sent: Arc<AtomicU64>,
         deadline: Instant,
     ) -> Result<Connection, ClientError> {
@@ -186,6 +191,29 @@ impl Connection {
                 message: e.to_string(),
             })?;
         let _ = stream.set_nodelay(true);
+        let stream: Box<dyn Io> = match tls {
+            None => Box::new(stream),
+            Some(config) => {
+                let fail = |message: String| ClientError::Connect {
+                    addr: addr.to_string(),
+                    message,
+                };
+                // The certificate must name the host as written (a DNS name or an IP address).
+                let host = addr
+                    .rsplit_once(':')
+                    .map_or(addr, |(h, _)| h)
+                    .trim_start_matches('[')
+                    .trim_end_matches(']');
+                let name = rustls::pki_types::ServerName::try_from(host.to_string())
+                    .map_err(|e| fail(format!("TLS: {host:?} is not a server name: {e}")))?;
+                let tls = tokio_rustls::TlsConnector::from(config).connect(name, stream);
+                let tls = tokio::time::timeout_at(deadline, tls)
+                    .await
+                    .map_err(|_| fail("no TLS handshake in time".into()))?
+                    .map_err(|e| fail(format!("TLS: {e}")))?;
+                Box::new(tls)
+            }
+        };
         let mut conn = Connection {
             addr: addr.to_string(),
             stream,
@@ -359,7 +387,7 @@ impl Connection {
         let first = self.next_correlation;
         self.next_correlation = first.wrapping_add(frames.len() as i32);
         self.sent.fetch_add(frames.len() as u64, Ordering::Relaxed);
-        let (mut rd, mut wr) = self.stream.split();
+        let (mut rd, mut wr) = tokio::io::split(&mut self.stream);
         let write = async {
             for f in frames {
                 wr.write_all(f).await?;
@@ -550,7 +578,7 @@ mod tests {
     #[tokio::test]
     async fn an_old_broker_answers_apiversions_in_v0_and_an_api_it_lacks_is_named() {
         let addr = fake_broker(vec![(18, 0, 2), (2, 0, 0), (3, 0, 5)], |_s| async {}).await;
-        let c = Connection::open(&addr, "t", Default::default(), deadline())
+        let c = Connection::open(&addr, "t", None, Default::default(), deadline())
             .await
             .unwrap();
         assert_eq!(c.versions().get(3), Some((0, 5)));
@@ -583,7 +611,7 @@ mod tests {
             s.write_all(&[0, 0, 0, 1, 0, 0]).await.unwrap();
         })
         .await;
-        let mut c = Connection::open(&addr, "t", Default::default(), deadline())
+        let mut c = Connection::open(&addr, "t", None, Default::default(), deadline())
             .await
             .unwrap();
         let v = c.version::<ListOffsetsRequest>(1, 9).unwrap();
@@ -608,7 +636,7 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_secs(5)).await;
         })
         .await;
-        let mut c = Connection::open(&addr, "t", Default::default(), deadline())
+        let mut c = Connection::open(&addr, "t", None, Default::default(), deadline())
             .await
             .unwrap();
         let e = c
@@ -622,7 +650,7 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_secs(30)).await;
         })
         .await;
-        let mut c = Connection::open(&addr, "t", Default::default(), deadline())
+        let mut c = Connection::open(&addr, "t", None, Default::default(), deadline())
             .await
             .unwrap();
         let short = Instant::now() + std::time::Duration::from_millis(300);
@@ -648,7 +676,7 @@ mod tests {
             s.write_all(&body).await.unwrap();
         })
         .await;
-        let mut c = Connection::open(&addr, "t", Default::default(), deadline())
+        let mut c = Connection::open(&addr, "t", None, Default::default(), deadline())
             .await
             .unwrap();
         let e = c

@@ -18,14 +18,21 @@ use tokio::time::Instant;
 #[derive(Clone)]
 pub struct Pool {
     client_id: Arc<str>,
+    tls: Option<Arc<rustls::ClientConfig>>,
     slots: HashMap<String, Arc<Mutex<Option<Connection>>>>,
     sent: Arc<AtomicU64>,
 }
 
 impl Pool {
     pub fn new(client_id: &str) -> Self {
+        Self::with_tls(client_id, None)
+    }
+
+    /// A pool whose connections speak TLS with this config.
+    pub fn with_tls(client_id: &str, tls: Option<Arc<rustls::ClientConfig>>) -> Self {
         Pool {
             client_id: client_id.into(),
+            tls,
             slots: HashMap::new(),
             sent: Arc::new(AtomicU64::new(0)),
         }
@@ -42,6 +49,7 @@ impl Pool {
         BrokerHandle {
             addr: addr.to_string(),
             client_id: self.client_id.clone(),
+            tls: self.tls.clone(),
             slot,
             sent: self.sent.clone(),
         }
@@ -53,6 +61,7 @@ impl Pool {
 pub struct BrokerHandle {
     pub addr: String,
     client_id: Arc<str>,
+    tls: Option<Arc<rustls::ClientConfig>>,
     slot: Arc<Mutex<Option<Connection>>>,
     sent: Arc<AtomicU64>,
 }
@@ -63,7 +72,14 @@ impl BrokerHandle {
         let mut guard = self.slot.lock().await;
         if guard.is_none() {
             *guard = Some(
-                Connection::open(&self.addr, &self.client_id, self.sent.clone(), deadline).await?,
+                Connection::open(
+                    &self.addr,
+                    &self.client_id,
+                    self.tls.clone(),
+                    self.sent.clone(),
+                    deadline,
+                )
+                .await?,
             );
         }
         Ok(Locked { guard })
