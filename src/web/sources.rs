@@ -18,6 +18,7 @@ use std::pin::Pin;
 pub const WEB_SOURCES: &[&WebSource] = &[
     &super::pages::zookeeper::WEB,
     &super::pages::prometheus::WEB,
+    &super::pages::consumers::WEB,
 ];
 
 pub type TileFuture<'a> = Pin<Box<dyn Future<Output = WebResult<Option<Tile>>> + Send + 'a>>;
