@@ -19,7 +19,7 @@ use crate::lag::storage::{self, GroupData, LagError};
 use crate::lag::{ConsumerOffset, GroupStatus};
 use crate::model::now_ms;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{OriginalUri, Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -155,7 +155,7 @@ struct Clusters {
     clusters: Vec<String>,
 }
 
-async fn cluster_list(State(ctx): State<Ctx>, uri: Uri) -> Response {
+async fn cluster_list(State(ctx): State<Ctx>, OriginalUri(uri): OriginalUri) -> Response {
     reply(
         StatusCode::OK,
         "cluster list returned",
@@ -195,7 +195,11 @@ struct ModuleDetail {
     module: Module,
 }
 
-async fn cluster_detail(State(ctx): State<Ctx>, Path(cluster): Path<String>, uri: Uri) -> Response {
+async fn cluster_detail(
+    State(ctx): State<Ctx>,
+    Path(cluster): Path<String>,
+    OriginalUri(uri): OriginalUri,
+) -> Response {
     if !is_cluster(&ctx, &cluster) {
         return not_found("cluster module not found", &uri);
     }
@@ -242,7 +246,11 @@ struct Topics {
     topics: Vec<String>,
 }
 
-async fn topic_list(State(ctx): State<Ctx>, Path(cluster): Path<String>, uri: Uri) -> Response {
+async fn topic_list(
+    State(ctx): State<Ctx>,
+    Path(cluster): Path<String>,
+    OriginalUri(uri): OriginalUri,
+) -> Response {
     if !is_cluster(&ctx, &cluster) {
         return not_found("cluster not found", &uri);
     }
@@ -264,7 +272,7 @@ struct Offsets {
 async fn topic_detail(
     State(ctx): State<Ctx>,
     Path((cluster, topic)): Path<(String, String)>,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
 ) -> Response {
     let interval = storage::interval_of(&ctx.targets.snapshot(), &cluster);
     // A partition's log end counts as current for Burrow's expire-group (it drops nothing sooner).
@@ -289,7 +297,7 @@ struct Consumers {
 async fn topic_consumers(
     State(ctx): State<Ctx>,
     Path((cluster, topic)): Path<(String, String)>,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
 ) -> Response {
     if !is_cluster(&ctx, &cluster) {
         return not_found("cluster not found", &uri);
@@ -304,7 +312,11 @@ async fn topic_consumers(
     )
 }
 
-async fn consumer_list(State(ctx): State<Ctx>, Path(cluster): Path<String>, uri: Uri) -> Response {
+async fn consumer_list(
+    State(ctx): State<Ctx>,
+    Path(cluster): Path<String>,
+    OriginalUri(uri): OriginalUri,
+) -> Response {
     if !is_cluster(&ctx, &cluster) {
         return not_found("cluster not found", &uri);
     }
@@ -393,7 +405,7 @@ fn detail_of(d: &GroupData, cfg: &EvalConfig) -> Detail {
 async fn consumer_detail(
     State(ctx): State<Ctx>,
     Path((cluster, group)): Path<(String, String)>,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
 ) -> Response {
     let cfg = EvalConfig::default();
     match read_group(&ctx, &cluster, &group, &cfg).await {
@@ -441,7 +453,7 @@ async fn status_reply(ctx: &Ctx, cluster: &str, group: &str, all: bool, uri: &Ur
 async fn consumer_status(
     State(ctx): State<Ctx>,
     Path((cluster, group)): Path<(String, String)>,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
 ) -> Response {
     status_reply(&ctx, &cluster, &group, false, &uri).await
 }
@@ -449,7 +461,7 @@ async fn consumer_status(
 async fn consumer_lag(
     State(ctx): State<Ctx>,
     Path((cluster, group)): Path<(String, String)>,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
 ) -> Response {
     status_reply(&ctx, &cluster, &group, true, &uri).await
 }

@@ -24,6 +24,8 @@ use std::collections::{BTreeMap, HashMap};
 /// The sparkline's span, ending at the range's end.
 const SPARK_MS: i64 = 24 * 3_600_000;
 const SPARK_POINTS: usize = 48;
+/// Groups of a cluster up to which the list reads every group's document.
+const EACH_DOC_UP_TO: usize = 200;
 
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct ListQuery {
@@ -274,7 +276,15 @@ pub(crate) async fn show(
     let clusters = kafka_clusters(&ctx);
     let mut rows = Vec::new();
     for cluster in &clusters {
-        let evaluated = evaluate(&ctx, cluster, None, range.to, Docs::ClusterMode).await?;
+        let groups = crate::lag::storage::groups(&ctx.store, cluster);
+        // Owners, members and state from each group's document while that stays cheap; past
+        // that, from the series (one document tells the cluster's commits source).
+        let docs = if groups.len() <= EACH_DOC_UP_TO {
+            Docs::Each
+        } else {
+            Docs::ClusterMode
+        };
+        let evaluated = evaluate(&ctx, cluster, Some(groups), range.to, docs).await?;
         let groups: Vec<String> = evaluated.iter().map(|e| e.data.group.clone()).collect();
         let mut sparks = sparklines(&ctx, cluster, &groups, range.to).await?;
         for e in &evaluated {

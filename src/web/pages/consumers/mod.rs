@@ -159,9 +159,17 @@ pub async fn evaluate(
                 continue;
             };
             let k = (w.topic.clone(), w.partition);
+            // As of the newest poll of the partition (the committed offset still stands then),
+            // not of the page's end a few seconds later.
+            let polled = d
+                .recent_log_ends
+                .get(&k)
+                .and_then(|v| v.last())
+                .map_or(last.timestamp, |p| p.0)
+                .max(last.timestamp);
             let v = histories
                 .get(&k)
-                .and_then(|h| h.lag_seconds(last.offset, at));
+                .and_then(|h| h.lag_seconds(last.offset, polled.min(at)));
             if let Some(v) = v
                 && max_seconds.is_none_or(|m| v.value() > m.value())
             {
