@@ -28,6 +28,9 @@ pub const PARTITIONS: &str = "kafka_topic_partitions";
 /// The group document's name.
 pub const GROUP_DOC: &str = "kafka_group";
 
+/// Up to this many groups, a read selects each group's series by its label.
+const FEW_GROUPS: usize = 8;
+
 /// Samples one page or API answer may decode.
 const SAMPLE_BUDGET: usize = 20_000_000;
 
@@ -233,9 +236,28 @@ struct ClusterIndex {
 
 fn index(store: &Store, cluster: &str, wanted: &BTreeSet<&str>) -> ClusterIndex {
     let on = [Matcher::eq("cluster", cluster)];
+    // A few groups: ask the registry for each (its label index answers directly); many: one
+    // pass over the cluster's series.
+    let of_groups = |metric: &str| -> Vec<SeriesInfo> {
+        if wanted.len() <= FEW_GROUPS {
+            wanted
+                .iter()
+                .flat_map(|g| {
+                    store.select(
+                        Some(metric),
+                        &[
+                            Matcher::eq("cluster", cluster),
+                            Matcher::eq("consumergroup", *g),
+                        ],
+                    )
+                })
+                .collect()
+        } else {
+            store.select(Some(metric), &on)
+        }
+    };
     let keyed = |metric: &str| -> HashMap<(String, String, i32), SeriesId> {
-        store
-            .select(Some(metric), &on)
+        of_groups(metric)
             .into_iter()
             .filter_map(|i| {
                 let g = i.key.labels.get("consumergroup")?;
@@ -265,8 +287,7 @@ fn index(store: &Store, cluster: &str, wanted: &BTreeSet<&str>) -> ClusterIndex 
             ))
         })
         .collect();
-    let members = store
-        .select(Some(MEMBERS), &on)
+    let members = of_groups(MEMBERS)
         .into_iter()
         .filter_map(|i| {
             let g = i.key.labels.get("consumergroup")?;
@@ -330,6 +351,14 @@ pub fn window_span_ms(cfg: &EvalConfig, interval_ms: i64) -> i64 {
     (cfg.intervals.max(1) as i64 + 2) * interval_ms.max(1_000) * 2
 }
 
+/// The lag of a commit of `offset` at `ts`: the newest log end polled at or before `ts` minus
+/// the offset, floored at 0 (Burrow's lag at insertion); None without such a log end.
+fn lag_at(log_ends: &[(i64, i64)], ts: i64, offset: i64) -> Option<u64> {
+    let i = log_ends.partition_point(|p| p.0 <= ts);
+    i.checked_sub(1)
+        .map(|i| (log_ends[i].1 - offset).max(0) as u64)
+}
+
 /// Which `kafka_group` documents a read loads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Docs {
@@ -360,15 +389,19 @@ pub async fn read_groups(
     for parts in idx.parts.values() {
         for p in parts {
             ids.push(p.committed);
-            ids.extend(p.lag);
-            if let Some(l) = p.log_end
-                && seen_log_end.insert(l)
-            {
-                ids.push(l);
+            // The lag at each commit is the log end of that poll minus the commit (as Burrow
+            // computes it at insertion), so the stored lag series is read only for partitions
+            // without a log end; log ends are shared by every group reading the partition.
+            match p.log_end {
+                Some(l) => {
+                    if seen_log_end.insert(l) {
+                        ids.push(l);
+                    }
+                }
+                None => ids.extend(p.lag),
             }
         }
     }
-    ids.extend(idx.members.values().copied());
     let raw = store
         .raw_samples(&ids, at - span, at, SAMPLE_BUDGET)
         .await
@@ -384,6 +417,8 @@ pub async fn read_groups(
         .filter(|p| samples.get(&p.committed).is_none_or(Vec::is_empty))
         .map(|p| p.committed)
         .collect();
+    // Committed-offset series whose window is old, with their lag series.
+    let mut old_lag: HashMap<SeriesId, SeriesId> = HashMap::new();
     if !quiet.is_empty() {
         let newest = store
             .value_at(&quiet, at, cfg.expire_group_ms)
@@ -396,10 +431,14 @@ pub async fn read_groups(
             }
         }
         for (end, part_ids) in by_end {
+            // Their stored lags too: the log ends read above are of the recent window only.
             let mut with_lag = part_ids.clone();
             for p in idx.parts.values().flatten() {
                 if part_ids.contains(&p.committed) {
                     with_lag.extend(p.lag);
+                    if let Some(l) = p.lag {
+                        old_lag.insert(p.committed, l);
+                    }
                 }
             }
             let raw = store
@@ -445,6 +484,19 @@ pub async fn read_groups(
         }
     }
 
+    let member_groups: Vec<(&String, SeriesId)> =
+        idx.members.iter().map(|(g, id)| (g, *id)).collect();
+    let member_ids: Vec<SeriesId> = member_groups.iter().map(|m| m.1).collect();
+    let member_values = store
+        .value_at(&member_ids, at, span)
+        .await
+        .map_err(store_err("group members", cluster))?;
+    let members_now: HashMap<&str, usize> = member_groups
+        .iter()
+        .zip(member_values)
+        .filter_map(|((g, _), v)| v.map(|(_, m)| (g.as_str(), m.max(0.0) as usize)))
+        .collect();
+
     let mut cluster_commits: Option<CommitsSource> = None;
     if docs == Docs::ClusterMode {
         for g in groups.iter().take(3) {
@@ -470,31 +522,42 @@ pub async fn read_groups(
             if commits.is_empty() {
                 continue;
             }
-            let lags: HashMap<i64, f64> = p
-                .lag
-                .and_then(|l| samples.get(&l))
-                .map(|v| v.iter().copied().collect())
-                .unwrap_or_default();
-            let triples: Vec<(i64, i64, Option<u64>)> = commits
-                .iter()
-                .map(|(ts, o)| {
-                    let lag = lags
-                        .get(ts)
-                        .filter(|l| l.is_finite() && **l >= 0.0)
-                        .map(|l| *l as u64);
-                    (*ts, *o as i64, lag)
-                })
-                .collect();
-            let offsets = build_window(&triples, cfg);
-            let Some(last) = offsets.last().copied() else {
-                continue;
-            };
-            last_commit = last_commit.max(Some(last.timestamp));
             let log_ends: Vec<(i64, i64)> = p
                 .log_end
                 .and_then(|l| samples.get(&l))
                 .map(|v| v.iter().map(|(t, x)| (*t, *x as i64)).collect())
                 .unwrap_or_default();
+            let stored_lag = old_lag
+                .get(&p.committed)
+                .copied()
+                .or(if p.log_end.is_none() { p.lag } else { None });
+            let triples: Vec<(i64, i64, Option<u64>)> = match stored_lag {
+                Some(l) => {
+                    let lags: HashMap<i64, f64> = samples
+                        .get(&l)
+                        .map(|v| v.iter().copied().collect())
+                        .unwrap_or_default();
+                    commits
+                        .iter()
+                        .map(|(ts, o)| {
+                            let lag = lags
+                                .get(ts)
+                                .filter(|l| l.is_finite() && **l >= 0.0)
+                                .map(|l| *l as u64);
+                            (*ts, *o as i64, lag)
+                        })
+                        .collect()
+                }
+                None => commits
+                    .iter()
+                    .map(|(ts, o)| (*ts, *o as i64, lag_at(&log_ends, *ts, *o as i64)))
+                    .collect(),
+            };
+            let offsets = build_window(&triples, cfg);
+            let Some(last) = offsets.last().copied() else {
+                continue;
+            };
+            last_commit = last_commit.max(Some(last.timestamp));
             let broker_offsets: Vec<i64> = log_ends
                 [log_ends.len().saturating_sub(cfg.intervals.max(1))..]
                 .iter()
@@ -522,13 +585,10 @@ pub async fn read_groups(
             });
             recent_log_ends.insert((p.topic.clone(), p.partition), log_ends);
         }
-        let members = doc.as_ref().map(|d| d.members.len()).or_else(|| {
-            idx.members
-                .get(g.as_str())
-                .and_then(|id| samples.get(id))
-                .and_then(|v| v.last())
-                .map(|(_, m)| *m as usize)
-        });
+        let members = doc
+            .as_ref()
+            .map(|d| d.members.len())
+            .or_else(|| members_now.get(g.as_str()).copied());
         let state = doc
             .as_ref()
             .map(|d| d.state.clone())
@@ -666,6 +726,30 @@ mod tests {
         assert_eq!(d.commits(), CommitsSource::OffsetsTopic);
         assert!(d.members.is_empty());
         assert_eq!(parse_group_doc("not json"), None);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(crate::proptest_config(256))]
+        #[test]
+        fn a_damaged_document_is_none_not_a_panic(body in ".{0,200}") {
+            let _ = parse_group_doc(&body);
+        }
+
+        #[test]
+        fn documents_with_odd_values_parse_or_are_refused(
+            generation in proptest::option::of(proptest::num::i64::ANY),
+            parts in proptest::collection::vec(proptest::num::i32::ANY, 0..5),
+            source in "[a-z-]{0,14}",
+        ) {
+            let body = serde_json::json!({
+                "group": "g", "generation": generation, "commits_source": source,
+                "members": [{"client_host": "h", "assignments": [{"topic": "t", "partitions": parts}]}],
+            })
+            .to_string();
+            let d = parse_group_doc(&body).expect("a document of the contract's shape parses");
+            proptest::prop_assert_eq!(d.generation, generation);
+            proptest::prop_assert!(matches!(d.commits(), CommitsSource::AdminApi | CommitsSource::OffsetsTopic));
+        }
     }
 
     #[test]

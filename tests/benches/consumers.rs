@@ -290,6 +290,47 @@ async fn run() -> anyhow::Result<()> {
         config: Arc::new(config),
         catalogue: kafkascope::sources::catalogue(),
     });
+    // Where the list's time goes: reading every group's windows, then the log-end histories.
+    {
+        use kafkascope::lag::evaluator::EvalConfig;
+        use kafkascope::lag::storage;
+        let names = storage::groups(&store, CLUSTER);
+        let cfg = EvalConfig::default();
+        let t = Instant::now();
+        let data = storage::read_groups(
+            &store,
+            CLUSTER,
+            &names,
+            end,
+            &cfg,
+            POLL_MS,
+            storage::Docs::ClusterMode,
+        )
+        .await?;
+        let read_ms = t.elapsed().as_secs_f64() * 1000.0;
+        let mut lowest = std::collections::HashMap::new();
+        let mut recent = std::collections::HashMap::new();
+        for d in &data {
+            for w in &d.windows {
+                if let Some(last) = w.offsets.last() {
+                    let k = (w.topic.clone(), w.partition);
+                    let e = lowest.entry(k.clone()).or_insert(last.offset);
+                    *e = (*e).min(last.offset);
+                    if let Some(r) = d.recent_log_ends.get(&k) {
+                        recent.entry(k).or_insert_with(|| r.clone());
+                    }
+                }
+            }
+        }
+        let t = Instant::now();
+        let h = storage::histories(&store, CLUSTER, &recent, &lowest, end).await?;
+        println!(
+            "phases of /consumers: read_groups {read_ms:.1} ms ({} groups), histories {:.1} ms ({} partitions)",
+            data.len(),
+            t.elapsed().as_secs_f64() * 1000.0,
+            h.len()
+        );
+    }
     let slow = (0..groups_n)
         .find(|g| kind_of(*g) == Kind::Slow)
         .unwrap_or(0);

@@ -207,6 +207,25 @@ pub(crate) async fn show(
 
     // Lag in seconds over time: the range's log-end buckets over the deep history the
     // evaluation read, with the recent raw points last.
+    // One read of the deep history for all partitions: deep enough for the lowest commit of
+    // the range.
+    let mut lowest: HashMap<(String, i32), i64> = HashMap::new();
+    for c in &committed_infos {
+        if let (Some(k), Some(r)) = (key_of(c), data.get(&c.id))
+            && let Some(min) = r.buckets.iter().map(|b| b.min as i64).min()
+        {
+            lowest.insert(k, min);
+        }
+    }
+    let deep = crate::lag::storage::histories(
+        &ctx.store,
+        &cluster,
+        &e.data.recent_log_ends,
+        &lowest,
+        range.to,
+    )
+    .await
+    .map_err(super::lag_err)?;
     let mut seconds_lines = Vec::new();
     let mut step = range.len_ms().max(1);
     for c in &committed_infos {
@@ -224,21 +243,6 @@ pub(crate) async fn show(
             .iter()
             .map(|b| (b.ts, le.step_ms, b.min, b.max))
             .collect();
-        let deep = crate::lag::storage::histories(
-            &ctx.store,
-            &cluster,
-            &HashMap::from([(
-                k.clone(),
-                e.data.recent_log_ends.get(&k).cloned().unwrap_or_default(),
-            )]),
-            &HashMap::from([(
-                k.clone(),
-                r.buckets.iter().map(|b| b.min as i64).min().unwrap_or(0),
-            )]),
-            range.to,
-        )
-        .await
-        .map_err(super::lag_err)?;
         let recent = e.data.recent_log_ends.get(&k).cloned().unwrap_or_default();
         let history = History::layered(&[
             deep.get(&k)
