@@ -753,6 +753,18 @@ mod tests {
     }
 
     #[test]
+    fn the_lag_of_a_commit_is_against_the_log_end_polled_with_it() {
+        let ends = [(1_000, 50), (2_000, 80), (3_000, 90)];
+        assert_eq!(lag_at(&ends, 2_000, 60), Some(20));
+        // Between polls: the newest log end known at the commit.
+        assert_eq!(lag_at(&ends, 2_500, 60), Some(20));
+        // A commit past the log end polled with it is no lag (sampled at different times).
+        assert_eq!(lag_at(&ends, 3_000, 95), Some(0));
+        // Before the first poll: unknown.
+        assert_eq!(lag_at(&ends, 500, 10), None);
+    }
+
+    #[test]
     fn the_window_read_covers_twice_the_window() {
         assert_eq!(window_span_ms(&EvalConfig::default(), 30_000), 720_000);
     }

@@ -23,7 +23,8 @@ use std::collections::{BTreeMap, HashMap};
 
 /// The sparkline's span, ending at the range's end.
 const SPARK_MS: i64 = 24 * 3_600_000;
-const SPARK_POINTS: usize = 48;
+/// Hourly points: the 1 h tier answers (one bucket per hour and series), the cheapest read.
+const SPARK_POINTS: usize = 24;
 /// Groups of a cluster up to which the list reads every group's document.
 const EACH_DOC_UP_TO: usize = 200;
 
