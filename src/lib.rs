@@ -9,6 +9,7 @@ pub mod catalogue;
 pub mod collector;
 pub mod config;
 pub mod duration;
+pub mod lag;
 pub mod model;
 pub mod query;
 pub mod sources;

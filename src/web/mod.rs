@@ -10,6 +10,7 @@
 pub mod api;
 pub mod assets;
 mod base_path;
+mod burrow;
 pub mod chart;
 pub mod context;
 pub mod error;

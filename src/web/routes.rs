@@ -70,6 +70,7 @@ pub(crate) fn build(ctx: Ctx) -> Router {
         .route("/healthz", get(selfmetrics::healthz))
         .route("/metrics", get(selfmetrics::metrics))
         .nest("/api/v1", api)
+        .nest("/v3", super::burrow::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             ctx.clone(),

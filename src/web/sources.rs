@@ -20,6 +20,7 @@ pub const WEB_SOURCES: &[&WebSource] = &[
     &super::pages::prometheus::WEB,
     &super::pages::host::WEB,
     &super::pages::topics::WEB,
+    &super::pages::consumers::WEB,
 ];
 
 pub type TileFuture<'a> = Pin<Box<dyn Future<Output = WebResult<Option<Tile>>> + Send + 'a>>;

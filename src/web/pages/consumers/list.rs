@@ -1,0 +1,335 @@
+//! `/consumers`: every consumer group of every Kafka cluster at the end of the range — Burrow
+//! status, state, members, total and max lag, max lag in seconds, direction, drain ETA and a
+//! 24 h lag sparkline — worst first, or sorted by `?sort=`.
+
+use super::{Evaluated, evaluate, group_path, kafka_clusters, rate_text, seconds_text};
+use crate::lag::Status;
+use crate::lag::evaluator::human_ms;
+use crate::lag::storage::{Docs, LAG_SUM};
+use crate::model::{Matcher, Timestamp};
+use crate::store::SeriesId;
+use crate::web::Ctx;
+use crate::web::chart::{SeriesData, Sparkline};
+use crate::web::error::{WebError, WebResult};
+use crate::web::extract::PageQuery;
+use crate::web::format::{ValueFormat, format_number};
+use crate::web::page::{PageCtx, metric_link};
+use crate::web::pages::{RangeQuery, fetch_ranges_points, selector_text};
+use crate::web::timerange::TimeRange;
+use askama::Template;
+use axum::extract::State;
+use axum::response::Html;
+use std::collections::{BTreeMap, HashMap};
+
+/// The sparkline's span, ending at the range's end.
+const SPARK_MS: i64 = 24 * 3_600_000;
+/// Hourly points: the 1 h tier answers (one bucket per hour and series), the cheapest read.
+const SPARK_POINTS: usize = 24;
+/// Groups of a cluster up to which the list reads every group's document.
+const EACH_DOC_UP_TO: usize = 200;
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ListQuery {
+    #[serde(flatten)]
+    pub range: RangeQuery,
+    pub sort: Option<String>,
+}
+
+/// How the table is ordered: worst status first (then most lag) by default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sort {
+    Status,
+    Group,
+    Lag,
+    Seconds,
+    Eta,
+    Members,
+}
+
+impl Sort {
+    pub const ALL: [(Sort, &'static str); 6] = [
+        (Sort::Status, "status"),
+        (Sort::Group, "group"),
+        (Sort::Lag, "lag"),
+        (Sort::Seconds, "seconds"),
+        (Sort::Eta, "eta"),
+        (Sort::Members, "members"),
+    ];
+
+    pub fn parse(text: Option<&str>) -> WebResult<Sort> {
+        match text {
+            None | Some("") => Ok(Sort::Status),
+            Some(t) => Sort::ALL
+                .iter()
+                .find(|(_, name)| *name == t)
+                .map(|(s, _)| *s)
+                .ok_or_else(|| {
+                    WebError::BadRequest(format!(
+                        "sort: {t:?} is not one of {}",
+                        Sort::ALL.map(|(_, n)| n).join(", ")
+                    ))
+                }),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        Sort::ALL
+            .iter()
+            .find(|(s, _)| *s == self)
+            .map_or("status", |(_, n)| n)
+    }
+}
+
+/// One row of the table.
+pub struct Row {
+    pub cluster: String,
+    pub group: String,
+    pub link: String,
+    pub status: Status,
+    pub inferred: bool,
+    pub reason: String,
+    pub state: String,
+    pub members: String,
+    pub partitions: usize,
+    pub total_lag: u64,
+    pub max_lag: u64,
+    pub max_seconds: f64,
+    pub max_seconds_text: String,
+    pub direction: String,
+    pub direction_class: &'static str,
+    pub rates: String,
+    pub eta_s: Option<f64>,
+    pub eta: String,
+    pub spark: Option<Sparkline>,
+}
+
+impl Row {
+    fn new(e: &Evaluated, range: &TimeRange) -> Row {
+        Row {
+            cluster: e.cluster.clone(),
+            group: e.data.group.clone(),
+            link: format!(
+                "{}?{}",
+                group_path(&e.cluster, &e.data.group),
+                range.query()
+            ),
+            status: e.status.status,
+            inferred: e.inferred(),
+            reason: e.worst_reason(),
+            state: e.data.state.clone().unwrap_or_else(|| "–".into()),
+            members: e.data.members.map_or_else(|| "–".into(), |m| m.to_string()),
+            partitions: e.status.partition_count,
+            total_lag: e.status.totallag,
+            max_lag: e.status.maxlag.as_ref().map_or(0, |m| m.current_lag),
+            max_seconds: e.max_seconds.map_or(-1.0, |s| s.value()),
+            max_seconds_text: seconds_text(e.max_seconds),
+            direction: e
+                .direction
+                .map_or_else(|| "–".into(), |d| format!("{} {}", d.arrow(), d.as_str())),
+            direction_class: e.direction.map_or("", |d| d.as_str()),
+            rates: e.rates.map_or_else(String::new, |r| {
+                format!(
+                    "consumed {} · produced {}",
+                    rate_text(r.consume),
+                    rate_text(r.produce)
+                )
+            }),
+            eta_s: e.eta_s,
+            eta: match (e.eta_s, e.status.totallag) {
+                (_, 0) => "–".into(),
+                (Some(s), _) => human_ms((s * 1000.0) as i64),
+                (None, _) => "not draining".into(),
+            },
+            spark: None,
+        }
+    }
+
+    pub fn total_text(&self) -> String {
+        format_number(self.total_lag as f64)
+    }
+
+    pub fn max_text(&self) -> String {
+        format_number(self.max_lag as f64)
+    }
+}
+
+fn sort_rows(rows: &mut [Row], sort: Sort) {
+    let worst = |a: &Row, b: &Row| {
+        b.status
+            .cmp(&a.status)
+            .then(b.total_lag.cmp(&a.total_lag))
+            .then_with(|| (&a.cluster, &a.group).cmp(&(&b.cluster, &b.group)))
+    };
+    match sort {
+        Sort::Status => rows.sort_by(worst),
+        Sort::Group => rows.sort_by(|a, b| (&a.group, &a.cluster).cmp(&(&b.group, &b.cluster))),
+        Sort::Lag => rows.sort_by(|a, b| b.total_lag.cmp(&a.total_lag).then_with(|| worst(a, b))),
+        Sort::Seconds => rows.sort_by(|a, b| {
+            b.max_seconds
+                .total_cmp(&a.max_seconds)
+                .then_with(|| worst(a, b))
+        }),
+        // Longest drain first; groups that do not drain (with lag) before all of them.
+        Sort::Eta => rows.sort_by(|a, b| {
+            let key = |r: &Row| match (r.total_lag, r.eta_s) {
+                (0, _) => -1.0,
+                (_, None) => f64::INFINITY,
+                (_, Some(s)) => s,
+            };
+            key(b).total_cmp(&key(a)).then_with(|| worst(a, b))
+        }),
+        Sort::Members => rows.sort_by(|a, b| a.members.cmp(&b.members).then_with(|| worst(a, b))),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "consumers/list.html")]
+pub struct ListPage {
+    pub page: PageCtx,
+    pub rows: Vec<Row>,
+    pub sort: Sort,
+    pub clusters: usize,
+    pub counts: Vec<(Status, usize)>,
+    pub any_inferred: bool,
+}
+
+impl ListPage {
+    pub fn sort_href(&self, name: &str) -> String {
+        format!("/consumers{}&sort={name}", self.page.rq())
+    }
+
+    pub fn sort_class(&self, name: &str) -> &'static str {
+        if self.sort.name() == name {
+            "sorted"
+        } else {
+            ""
+        }
+    }
+}
+
+/// Sums the lag-sum series of each group into one 24 h sparkline.
+async fn sparklines(
+    ctx: &Ctx,
+    cluster: &str,
+    groups: &[String],
+    to: Timestamp,
+) -> WebResult<HashMap<String, Sparkline>> {
+    let wanted: std::collections::BTreeSet<&str> = groups.iter().map(String::as_str).collect();
+    let infos = ctx
+        .store
+        .select(Some(LAG_SUM), &[Matcher::eq("cluster", cluster)]);
+    let mut ids_of: BTreeMap<&str, Vec<SeriesId>> = BTreeMap::new();
+    for i in &infos {
+        if let Some(g) = i.key.labels.get("consumergroup")
+            && wanted.contains(g)
+        {
+            ids_of.entry(g).or_default().push(i.id);
+        }
+    }
+    let ids: Vec<SeriesId> = ids_of.values().flatten().copied().collect();
+    let range = TimeRange::fixed(to - SPARK_MS, to);
+    let data = fetch_ranges_points(ctx, &ids, &range, SPARK_POINTS).await?;
+    let mut out = HashMap::new();
+    for (g, ids) in ids_of {
+        let mut sum: BTreeMap<Timestamp, f64> = BTreeMap::new();
+        let mut step = 1;
+        for id in ids {
+            if let Some(r) = data.get(&id) {
+                step = r.step_ms;
+                for b in &r.buckets {
+                    *sum.entry(b.ts).or_insert(0.0) += b.last;
+                }
+            }
+        }
+        if sum.is_empty() {
+            continue;
+        }
+        let values: Vec<(Timestamp, f64)> = sum.into_iter().collect();
+        let s = SeriesData::from_values(format!("{g} lag"), &values, step);
+        let link = metric_link(
+            &format!(
+                "sum({})",
+                selector_text(&[LAG_SUM], &[("cluster", cluster), ("consumergroup", g)])
+            ),
+            &range,
+        );
+        out.insert(
+            g.to_string(),
+            Sparkline::sized(
+                &s,
+                range.from,
+                range.to,
+                ValueFormat::plain(),
+                link,
+                (120, 24),
+            ),
+        );
+    }
+    Ok(out)
+}
+
+pub(crate) async fn show(
+    State(ctx): State<Ctx>,
+    PageQuery(q): PageQuery<ListQuery>,
+) -> WebResult<Html<String>> {
+    let range = q.range.resolve()?;
+    let sort = Sort::parse(q.sort.as_deref())?;
+    let clusters = kafka_clusters(&ctx);
+    let mut rows = Vec::new();
+    for cluster in &clusters {
+        let groups = crate::lag::storage::groups(&ctx.store, cluster);
+        // Owners, members and state from each group's document while that stays cheap; past
+        // that, from the series (one document tells the cluster's commits source).
+        let docs = if groups.len() <= EACH_DOC_UP_TO {
+            Docs::Each
+        } else {
+            Docs::ClusterMode
+        };
+        let evaluated = evaluate(&ctx, cluster, Some(groups), range.to, docs).await?;
+        let groups: Vec<String> = evaluated.iter().map(|e| e.data.group.clone()).collect();
+        let mut sparks = sparklines(&ctx, cluster, &groups, range.to).await?;
+        for e in &evaluated {
+            let mut row = Row::new(e, &range);
+            row.spark = sparks.remove(&e.data.group);
+            rows.push(row);
+        }
+    }
+    sort_rows(&mut rows, sort);
+    let counts = [Status::Err, Status::Warn, Status::Ok]
+        .into_iter()
+        .map(|s| (s, rows.iter().filter(|r| r.status == s).count()))
+        .collect();
+    let any_inferred = rows.iter().any(|r| r.inferred);
+    let page = ListPage {
+        page: PageCtx::new(&ctx, "Consumer groups", "consumers", "/consumers", range).keep(
+            "sort",
+            if sort == Sort::Status {
+                ""
+            } else {
+                sort.name()
+            },
+        ),
+        rows,
+        sort,
+        clusters: clusters.len(),
+        counts,
+        any_inferred,
+    };
+    Ok(Html(page.render()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sort_names_round_trip_and_unknown_ones_are_refused() {
+        for (s, name) in Sort::ALL {
+            assert_eq!(Sort::parse(Some(name)).unwrap(), s);
+            assert_eq!(s.name(), name);
+        }
+        assert_eq!(Sort::parse(None).unwrap(), Sort::Status);
+        let err = Sort::parse(Some("colour")).unwrap_err().to_string();
+        assert!(err.contains("status, group, lag"), "{err}");
+    }
+}
