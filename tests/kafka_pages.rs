@@ -1,6 +1,8 @@
-//! The topic pages fed by the kafka source from a real Tansu broker: `/topics` lists the topics
-//! with their partitions and the groups reading them, the topic page shows its partitions'
-//! offsets as confluent-kafka produced them and the group's lag, and the overview has a Kafka tile.
+//! The Kafka pages fed by the kafka source from a real Tansu broker, config → source → store →
+//! pages: `/topics` lists the topics with their partitions and the groups reading them, the topic
+//! page shows its partitions' offsets as confluent-kafka produced them and the group's lag, the
+//! overview has a Kafka tile, and the lag engine lists the group, says its status is inferred
+//! (OffsetFetch polling) and answers Burrow's `/v3` API for it.
 
 mod support;
 
@@ -17,7 +19,7 @@ fn row(page: &str, cell: &str) -> String {
 }
 
 #[test]
-fn topics_and_a_topic_page_show_what_the_broker_holds() {
+fn topics_groups_and_burrows_api_show_what_the_broker_holds() {
     let dir = tempfile::tempdir().unwrap();
     let k = Tansu::start(dir.path());
     k.tool("create-topic", &["payments", "2"]);
@@ -74,4 +76,26 @@ fn topics_and_a_topic_page_show_what_the_broker_holds() {
     );
     let (status, _) = get(&format!("{}/topics/lab/no-such-topic", server.base));
     assert_eq!(status, 404);
+
+    // The lag engine over what the kafka source stored: the group is listed with its lag, its
+    // page says the status is inferred from polled offsets, and Burrow's API answers for it.
+    let (status, consumers) = get(&format!("{}/consumers?range=15m", server.base));
+    assert_eq!(status, 200, "{consumers}");
+    let ledger = row(&consumers, ">ledger</a>");
+    assert!(
+        ledger.contains(">4<") || ledger.contains(">4 "),
+        "total lag 4: {ledger}"
+    );
+    let (status, page) = get(&format!("{}/consumers/lab/ledger?range=15m", server.base));
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("inferred"),
+        "admin-api mode says the status is inferred"
+    );
+    let (status, body) = get(&format!("{}/v3/kafka/lab/consumer/ledger/lag", server.base));
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["error"], false, "{v}");
+    assert_eq!(v["status"]["group"], "ledger", "{v}");
+    assert_eq!(v["status"]["totallag"], 4, "{v}");
 }
