@@ -209,9 +209,9 @@ mod tests {
         let f = linear_fit(&pts).unwrap();
         assert!((f.per_day() + 50.0).abs() < 1e-9, "{f:?}");
         assert!((f.r2 - 1.0).abs() < 1e-12);
-        // 55 left at 0.9 day, falling 50 a day: zero at 1.9 days.
+        // 55 left at 0.9 day, falling 50 a day: zero 1.1 days later, at day 2.
         let zero = f.reaches(0.0, pts[9].0).unwrap();
-        assert!((zero - 19 * day / 10).abs() <= 1, "{zero}");
+        assert!((zero - 2 * day).abs() <= 1, "{zero}");
         assert_eq!(f.reaches(1000.0, pts[9].0), None, "not heading up");
     }
 
