@@ -4,6 +4,8 @@
 //! (over what the store returned for their range); it knows no page and no source. Trend and
 //! "what changed together" analysis belong here too.
 
+pub mod correlate;
+
 use crate::model::{MetricKind, Timestamp};
 use crate::store::SeriesRange;
 
