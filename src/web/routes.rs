@@ -63,6 +63,7 @@ pub(crate) fn build(ctx: Ctx) -> Router {
         .route("/metric", get(pages::metric::show))
         .route("/targets", get(pages::targets::show))
         .route("/events", get(pages::events::show))
+        .route("/investigate", get(pages::investigate::show))
         .route("/static/{file}", get(assets::static_file))
         .route("/healthz", get(selfmetrics::healthz))
         .route("/metrics", get(selfmetrics::metrics))

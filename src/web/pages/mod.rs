@@ -3,6 +3,7 @@
 
 pub mod events;
 pub mod host;
+pub mod investigate;
 pub mod metric;
 pub mod overview;
 pub mod prometheus;
