@@ -23,6 +23,14 @@
 //! [`rank`] then spreads the scores evenly like Netdata's `spread_results_evenly`: duplicates
 //! collapse, and a score's weight is `1 − (unique scores above it) / (unique scores)`, so the
 //! top score weighs 1 and the order, not the raw magnitude, is what the page shows.
+//!
+//! Where this differs from `weights.c` (read at netdata/netdata 00712b35), on purpose: a gap
+//! (NaN) breaks the chain of differences, where Netdata's query fills empty points with 0 (a
+//! scrape outage would look like a change); the volume ratio is `|H − B| / |B|`, where Netdata
+//! keeps its sign (a fall matters as much as a rise here); any baseline multiple from 1× is
+//! accepted, where Netdata rounds it to a power of two for its index-shifting trick (both sides
+//! here share one step, so the CDF fractions are computed directly); and a zero score is not
+//! ranked at all (nothing changed), where Netdata registers it.
 
 /// Netdata scales differences to integers with this factor before comparing them.
 const DIFF_SCALE: f64 = 100_000.0;

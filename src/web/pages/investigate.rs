@@ -612,7 +612,9 @@ pub(crate) async fn show(
                     .filter(|(_, y)| y.is_finite())
                     .map(|(t, y)| (*t, y))
                     .collect();
-                SeriesData::from_values(label, &pts, grid.step).with_link(link)
+                SeriesData::from_values(label, &pts, grid.step)
+                    .with_tier(&qr.data.tier)
+                    .with_link(link)
             };
             let xc = correlate::cross_correlation(&qr.values, &w.values, max_lag);
             Pair {
