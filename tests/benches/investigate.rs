@@ -125,9 +125,22 @@ async fn run() -> anyhow::Result<()> {
     while store.stats().await.head_blocks > 2 && settle.elapsed() < Duration::from_secs(600) {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    // And the day merges (5m/1h/1d day chunks), so reads see what a long-running server has.
+    let day = 86_400_000;
+    let complete = end - end.rem_euclid(day);
+    while store
+        .stats()
+        .await
+        .merged_until
+        .is_none_or(|m| m < complete)
+        && settle.elapsed() < Duration::from_secs(600)
+        && span_ms >= day
+    {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     let stats = store.stats().await;
     println!(
-        "filled: {n_series} series × {:.1} days, {samples} samples in {:.1} s; {} MB on disk; head blocks {} after {:.1} s of compaction",
+        "filled: {n_series} series × {:.1} days, {samples} samples in {:.1} s; {} MB on disk; head blocks {} after {:.1} s of compaction and merges",
         span_ms as f64 / 86_400_000.0,
         took.as_secs_f64(),
         stats.bytes_on_disk / 1_000_000,
@@ -145,6 +158,32 @@ async fn run() -> anyhow::Result<()> {
         config: Arc::new(config),
         catalogue: kafkascope::sources::catalogue(),
     });
+    // The store read alone, as the page does it (one batched read of every series at the
+    // page's step: the nicest step near 100 points per window, here 30 min): what of the page's
+    // time is decoding chunks.
+    let step = kafkascope::web::steps::nice_step(end - window_from, 100, INTERVAL_MS);
+    let span_start = window_from - 4 * (end - window_from);
+    let span_start = span_start - span_start.rem_euclid(step);
+    let mut reads = Vec::with_capacity(n);
+    let mut tier = String::new();
+    for _ in 0..n {
+        let t0 = Instant::now();
+        let r = store
+            .query_range_step(&ids, span_start, end, step, None)
+            .await?;
+        reads.push(t0.elapsed().as_secs_f64() * 1000.0);
+        tier = r
+            .first()
+            .map(|r| r.tier.as_str().to_string())
+            .unwrap_or_default();
+    }
+    reads.sort_by(f64::total_cmp);
+    println!(
+        "store read of {n_series} series over the span at step {} s (tier {tier}), one task: p50 {:.0} ms, p99 {:.0} ms",
+        step / 1000,
+        pct(&reads, 0.5),
+        pct(&reads, 0.99)
+    );
     let window = format!("from={}&to={}", window_from / 1000, end / 1000);
     for method in ["volume", "ks"] {
         let uri = format!("/investigate?cluster=lab&method={method}&{window}");
