@@ -329,6 +329,28 @@ async fn planted_changes_rank_first_and_pairs_show_their_lag() {
         html.contains("both normalised"),
         "the two series overlaid on one chart"
     );
+    // Without with=: the table of every other top series against the query names the lag too.
+    let (status, html) = env
+        .text(&format!(
+            "/investigate?cluster=pair&{}&query={}",
+            env.window(),
+            urlencode(leader)
+        ))
+        .await;
+    assert_eq!(status, 200, "{html}");
+    let row = html
+        .split("<table class=\"wide corr\">")
+        .nth(1)
+        .and_then(|t| t.split("</table>").next())
+        .unwrap_or_else(|| panic!("no correlation table: {html}"));
+    assert!(
+        row.contains("kafka_pair_follower") && row.contains("+4m (8 steps)"),
+        "{row}"
+    );
+    assert!(
+        !html.contains("both normalised"),
+        "no overlay without with="
+    );
     // And the reverse: the leader comes 4 minutes before the follower.
     let (status, html) = env
         .text(&format!(
