@@ -66,6 +66,7 @@ pub(crate) fn build(ctx: Ctx) -> Router {
         .route("/trends", get(pages::trends::show))
         .route("/embed.svg", get(pages::embed::chart))
         .route("/embed/status/{cluster}", get(pages::embed::status))
+        .route("/investigate", get(pages::investigate::show))
         .route("/static/{file}", get(assets::static_file))
         .route("/healthz", get(selfmetrics::healthz))
         .route("/metrics", get(selfmetrics::metrics))

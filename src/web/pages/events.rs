@@ -49,6 +49,8 @@ pub struct EventRow {
     pub subject: String,
     pub message: String,
     pub link: String,
+    /// `/investigate` on the window around the event, for its cluster.
+    pub investigate: String,
 }
 
 impl EventRow {
@@ -61,6 +63,7 @@ impl EventRow {
             subject: e.event.subject.clone(),
             message: e.event.message.clone(),
             link: event_link(e),
+            investigate: investigate_link(e),
         }
     }
 }
@@ -99,6 +102,26 @@ pub fn event_link(e: &StoredEvent) -> String {
         format!("/?{q}#cluster-{}", urlencode(&ev.cluster))
     } else {
         format!("/?{q}")
+    }
+}
+
+/// Half the window `/investigate` looks at around an event: long enough for ~100 points at a
+/// 15 s scrape, short enough that the event dominates it; the baseline is the 4× longer
+/// period before, as in Netdata's metric correlations.
+const INVESTIGATE_HALF_MS: i64 = 15 * 60_000;
+
+/// `/investigate` on the event ± 15 min, for the event's cluster when it has one.
+pub fn investigate_link(e: &StoredEvent) -> String {
+    let ev = &e.event;
+    let around = TimeRange::fixed(ev.ts - INVESTIGATE_HALF_MS, ev.ts + INVESTIGATE_HALF_MS);
+    if ev.cluster.is_empty() {
+        format!("/investigate?{}", around.query())
+    } else {
+        format!(
+            "/investigate?cluster={}&{}",
+            urlencode(&ev.cluster),
+            around.query()
+        )
     }
 }
 

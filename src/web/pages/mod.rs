@@ -5,6 +5,7 @@ pub mod consumers;
 pub mod embed;
 pub mod events;
 pub mod host;
+pub mod investigate;
 pub mod metric;
 pub mod overview;
 pub mod prometheus;
