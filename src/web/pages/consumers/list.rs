@@ -25,6 +25,8 @@ use std::collections::{BTreeMap, HashMap};
 const SPARK_MS: i64 = 24 * 3_600_000;
 /// Hourly points: the 1 h tier answers (one bucket per hour and series), the cheapest read.
 const SPARK_POINTS: usize = 24;
+/// Rows (in the table's order) that get a sparkline.
+pub const SPARK_ROWS: usize = 200;
 /// Groups of a cluster up to which the list reads every group's document.
 const EACH_DOC_UP_TO: usize = 200;
 
@@ -191,6 +193,7 @@ pub struct ListPage {
     pub clusters: usize,
     pub counts: Vec<(Status, usize)>,
     pub any_inferred: bool,
+    pub spark_rows: usize,
 }
 
 impl ListPage {
@@ -286,15 +289,26 @@ pub(crate) async fn show(
             Docs::ClusterMode
         };
         let evaluated = evaluate(&ctx, cluster, Some(groups), range.to, docs).await?;
-        let groups: Vec<String> = evaluated.iter().map(|e| e.data.group.clone()).collect();
-        let mut sparks = sparklines(&ctx, cluster, &groups, range.to).await?;
-        for e in &evaluated {
-            let mut row = Row::new(e, &range);
-            row.spark = sparks.remove(&e.data.group);
-            rows.push(row);
-        }
+        rows.extend(evaluated.iter().map(|e| Row::new(e, &range)));
     }
     sort_rows(&mut rows, sort);
+    // Sparklines for the first rows in the chosen order (reading 24 h of every group of a large
+    // cluster costs more than the rest of the page).
+    let mut wanted: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in rows.iter().take(SPARK_ROWS) {
+        wanted
+            .entry(r.cluster.clone())
+            .or_default()
+            .push(r.group.clone());
+    }
+    for (cluster, groups) in wanted {
+        let mut sparks = sparklines(&ctx, &cluster, &groups, range.to).await?;
+        for r in rows.iter_mut().take(SPARK_ROWS) {
+            if r.cluster == cluster {
+                r.spark = sparks.remove(&r.group);
+            }
+        }
+    }
     let counts = [Status::Err, Status::Warn, Status::Ok]
         .into_iter()
         .map(|s| (s, rows.iter().filter(|r| r.status == s).count()))
@@ -314,6 +328,7 @@ pub(crate) async fn show(
         clusters: clusters.len(),
         counts,
         any_inferred,
+        spark_rows: SPARK_ROWS,
     };
     Ok(Html(page.render()?))
 }
