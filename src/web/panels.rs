@@ -60,7 +60,7 @@ impl Panel {
         self.chart_with(ctx, sel, &[], range, size, events).await
     }
 
-    /// The chart with more placeholders filled (`{host}` with a host-name regex, say).
+    /// The chart with more substitutions in its query (`{host}` with a host-name regex, say).
     pub async fn chart_with(
         &self,
         ctx: &Ctx,
