@@ -525,10 +525,18 @@ fn the_host_page_shows_which_kafka_segments_are_in_the_page_cache() {
     segment(&orders.join("00000000000000000000.index"), 4096, false);
     segment(&orders.join("00000000000000001000.log"), 2 * mib, false);
     segment(&events.join("00000000000000000000.log"), mib, false);
+    // A real broker holding `orders` with 1,500 records in partition 0 and two groups: `slow`
+    // committed at 500 (inside the dropped segment), `fast` at 1,500 (in the cached active one).
+    let k = support::kafka::Tansu::start(dir.path());
+    k.tool("create-topic", &["orders", "1"]);
+    k.tool("produce", &["orders", "0", "1500"]);
+    k.tool("commit", &["slow", "orders", "0=500"]);
+    k.tool("commit", &["fast", "orders", "0=1500"]);
     let server = Server::start(
         dir.path(),
         &format!(
-            "[[clusters]]\nname = \"lab\"\ninterval = \"1s\"\n[clusters.host]\nlog_dirs = [{logs:?}]\n"
+            "[[clusters]]\nname = \"lab\"\ninterval = \"1s\"\n[clusters.host]\nlog_dirs = [{logs:?}]\n[clusters.kafka]\nbrokers = [\"{}\"]\ncommits = \"admin-api\"\n",
+            k.addr
         ),
     );
     let rows = wait_for("residency series", Duration::from_secs(30), || {
@@ -546,8 +554,27 @@ fn the_host_page_shows_which_kafka_segments_are_in_the_page_cache() {
         4.0 * mib as f64,
         "the dropped segment is cold, the active one cached"
     );
+    wait_for("both groups' offsets", Duration::from_secs(60), || {
+        let r = query(
+            &server.base,
+            "kafka_consumergroup_current_offset{topic=\"orders\"}",
+        );
+        (r.len() == 2).then_some(())
+    });
     let (status, page) = get(&format!("{}/hosts/lab/{host}?range=15m", server.base));
     assert_eq!(status, 200, "{page}");
+    // `slow` sits halfway into the 4 MiB segment that was dropped: 2 MiB to read from disk;
+    // `fast` is in the cached active segment and is not listed.
+    let cold_table = &page[page
+        .find("Consumers reading cold data")
+        .expect("cold readers section")..];
+    let cold_table = &cold_table[..cold_table.find("</table>").unwrap_or(cold_table.len())];
+    assert!(cold_table.contains(">slow</a>"), "{cold_table}");
+    assert!(
+        cold_table.contains("2 MiB") || cold_table.contains("2.0 MiB"),
+        "{cold_table}"
+    );
+    assert!(!cold_table.contains(">fast</a>"), "{cold_table}");
     let row = |name: &str| -> String {
         let at = page
             .find(&format!(">{name}</td>"))

@@ -73,7 +73,7 @@ impl Default for Budget {
 }
 
 /// Where the page counts came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Method {
     /// `cachestat(2)`: cached, dirty, writeback, evicted, recently evicted.
@@ -102,7 +102,7 @@ pub enum MethodChoice {
 
 /// Page counts of a file or a sum of files. `dirty`, `writeback`, `evicted` and
 /// `recently_evicted` are `None` where only `mincore` was available.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PageCounts {
     /// Pages the file covers (its size rounded up to whole pages).
     pub pages: u64,
@@ -140,7 +140,7 @@ impl PageCounts {
 }
 
 /// One scanned segment.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SegmentResidency {
     pub base_offset: u64,
     /// The `.log` file's size.
@@ -156,7 +156,7 @@ pub struct SegmentResidency {
 }
 
 /// Cached bytes of one byte range of a segment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Slice {
     pub start: u64,
     pub end: u64,
@@ -198,7 +198,7 @@ impl SegmentResidency {
 }
 
 /// A sum over several scanned segments.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SegmentSum {
     pub segments: usize,
     pub bytes: u64,
@@ -207,7 +207,7 @@ pub struct SegmentSum {
 }
 
 /// How much of a partition the budget covered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Coverage {
     /// Every segment was checked (or failed with an error in the report).
@@ -219,7 +219,7 @@ pub enum Coverage {
 }
 
 /// One topic-partition in one log dir.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PartitionResidency {
     pub topic: String,
     pub partition: u32,
@@ -288,7 +288,7 @@ impl PartitionResidency {
 }
 
 /// A file the scan could not check, and why.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FileError {
     pub path: PathBuf,
     pub error: String,
@@ -301,7 +301,7 @@ impl std::fmt::Display for FileError {
 }
 
 /// The outcome of one scan.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ScanReport {
     /// Every partition found, in log dir then topic then partition order.
     pub partitions: Vec<PartitionResidency>,

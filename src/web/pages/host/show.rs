@@ -87,6 +87,29 @@ pub struct Residency {
     pub more: usize,
 }
 
+/// A consumer group whose committed offset lies in segments that are not in the page cache.
+pub struct ColdRow {
+    pub group: String,
+    pub partition: String,
+    pub offset: String,
+    pub lag: String,
+    /// Bytes from the committed offset to the log's end that are not cached.
+    pub cold: String,
+    cold_bytes: f64,
+    pub link: String,
+}
+
+/// Which lagging groups read cold data on this host: the latest residency scan (kept by the
+/// server's own host reader as the `log_residency` document) joined with the kafka source's
+/// committed offsets.
+pub enum ColdReaders {
+    /// No residency scan document for this host (agents and node_exporter do not send one).
+    NoScan,
+    /// The scan, but no committed offsets of its partitions in this cluster.
+    NoGroups,
+    Rows(Vec<ColdRow>),
+}
+
 #[derive(Template)]
 #[template(path = "host/show.html")]
 pub struct HostPage {
@@ -97,6 +120,7 @@ pub struct HostPage {
     pub filesystems: Vec<FsRow>,
     pub cachestat: CacheStat,
     pub residency: Option<Residency>,
+    pub cold_readers: ColdReaders,
     pub open_all: bool,
     pub groups: Vec<Group>,
     pub events: Vec<EventRow>,
@@ -167,6 +191,7 @@ pub(crate) async fn show(
     let filesystems = filesystems(&ctx, &sel, &range).await?;
     let cachestat = cachestat(&ctx, &sel, &range).await?;
     let residency = residency(&ctx, &sel, &range).await?;
+    let cold_readers = cold_readers(&ctx, &host, &range).await?;
     let facts = facts(&ctx, &host, &sel, &range).await?;
 
     let infos = ctx.store.select(
@@ -213,6 +238,7 @@ pub(crate) async fn show(
         filesystems,
         cachestat,
         residency,
+        cold_readers,
         open_all,
         groups,
         events: own.iter().take(30).map(EventRow::new).collect(),
@@ -610,6 +636,94 @@ async fn residency(
         rows,
         more,
     }))
+}
+
+async fn cold_readers(
+    ctx: &Ctx,
+    host: &HostId,
+    range: &crate::web::timerange::TimeRange,
+) -> WebResult<ColdReaders> {
+    use crate::sources::host::residency::ScanReport;
+    let docs = ctx
+        .store
+        .documents(&host.cluster, &host.instance)
+        .await
+        .map_err(|e| WebError::Store(e.to_string()))?;
+    let Some(report) = docs
+        .iter()
+        .find(|(name, _, _)| name == "log_residency")
+        .and_then(|(_, _, body)| serde_json::from_str::<ScanReport>(body).ok())
+    else {
+        return Ok(ColdReaders::NoScan);
+    };
+    let c = format!(
+        "cluster=\"{}\"",
+        host.cluster.replace('\\', "\\\\").replace('"', "\\\"")
+    );
+    let committed = instant(
+        ctx,
+        &format!("kafka_consumergroup_current_offset{{{c}}}"),
+        range.to,
+    )
+    .await?;
+    let lags = instant(ctx, &format!("kafka_consumergroup_lag{{{c}}}"), range.to).await?;
+    let key = |l: &crate::model::Labels| {
+        (
+            l.get("consumergroup").unwrap_or("").to_string(),
+            l.get("topic").unwrap_or("").to_string(),
+            l.get("partition").unwrap_or("").to_string(),
+        )
+    };
+    let lag: std::collections::HashMap<_, f64> = lags
+        .iter()
+        .filter_map(|s| Some((key(&s.labels), s.values.first().copied().flatten()?)))
+        .collect();
+    let bytes = ValueFormat {
+        unit: crate::catalogue::Unit::Bytes,
+        per_second: false,
+    };
+    let mut rows = Vec::new();
+    let mut any = false;
+    for s in &committed {
+        let k = key(&s.labels);
+        let Some(offset) = s.values.first().copied().flatten().filter(|v| *v >= 0.0) else {
+            continue;
+        };
+        let Some(p) = report
+            .partitions
+            .iter()
+            .find(|p| p.topic == k.1 && p.partition.to_string() == k.2)
+        else {
+            continue;
+        };
+        any = true;
+        let (cold, cold_bytes) = match p.cold_bytes_from(offset as u64) {
+            Some(0) => continue,
+            Some(b) => (bytes.format(b as f64), b as f64),
+            None => (
+                "unknown: the offset is in segments the scan did not check".into(),
+                f64::MAX,
+            ),
+        };
+        rows.push(ColdRow {
+            link: format!(
+                "/consumers/{}/{}",
+                crate::web::format::urlencode(&host.cluster),
+                crate::web::format::urlencode(&k.0)
+            ),
+            lag: lag.get(&k).map_or("–".into(), |v| format!("{v:.0}")),
+            offset: format!("{offset:.0}"),
+            partition: format!("{}-{}", k.1, k.2),
+            group: k.0,
+            cold,
+            cold_bytes,
+        });
+    }
+    if !any {
+        return Ok(ColdReaders::NoGroups);
+    }
+    rows.sort_by(|a, b| b.cold_bytes.total_cmp(&a.cold_bytes));
+    Ok(ColdReaders::Rows(rows))
 }
 
 /// A regex matching `s` literally (RE2 syntax, as PromQL's `=~`).
