@@ -445,7 +445,7 @@ impl Drop for Profiler {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
@@ -568,7 +568,7 @@ mod tests {
     }
 
     /// A tracefs laid out as the kernel lays it out (the files cachestat touches), in a temp dir.
-    fn fake_tracefs(functions: &str) -> tempfile::TempDir {
+    pub(crate) fn fake_tracefs(functions: &str) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         fs::write(
@@ -592,7 +592,7 @@ mod tests {
         dir
     }
 
-    fn write_stat(root: &Path, cpu: usize, rows: &[(&str, u64)]) {
+    pub(crate) fn write_stat(root: &Path, cpu: usize, rows: &[(&str, u64)]) {
         let mut text = String::from(
             "  Function                               Hit    Time            Avg             s^2\n  --------                               ---    ----            ---             ---\n",
         );

@@ -930,6 +930,57 @@ mod tests {
     }
 
     #[test]
+    fn a_hit_ratio_below_the_floor_and_its_recovery_are_events() {
+        use cachestat::tests::{fake_tracefs, write_stat};
+        let dir = fake_tracefs(
+            "folio_mark_accessed\nfilemap_add_folio\nmark_buffer_dirty\n__folio_mark_dirty\n",
+        );
+        let mut r = HostReader {
+            config: HostConfig::default(),
+            name: "h".into(),
+            memory: Memory::default(),
+            cachestat: cachestat::probe(dir.path()),
+        };
+        let mut step = |accessed: u64, added: u64| {
+            write_stat(
+                dir.path(),
+                0,
+                &[
+                    ("folio_mark_accessed", accessed),
+                    ("filemap_add_folio", added),
+                ],
+            );
+            let (mut readings, mut events, mut warnings) = (vec![], vec![], vec![]);
+            r.cachestat_readings(&mut readings, &mut events, &mut warnings);
+            assert!(warnings.is_empty(), "{warnings:?}");
+            assert!(
+                readings
+                    .iter()
+                    .any(|x| x.metric == "kafkascope_cachestat_hits_total")
+            );
+            events
+        };
+        assert!(step(0, 0).is_empty(), "the first read is the baseline");
+        assert!(
+            step(10_000, 100).is_empty(),
+            "99 % hits: above the 90 % floor"
+        );
+        let e = step(20_000, 5_100);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].message.contains("fell below 90 %") && e[0].message.contains("50.0 %"),
+            "{}",
+            e[0].message
+        );
+        assert!(step(30_000, 10_100).is_empty(), "still low: no repeat");
+        let e = step(40_000, 10_200);
+        assert!(
+            e.len() == 1 && e[0].message.contains("back to 99.0 %"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
     fn memory_pressure_spikes_are_one_event_each() {
         let mut r = HostReader::new(HostConfig::default());
         let t0 = Instant::now();
