@@ -48,6 +48,9 @@ enum Command {
         /// Kafka log dir to watch (file-system fill, segment residency); repeat for several.
         #[arg(long = "log-dir", value_name = "DIR")]
         log_dirs: Vec<PathBuf>,
+        /// Count page-cache hits and misses with tracefs' function profiler (root).
+        #[arg(long)]
+        cachestat: bool,
     },
     /// Validate a config file: exit code 0 when valid, 2 with a message naming the key when not.
     CheckConfig { file: PathBuf },
@@ -110,7 +113,11 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Agent { listen, log_dirs } => {
+        Command::Agent {
+            listen,
+            log_dirs,
+            cachestat,
+        } => {
             let addr: std::net::SocketAddr = match listen.parse() {
                 Ok(a) => a,
                 Err(e) => {
@@ -130,6 +137,7 @@ fn main() -> ExitCode {
             init_tracing();
             let config = sources::host::config::HostConfig {
                 log_dirs,
+                cachestat,
                 ..Default::default()
             };
             run_async(kafkascope::agent::run(addr, config))

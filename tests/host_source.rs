@@ -310,6 +310,12 @@ fn an_agent_scraped_by_a_second_kafkascope_writes_the_same_series_as_its_own_hos
         "{body}"
     );
     assert!(body.contains("kafkascope_log_dir_info{log_dir="), "{body}");
+    // cachestat changes kernel tracing state: only when asked for (`--cachestat`), and it says so.
+    assert!(
+        body.contains("state=\"unavailable\"")
+            && body.contains("not turned on: set cachestat = true"),
+        "{body}"
+    );
     let server = Server::start(
         dir.path(),
         &format!(
@@ -535,7 +541,7 @@ fn the_host_page_shows_which_kafka_segments_are_in_the_page_cache() {
     let server = Server::start(
         dir.path(),
         &format!(
-            "[[clusters]]\nname = \"lab\"\ninterval = \"1s\"\n[clusters.host]\nlog_dirs = [{logs:?}]\n[clusters.kafka]\nbrokers = [\"{}\"]\ncommits = \"admin-api\"\n",
+            "[[clusters]]\nname = \"lab\"\ninterval = \"1s\"\n[clusters.host]\nlog_dirs = [{logs:?}]\ncachestat = true\n[clusters.kafka]\nbrokers = [\"{}\"]\ncommits = \"admin-api\"\n",
             k.addr
         ),
     );

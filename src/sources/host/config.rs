@@ -5,6 +5,7 @@
 //! name = "broker-1"                  # the `instance` label; default: this machine's hostname
 //! log_dirs = ["/var/lib/kafka/data"] # Kafka's log.dirs: file-system fill and segment residency
 //! interval = "15s"                   # optional, else the cluster's
+//! cachestat = false                  # count page-cache hits/misses with tracefs' function profiler
 //! cache_hit_floor = 0.9              # event when cachestat's hit ratio falls below (0–1)
 //! memory_pressure_spike = 0.1        # event when memory PSI `some` exceeds this share of an interval
 //! residency_max_files = 2000         # segment files checked per interval, newest first
@@ -28,6 +29,10 @@ pub struct HostConfig {
     pub log_dirs: Vec<PathBuf>,
     pub interval: Option<Dur>,
     pub timeout: Option<Dur>,
+    /// Turn on tracefs' function profiler for cachestat's counts (root; it changes kernel tracing
+    /// state while kafkascope runs, so it is asked for, not assumed).
+    #[serde(default)]
+    pub cachestat: bool,
     #[serde(default = "default_floor")]
     pub cache_hit_floor: f64,
     #[serde(default = "default_psi")]
@@ -58,6 +63,7 @@ impl Default for HostConfig {
             log_dirs: vec![],
             interval: None,
             timeout: None,
+            cachestat: false,
             cache_hit_floor: default_floor(),
             memory_pressure_spike: default_psi(),
             residency_max_files: default_max_files(),

@@ -472,7 +472,15 @@ pub struct HostRead {
 impl HostReader {
     pub fn new(config: HostConfig) -> Self {
         let name = config.name.clone().unwrap_or_else(config::hostname);
-        let cachestat = cachestat::probe_system();
+        // The profiler changes kernel tracing state (and stays on after a kill -9), so it runs only
+        // when asked for.
+        let cachestat = if config.cachestat {
+            cachestat::probe_system()
+        } else {
+            Err(cachestat::Unavailable {
+                reason: "not turned on: set cachestat = true in [clusters.host] (or start the agent with --cachestat); it needs root and tracefs' function profiler".into(),
+            })
+        };
         match &cachestat {
             Ok(p) => {
                 tracing::info!(functions = ?p.functions(), "cachestat: counting page-cache hits and misses with tracefs' function profiler")
