@@ -581,6 +581,21 @@ fn the_host_page_shows_which_kafka_segments_are_in_the_page_cache() {
         "{cold_table}"
     );
     assert!(!cold_table.contains(">fast</a>"), "{cold_table}");
+    // A permalink to a window that ended an hour ago does not show today's scan as then.
+    let past = kafkascope::model::now_ms() - 3_600_000;
+    let (_, old) = get(&format!(
+        "{}/hosts/lab/{host}?from={}&to={past}",
+        server.base,
+        past - 600_000
+    ));
+    assert!(
+        old.contains("Only the latest segment-by-segment scan is kept"),
+        "permalink"
+    );
+    assert!(
+        !old.contains(">slow</a>"),
+        "today's scan shown for the past"
+    );
     let row = |name: &str| -> String {
         let at = page
             .find(&format!(">{name}</td>"))

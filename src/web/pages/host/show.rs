@@ -107,6 +107,11 @@ pub enum ColdReaders {
     NoScan,
     /// The scan, but no committed offsets of its partitions in this cluster.
     NoGroups,
+    /// Only the latest scan is kept, and it was not taken at the range's end: showing it would
+    /// state the present as the past (a permalink to an ended window).
+    NotAtRangeEnd {
+        scanned: String,
+    },
     Rows(Vec<ColdRow>),
 }
 
@@ -649,13 +654,20 @@ async fn cold_readers(
         .documents(&host.cluster, &host.instance)
         .await
         .map_err(|e| WebError::Store(e.to_string()))?;
-    let Some(report) = docs
+    let Some((scanned_at, report)) = docs
         .iter()
         .find(|(name, _, _)| name == "log_residency")
-        .and_then(|(_, _, body)| serde_json::from_str::<ScanReport>(body).ok())
+        .and_then(|(_, ts, body)| Some((*ts, serde_json::from_str::<ScanReport>(body).ok()?)))
     else {
         return Ok(ColdReaders::NoScan);
     };
+    // The scan must describe the range's end: taken within the 10 minutes before it (or a minute
+    // after, the scrape in flight).
+    if scanned_at > range.to + 60_000 || scanned_at < range.to - 600_000 {
+        return Ok(ColdReaders::NotAtRangeEnd {
+            scanned: crate::web::format::utc(scanned_at),
+        });
+    }
     let c = format!(
         "cluster=\"{}\"",
         host.cluster.replace('\\', "\\\\").replace('"', "\\\"")
