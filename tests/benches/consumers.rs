@@ -14,8 +14,11 @@
 //! `cargo test --all-targets` runs this binary without cargo's `--bench` flag: it then does a
 //! smoke run (100 groups, 1 day, 2 requests per page) that proves both pages render.
 
+mod common;
+
 use axum::body::Body;
 use axum::http::Request;
+use common::{cpu_ns, env_num, pct};
 use kafkascope::config::Config;
 use kafkascope::model::{Labels, MetricKind, SeriesKey, Timestamp, now_ms};
 use kafkascope::store::{SeriesId, Store, StoreConfig};
@@ -31,30 +34,6 @@ const OLD_STEP_MS: i64 = 1_800_000;
 const RECENT_MS: i64 = 2 * 3_600_000;
 const PARTITIONS: i64 = 4;
 const GROUPS_PER_TOPIC: usize = 10;
-
-fn env_num(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// CPU time of the whole process so far, in ns, summed over its threads.
-fn cpu_ns() -> u64 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return 0;
-    };
-    tasks
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum()
-}
-
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
 
 fn key(metric: &str, labels: &[(&str, &str)]) -> (SeriesKey, MetricKind) {
     let mut all = vec![("cluster", CLUSTER)];

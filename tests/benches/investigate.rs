@@ -9,8 +9,11 @@
 //! Without cargo's `--bench` flag (as `cargo test --all-targets` builds it) it does a smoke run:
 //! 100 series × 12 h, 2 requests, and still checks that the planted series rank first.
 
+mod common;
+
 use axum::body::Body;
 use axum::http::Request;
+use common::{cpu_ns, env_num, pct};
 use kafkascope::config::Config;
 use kafkascope::model::{Labels, MetricKind, SeriesKey, Timestamp, now_ms};
 use kafkascope::store::{SeriesId, Store, StoreConfig};
@@ -21,30 +24,6 @@ use std::time::{Duration, Instant};
 use tower::ServiceExt;
 
 const INTERVAL_MS: i64 = 60_000;
-
-fn env_num(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// CPU time of the whole process so far, in ns, summed over its threads.
-fn cpu_ns() -> u64 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return 0;
-    };
-    tasks
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum()
-}
-
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
 
 /// Deterministic noise in [-1, 1).
 fn noise(series: u64, i: i64) -> f64 {

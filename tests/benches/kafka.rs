@@ -14,17 +14,13 @@
 #[path = "../support/kafka.rs"]
 mod kafka_support;
 
+mod common;
+
+use common::env_num;
 use kafkascope::sources::Source;
 use kafkascope::sources::kafka::config::NameFilter;
 use kafkascope::sources::kafka::{CommitsMode, KafkaSettings, KafkaSource, collect, events};
 use std::time::{Duration, Instant};
-
-fn env_num(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn main() -> anyhow::Result<()> {
     let smoke = !std::env::args().any(|a| a == "--bench");

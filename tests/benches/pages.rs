@@ -13,8 +13,11 @@
 #[path = "../web_support/mod.rs"]
 mod web_support;
 
+mod common;
+
 use axum::body::Body;
 use axum::http::Request;
+use common::{cpu_ns, env_num, pct};
 use kafkascope::config::Config;
 use kafkascope::model::{Event, Severity, now_ms};
 use kafkascope::store::{Store, StoreConfig};
@@ -30,31 +33,6 @@ const SERVERS: [(&str, &str); 3] = [
     ("zk2:2182", "follower"),
     ("zk3:2183", "follower"),
 ];
-
-fn env_num(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// CPU time of the whole process so far, in ns, summed over its threads (Linux
-/// `/proc/self/task/*/schedstat`); wall times on a shared machine measure the neighbours too.
-fn cpu_ns() -> u64 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return 0;
-    };
-    tasks
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum()
-}
-
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
 
 fn main() -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()

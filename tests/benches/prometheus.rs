@@ -16,6 +16,9 @@
 //! runs this binary without cargo's `--bench` flag: it then does a smoke run (2,000 series, 2
 //! rounds) that proves every phase works.
 
+mod common;
+
+use common::{env_num, pct};
 use kafkascope::config::Config;
 use kafkascope::model::{Sample, SeriesKey};
 use kafkascope::sources::prometheus::convert::{MapOptions, convert};
@@ -72,13 +75,6 @@ fn vm_hwm_mb() -> f64 {
         })
         .map(|kb| kb / 1024.0)
         .unwrap_or(f64::NAN)
-}
-
-fn env_num(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 /// A jmx_exporter-like exposition with about `series` series.
@@ -163,11 +159,6 @@ fn options() -> MapOptions {
         deny: None,
         series_limit: 1_000_000,
     }
-}
-
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 fn summary(name: &str, ms: &mut [f64]) {

@@ -12,6 +12,9 @@
 //! history, default 24). Without cargo's `--bench` flag (`cargo test --all-targets`) it does a
 //! smoke run: 2 h of history, 2 runs per query.
 
+mod common;
+
+use common::{env_num, pct};
 use kafkascope::model::{Labels, MetricKind, Sample, SeriesKey, now_ms};
 use kafkascope::query::{Limits, Value, eval_instant, eval_range};
 use kafkascope::store::{Store, StoreConfig};
@@ -21,13 +24,6 @@ const SCRAPE_MS: i64 = 15_000;
 const BOUNDS: [&str; 10] = [
     "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "+Inf",
 ];
-
-fn env_num(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// CPU time of the whole process so far, in ns: user + system from `/proc/self/stat`, which
 /// (unlike the per-thread counters) keeps the time of query threads that have exited.
@@ -44,11 +40,6 @@ fn cpu_ns() -> u64 {
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
     (ticks(11) + ticks(12)) * TICK_NS
-}
-
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 fn main() -> anyhow::Result<()> {
