@@ -17,6 +17,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 pub mod host;
+pub mod jmx;
 pub mod kafka;
 pub mod prometheus;
 pub mod zookeeper;
