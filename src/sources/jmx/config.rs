@@ -119,6 +119,8 @@ pub enum Password {
 /// One JMX target, validated.
 #[derive(Clone)]
 pub struct TargetSettings {
+    /// The cluster it belongs to.
+    pub cluster: String,
     /// As configured: the `instance` label and the targets page's address.
     pub address: String,
     /// The JMX service URL.
@@ -301,6 +303,7 @@ pub(super) fn read(
             let partition_rules = (c.partitions && role == Role::Broker)
                 .then(|| (Arc::new(presets::partition_rules(fam)), partitions_every));
             out.push(TargetSettings {
+                cluster: ctx.cluster.name.clone(),
                 address,
                 url,
                 role,
@@ -358,6 +361,7 @@ pub(super) fn read(
         )?;
         let (username, password, ssl) = password(ctx, &key, &cl.access, &c.access)?;
         out.push(TargetSettings {
+            cluster: ctx.cluster.name.clone(),
             address,
             url,
             role,

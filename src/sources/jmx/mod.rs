@@ -20,9 +20,11 @@ pub mod bridge;
 pub mod catalogue;
 pub mod config;
 pub mod events;
+pub mod explorer;
 pub mod model;
 pub mod presets;
 pub mod rules;
+pub mod tracked;
 
 use crate::catalogue::{MetricMeta, MetricType};
 use crate::model::{Labels, MetricKind, Reading};
@@ -181,6 +183,35 @@ impl JmxSource {
                 Err(e) => warnings.push(format!("per-partition beans: {e}")),
             }
         }
+        // Attributes an operator chose in the explorer, named by jmx_exporter's default format.
+        let tracked = tracked::get(&self.settings.cluster, &self.settings.address);
+        if !tracked.is_empty() {
+            let left = budget.saturating_sub(started.elapsed());
+            let mut names: Vec<String> = tracked.iter().map(|t| t.bean.clone()).collect();
+            names.sort();
+            names.dedup();
+            let request = bridge::ScrapeRequest {
+                include: names,
+                exclude: Vec::new(),
+                refresh_every: refresh,
+            };
+            match client.scrape(&request, left).await {
+                Ok(mut r) => {
+                    java_ms += r.java_ms;
+                    for b in &mut r.beans {
+                        b.attributes.retain(|a| {
+                            tracked
+                                .iter()
+                                .any(|t| t.bean == b.name && t.attribute == a.name)
+                        });
+                    }
+                    let more = default_rules().apply(&r.beans);
+                    applied.samples.extend(more.samples);
+                    applied.duplicates += more.duplicates;
+                }
+                Err(e) => warnings.push(format!("tracked attributes: {e}")),
+            }
+        }
         let mut out = ScrapeOutput::default();
         let errors: Vec<String> = beans
             .iter()
@@ -296,6 +327,14 @@ fn socket_address(url: &str) -> Option<String> {
     };
     let hp = after.split('/').next()?;
     (!hp.is_empty() && hp.contains(':')).then(|| hp.to_string())
+}
+
+/// jmx_exporter's behaviour without rules: every attribute by the default format.
+fn default_rules() -> &'static rules::RuleSet {
+    static R: std::sync::OnceLock<rules::RuleSet> = std::sync::OnceLock::new();
+    R.get_or_init(|| {
+        rules::RuleSet::from_yaml("{}", "default").expect("an empty jmx_exporter config is valid")
+    })
 }
 
 fn meta(s: &RuleSample) -> MetricMeta {
