@@ -502,6 +502,27 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
     diff == 0
 }
 
+/// Whether `given` is the server's write token: 404 when writing is off (no token configured), 403
+/// when the token is missing or wrong. The comparison takes the same time however much matched.
+pub(crate) fn check_write_token(ctx: &Ctx, given: &str) -> Result<(), WebError> {
+    let Some(token) = ctx.config.server.write_token.as_ref() else {
+        return Err(WebError::NotFound(
+            "writing is disabled: no server.write_token is configured".into(),
+        ));
+    };
+    if given.is_empty() {
+        return Err(WebError::Forbidden(
+            "writing needs the server's write token (an Authorization: Bearer <token> header, or the token field of the form)".into(),
+        ));
+    }
+    if !same_secret(given.as_bytes(), token.expose().as_bytes()) {
+        return Err(WebError::Forbidden(
+            "the token is not valid for writing".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// `POST /api/v1/annotations` with `Authorization: Bearer <server.write_token>` and a JSON body
 /// `{text, cluster?, subject?, ts?}`: records an `annotation` event (a deploy marker) that every
 /// chart of its range draws. 404 when no token is configured, 403 without the right token.
@@ -510,29 +531,13 @@ pub(crate) async fn annotate(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult {
-    let Some(token) = ctx.config.server.write_token.as_ref() else {
-        return Err(ApiError(WebError::NotFound(
-            "annotations are disabled: no server.write_token is configured".into(),
-        )));
-    };
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match given {
-        Some(g) if same_secret(g.as_bytes(), token.expose().as_bytes()) => {}
-        Some(_) => {
-            return Err(ApiError(WebError::Forbidden(
-                "the bearer token is not valid for writing".into(),
-            )));
-        }
-        None => {
-            return Err(ApiError(WebError::Forbidden(
-                "writing needs an Authorization: Bearer <token> header".into(),
-            )));
-        }
-    }
+        .map(str::trim)
+        .unwrap_or("");
+    check_write_token(&ctx, given).map_err(ApiError)?;
     let a: AnnotationBody = serde_json::from_slice(&body)
         .map_err(|e| bad(format!("invalid annotation body (expected JSON {{\"text\", \"cluster\"?, \"subject\"?, \"ts\"?}}): {e}")))?;
     let text = a.text.trim();

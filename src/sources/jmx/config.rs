@@ -378,6 +378,29 @@ pub(super) fn read(
     Ok((c, out))
 }
 
+/// Every JMX target of a config (for the MBean explorer); a cluster whose section does not read
+/// is left out (the server would not have started with it).
+pub fn targets(config: &crate::config::Config) -> Vec<TargetSettings> {
+    let mut out = Vec::new();
+    for (i, cluster) in config.clusters.iter().enumerate() {
+        let Some(value) = cluster.sections.get("jmx") else {
+            continue;
+        };
+        let ctx = BuildContext {
+            cluster,
+            path: format!("clusters[{i}]"),
+            origin: &config.origin,
+            interval: cluster.interval(&config.collector),
+            timeout: cluster.timeout(&config.collector),
+            notes: Default::default(),
+        };
+        if let Ok((_, t)) = read(&ctx, value) {
+            out.extend(t);
+        }
+    }
+    out
+}
+
 pub(super) fn build(
     ctx: &BuildContext<'_>,
     sections: &mut Sections,
