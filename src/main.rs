@@ -303,6 +303,12 @@ async fn serve(cfg: Config, targets: Vec<PlannedTarget>) -> anyhow::Result<()> {
         catalogue.clone(),
         cfg.collector.max_backoff.0,
     );
+    // Before the first scrape, so tracked attributes are read from the start.
+    match web::pages::explore::restore_tracked(&store, &cfg).await {
+        Ok(0) => {}
+        Ok(n) => info!(attributes = n, "Tracked JMX attributes restored."),
+        Err(e) => tracing::warn!(error = %e, "Could not read the tracked JMX attributes."),
+    }
     for target in targets {
         collector.spawn_planned(target);
     }

@@ -67,6 +67,12 @@ pub(crate) fn build(ctx: Ctx) -> Router {
         .route("/embed.svg", get(pages::embed::chart))
         .route("/embed/status/{cluster}", get(pages::embed::status))
         .route("/investigate", get(pages::investigate::show))
+        .route("/explore", get(pages::explore::list))
+        .route("/explore/{target}", get(pages::explore::show))
+        .route(
+            "/explore/{target}/track",
+            axum::routing::post(pages::explore::track),
+        )
         .route("/static/{file}", get(assets::static_file))
         .route("/healthz", get(selfmetrics::healthz))
         .route("/metrics", get(selfmetrics::metrics))

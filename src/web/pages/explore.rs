@@ -465,11 +465,13 @@ pub(crate) async fn track(
 }
 
 /// Loads every target's tracked list from the store into the source's registry (at start-up).
-pub async fn restore_tracked(state: &crate::web::AppState) -> Result<usize, String> {
+pub async fn restore_tracked(
+    store: &crate::store::Store,
+    config: &crate::config::Config,
+) -> Result<usize, String> {
     let mut n = 0;
-    for cluster in &state.config.clusters {
-        let docs = state
-            .store
+    for cluster in &config.clusters {
+        let docs = store
             .documents(&cluster.name, tracked::SUBJECT)
             .await
             .map_err(|e| e.to_string())?;

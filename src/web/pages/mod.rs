@@ -4,6 +4,7 @@
 pub mod consumers;
 pub mod embed;
 pub mod events;
+pub mod explore;
 pub mod host;
 pub mod investigate;
 pub mod metric;
