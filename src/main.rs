@@ -304,7 +304,7 @@ async fn serve(cfg: Config, targets: Vec<PlannedTarget>) -> anyhow::Result<()> {
         cfg.collector.max_backoff.0,
     );
     // Before the first scrape, so tracked attributes are read from the start.
-    match web::pages::explore::restore_tracked(&store, &cfg).await {
+    match web::restore_tracked(&store, &cfg).await {
         Ok(0) => {}
         Ok(n) => info!(attributes = n, "Tracked JMX attributes restored."),
         Err(e) => tracing::warn!(error = %e, "Could not read the tracked JMX attributes."),

@@ -19,6 +19,8 @@ pub mod extract;
 pub mod format;
 pub mod page;
 pub(crate) mod pages;
+/// Loads the MBean explorer's tracked attributes into the JMX source (at start-up).
+pub use pages::explore::restore_tracked;
 pub(crate) mod panels;
 pub(crate) mod planner;
 mod routes;
