@@ -2,3 +2,5 @@
 //! by rules in jmx_exporter's own format.
 
 pub mod model;
+pub mod presets;
+pub mod rules;
