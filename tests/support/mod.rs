@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod jvm;
 pub mod kafka;
 pub mod server;
 pub mod tls;

@@ -46,6 +46,9 @@ pub struct ZkOptions {
     pub admin: bool,
     /// More `zoo.cfg` lines.
     pub extra_config: Vec<String>,
+    /// Open remote JMX (unauthenticated, the flags of reference/peers-lab.md) on its own free
+    /// loopback port: `ZkServer::jmx_address`.
+    pub jmx: bool,
 }
 
 impl Default for ZkOptions {
@@ -54,6 +57,7 @@ impl Default for ZkOptions {
             whitelist: "*".to_string(),
             admin: true,
             extra_config: Vec::new(),
+            jmx: false,
         }
     }
 }
@@ -68,6 +72,11 @@ impl ZkOptions {
         self.admin = false;
         self
     }
+
+    pub fn with_jmx(mut self) -> Self {
+        self.jmx = true;
+        self
+    }
 }
 
 /// Ports of one server.
@@ -77,6 +86,7 @@ struct Ports {
     admin: u16,
     quorum: u16,
     election: u16,
+    jmx: u16,
 }
 
 /// One ZooKeeper JVM.
@@ -86,6 +96,8 @@ pub struct ZkServer {
     pub client_port: u16,
     /// The AdminServer port, when it was enabled.
     pub admin_port: Option<u16>,
+    /// The remote JMX port (registry and RMI), when `ZkOptions::jmx` asked for it.
+    pub jmx_port: Option<u16>,
     /// This server's directory: `zoo.cfg`, `data/`, `zookeeper.log`.
     pub dir: PathBuf,
     child: Option<Child>,
@@ -110,6 +122,7 @@ impl ZkServer {
                 sid: 0,
                 client_port: ports.client,
                 admin_port: opts.admin.then_some(ports.admin),
+                jmx_port: opts.jmx.then_some(ports.jmx),
                 dir,
                 child: None,
                 _tmp: Some(tmp),
@@ -139,6 +152,11 @@ impl ZkServer {
         self.admin_port.map(|p| format!("http://127.0.0.1:{p}"))
     }
 
+    /// `127.0.0.1:<jmx port>`, when remote JMX is on.
+    pub fn jmx_address(&self) -> Option<String> {
+        self.jmx_port.map(|p| format!("127.0.0.1:{p}"))
+    }
+
     /// Starts (or restarts, after [`ZkServer::stop`]) the JVM on the existing config and data.
     pub fn start(&mut self) {
         self.stop();
@@ -148,6 +166,10 @@ impl ZkServer {
             .open(self.log_path())
             .expect("open the ZooKeeper log");
         let log_err = log.try_clone().expect("clone the ZooKeeper log handle");
+        let jmx = self
+            .jmx_port
+            .map(|p| super::jvm::jmx_flags(p, None, &self.dir))
+            .unwrap_or_default();
         let child = Command::new("java")
             .args([
                 "-Xmx128m",
@@ -155,6 +177,7 @@ impl ZkServer {
                 "-XX:TieredStopAtLevel=1",
                 "-Dzookeeper.jmx.log4j.disable=true",
             ])
+            .args(&jmx)
             .arg(format!("-Dzookeeper.log.dir={}", self.dir.display()))
             .arg(format!(
                 "-Dlog4j.configuration=file:{}",
@@ -304,6 +327,7 @@ impl ZkEnsemble {
                         sid,
                         client_port: p.client,
                         admin_port: opts.admin.then_some(p.admin),
+                        jmx_port: opts.jmx.then_some(p.jmx),
                         dir,
                         child: None,
                         _tmp: None,
@@ -475,7 +499,7 @@ fn free_ports<const N: usize>() -> [Ports; N] {
 }
 
 fn free_port_sets(n: usize) -> Vec<Ports> {
-    let listeners: Vec<TcpListener> = (0..n * 4)
+    let listeners: Vec<TcpListener> = (0..n * 5)
         .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind a free loopback port"))
         .collect();
     let ports: Vec<u16> = listeners
@@ -484,12 +508,13 @@ fn free_port_sets(n: usize) -> Vec<Ports> {
         .collect();
     drop(listeners);
     ports
-        .chunks(4)
+        .chunks(5)
         .map(|c| Ports {
             client: c[0],
             admin: c[1],
             quorum: c[2],
             election: c[3],
+            jmx: c[4],
         })
         .collect()
 }
