@@ -21,6 +21,8 @@ pub const WEB_SOURCES: &[&WebSource] = &[
     &super::pages::host::WEB,
     &super::pages::topics::WEB,
     &super::pages::consumers::WEB,
+    &super::pages::brokers::WEB,
+    &super::pages::clients::WEB,
 ];
 
 pub type TileFuture<'a> = Pin<Box<dyn Future<Output = WebResult<Option<Tile>>> + Send + 'a>>;

@@ -1,6 +1,8 @@
 //! One handler module per page, plus what several pages share: reading the range from the URL,
 //! ZooKeeper ensemble facts (servers, modes, zxid, up/down), charts and sparklines from the store.
 
+pub mod brokers;
+pub mod clients;
 pub mod consumers;
 pub mod embed;
 pub mod events;
