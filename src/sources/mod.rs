@@ -28,6 +28,7 @@ pub const KINDS: &[&SourceKind] = &[
     &prometheus::KIND,
     &host::KIND,
     &kafka::KIND,
+    &jmx::KIND,
 ];
 
 /// What a source kind declares about itself: the config key it reads, the series it writes and the

@@ -152,8 +152,7 @@ impl std::fmt::Debug for TargetSettings {
 
 fn family(ctx: &BuildContext<'_>, key: &str, v: Option<&str>) -> Result<Family, ConfigError> {
     match v.unwrap_or("jmx_exporter") {
-        "jmx_exporter" => Ok(Family::JmxExporter),
-        "confluent" => Ok(Family::Confluent),
+        other if Family::parse(other).is_some() => Ok(Family::parse(other).unwrap_or_default()),
         other => Err(ctx.error(
             key,
             format!("{other:?} is not one of \"jmx_exporter\" (prometheus/jmx_exporter example names) or \"confluent\" (Confluent jmx-monitoring-stacks names)"),
@@ -180,7 +179,7 @@ fn rules(
 ) -> Result<RuleSet, ConfigError> {
     let mut set = match rules_file {
         Some(p) => read_rules(ctx, &format!("{key}.rules_file"), p)?,
-        None => presets::rules_for(role, fam, false),
+        None => presets::rules_for(role, fam, false).map_err(|e| ctx.error(key, e.to_string()))?,
     };
     if let Some(p) = extra {
         let mut first = read_rules(ctx, &format!("{key}.extra_rules_file"), p)?;
@@ -188,6 +187,14 @@ fn rules(
         set = first;
     }
     Ok(set)
+}
+
+/// The opt-in per-partition rules (`partitions = true`), read on their own slower schedule.
+fn partition_rules(ctx: &BuildContext<'_>) -> Result<RuleSet, ConfigError> {
+    let text = presets::preset("kafka-partitions.yml")
+        .ok_or_else(|| ctx.error("jmx.partitions", "the per-partition preset is missing from this build"))?;
+    RuleSet::from_yaml(text, "preset kafka-partitions.yml")
+        .map_err(|e| ctx.error("jmx.partitions", e.to_string()))
 }
 
 fn password(
@@ -300,8 +307,11 @@ pub(super) fn read(
                 extra.as_ref().or(c.extra_rules_file.as_ref()),
             )?;
             let (username, password, ssl) = password(ctx, &key, &access, &c.access)?;
-            let partition_rules = (c.partitions && role == Role::Broker)
-                .then(|| (Arc::new(presets::partition_rules(fam)), partitions_every));
+            let partition_rules = if c.partitions && role == Role::Broker {
+                Some((Arc::new(partition_rules(ctx)?), partitions_every))
+            } else {
+                None
+            };
             out.push(TargetSettings {
                 cluster: ctx.cluster.name.clone(),
                 address,

@@ -64,7 +64,7 @@ impl JmxSource {
     pub fn new(settings: TargetSettings) -> Self {
         let mut identity = Labels::new();
         identity.insert("instance", settings.address.clone());
-        identity.insert("job", settings.role.job());
+        identity.insert("job", job(settings.role));
         if let Some(c) = &settings.client {
             identity.insert("client", c.clone());
         }
@@ -145,6 +145,7 @@ impl JmxSource {
         let refresh = self.settings.refresh_names_every;
         let rules = self.settings.rules.clone();
         let partitions = self.settings.partition_rules.clone();
+        let tracked = tracked::get(&self.settings.cluster, &self.settings.address);
         let client = self.client().await?;
         let (include, exclude) = rules.object_names();
         let request = bridge::ScrapeRequest {
@@ -184,7 +185,6 @@ impl JmxSource {
             }
         }
         // Attributes an operator chose in the explorer, named by jmx_exporter's default format.
-        let tracked = tracked::get(&self.settings.cluster, &self.settings.address);
         if !tracked.is_empty() {
             let left = budget.saturating_sub(started.elapsed());
             let mut names: Vec<String> = tracked.iter().map(|t| t.bean.clone()).collect();
@@ -327,6 +327,20 @@ fn socket_address(url: &str) -> Option<String> {
     };
     let hp = after.split('/').next()?;
     (!hp.is_empty() && hp.contains(':')).then(|| hp.to_string())
+}
+
+/// The `job` label of a role, as jmx_exporter deployments commonly name their scrape jobs.
+pub fn job(role: presets::Role) -> &'static str {
+    use presets::Role::*;
+    match role {
+        Broker => "kafka-broker",
+        Controller => "kafka-controller",
+        ZooKeeper => "zookeeper",
+        Producer => "kafka-producer",
+        Consumer => "kafka-consumer",
+        Streams => "kafka-streams",
+        Connect => "kafka-connect",
+    }
 }
 
 /// jmx_exporter's behaviour without rules: every attribute by the default format.

@@ -79,7 +79,7 @@ pub(crate) async fn list(State(ctx): State<Ctx>) -> WebResult<Html<String>> {
         .map(|t| TargetLink {
             cluster: t.cluster.clone(),
             address: t.address.clone(),
-            role: t.role.job(),
+            role: crate::sources::jmx::job(t.role),
             client: t.client.clone().unwrap_or_default(),
             href: explore_path(t),
             tracked: tracked::get(&t.cluster, &t.address).len(),
@@ -197,6 +197,8 @@ fn lines(a: &AttributeInfo, tracked: &[Tracked], bean: &str, out: &mut Vec<AttrL
 }
 
 fn nested(v: &Value, depth: usize, out: &mut Vec<AttrLine>) {
+    // Deeper levels are drawn at the deepest indent the stylesheet has.
+    let depth = depth.min(3);
     let item = |name: String, v: &Value| AttrLine {
         depth,
         name,
@@ -365,7 +367,7 @@ pub(crate) async fn show(
             page,
             cluster: t.cluster.clone(),
             address: t.address.clone(),
-            role: t.role.job(),
+            role: crate::sources::jmx::job(t.role),
             form_action: format!("/explore/{}/track", urlencode(&t.address)),
             base,
             error,
@@ -461,7 +463,7 @@ pub(crate) async fn track(
         explore_path(t),
         urlencode(&f.bean)
     );
-    Ok(Redirect::see_other(&to).into_response())
+    Ok(Redirect::to(&to).into_response())
 }
 
 /// Loads every target's tracked list from the store into the source's registry (at start-up).
