@@ -882,15 +882,17 @@ impl Run<'_> {
     }
 }
 
-/// Tabular row properties: the bean's, with each index column set (in place if the key exists,
-/// appended otherwise — a `LinkedHashMap.put`).
+/// Tabular row properties (jmx_exporter 1.x): a copy of the bean's with each index column added;
+/// an index name the bean already has gets `_` appended until it is new (nested tables repeat
+/// `key`).
 fn tabular_props(props: &[(String, String)], row: &TabularRow) -> Vec<(String, String)> {
     let mut out = props.to_vec();
     for (k, v) in &row.index {
-        match out.iter_mut().find(|(ek, _)| ek == k) {
-            Some(e) => e.1 = v.clone(),
-            None => out.push((k.clone(), v.clone())),
+        let mut key = k.clone();
+        while out.iter().any(|(ek, _)| *ek == key) {
+            key.push('_');
         }
+        out.push((key, v.clone()));
     }
     out
 }
