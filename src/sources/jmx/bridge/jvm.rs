@@ -52,8 +52,9 @@ fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
     format!("the embedded JVM failed to start: {what}")
 }
 
-/// Where to look for `jassets/`: the override, next to the binary, one level up (test binaries
-/// live in target/<profile>/deps), and the profile directory this binary was built in.
+/// Where to look for `jassets/`: the override, next to the binary, and one level up (test
+/// binaries live in target/<profile>/deps). Never the build tree: a copied binary must say what
+/// is missing beside it rather than work only on the machine that built it.
 pub fn base_candidates() -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Some(b) = std::env::var_os(BASE_ENV) {
@@ -66,9 +67,6 @@ pub fn base_candidates() -> Vec<PathBuf> {
         if let Some(up) = dir.parent() {
             out.push(up.to_path_buf());
         }
-    }
-    if let Some(built) = option_env!("KAFKASCOPE_BUILD_PROFILE_DIR") {
-        out.push(PathBuf::from(built));
     }
     out.dedup();
     out
@@ -152,7 +150,15 @@ fn start() -> Result<String, String> {
     let base = find_base(&base_candidates())?;
     let libjvm = locate_libjvm()?;
     let (dir, names) = write_classes(classes)?;
+    let t0 = std::time::Instant::now();
     let result = boot(&base, &dir, &names);
+    if let Ok(v) = &result {
+        tracing::info!(
+            ms = t0.elapsed().as_millis() as u64,
+            jassets = %base.join("jassets").display(),
+            "embedded JVM started for the JMX source: {v}"
+        );
+    }
     // Every helper class is loaded by now (preload), so the files have served their purpose.
     let _ = std::fs::remove_dir_all(&dir);
     result.map(|v| format!("{v} (libjvm {})", libjvm.display()))
