@@ -35,7 +35,8 @@ fn main() {
 fn compile(out: &Path) -> Result<Vec<(String, PathBuf)>, String> {
     let javac = find_javac().ok_or_else(|| {
         "javac (a JDK 11 or newer) was not found when kafkascope was built; install a JDK \
-         (Debian: default-jdk-headless) and rebuild to enable the JMX source"
+         (Debian: default-jdk-headless), then rebuild after touching src/sources/jmx/java/KsJmx.java \
+         or with JAVAC=/path/to/javac to enable the JMX source"
             .to_string()
     })?;
     let sources: Vec<PathBuf> = fs::read_dir(JAVA_DIR)

@@ -310,9 +310,14 @@ fn main() {
                 exclude: Vec::new(),
                 refresh_every: 1_000,
             };
+            // Names re-resolved on every poll here: a cached empty list would never see them.
+            let polling = ScrapeRequest {
+                refresh_every: 1,
+                ..everything.clone()
+            };
             loop {
                 let r = client
-                    .scrape(&everything, Duration::from_secs(30))
+                    .scrape(&polling, Duration::from_secs(30))
                     .await
                     .expect("zookeeper scrape");
                 if r.beans
