@@ -18,14 +18,6 @@ fn main() {
     println!("cargo:rerun-if-env-changed=JAVAC");
     println!("cargo:rerun-if-env-changed=JAVA_HOME");
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
-    // j4rs' build script copies its jassets into the profile directory (OUT_DIR/../../..); the
-    // bridge looks there last, for binaries run in place from target/.
-    if let Some(profile_dir) = out.ancestors().nth(3) {
-        println!(
-            "cargo:rustc-env=KAFKASCOPE_BUILD_PROFILE_DIR={}",
-            profile_dir.display()
-        );
-    }
     let generated = match compile(&out) {
         Ok(classes) => embed(&classes),
         Err(why) => {
@@ -43,7 +35,8 @@ fn main() {
 fn compile(out: &Path) -> Result<Vec<(String, PathBuf)>, String> {
     let javac = find_javac().ok_or_else(|| {
         "javac (a JDK 11 or newer) was not found when kafkascope was built; install a JDK \
-         (Debian: default-jdk-headless) and rebuild to enable the JMX source"
+         (Debian: default-jdk-headless), then rebuild after touching src/sources/jmx/java/KsJmx.java \
+         or with JAVAC=/path/to/javac to enable the JMX source"
             .to_string()
     })?;
     let sources: Vec<PathBuf> = fs::read_dir(JAVA_DIR)

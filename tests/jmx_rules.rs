@@ -1147,6 +1147,32 @@ fn zookeeper_preset_names() {
     assert_eq!(value(&a, "zookeeper_WatchCount", &[]), 9.0);
     // The text Version matched a rule without value: reported, not emitted.
     assert!(a.unusable.iter().any(|u| u.attribute == "Version"));
+
+    // The Confluent family: lower-case names its alert rules use.
+    let c = rules_for(Role::ZooKeeper, Family::Confluent, false)
+        .unwrap()
+        .apply(&beans);
+    let m = [
+        ("server_name", "ReplicatedServer_id1"),
+        ("server_id", "1"),
+        ("member_type", "Leader"),
+    ];
+    assert_eq!(value(&c, "zookeeper_avgrequestlatency", &m), 1.5);
+    assert_eq!(value(&c, "zookeeper_outstandingrequests", &m), 2.0);
+    assert_eq!(value(&c, "zookeeper_inmemorydatatree_nodecount", &m), 42.0);
+    assert_eq!(
+        value(&c, "zookeeper_status_quorumsize", &[("server_id", "1")]),
+        3.0
+    );
+    assert_eq!(
+        value(
+            &c,
+            "zookeeper_outstandingrequests",
+            &[("server_name", "StandaloneServer_port2181")]
+        ),
+        0.0
+    );
+    assert!(find(&c, "zookeeper_version", &m).is_none());
 }
 
 #[test]

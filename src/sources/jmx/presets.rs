@@ -58,6 +58,11 @@ pub const PRESETS: &[(&str, &str, &str)] = &[
         include_str!("presets/jvm.yml"),
     ),
     (
+        "zookeeper-confluent.yml",
+        "ZooKeeper, the lower-case names Confluent's dashboards and alerts query",
+        include_str!("presets/zookeeper-confluent.yml"),
+    ),
+    (
         "zookeeper.yml",
         "ZooKeeper's org.apache.ZooKeeperService beans, jmx_exporter zookeeper.yaml names",
         include_str!("presets/zookeeper.yml"),
@@ -121,7 +126,10 @@ pub fn files_for(role: Role, family: Family, partitions: bool) -> Vec<&'static s
             files.push(broker);
             files.push("kraft.yml");
         }
-        Role::ZooKeeper => files.push("zookeeper.yml"),
+        Role::ZooKeeper => files.push(match family {
+            Family::JmxExporter => "zookeeper.yml",
+            Family::Confluent => "zookeeper-confluent.yml",
+        }),
         Role::Producer => files.push("producer.yml"),
         Role::Consumer => files.push("consumer.yml"),
         // Streams apps and Connect workers embed producers and consumers.

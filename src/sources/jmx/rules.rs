@@ -173,6 +173,10 @@ pub struct RuleSet {
     groups: Vec<Group>,
     query_include: Vec<String>,
     query_exclude: Vec<String>,
+    /// Some rule has `cache: true`.
+    any_cached: bool,
+    /// Rules without a pattern (they match everything), in order.
+    patternless: Vec<usize>,
     cache: Mutex<Cache>,
 }
 
@@ -184,6 +188,8 @@ impl Clone for RuleSet {
             groups: Vec::new(),
             query_include: Vec::new(),
             query_exclude: Vec::new(),
+            any_cached: false,
+            patternless: Vec::new(),
             cache: Mutex::new(Cache::default()),
         };
         r.rebuild();
@@ -384,6 +390,8 @@ impl RuleSet {
             groups: Vec::new(),
             query_include: Vec::new(),
             query_exclude: Vec::new(),
+            any_cached: false,
+            patternless: Vec::new(),
             cache: Mutex::new(Cache::default()),
         };
         set.rebuild();
@@ -510,6 +518,10 @@ impl RuleSet {
             }
         }
         self.groups = groups;
+        self.any_cached = self.rules.iter().any(|r| r.cache);
+        self.patternless = (0..self.rules.len())
+            .filter(|&i| self.rules[i].regex.is_none())
+            .collect();
         let all = self.segments.iter().any(|s| s.include.is_empty());
         self.query_include = if all {
             Vec::new()
@@ -576,6 +588,7 @@ impl Run<'_> {
             if !admitted.iter().any(|a| *a) {
                 continue;
             }
+            let mut prefix: Option<String> = None;
             for attr in &bean.attributes {
                 let eligible: Vec<bool> = set
                     .segments
@@ -586,17 +599,47 @@ impl Run<'_> {
                 if !eligible.iter().any(|a| *a) {
                     continue;
                 }
+                let top =
+                    prefix.get_or_insert_with(|| match_prefix(&bean.domain, &bean.properties, &[]));
+                let top = std::mem::take(top);
                 self.walk(
                     bean,
                     &eligible,
+                    Some(&top),
                     &bean.properties,
                     &[],
                     &attr.name,
                     &attr.value,
                 );
+                prefix = Some(top);
             }
         }
     }
+}
+
+/// `domain<k1=v1, k2=v2><key1, key2>`: the part of the match string before the attribute name
+/// (Java's `LinkedHashMap`/`LinkedList` `toString` with the brackets swapped for `<>`).
+fn match_prefix(domain: &str, props: &[(String, String)], keys: &[String]) -> String {
+    let mut p = String::with_capacity(domain.len() + 16 * (props.len() + keys.len()) + 4);
+    p.push_str(domain);
+    p.push('<');
+    for (i, (k, v)) in props.iter().enumerate() {
+        if i > 0 {
+            p.push_str(", ");
+        }
+        p.push_str(k);
+        p.push('=');
+        p.push_str(v);
+    }
+    p.push_str("><");
+    for (i, k) in keys.iter().enumerate() {
+        if i > 0 {
+            p.push_str(", ");
+        }
+        p.push_str(k);
+    }
+    p.push('>');
+    p
 }
 
 struct Run<'a> {
@@ -609,10 +652,12 @@ struct Run<'a> {
 
 impl Run<'_> {
     /// jmx_exporter's `processBeanValue`: recurse into composites and tabular rows, record leaves.
+    #[allow(clippy::too_many_arguments)]
     fn walk(
         &mut self,
         bean: &Bean,
         eligible: &[bool],
+        prefix: Option<&str>,
         props: &[(String, String)],
         keys: &[String],
         attr: &str,
@@ -620,13 +665,21 @@ impl Run<'_> {
     ) {
         match value {
             Value::Number(_) | Value::Boolean(_) | Value::Text(_) => {
-                self.leaf(bean, eligible, props, keys, attr, value)
+                let built;
+                let prefix = match prefix {
+                    Some(p) => p,
+                    None => {
+                        built = match_prefix(&bean.domain, props, keys);
+                        &built
+                    }
+                };
+                self.leaf(bean, eligible, prefix, props, keys, attr, value)
             }
             Value::Composite(items) => {
                 let mut k = keys.to_vec();
                 k.push(attr.to_string());
                 for (name, v) in items {
-                    self.walk(bean, eligible, props, &k, name, v);
+                    self.walk(bean, eligible, None, props, &k, name, v);
                 }
             }
             Value::Tabular(rows) => {
@@ -643,9 +696,9 @@ impl Run<'_> {
                     cols.sort_by(|a, b| a.0.cmp(&b.0));
                     for (col, v) in cols {
                         if col.eq_ignore_ascii_case("value") {
-                            self.walk(bean, eligible, &row_props, keys, attr, v);
+                            self.walk(bean, eligible, None, &row_props, keys, attr, v);
                         } else {
-                            self.walk(bean, eligible, &row_props, &extended, col, v);
+                            self.walk(bean, eligible, None, &row_props, &extended, col, v);
                         }
                     }
                 }
@@ -663,38 +716,35 @@ impl Run<'_> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn leaf(
         &mut self,
         bean: &Bean,
         eligible: &[bool],
+        prefix: &str,
         props: &[(String, String)],
         keys: &[String],
         attr: &str,
         value: &Value,
     ) {
         let set = self.set;
-        let mut prefix = String::with_capacity(bean.name.len() + 32);
-        prefix.push_str(&bean.domain);
-        prefix.push('<');
-        for (i, (k, v)) in props.iter().enumerate() {
-            if i > 0 {
-                prefix.push_str(", ");
-            }
-            prefix.push_str(k);
-            prefix.push('=');
-            prefix.push_str(v);
-        }
-        prefix.push_str("><");
-        prefix.push_str(&keys.join(", "));
-        prefix.push('>');
-        let snake_attr = to_snake_and_lower(attr);
-        let value_text = render_value(value);
+        // Built only when a rule needs them (a warm cache hit needs neither).
+        let snake_attr = std::cell::OnceCell::new();
+        let value_text = std::cell::OnceCell::new();
         let subject = |snake: bool, cache: bool| {
             let mut s = String::with_capacity(prefix.len() + attr.len() + 24);
-            s.push_str(&prefix);
-            s.push_str(if snake { &snake_attr } else { attr });
+            s.push_str(prefix);
+            s.push_str(if snake {
+                snake_attr.get_or_init(|| to_snake_and_lower(attr))
+            } else {
+                attr
+            });
             s.push_str(": ");
-            s.push_str(if cache { "<cache>" } else { &value_text });
+            s.push_str(if cache {
+                "<cache>"
+            } else {
+                value_text.get_or_init(|| render_value(value))
+            });
             s
         };
 
@@ -703,9 +753,9 @@ impl Run<'_> {
         let generation = self.cache.generation;
         let mut key = std::mem::take(&mut self.key);
         key.clear();
-        key.push_str(&prefix);
+        key.push_str(prefix);
         key.push_str(attr);
-        let cached_first: Option<(usize, Outcome)> = if set.groups.iter().any(|g| g.cache) {
+        let cached_first: Option<(usize, Outcome)> = if set.any_cached {
             if let Some(hit) = self.cache.leaves.get_mut(key.as_str()) {
                 hit.seen = generation;
                 hit.first.clone()
@@ -760,8 +810,10 @@ impl Run<'_> {
                     bean: bean.name.clone(),
                     attribute: attr.to_string(),
                     reason: format!(
-                        "text value {value_text:?} is not a number (rule {} of {} matched it without a value:)",
-                        r.index, set.segments[r.segment].origin
+                        "text value {:?} is not a number (rule {} of {} matched it without a value:)",
+                        render_value(value),
+                        r.index,
+                        set.segments[r.segment].origin
                     ),
                 });
                 return;
@@ -817,27 +869,30 @@ impl Run<'_> {
             }
         }
         // Pattern-less rules match everything.
-        let patternless = set.rules.iter().enumerate().find(|(i, r)| {
-            r.regex.is_none() && r.cache == cache && eligible[r.segment] && *i < bound
+        let patternless = set.patternless.iter().copied().find(|&i| {
+            let r = &set.rules[i];
+            r.cache == cache && eligible[r.segment] && i < bound
         });
-        if let Some((i, r)) = patternless
+        if let Some(i) = patternless
             && best.as_ref().is_none_or(|(b, _)| i < *b)
         {
-            best = Some((i, subject(r.snake, cache)));
+            best = Some((i, subject(set.rules[i].snake, cache)));
         }
         best
     }
 }
 
-/// Tabular row properties: the bean's, with each index column set (in place if the key exists,
-/// appended otherwise — a `LinkedHashMap.put`).
+/// Tabular row properties (jmx_exporter 1.x): a copy of the bean's with each index column added;
+/// an index name the bean already has gets `_` appended until it is new (nested tables repeat
+/// `key`).
 fn tabular_props(props: &[(String, String)], row: &TabularRow) -> Vec<(String, String)> {
     let mut out = props.to_vec();
     for (k, v) in &row.index {
-        match out.iter_mut().find(|(ek, _)| ek == k) {
-            Some(e) => e.1 = v.clone(),
-            None => out.push((k.clone(), v.clone())),
+        let mut key = k.clone();
+        while out.iter().any(|(ek, _)| *ek == key) {
+            key.push('_');
         }
+        out.push((key, v.clone()));
     }
     out
 }

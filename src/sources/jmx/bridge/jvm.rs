@@ -52,8 +52,9 @@ fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
     format!("the embedded JVM failed to start: {what}")
 }
 
-/// Where to look for `jassets/`: the override, next to the binary, one level up (test binaries
-/// live in target/<profile>/deps), and the profile directory this binary was built in.
+/// Where to look for `jassets/`: the override, next to the binary, and one level up (test
+/// binaries live in target/<profile>/deps). Never the build tree: a copied binary must say what
+/// is missing beside it rather than work only on the machine that built it.
 pub fn base_candidates() -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Some(b) = std::env::var_os(BASE_ENV) {
@@ -66,9 +67,6 @@ pub fn base_candidates() -> Vec<PathBuf> {
         if let Some(up) = dir.parent() {
             out.push(up.to_path_buf());
         }
-    }
-    if let Some(built) = option_env!("KAFKASCOPE_BUILD_PROFILE_DIR") {
-        out.push(PathBuf::from(built));
     }
     out.dedup();
     out
@@ -152,7 +150,15 @@ fn start() -> Result<String, String> {
     let base = find_base(&base_candidates())?;
     let libjvm = locate_libjvm()?;
     let (dir, names) = write_classes(classes)?;
+    let t0 = std::time::Instant::now();
     let result = boot(&base, &dir, &names);
+    if let Ok(v) = &result {
+        tracing::info!(
+            ms = t0.elapsed().as_millis() as u64,
+            jassets = %base.join("jassets").display(),
+            "embedded JVM started for the JMX source: {v}"
+        );
+    }
     // Every helper class is loaded by now (preload), so the files have served their purpose.
     let _ = std::fs::remove_dir_all(&dir);
     result.map(|v| format!("{v} (libjvm {})", libjvm.display()))
@@ -164,10 +170,16 @@ fn boot(base: &Path, classes_dir: &Path, names: &[String]) -> Result<String, Str
     let mut opts: Vec<String> = vec![
         // No JVM handlers for SIGINT/SIGTERM/SIGHUP/SIGQUIT: the server's own shutdown stays in charge.
         "-Xrs".into(),
+        // Small and lean: the helper's live data is a few MB per target; C1 alone compiles it
+        // well enough and keeps C2's compile arenas out of the server's RSS (measured in the jmx
+        // bench); the heap gives memory back after the scrape bursts.
         "-Xms8m".into(),
-        "-Xmx384m".into(),
+        "-Xmx256m".into(),
         "-XX:+UseSerialGC".into(),
-        "-XX:ReservedCodeCacheSize=48m".into(),
+        "-XX:TieredStopAtLevel=1".into(),
+        "-XX:MinHeapFreeRatio=10".into(),
+        "-XX:MaxHeapFreeRatio=30".into(),
+        "-XX:ReservedCodeCacheSize=32m".into(),
         "-Djava.awt.headless=true".into(),
         format!("-Dsun.rmi.transport.tcp.responseTimeout={RMI_RESPONSE_TIMEOUT_MS}"),
         "-Dsun.rmi.transport.tcp.handshakeTimeout=10000".into(),

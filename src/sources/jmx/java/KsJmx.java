@@ -274,6 +274,8 @@ public final class KsJmx {
                 info = mbsc.getMBeanInfo(on);
             } catch (InstanceNotFoundException e) {
                 return error("remote", "no bean " + name + " on this target");
+            } catch (UnmarshalException e) {
+                return error("remote", "MBeanInfo of " + name + ": " + unmarshal(e));
             }
             MBeanAttributeInfo[] ais = info.getAttributes();
             List<String> readable = new ArrayList<>();
@@ -489,6 +491,9 @@ public final class KsJmx {
                 refreshPending = true;
                 skipped.add("V\t" + esc(on.toString()) + "\t" + esc("bean vanished before it was read") + "\n");
                 return false;
+            } catch (UnmarshalException e) {
+                skipped.add("V\t" + esc(on.toString()) + "\t" + esc("MBeanInfo " + unmarshal(e)) + "\n");
+                return false;
             } catch (IOException e) {
                 throw e;
             } catch (Exception e) {
@@ -533,7 +538,8 @@ public final class KsJmx {
                 errors.put(a, "bean vanished: " + on);
             }
             return true;
-        } catch (ReflectionException | RuntimeException e) {
+        } catch (ReflectionException | RuntimeException | UnmarshalException e) {
+            // One value of a class this JVM lacks spoils the whole batch: read singly below.
             list = new AttributeList();
         }
         for (Object o : list) {
@@ -553,6 +559,8 @@ public final class KsJmx {
                     errors.put(b, "bean vanished: " + on);
                 }
                 return true;
+            } catch (UnmarshalException e) {
+                errors.put(a, unmarshal(e));
             } catch (IOException e) {
                 throw e;
             } catch (Throwable t) {
@@ -650,6 +658,16 @@ public final class KsJmx {
             return new String[] {"connect", chain(t)};
         }
         return new String[] {"connect", describe(t)};
+    }
+
+    /** A value that arrived but cannot be deserialized here (its class exists only on the target). */
+    private static String unmarshal(UnmarshalException e) {
+        Throwable c = e;
+        while (c.getCause() != null && c.getCause() != c) {
+            c = c.getCause();
+        }
+        return "value cannot be unmarshalled here: " + c.getClass().getName()
+                + (c.getMessage() == null ? "" : ": " + c.getMessage());
     }
 
     /** The messages down the cause chain, deduplicated. */

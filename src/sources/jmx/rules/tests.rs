@@ -301,7 +301,10 @@ fn tabular_rows_become_properties() {
             values: vec![("value".into(), num(2.0)), ("other".into(), num(3.0))],
         },
     ];
-    let a = set.apply(&[bean("d:type=T", vec![("Table", Value::Tabular(rows))])]);
+    let a = set.apply(&[bean(
+        "d:type=T",
+        vec![("Table", Value::Tabular(rows.clone()))],
+    )]);
     type Row<'a> = (String, Vec<(&'a str, &'a str)>, f64);
     let got: Vec<Row> = a
         .samples
@@ -315,6 +318,22 @@ fn tabular_rows_become_properties() {
             ("d_T_Table_other".into(), vec![("key", "b")], 3.0),
             ("d_T_Table".into(), vec![("key", "b")], 2.0),
         ]
+    );
+}
+
+#[test]
+fn tabular_index_names_never_overwrite_bean_properties() {
+    let rows = vec![TabularRow {
+        index: vec![("key".into(), "inner".into())],
+        values: vec![("value".into(), num(1.0))],
+    }];
+    let a = rules("").apply(&[bean(
+        "d:type=T,key=outer",
+        vec![("Table", Value::Tabular(rows))],
+    )]);
+    assert_eq!(
+        labels(&a.samples[0]),
+        vec![("key", "outer"), ("key_", "inner")]
     );
 }
 
