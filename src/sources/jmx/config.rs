@@ -547,7 +547,7 @@ mod tests {
     fn a_bad_rule_file_is_named_with_its_rule() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("bad.yml");
-        std::fs::write(&f, "rules:\n  - pattern: 'kafka.server<type=(.+)'\n").unwrap();
+        std::fs::write(&f, "rules:\n  - pattern: 'kafka.server<type=(.+'\n").unwrap();
         let e = plan(&format!("brokers = [\"h:1\"]\nextra_rules_file = {:?}\n", f))
             .err()
             .unwrap();
