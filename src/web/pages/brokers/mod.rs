@@ -28,11 +28,15 @@ pub const WEB: WebSource = WebSource {
     routes,
     overview: tile,
     event_link: |e, range| {
-        // The JMX source's events name the broker's instance (`jmx_…` kinds).
-        if !e.event.kind.starts_with("jmx_") || e.event.subject.is_empty() {
+        // The JMX source's broker events name the broker's instance (`jmx_…` kinds). A JVM
+        // restart may be any JVM's (a client's, ZooKeeper's): no broker page to send it to.
+        if !e.event.kind.starts_with("jmx_")
+            || e.event.kind == "jmx_jvm_restart"
+            || e.event.subject.is_empty()
+        {
             return None;
         }
-        let instance = e.event.subject.split('/').next().unwrap_or_default();
+        let instance = e.event.subject.as_str();
         Some(format!(
             "{}?{}",
             BrokerId {
@@ -409,9 +413,9 @@ pub const PANELS: &[Panel] = &[
     ),
     panel(
         "Produce time by phase, p99",
-        "{__name__=~\"kafka_network_requestmetrics_(requestqueue|local|remote|responsequeue|responsesend)timems\",{sel},request=\"Produce\",quantile=\"0.99\"}",
-        "__name__",
-        "kafka_network_requestmetrics_",
+        "label_replace({__name__=~\"kafka_network_requestmetrics_(requestqueue|local|remote|responsequeue|responsesend)timems\",{sel},request=\"Produce\",quantile=\"0.99\"}, \"phase\", \"$1\", \"__name__\", \"kafka_network_requestmetrics_(.+)timems\")",
+        "phase",
+        "",
         Milliseconds,
         false,
         "Where produce time goes: waiting for a handler (requestqueue), writing the log (local), waiting for followers (remote), for a network thread (responsequeue), sending (responsesend)",
@@ -427,9 +431,9 @@ pub const PANELS: &[Panel] = &[
     ),
     panel(
         "Consumer fetch time by phase, p99",
-        "{__name__=~\"kafka_network_requestmetrics_(requestqueue|local|remote|responsequeue|responsesend)timems\",{sel},request=\"FetchConsumer\",quantile=\"0.99\"}",
-        "__name__",
-        "kafka_network_requestmetrics_",
+        "label_replace({__name__=~\"kafka_network_requestmetrics_(requestqueue|local|remote|responsequeue|responsesend)timems\",{sel},request=\"FetchConsumer\",quantile=\"0.99\"}, \"phase\", \"$1\", \"__name__\", \"kafka_network_requestmetrics_(.+)timems\")",
+        "phase",
+        "",
         Milliseconds,
         false,
         "Remote is long-poll waiting for data; local is reading the log (slow when reads miss the page cache)",
@@ -445,9 +449,9 @@ pub const PANELS: &[Panel] = &[
     ),
     panel(
         "Follower fetch time by phase, p99",
-        "{__name__=~\"kafka_network_requestmetrics_(requestqueue|local|remote|responsequeue|responsesend)timems\",{sel},request=\"FetchFollower\",quantile=\"0.99\"}",
-        "__name__",
-        "kafka_network_requestmetrics_",
+        "label_replace({__name__=~\"kafka_network_requestmetrics_(requestqueue|local|remote|responsequeue|responsesend)timems\",{sel},request=\"FetchFollower\",quantile=\"0.99\"}, \"phase\", \"$1\", \"__name__\", \"kafka_network_requestmetrics_(.+)timems\")",
+        "phase",
+        "",
         Milliseconds,
         false,
         "A slow follower fetch delays acks=all produces on the leader",
