@@ -2,7 +2,7 @@
 //! range, how far each broker is from the others of its cluster (the skew), under a health line
 //! per cluster.
 
-use super::{BROKER_JOB, BrokerId, ClusterHealth, Voter, brokers, q, voter_text, voters};
+use super::{BROKER_JOB, BrokerId, CORE, ClusterHealth, Voter, brokers, q, voter_text, voters};
 use crate::catalogue::Unit;
 use crate::model::Matcher;
 use crate::store::SeriesId;
@@ -249,16 +249,6 @@ fn filter(cluster: Option<&str>) -> String {
         None => format!("job=\"{BROKER_JOB}\""),
     }
 }
-
-/// Series every broker writes under either preset family's JVM collectors or the broker rules;
-/// the newest of them says whether the broker still reports.
-const CORE: [&str; 5] = [
-    "jvm_memory_bytes_used",
-    "kafka_server_replicamanager_partitioncount",
-    "kafka_controller_kafkacontroller_activecontrollercount",
-    "kafka_server_brokertopicmetrics_bytesin_total",
-    "kafka_server_kafkarequesthandlerpool_requesthandleravgidle_percent",
-];
 
 /// Within this much of the range's end a broker's newest sample must be, or it is stale.
 const FRESH_MS: i64 = 5 * 60_000;

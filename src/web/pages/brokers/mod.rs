@@ -89,15 +89,33 @@ pub(crate) fn q(v: &str) -> String {
     v.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
-/// Every broker in the store (of one cluster when given), sorted by cluster and instance.
+/// Series every broker writes under either preset family's JVM collectors or the broker rules;
+/// the newest of them says whether the broker still reports.
+pub(crate) const CORE: [&str; 5] = [
+    "jvm_memory_bytes_used",
+    "kafka_server_replicamanager_partitioncount",
+    "kafka_controller_kafkacontroller_activecontrollercount",
+    "kafka_server_brokertopicmetrics_bytesin_total",
+    "kafka_server_kafkarequesthandlerpool_requesthandleravgidle_percent",
+];
+
+/// Every broker in the store (of one cluster when given), sorted by cluster and instance: the
+/// instances with one of the [`CORE`] series (a broker has thousands of per-topic and
+/// per-partition series; listing them all to find ten instances is the slow way), or, when no
+/// broker has any of them (a custom rule set), with any series.
 pub fn brokers(ctx: &Ctx, cluster: Option<&str>) -> Vec<BrokerId> {
     let mut matchers = vec![Matcher::eq("job", BROKER_JOB)];
     if let Some(c) = cluster {
         matchers.push(Matcher::eq("cluster", c));
     }
-    let mut out: Vec<BrokerId> = ctx
-        .store
-        .select(None, &matchers)
+    let mut found: Vec<_> = CORE
+        .iter()
+        .flat_map(|m| ctx.store.select(Some(m), &matchers))
+        .collect();
+    if found.is_empty() {
+        found = ctx.store.select(None, &matchers);
+    }
+    let mut out: Vec<BrokerId> = found
         .into_iter()
         .filter_map(|i| {
             Some(BrokerId {
