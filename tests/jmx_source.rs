@@ -19,7 +19,7 @@ const WAIT: Duration = Duration::from_secs(90);
 
 fn config(jmx: &str) -> String {
     format!(
-        "[server]\nwrite_token = \"t0ken-for-tests\"\n\n[collector]\ninterval = \"1s\"\n\n[[clusters]]\nname = \"lab\"\n[clusters.jmx]\n{jmx}"
+        "[server]\nwrite_token = \"t0ken-for-jmx-tests-only\"\n\n[collector]\ninterval = \"1s\"\n\n[[clusters]]\nname = \"lab\"\n[clusters.jmx]\n{jmx}"
     )
 }
 
@@ -111,6 +111,14 @@ fn broker_beans_become_jmx_exporter_series_pages_and_events() {
     assert!(heap.is_some_and(|h| h > 1e6), "{heap:?}");
 
     // Meters are counters: their stored rate is the schedule's (the all-topics bean has no topic).
+    // Read once the window is full of samples: rate() extrapolates less at a series' start.
+    wait_for("8 s of bytes-in samples", WAIT, || {
+        one(
+            &server,
+            &format!("count_over_time(kafka_server_brokertopicmetrics_bytesin_total{{{sel},topic=\"\"}}[8s])"),
+        )
+        .filter(|n| *n >= 7.0)
+    });
     let rate = wait_for("a bytes-in rate", WAIT, || {
         one(
             &server,
@@ -162,12 +170,14 @@ fn broker_beans_become_jmx_exporter_series_pages_and_events() {
     assert!(e[0].0 == addr && e[0].1.contains("3 under-replicated"), "{e:?}");
     broker.command("unclean");
     wait_event(&server, "jmx_unclean_election");
-    broker.command("controller off");
-    wait_event(&server, "jmx_controller_resigned");
-    // Positive control for "nothing else fired": no offline partitions were ever reported.
+    // Positive control for "nothing else fired": no offline partitions were reported yet.
     assert!(events(&server, "jmx_offline_partitions").is_empty());
     broker.command("offline 2");
     wait_event(&server, "jmx_offline_partitions");
+    // Only the active controller reports offline partitions: resigning clears them too.
+    broker.command("controller off");
+    wait_event(&server, "jmx_controller_resigned");
+    wait_event(&server, "jmx_offline_partitions_clear");
     broker.restart();
     let e = wait_event(&server, "jmx_jvm_restart");
     assert_eq!(e[0].0, addr);
@@ -394,7 +404,7 @@ fn the_explorer_shows_beans_and_tracks_an_attribute_with_the_token() {
         )
     };
     assert_eq!(post("wrong"), 403);
-    assert_eq!(post("t0ken-for-tests"), 303);
+    assert_eq!(post("t0ken-for-jmx-tests-only"), 303);
     let q = format!("java_lang_Threading_PeakThreadCount{{instance=\"{addr}\"}}");
     let v = wait_for("the tracked attribute", WAIT, || one(&server, &q));
     assert!(v >= 1.0);

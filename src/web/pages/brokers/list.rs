@@ -2,17 +2,21 @@
 //! range, how far each broker is from the others of its cluster (the skew), under a health line
 //! per cluster.
 
-use super::{BROKER_JOB, BrokerId, ClusterHealth, Voter, brokers, q, voter_text, voters};
+use super::{BROKER_JOB, BrokerId, CORE, ClusterHealth, Voter, brokers, q, voter_text, voters};
 use crate::catalogue::Unit;
 use crate::model::Matcher;
+use crate::store::SeriesId;
 use crate::web::Ctx;
 use crate::web::chart::Sparkline;
+use crate::web::chart::{ChartPoint, SeriesData};
 use crate::web::error::{WebError, WebResult};
 use crate::web::extract::PageQuery;
 use crate::web::format::ValueFormat;
 use crate::web::page::{PageCtx, metric_link};
-use crate::web::pages::{RangeQuery, chart_step, require_cluster};
-use crate::web::panels::{instant, query_series, rate_window};
+use crate::web::pages::{
+    RangeQuery, chart_step, fetch_ranges_points, require_cluster, series_data,
+};
+use crate::web::panels::{instant, rate_window};
 use crate::web::timerange::TimeRange;
 use askama::Template;
 use axum::extract::State;
@@ -36,10 +40,15 @@ pub struct Column {
     query: &'static str,
     pub format: ValueFormat,
     pub skew: Skew,
+    /// The stored series its sparkline draws (summed when several match, a counter as its
+    /// rate): the metric and label values besides the broker's (`""`: the label is absent).
+    metric: &'static str,
+    labels: &'static [(&'static str, &'static str)],
 }
 
 const BY: &str = "cluster, instance";
 
+#[allow(clippy::too_many_arguments)]
 const fn col(
     key: &'static str,
     title: &'static str,
@@ -47,6 +56,8 @@ const fn col(
     unit: Unit,
     per_second: bool,
     skew: Skew,
+    metric: &'static str,
+    labels: &'static [(&'static str, &'static str)],
 ) -> Column {
     Column {
         key,
@@ -54,8 +65,13 @@ const fn col(
         query,
         format: ValueFormat { unit, per_second },
         skew,
+        metric,
+        labels,
     }
 }
+
+/// The all-topics `BrokerTopicMetrics` bean: no `topic` label.
+const ALL_TOPICS: &[(&str, &str)] = &[("topic", "")];
 
 /// The columns, in order. Values are at the range's end (rates over the last 5 minutes).
 pub const COLUMNS: [Column; 12] = [
@@ -66,6 +82,8 @@ pub const COLUMNS: [Column; 12] = [
         Unit::Bytes,
         true,
         Skew::Load,
+        "kafka_server_brokertopicmetrics_bytesin_total",
+        ALL_TOPICS,
     ),
     col(
         "bytes_out",
@@ -74,6 +92,8 @@ pub const COLUMNS: [Column; 12] = [
         Unit::Bytes,
         true,
         Skew::Load,
+        "kafka_server_brokertopicmetrics_bytesout_total",
+        ALL_TOPICS,
     ),
     col(
         "messages_in",
@@ -82,6 +102,8 @@ pub const COLUMNS: [Column; 12] = [
         Unit::None,
         true,
         Skew::Load,
+        "kafka_server_brokertopicmetrics_messagesin_total",
+        ALL_TOPICS,
     ),
     col(
         "handler_idle",
@@ -90,6 +112,8 @@ pub const COLUMNS: [Column; 12] = [
         Unit::Ratio,
         false,
         Skew::Idle,
+        "kafka_server_kafkarequesthandlerpool_requesthandleravgidle_percent",
+        &[],
     ),
     col(
         "network_idle",
@@ -98,6 +122,8 @@ pub const COLUMNS: [Column; 12] = [
         Unit::Ratio,
         false,
         Skew::Idle,
+        "kafka_network_socketserver_networkprocessoravgidle_percent",
+        &[],
     ),
     col(
         "urp",
@@ -106,6 +132,8 @@ pub const COLUMNS: [Column; 12] = [
         Unit::None,
         false,
         Skew::Not,
+        "kafka_server_replicamanager_underreplicatedpartitions",
+        &[],
     ),
     col(
         "offline",
@@ -114,6 +142,8 @@ pub const COLUMNS: [Column; 12] = [
         Unit::None,
         false,
         Skew::Not,
+        "kafka_controller_kafkacontroller_offlinepartitionscount",
+        &[],
     ),
     col(
         "partitions",
@@ -122,6 +152,8 @@ pub const COLUMNS: [Column; 12] = [
         Unit::None,
         false,
         Skew::Load,
+        "kafka_server_replicamanager_partitioncount",
+        &[],
     ),
     col(
         "leaders",
@@ -130,6 +162,8 @@ pub const COLUMNS: [Column; 12] = [
         Unit::None,
         false,
         Skew::Load,
+        "kafka_server_replicamanager_leadercount",
+        &[],
     ),
     col(
         "controller",
@@ -138,6 +172,8 @@ pub const COLUMNS: [Column; 12] = [
         Unit::None,
         false,
         Skew::Not,
+        "kafka_controller_kafkacontroller_activecontrollercount",
+        &[],
     ),
     col(
         "heap",
@@ -146,6 +182,8 @@ pub const COLUMNS: [Column; 12] = [
         Unit::Bytes,
         false,
         Skew::Load,
+        "jvm_memory_bytes_used",
+        &[("area", "heap")],
     ),
     col(
         "gc",
@@ -154,6 +192,8 @@ pub const COLUMNS: [Column; 12] = [
         Unit::Ratio,
         false,
         Skew::Load,
+        "jvm_gc_collection_seconds_sum",
+        &[],
     ),
 ];
 
@@ -210,16 +250,6 @@ fn filter(cluster: Option<&str>) -> String {
     }
 }
 
-/// Series every broker writes under either preset family's JVM collectors or the broker rules;
-/// the newest of them says whether the broker still reports.
-const CORE: [&str; 5] = [
-    "jvm_memory_bytes_used",
-    "kafka_server_replicamanager_partitioncount",
-    "kafka_controller_kafkacontroller_activecontrollercount",
-    "kafka_server_brokertopicmetrics_bytesin_total",
-    "kafka_server_kafkarequesthandlerpool_requesthandleravgidle_percent",
-];
-
 /// Within this much of the range's end a broker's newest sample must be, or it is stale.
 const FRESH_MS: i64 = 5 * 60_000;
 
@@ -248,34 +278,11 @@ pub async fn rows(
                 .collect(),
         );
     }
-    let mut lines: Vec<HashMap<(String, String), Sparkline>> = Vec::new();
-    if sparks {
-        let step = chart_step(ctx, range, 48);
-        let w = rate_window(step) / 1000;
-        for c in &COLUMNS {
-            let text = c.text(&f, w);
-            let link = metric_link(&text, range);
-            lines.push(
-                query_series(ctx, &text, range, step)
-                    .await?
-                    .into_iter()
-                    .map(|(s, d)| {
-                        (
-                            key_of(&s.labels),
-                            Sparkline::sized(
-                                &d,
-                                range.from,
-                                range.to,
-                                c.format,
-                                link.clone(),
-                                (72, 18),
-                            ),
-                        )
-                    })
-                    .collect(),
-            );
-        }
-    }
+    let lines = if sparks {
+        sparklines(ctx, cluster, range, &f).await?
+    } else {
+        Vec::new()
+    };
     let fresh = freshness(ctx, &all, range).await?;
     let scrapes = scrape_status(ctx, cluster, range).await?;
     let mut rows: Vec<Row> = all
@@ -327,6 +334,84 @@ pub async fn rows(
         start = end;
     }
     Ok(rows)
+}
+
+/// Sparkline points per cell: hourly over a day, so the store's 1 h tier answers longer ranges.
+const SPARK_POINTS: usize = 48;
+
+/// Each column's sparkline per broker, drawn from the store's tiers in one read of every
+/// column's series (not by evaluating each column's query over the range: over 30 days that
+/// decodes every raw sample of every broker twelve times). Counters are drawn as rates; a
+/// column with several series per broker (GC time per collector) as their sum.
+async fn sparklines(
+    ctx: &Ctx,
+    cluster: Option<&str>,
+    range: &TimeRange,
+    f: &str,
+) -> WebResult<Vec<HashMap<(String, String), Sparkline>>> {
+    let mut base = vec![Matcher::eq("job", BROKER_JOB)];
+    if let Some(c) = cluster {
+        base.push(Matcher::eq("cluster", c));
+    }
+    let mut owners: Vec<HashMap<(String, String), Vec<SeriesId>>> = Vec::new();
+    let mut ids = Vec::new();
+    for c in &COLUMNS {
+        let mut matchers = base.clone();
+        matchers.extend(c.labels.iter().map(|(k, v)| Matcher::eq(*k, *v)));
+        let mut by: HashMap<(String, String), Vec<SeriesId>> = HashMap::new();
+        for i in ctx.store.select(Some(c.metric), &matchers) {
+            by.entry(key_of(&i.key.labels)).or_default().push(i.id);
+            ids.push(i.id);
+        }
+        owners.push(by);
+    }
+    let data = fetch_ranges_points(ctx, &ids, range, SPARK_POINTS).await?;
+    let step = chart_step(ctx, range, SPARK_POINTS);
+    let w = rate_window(step) / 1000;
+    Ok(COLUMNS
+        .iter()
+        .zip(owners)
+        .map(|(c, by)| {
+            let link = metric_link(&c.text(f, w), range);
+            by.into_iter()
+                .filter_map(|(k, ids)| {
+                    let mut parts = ids
+                        .iter()
+                        .filter_map(|id| data.get(id))
+                        .map(|r| series_data(r, c.title.to_string(), range));
+                    let mut sum = parts.next()?;
+                    for p in parts {
+                        add_points(&mut sum, &p);
+                    }
+                    let line = Sparkline::sized(
+                        &sum,
+                        range.from,
+                        range.to,
+                        c.format,
+                        link.clone(),
+                        (72, 18),
+                    );
+                    Some((k, line))
+                })
+                .collect()
+        })
+        .collect())
+}
+
+/// Adds `other`'s points to `sum` where both have a point at the same time (a bucket missing
+/// from either stays a gap rather than a dip).
+fn add_points(sum: &mut SeriesData, other: &SeriesData) {
+    let theirs: HashMap<i64, &ChartPoint> = other.points.iter().map(|p| (p.ts, p)).collect();
+    sum.points.retain_mut(|p| match theirs.get(&p.ts) {
+        Some(o) => {
+            p.avg += o.avg;
+            p.min += o.min;
+            p.max += o.max;
+            p.last += o.last;
+            true
+        }
+        None => false,
+    });
 }
 
 /// Whether a JMX target (`host:port`, or a service URL naming it) is this broker's instance.

@@ -28,11 +28,15 @@ pub const WEB: WebSource = WebSource {
     routes,
     overview: tile,
     event_link: |e, range| {
-        // The JMX source's events name the broker's instance (`jmx_…` kinds).
-        if !e.event.kind.starts_with("jmx_") || e.event.subject.is_empty() {
+        // The JMX source's broker events name the broker's instance (`jmx_…` kinds). A JVM
+        // restart may be any JVM's (a client's, ZooKeeper's): no broker page to send it to.
+        if !e.event.kind.starts_with("jmx_")
+            || e.event.kind == "jmx_jvm_restart"
+            || e.event.subject.is_empty()
+        {
             return None;
         }
-        let instance = e.event.subject.split('/').next().unwrap_or_default();
+        let instance = e.event.subject.as_str();
         Some(format!(
             "{}?{}",
             BrokerId {
@@ -85,15 +89,33 @@ pub(crate) fn q(v: &str) -> String {
     v.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
-/// Every broker in the store (of one cluster when given), sorted by cluster and instance.
+/// Series every broker writes under either preset family's JVM collectors or the broker rules;
+/// the newest of them says whether the broker still reports.
+pub(crate) const CORE: [&str; 5] = [
+    "jvm_memory_bytes_used",
+    "kafka_server_replicamanager_partitioncount",
+    "kafka_controller_kafkacontroller_activecontrollercount",
+    "kafka_server_brokertopicmetrics_bytesin_total",
+    "kafka_server_kafkarequesthandlerpool_requesthandleravgidle_percent",
+];
+
+/// Every broker in the store (of one cluster when given), sorted by cluster and instance: the
+/// instances with one of the [`CORE`] series (a broker has thousands of per-topic and
+/// per-partition series; listing them all to find ten instances is the slow way), or, when no
+/// broker has any of them (a custom rule set), with any series.
 pub fn brokers(ctx: &Ctx, cluster: Option<&str>) -> Vec<BrokerId> {
     let mut matchers = vec![Matcher::eq("job", BROKER_JOB)];
     if let Some(c) = cluster {
         matchers.push(Matcher::eq("cluster", c));
     }
-    let mut out: Vec<BrokerId> = ctx
-        .store
-        .select(None, &matchers)
+    let mut found: Vec<_> = CORE
+        .iter()
+        .flat_map(|m| ctx.store.select(Some(m), &matchers))
+        .collect();
+    if found.is_empty() {
+        found = ctx.store.select(None, &matchers);
+    }
+    let mut out: Vec<BrokerId> = found
         .into_iter()
         .filter_map(|i| {
             Some(BrokerId {
@@ -409,9 +431,9 @@ pub const PANELS: &[Panel] = &[
     ),
     panel(
         "Produce time by phase, p99",
-        "{__name__=~\"kafka_network_requestmetrics_(requestqueue|local|remote|responsequeue|responsesend)timems\",{sel},request=\"Produce\",quantile=\"0.99\"}",
-        "__name__",
-        "kafka_network_requestmetrics_",
+        "label_replace({__name__=~\"kafka_network_requestmetrics_(requestqueue|local|remote|responsequeue|responsesend)timems\",{sel},request=\"Produce\",quantile=\"0.99\"}, \"phase\", \"$1\", \"__name__\", \"kafka_network_requestmetrics_(.+)timems\")",
+        "phase",
+        "",
         Milliseconds,
         false,
         "Where produce time goes: waiting for a handler (requestqueue), writing the log (local), waiting for followers (remote), for a network thread (responsequeue), sending (responsesend)",
@@ -427,9 +449,9 @@ pub const PANELS: &[Panel] = &[
     ),
     panel(
         "Consumer fetch time by phase, p99",
-        "{__name__=~\"kafka_network_requestmetrics_(requestqueue|local|remote|responsequeue|responsesend)timems\",{sel},request=\"FetchConsumer\",quantile=\"0.99\"}",
-        "__name__",
-        "kafka_network_requestmetrics_",
+        "label_replace({__name__=~\"kafka_network_requestmetrics_(requestqueue|local|remote|responsequeue|responsesend)timems\",{sel},request=\"FetchConsumer\",quantile=\"0.99\"}, \"phase\", \"$1\", \"__name__\", \"kafka_network_requestmetrics_(.+)timems\")",
+        "phase",
+        "",
         Milliseconds,
         false,
         "Remote is long-poll waiting for data; local is reading the log (slow when reads miss the page cache)",
@@ -445,9 +467,9 @@ pub const PANELS: &[Panel] = &[
     ),
     panel(
         "Follower fetch time by phase, p99",
-        "{__name__=~\"kafka_network_requestmetrics_(requestqueue|local|remote|responsequeue|responsesend)timems\",{sel},request=\"FetchFollower\",quantile=\"0.99\"}",
-        "__name__",
-        "kafka_network_requestmetrics_",
+        "label_replace({__name__=~\"kafka_network_requestmetrics_(requestqueue|local|remote|responsequeue|responsesend)timems\",{sel},request=\"FetchFollower\",quantile=\"0.99\"}, \"phase\", \"$1\", \"__name__\", \"kafka_network_requestmetrics_(.+)timems\")",
+        "phase",
+        "",
         Milliseconds,
         false,
         "A slow follower fetch delays acks=all produces on the leader",

@@ -1,7 +1,8 @@
 //! `/brokers/{cluster}/{broker}`: one broker over the range — every chart of [`super::PANELS`],
 //! the host's cold-reads overlay ([`crate::web::pages::host::COLD_READS`]) and the broker's events.
 
-use super::{BrokerId, PANELS, brokers, q, scalar};
+use super::{BrokerId, PANELS, q, scalar};
+use crate::model::Matcher;
 use crate::web::Ctx;
 use crate::web::chart::Chart;
 use crate::web::error::{WebError, WebResult};
@@ -9,7 +10,7 @@ use crate::web::extract::PageQuery;
 use crate::web::page::PageCtx;
 use crate::web::pages::events::EventRow;
 use crate::web::pages::host::{COLD_READS, hosts};
-use crate::web::pages::{RangeQuery, SMALL_H, SMALL_W, event_marks, range_events, require_cluster};
+use crate::web::pages::{RangeQuery, SMALL_H, event_marks, range_events, require_cluster};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::Html;
@@ -60,14 +61,21 @@ pub(crate) async fn show(
 ) -> WebResult<Html<String>> {
     let range = rq.resolve()?;
     require_cluster(&ctx, &cluster)?;
-    let broker = brokers(&ctx, Some(&cluster))
-        .into_iter()
-        .find(|b| b.instance == instance)
-        .ok_or_else(|| {
-            WebError::NotFound(format!(
-                "Cluster {cluster:?} has no broker {instance:?} (a broker is a JMX target whose series carry job=\"kafka-broker\")."
-            ))
-        })?;
+    let stored = ctx.store.select(
+        None,
+        &[
+            Matcher::eq("cluster", &cluster),
+            Matcher::eq("job", super::BROKER_JOB),
+            Matcher::eq("instance", &instance),
+        ],
+    );
+    if stored.is_empty() {
+        return Err(WebError::NotFound(format!(
+            "Cluster {cluster:?} has no broker {instance:?} (a broker is a JMX target whose series carry job=\"kafka-broker\")."
+        )));
+    }
+    let broker = BrokerId { cluster, instance };
+    let cluster = broker.cluster.clone();
     let sel = broker.selector();
     let events = range_events(&ctx, &range, Some(&cluster), 500).await?;
     let own: Vec<_> = events
@@ -80,7 +88,9 @@ pub(crate) async fn show(
         })
         .collect();
     let marks = event_marks(&own);
-    let size = (SMALL_W, SMALL_H);
+    // Narrower than the grids elsewhere (the charts scale to the grid cell): 117 buckets and 29
+    // hover columns a chart keep 29 charts over 30 days under 300 KB of HTML.
+    let size = (300, SMALL_H);
 
     let mut panels = Vec::with_capacity(PANELS.len() + 1);
     for p in PANELS {
