@@ -125,7 +125,7 @@ async fn seed_broker(env: &Env, b: &Broker) {
             0.8,
         ),
         (
-            "kafka_network_socketserver_networkprocessoravgidle_percent",
+            "kafka_network_socketserver_networkprocessoravgidlepercent",
             vec![],
             0.9,
         ),
@@ -170,7 +170,7 @@ async fn seed_broker(env: &Env, b: &Broker) {
         ),
         (
             "kafka_server_socket_server_metrics_connection_count",
-            vec![("listener", "PLAINTEXT"), ("networkprocessor", "0")],
+            vec![("listener", "PLAINTEXT"), ("networkProcessor", "0")],
             33.0,
         ),
     ];

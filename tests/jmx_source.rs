@@ -163,6 +163,15 @@ fn broker_beans_become_jmx_exporter_series_pages_and_events() {
         urlencode(&addr)
     )));
     assert_eq!(status, 200, "{page}");
+    // Every panel of the broker page reads a series the broker preset really writes (the panel
+    // catalogue and the preset agree): none is empty against a broker with every canonical bean.
+    let empty: Vec<&str> = page
+        .split("<figure")
+        .filter(|f| f.contains("class=\"nodata\""))
+        .map(|f| f.split("</figcaption>").next().unwrap_or(f))
+        .collect();
+    assert!(page.matches("<figure").count() >= 20, "too few charts");
+    assert!(empty.is_empty(), "panels without data: {empty:#?}");
 
     // Events from the beans: URP, unclean election, controller resigning, a JVM restart.
     broker.command("urp 3");

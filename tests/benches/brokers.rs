@@ -143,7 +143,7 @@ fn broker_series(
         0.7,
     );
     gauge(
-        "kafka_network_socketserver_networkprocessoravgidle_percent",
+        "kafka_network_socketserver_networkprocessoravgidlepercent",
         &[],
         0.8,
     );
@@ -174,14 +174,14 @@ fn broker_series(
     for op in ["Produce", "Fetch"] {
         gauge(
             "kafka_server_delayedoperationpurgatory_purgatorysize",
-            &[("delayedoperation", op)],
+            &[("delayedOperation", op)],
             20.0,
         );
     }
     for listener in ["PLAINTEXT", "REPLICATION"] {
         gauge(
             "kafka_server_socket_server_metrics_connection_count",
-            &[("listener", listener), ("networkprocessor", "0")],
+            &[("listener", listener), ("networkProcessor", "0")],
             40.0,
         );
     }

@@ -66,7 +66,9 @@ pub fn unit(name: &str) -> Unit {
     if base.ends_with("_ns_avg") || base.ends_with("_ns") || base.contains("_ns_") {
         return Unit::None;
     }
-    if name.starts_with("kafka_") && base.ends_with("_percent") {
+    // Kafka's `…Percent` beans are 0–1 fractions, whichever rule named them (`…avgidle_percent`,
+    // `…avgidlepercent`, Confluent's `…avgidlepercent_total`).
+    if name.starts_with("kafka_") && base.ends_with("percent") {
         return Unit::Ratio;
     }
     if base.ends_with("_ratio") || base.ends_with("_ratio_avg") {
@@ -125,6 +127,8 @@ mod tests {
             ("kafka_log_logflushstats_logflushrateandtimems_count", Unit::None),
             ("kafka_server_kafkarequesthandlerpool_requesthandleravgidle_percent", Unit::Ratio),
             ("kafka_network_socketserver_networkprocessoravgidle_percent", Unit::Ratio),
+            ("kafka_network_socketserver_networkprocessoravgidlepercent", Unit::Ratio),
+            ("kafka_server_kafkarequesthandlerpool_requesthandleravgidlepercent_total", Unit::Ratio),
             ("kafka_server_replicamanager_underreplicatedpartitions", Unit::None),
             ("kafka_server_brokertopicmetrics_messagesin_total", Unit::None),
             ("kafka_producer_producer_metrics_request_latency_avg", Unit::Milliseconds),

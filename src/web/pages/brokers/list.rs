@@ -118,11 +118,11 @@ pub const COLUMNS: [Column; 12] = [
     col(
         "network_idle",
         "Network processor idle",
-        "max by ({by}) (kafka_network_socketserver_networkprocessoravgidle_percent{{f}})",
+        "max by ({by}) (kafka_network_socketserver_networkprocessoravgidlepercent{{f}})",
         Unit::Ratio,
         false,
         Skew::Idle,
-        "kafka_network_socketserver_networkprocessoravgidle_percent",
+        "kafka_network_socketserver_networkprocessoravgidlepercent",
         &[],
     ),
     col(

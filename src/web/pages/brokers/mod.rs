@@ -476,7 +476,7 @@ pub const PANELS: &[Panel] = &[
     ),
     panel(
         "Thread idle",
-        "label_replace(kafka_server_kafkarequesthandlerpool_requesthandleravgidle_percent{{sel}}, \"what\", \"request handlers\", \"\", \"\") or label_replace(kafka_network_socketserver_networkprocessoravgidle_percent{{sel}}, \"what\", \"network processors\", \"\", \"\")",
+        "label_replace(kafka_server_kafkarequesthandlerpool_requesthandleravgidle_percent{{sel}}, \"what\", \"request handlers\", \"\", \"\") or label_replace(kafka_network_socketserver_networkprocessoravgidlepercent{{sel}}, \"what\", \"network processors\", \"\", \"\")",
         "what",
         "",
         Ratio,
@@ -531,7 +531,7 @@ pub const PANELS: &[Panel] = &[
     panel(
         "Purgatory size",
         "kafka_server_delayedoperationpurgatory_purgatorysize{{sel}}",
-        "delayedoperation",
+        "delayedOperation",
         "",
         Plain,
         false,
