@@ -92,22 +92,34 @@ fn broker_beans_become_jmx_exporter_series_pages_and_events() {
     let active = wait_for("the active controller gauge", WAIT, || {
         one(
             &server,
-            &format!("kafka_controller_kafkacontroller_activecontrollercount{{{sel},job=\"kafka-broker\"}}"),
+            &format!(
+                "kafka_controller_kafkacontroller_activecontrollercount{{{sel},job=\"kafka-broker\"}}"
+            ),
         )
     });
     assert_eq!(active, 1.0);
-    let p99 = schedule::request_time("TotalTimeMs", "Produce").expect("schedule").p99;
+    let p99 = schedule::request_time("TotalTimeMs", "Produce")
+        .expect("schedule")
+        .p99;
     let got = one(
         &server,
-        &format!("kafka_network_requestmetrics_totaltimems{{{sel},request=\"Produce\",quantile=\"0.99\"}}"),
+        &format!(
+            "kafka_network_requestmetrics_totaltimems{{{sel},request=\"Produce\",quantile=\"0.99\"}}"
+        ),
     );
     assert_eq!(got, Some(p99));
     assert_eq!(
-        one(&server, &format!("kafka_server_replicamanager_underreplicatedpartitions{{{sel}}}")),
+        one(
+            &server,
+            &format!("kafka_server_replicamanager_underreplicatedpartitions{{{sel}}}")
+        ),
         Some(0.0)
     );
     // JVM series under the jmx_exporter Java agent's names.
-    let heap = one(&server, &format!("jvm_memory_bytes_used{{{sel},area=\"heap\"}}"));
+    let heap = one(
+        &server,
+        &format!("jvm_memory_bytes_used{{{sel},area=\"heap\"}}"),
+    );
     assert!(heap.is_some_and(|h| h > 1e6), "{heap:?}");
 
     // Meters are counters: their stored rate is the schedule's (the all-topics bean has no topic).
@@ -151,17 +163,17 @@ fn broker_beans_become_jmx_exporter_series_pages_and_events() {
         .map(|s| s["metric"]["topic"].as_str().unwrap_or("").to_string())
         .collect();
     for (t, _) in schedule::TOPICS {
-        assert!(topics.contains(&t.to_string()), "{t} missing from {topics:?}");
+        assert!(
+            topics.contains(&t.to_string()),
+            "{t} missing from {topics:?}"
+        );
     }
 
     // The pages.
     let (status, page) = get(&server.url("/brokers?range=15m"));
     assert_eq!(status, 200, "{page}");
     assert!(page.contains(&addr), "{addr} not on /brokers");
-    let (status, page) = get(&server.url(&format!(
-        "/brokers/lab/{}?range=15m",
-        urlencode(&addr)
-    )));
+    let (status, page) = get(&server.url(&format!("/brokers/lab/{}?range=15m", urlencode(&addr))));
     assert_eq!(status, 200, "{page}");
     // Every panel of the broker page reads a series the broker preset really writes (the panel
     // catalogue and the preset agree): none is empty against a broker with every canonical bean.
@@ -176,7 +188,10 @@ fn broker_beans_become_jmx_exporter_series_pages_and_events() {
     // Events from the beans: URP, unclean election, controller resigning, a JVM restart.
     broker.command("urp 3");
     let e = wait_event(&server, "jmx_urp_start");
-    assert!(e[0].0 == addr && e[0].1.contains("3 under-replicated"), "{e:?}");
+    assert!(
+        e[0].0 == addr && e[0].1.contains("3 under-replicated"),
+        "{e:?}"
+    );
     broker.command("unclean");
     wait_event(&server, "jmx_unclean_election");
     // Positive control for "nothing else fired": no offline partitions were reported yet.
@@ -216,12 +231,12 @@ fn bad_beans_are_warnings_and_the_rest_is_stored() {
     });
     assert!(n > 0.0);
     let (_, page) = get(&server.url("/targets"));
-    assert!(page.contains("Throwing"), "the throwing attribute is not named on /targets");
-    // The target is up: one bad attribute is not a failed scrape.
-    assert_eq!(
-        one(&server, &format!("up{{target=\"{addr}\"}}")),
-        Some(1.0)
+    assert!(
+        page.contains("Throwing"),
+        "the throwing attribute is not named on /targets"
     );
+    // The target is up: one bad attribute is not a failed scrape.
+    assert_eq!(one(&server, &format!("up{{target=\"{addr}\"}}")), Some(1.0));
 }
 
 /// Answers anything with an HTTP response and closes: a port that is not JMX.
@@ -257,7 +272,11 @@ fn black_hole() -> (u16, std::thread::JoinHandle<()>) {
 fn dead_wrong_and_silent_targets_are_down_with_their_reason_while_a_healthy_one_scrapes() {
     let dir = tempfile::tempdir().unwrap();
     let healthy = JvmPeer::start("FakeKafkaBroker", &[], JmxOpts::default());
-    let locked = JvmPeer::start("FakeKafkaBroker", &[], JmxOpts::with_auth("monitor", "right-pass"));
+    let locked = JvmPeer::start(
+        "FakeKafkaBroker",
+        &[],
+        JmxOpts::with_auth("monitor", "right-pass"),
+    );
     let closed = support::kafka::closed_port();
     let http = http_port();
     let (silent, _hole) = black_hole();
@@ -283,7 +302,9 @@ fn dead_wrong_and_silent_targets_are_down_with_their_reason_while_a_healthy_one_
         .unwrap_or(0.0)
     };
     // The healthy target keeps its interval while the silent one times out every scrape.
-    wait_for("ten scrapes of the healthy target", WAIT, || (beans(&server) >= 10.0).then_some(()));
+    wait_for("ten scrapes of the healthy target", WAIT, || {
+        (beans(&server) >= 10.0).then_some(())
+    });
     let (_, page) = get(&server.url("/targets"));
     let row = |target: &str| {
         let at = page
@@ -295,27 +316,49 @@ fn dead_wrong_and_silent_targets_are_down_with_their_reason_while_a_healthy_one_
             .collect::<String>()
             .to_lowercase()
     };
-    assert!(row(&format!("127.0.0.1:{closed}")).contains("refused"), "closed port");
+    assert!(
+        row(&format!("127.0.0.1:{closed}")).contains("refused"),
+        "closed port"
+    );
     let h = row(&format!("127.0.0.1:{http}"));
     assert!(h.contains("not") && h.contains("jmx"), "http port: {h}");
     let s = row(&format!("127.0.0.1:{silent}"));
-    assert!(s.contains("timed out") || s.contains("still waiting") || s.contains("no answer"), "silent: {s}");
+    assert!(
+        s.contains("timed out") || s.contains("still waiting") || s.contains("no answer"),
+        "silent: {s}"
+    );
     let l = row(&locked.jmx_address());
-    assert!(l.contains("auth") || l.contains("credentials"), "wrong password: {l}");
-    assert!(!page.contains("wrong-pass-x9"), "the password is on /targets");
+    assert!(
+        l.contains("auth") || l.contains("credentials"),
+        "wrong password: {l}"
+    );
+    assert!(
+        !page.contains("wrong-pass-x9"),
+        "the password is on /targets"
+    );
     for t in [
         format!("127.0.0.1:{closed}"),
         format!("127.0.0.1:{http}"),
         format!("127.0.0.1:{silent}"),
         locked.jmx_address(),
     ] {
-        assert_eq!(one(&server, &format!("up{{target=\"{t}\"}}")), Some(0.0), "{t}");
+        assert_eq!(
+            one(&server, &format!("up{{target=\"{t}\"}}")),
+            Some(0.0),
+            "{t}"
+        );
     }
     assert_eq!(
-        one(&server, &format!("up{{target=\"{}\"}}", healthy.jmx_address())),
+        one(
+            &server,
+            &format!("up{{target=\"{}\"}}", healthy.jmx_address())
+        ),
         Some(1.0)
     );
-    assert!(!server.log().contains("wrong-pass-x9"), "the password is in the log");
+    assert!(
+        !server.log().contains("wrong-pass-x9"),
+        "the password is in the log"
+    );
 }
 
 #[test]
@@ -325,12 +368,30 @@ fn real_producer_and_consumer_metrics_are_collected_and_listed() {
     k.tool("create-topic", &["orders", "1"]);
     let mut producer = JvmPeer::start(
         "KsProducer",
-        &["--bootstrap", &k.addr, "--topic", "orders", "--count", "7", "--client-id", "orders-app"],
+        &[
+            "--bootstrap",
+            &k.addr,
+            "--topic",
+            "orders",
+            "--count",
+            "7",
+            "--client-id",
+            "orders-app",
+        ],
         JmxOpts::default(),
     );
     let consumer = JvmPeer::start(
         "KsConsumer",
-        &["--bootstrap", &k.addr, "--topic", "orders", "--group", "billing", "--client-id", "billing-app"],
+        &[
+            "--bootstrap",
+            &k.addr,
+            "--topic",
+            "orders",
+            "--group",
+            "billing",
+            "--client-id",
+            "billing-app",
+        ],
         JmxOpts::default(),
     );
     let server = Server::start(
@@ -347,9 +408,13 @@ fn real_producer_and_consumer_metrics_are_collected_and_listed() {
             "kafka_producer_producer_metrics_record_send_total{client=\"orders-producer\",client_id=\"orders-app\"}",
         )
     };
-    wait_for("7 records sent", WAIT, || (sent(&server) == Some(7.0)).then_some(()));
+    wait_for("7 records sent", WAIT, || {
+        (sent(&server) == Some(7.0)).then_some(())
+    });
     producer.command("send 5");
-    wait_for("12 records sent", WAIT, || (sent(&server) == Some(12.0)).then_some(()));
+    wait_for("12 records sent", WAIT, || {
+        (sent(&server) == Some(12.0)).then_some(())
+    });
     wait_for("12 records consumed", WAIT, || {
         (one(
             &server,
@@ -364,7 +429,10 @@ fn real_producer_and_consumer_metrics_are_collected_and_listed() {
     assert!(lag.is_some(), "records-lag-max is not collected");
     let (status, page) = get(&server.url("/clients?range=15m"));
     assert_eq!(status, 200, "{page}");
-    assert!(page.contains("orders-app") && page.contains("billing-app"), "clients not listed");
+    assert!(
+        page.contains("orders-app") && page.contains("billing-app"),
+        "clients not listed"
+    );
 }
 
 #[test]
@@ -395,11 +463,17 @@ fn the_explorer_shows_beans_and_tracks_an_attribute_with_the_token() {
     let base = format!("/explore/{}?cluster=lab", urlencode(&addr));
     let (status, page) = get(&server.url(&base));
     assert_eq!(status, 200, "{page}");
-    assert!(page.contains("kafka.server") && page.contains("java.lang"), "domains");
+    assert!(
+        page.contains("kafka.server") && page.contains("java.lang"),
+        "domains"
+    );
     let bean = "java.lang:type=Threading";
     let (status, page) = get(&server.url(&format!("{base}&bean={}", urlencode(bean))));
     assert_eq!(status, 200, "{page}");
-    assert!(page.contains("PeakThreadCount") && page.contains("dumpAllThreads"), "attributes and operations");
+    assert!(
+        page.contains("PeakThreadCount") && page.contains("dumpAllThreads"),
+        "attributes and operations"
+    );
     let post = |token: &str| {
         post_form(
             &server.url(&format!("/explore/{}/track", urlencode(&addr))),
@@ -421,5 +495,8 @@ fn the_explorer_shows_beans_and_tracks_an_attribute_with_the_token() {
     server.kill9();
     let server = Server::start(dir.path(), &text);
     let (_, page) = get(&server.url(&base));
-    assert!(page.contains("PeakThreadCount"), "tracked list lost on restart");
+    assert!(
+        page.contains("PeakThreadCount"),
+        "tracked list lost on restart"
+    );
 }

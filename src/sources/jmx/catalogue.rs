@@ -121,25 +121,79 @@ mod tests {
     fn kafka_names_get_the_units_their_beans_measure() {
         for (name, want) in [
             ("kafka_server_brokertopicmetrics_bytesin_total", Unit::Bytes),
-            ("kafka_server_kafkaserver_linux_disk_read_bytes", Unit::Bytes),
-            ("kafka_network_requestmetrics_totaltimems", Unit::Milliseconds),
-            ("kafka_log_logflushstats_logflushrateandtimems", Unit::Milliseconds),
-            ("kafka_log_logflushstats_logflushrateandtimems_count", Unit::None),
-            ("kafka_server_kafkarequesthandlerpool_requesthandleravgidle_percent", Unit::Ratio),
-            ("kafka_network_socketserver_networkprocessoravgidle_percent", Unit::Ratio),
-            ("kafka_network_socketserver_networkprocessoravgidlepercent", Unit::Ratio),
-            ("kafka_server_kafkarequesthandlerpool_requesthandleravgidlepercent_total", Unit::Ratio),
-            ("kafka_server_replicamanager_underreplicatedpartitions", Unit::None),
-            ("kafka_server_brokertopicmetrics_messagesin_total", Unit::None),
-            ("kafka_producer_producer_metrics_request_latency_avg", Unit::Milliseconds),
-            ("kafka_producer_producer_metrics_record_queue_time_avg", Unit::Milliseconds),
-            ("kafka_producer_producer_metrics_io_wait_time_ns_avg", Unit::None),
-            ("kafka_producer_producer_metrics_batch_size_avg", Unit::Bytes),
-            ("kafka_producer_producer_metrics_buffer_available_bytes", Unit::Bytes),
-            ("kafka_producer_producer_metrics_outgoing_byte_rate", Unit::Bytes),
+            (
+                "kafka_server_kafkaserver_linux_disk_read_bytes",
+                Unit::Bytes,
+            ),
+            (
+                "kafka_network_requestmetrics_totaltimems",
+                Unit::Milliseconds,
+            ),
+            (
+                "kafka_log_logflushstats_logflushrateandtimems",
+                Unit::Milliseconds,
+            ),
+            (
+                "kafka_log_logflushstats_logflushrateandtimems_count",
+                Unit::None,
+            ),
+            (
+                "kafka_server_kafkarequesthandlerpool_requesthandleravgidle_percent",
+                Unit::Ratio,
+            ),
+            (
+                "kafka_network_socketserver_networkprocessoravgidle_percent",
+                Unit::Ratio,
+            ),
+            (
+                "kafka_network_socketserver_networkprocessoravgidlepercent",
+                Unit::Ratio,
+            ),
+            (
+                "kafka_server_kafkarequesthandlerpool_requesthandleravgidlepercent_total",
+                Unit::Ratio,
+            ),
+            (
+                "kafka_server_replicamanager_underreplicatedpartitions",
+                Unit::None,
+            ),
+            (
+                "kafka_server_brokertopicmetrics_messagesin_total",
+                Unit::None,
+            ),
+            (
+                "kafka_producer_producer_metrics_request_latency_avg",
+                Unit::Milliseconds,
+            ),
+            (
+                "kafka_producer_producer_metrics_record_queue_time_avg",
+                Unit::Milliseconds,
+            ),
+            (
+                "kafka_producer_producer_metrics_io_wait_time_ns_avg",
+                Unit::None,
+            ),
+            (
+                "kafka_producer_producer_metrics_batch_size_avg",
+                Unit::Bytes,
+            ),
+            (
+                "kafka_producer_producer_metrics_buffer_available_bytes",
+                Unit::Bytes,
+            ),
+            (
+                "kafka_producer_producer_metrics_outgoing_byte_rate",
+                Unit::Bytes,
+            ),
             ("kafka_producer_producer_metrics_io_wait_ratio", Unit::Ratio),
-            ("kafka_consumer_consumer_metrics_last_poll_seconds_ago", Unit::Seconds),
-            ("kafka_consumer_consumer_fetch_manager_metrics_records_lag_max", Unit::None),
+            (
+                "kafka_consumer_consumer_metrics_last_poll_seconds_ago",
+                Unit::Seconds,
+            ),
+            (
+                "kafka_consumer_consumer_fetch_manager_metrics_records_lag_max",
+                Unit::None,
+            ),
             ("jvm_gc_collection_seconds_sum", Unit::Seconds),
             ("jvm_gc_collection_seconds_count", Unit::None),
             ("jvm_memory_bytes_used", Unit::Bytes),

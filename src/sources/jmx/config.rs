@@ -191,8 +191,12 @@ fn rules(
 
 /// The opt-in per-partition rules (`partitions = true`), read on their own slower schedule.
 fn partition_rules(ctx: &BuildContext<'_>) -> Result<RuleSet, ConfigError> {
-    let text = presets::preset("kafka-partitions.yml")
-        .ok_or_else(|| ctx.error("jmx.partitions", "the per-partition preset is missing from this build"))?;
+    let text = presets::preset("kafka-partitions.yml").ok_or_else(|| {
+        ctx.error(
+            "jmx.partitions",
+            "the per-partition preset is missing from this build",
+        )
+    })?;
     RuleSet::from_yaml(text, "preset kafka-partitions.yml")
         .map_err(|e| ctx.error("jmx.partitions", e.to_string()))
 }
@@ -337,7 +341,10 @@ pub(super) fn read(
         if !names.insert(cl.name.clone()) {
             return Err(ctx.error(
                 &format!("{key}.name"),
-                format!("{:?} is already another client's name in this cluster", cl.name),
+                format!(
+                    "{:?} is already another client's name in this cluster",
+                    cl.name
+                ),
             ));
         }
         let role = match cl.kind.as_str() {
@@ -353,8 +360,7 @@ pub(super) fn read(
             }
         };
         let address = cl.jmx.trim().to_string();
-        let url =
-            bridge::service_url(&address).map_err(|m| ctx.error(&format!("{key}.jmx"), m))?;
+        let url = bridge::service_url(&address).map_err(|m| ctx.error(&format!("{key}.jmx"), m))?;
         if !seen.insert(address.clone()) {
             return Err(ctx.error(
                 &format!("{key}.jmx"),
@@ -538,7 +544,9 @@ mod tests {
                 "clusters[0].jmx.brokers",
             ),
         ] {
-            let e = plan(section).err().unwrap_or_else(|| panic!("{section} was accepted"));
+            let e = plan(section)
+                .err()
+                .unwrap_or_else(|| panic!("{section} was accepted"));
             assert!(e.contains(key), "{section}: {e}");
         }
     }
@@ -548,9 +556,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("bad.yml");
         std::fs::write(&f, "rules:\n  - pattern: 'kafka.server<type=(.+'\n").unwrap();
-        let e = plan(&format!("brokers = [\"h:1\"]\nextra_rules_file = {:?}\n", f))
-            .err()
-            .unwrap();
+        let e = plan(&format!(
+            "brokers = [\"h:1\"]\nextra_rules_file = {:?}\n",
+            f
+        ))
+        .err()
+        .unwrap();
         assert!(
             e.contains("clusters[0].jmx.brokers[0].extra_rules_file") && e.contains("bad.yml"),
             "{e}"
@@ -559,13 +570,19 @@ mod tests {
 
     #[test]
     fn the_password_is_never_in_debug_output_or_errors() {
-        let p = plan("brokers = [\"127.0.0.1:9999\"]\nusername = \"u\"\npassword = \"hunter2-secret\"\n").unwrap();
+        let p = plan(
+            "brokers = [\"127.0.0.1:9999\"]\nusername = \"u\"\npassword = \"hunter2-secret\"\n",
+        )
+        .unwrap();
         assert_eq!(p.targets.len(), 1);
         let text = format!("{:?}", p.targets[0].source.target_info());
         assert!(!text.contains("hunter2"), "{text}");
         let e = plan("brokers = [\"127.0.0.1:9999\"]\npassword = \"hunter2-secret\"\n")
             .err()
             .unwrap();
-        assert!(!e.contains("hunter2") && e.contains("needs username"), "{e}");
+        assert!(
+            !e.contains("hunter2") && e.contains("needs username"),
+            "{e}"
+        );
     }
 }

@@ -142,7 +142,10 @@ pub fn diff(before: &Watch, now: &Watch, subject: &str, isr_burst: f64) -> Vec<S
             JVM_RESTART,
             Severity::Warning,
             subject,
-            format!("{subject}: the JVM restarted (its start time moved forward by {:.0} s)", (n - b) / 1000.0),
+            format!(
+                "{subject}: the JVM restarted (its start time moved forward by {:.0} s)",
+                (n - b) / 1000.0
+            ),
         );
         e.at = Some(n as i64);
         out.push(e);
@@ -247,14 +250,41 @@ mod tests {
         }
     }
 
-    fn broker(ctl: f64, offline: f64, urp: f64, unclean: f64, shrinks: f64, start: f64) -> Vec<Bean> {
+    fn broker(
+        ctl: f64,
+        offline: f64,
+        urp: f64,
+        unclean: f64,
+        shrinks: f64,
+        start: f64,
+    ) -> Vec<Bean> {
         vec![
             // Property order as a real broker registers them, and reversed: both are found.
-            bean("kafka.controller:type=KafkaController,name=ActiveControllerCount", "Value", ctl),
-            bean("kafka.controller:name=OfflinePartitionsCount,type=KafkaController", "Value", offline),
-            bean("kafka.server:type=ReplicaManager,name=UnderReplicatedPartitions", "Value", urp),
-            bean("kafka.controller:type=ControllerStats,name=UncleanLeaderElectionsPerSec", "Count", unclean),
-            bean("kafka.server:type=ReplicaManager,name=IsrShrinksPerSec", "Count", shrinks),
+            bean(
+                "kafka.controller:type=KafkaController,name=ActiveControllerCount",
+                "Value",
+                ctl,
+            ),
+            bean(
+                "kafka.controller:name=OfflinePartitionsCount,type=KafkaController",
+                "Value",
+                offline,
+            ),
+            bean(
+                "kafka.server:type=ReplicaManager,name=UnderReplicatedPartitions",
+                "Value",
+                urp,
+            ),
+            bean(
+                "kafka.controller:type=ControllerStats,name=UncleanLeaderElectionsPerSec",
+                "Count",
+                unclean,
+            ),
+            bean(
+                "kafka.server:type=ReplicaManager,name=IsrShrinksPerSec",
+                "Count",
+                shrinks,
+            ),
             bean("java.lang:type=Runtime", "StartTime", start),
         ]
     }
@@ -279,12 +309,21 @@ mod tests {
         let e = diff(&calm, &storm, "b1", 5.0);
         assert_eq!(
             kinds(&e),
-            vec![CONTROLLER_ACTIVE, OFFLINE_PARTITIONS, URP_START, UNCLEAN_ELECTION, ISR_SHRINK_BURST]
+            vec![
+                CONTROLLER_ACTIVE,
+                OFFLINE_PARTITIONS,
+                URP_START,
+                UNCLEAN_ELECTION,
+                ISR_SHRINK_BURST
+            ]
         );
         assert!(e[1].message.contains("4 partitions"), "{}", e[1].message);
         assert_eq!(e[1].severity, Severity::Critical);
         let back = diff(&storm, &calm_after(&storm), "b1", 5.0);
-        assert_eq!(kinds(&back), vec![CONTROLLER_RESIGNED, OFFLINE_PARTITIONS_CLEAR, URP_END]);
+        assert_eq!(
+            kinds(&back),
+            vec![CONTROLLER_RESIGNED, OFFLINE_PARTITIONS_CLEAR, URP_END]
+        );
     }
 
     fn calm_after(storm: &Watch) -> Watch {

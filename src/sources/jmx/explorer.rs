@@ -33,9 +33,12 @@ pub enum Answer {
 /// Connections unused for this long are closed.
 const IDLE: Duration = Duration::from_secs(600);
 
+/// A target's explorer connection, the password it was made with, and when it was last used.
+type Held = (Arc<TargetClient>, Option<String>, Instant);
+
 #[derive(Default)]
 pub struct Explorer {
-    clients: Mutex<HashMap<String, (Arc<TargetClient>, Option<String>, Instant)>>,
+    clients: Mutex<HashMap<String, Held>>,
 }
 
 /// The process's explorer.
@@ -132,9 +135,17 @@ fn check_domain(d: &str) -> Result<(), String> {
 
 fn secret_word(s: &str) -> bool {
     let l = s.to_ascii_lowercase();
-    ["password", "passwd", "secret", "token", "credential", "apikey", "api_key"]
-        .iter()
-        .any(|w| l.contains(w))
+    [
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "credential",
+        "apikey",
+        "api_key",
+    ]
+    .iter()
+    .any(|w| l.contains(w))
 }
 
 /// Masks what looks like a credential: a value under a secret-sounding name, and `key=value`
@@ -143,9 +154,7 @@ pub fn mask(name: &str, v: &mut Value) {
     match v {
         Value::Text(t) if secret_word(name) => *t = "***".into(),
         Value::Text(t) => *t = mask_pairs(t),
-        Value::Number(_) | Value::Boolean(_) if secret_word(name) => {
-            *v = Value::Text("***".into())
-        }
+        Value::Number(_) | Value::Boolean(_) if secret_word(name) => *v = Value::Text("***".into()),
         Value::Composite(items) => {
             for (k, x) in items {
                 mask(k, x);
@@ -218,7 +227,9 @@ mod tests {
             },
         ]);
         mask("SystemProperties", &mut props);
-        let Value::Tabular(rows) = props else { unreachable!() };
+        let Value::Tabular(rows) = props else {
+            unreachable!()
+        };
         assert_eq!(rows[0].values[0].1, Value::Text("***".into()));
         assert_eq!(rows[1].values[0].1, Value::Text("17".into()));
         let mut plain = Value::Text("nothing to hide".into());

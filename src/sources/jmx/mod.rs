@@ -28,7 +28,9 @@ pub mod tracked;
 
 use crate::catalogue::{MetricMeta, MetricType};
 use crate::model::{Labels, MetricKind, Reading};
-use crate::sources::{Retry, ScrapeOutput, Source, SourceError, SourceEvent, SourceKind, TargetInfo};
+use crate::sources::{
+    Retry, ScrapeOutput, Source, SourceError, SourceEvent, SourceKind, TargetInfo,
+};
 use config::{Password, TargetSettings};
 use model::{RuleSample, SampleType, Value};
 use std::collections::HashSet;
@@ -130,7 +132,9 @@ impl JmxSource {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
                     self.retry = Retry::EveryInterval;
-                    return Err(format!("{addr}: connection refused (no JMX agent listening)"));
+                    return Err(format!(
+                        "{addr}: connection refused (no JMX agent listening)"
+                    ));
                 }
                 Ok(Err(e)) => return Err(format!("{addr}: {e}")),
                 Err(_) => return Err(format!("{addr}: no answer to connect within {probe:?}")),
@@ -164,7 +168,7 @@ impl JmxSource {
         // Per-partition beans are many and change slowly: every Nth scrape, with what is left of
         // the budget.
         if let Some((prules, every)) = partitions
-            && (n - 1) % u64::from(every) == 0
+            && (n - 1).is_multiple_of(u64::from(every))
         {
             let left = budget.saturating_sub(started.elapsed());
             let (pi, pe) = prules.object_names();
@@ -259,8 +263,11 @@ impl JmxSource {
             kind: MetricKind::Gauge,
             value,
         };
-        out.readings
-            .push(gauge("kafkascope_jmx_beans", beans.len() as f64, &self.info));
+        out.readings.push(gauge(
+            "kafkascope_jmx_beans",
+            beans.len() as f64,
+            &self.info,
+        ));
         out.readings.push(gauge(
             "kafkascope_jmx_attribute_errors",
             errors.len() as f64,
@@ -357,25 +364,12 @@ fn meta(s: &RuleSample) -> MetricMeta {
         SampleType::Gauge => MetricType::Gauge,
         SampleType::Untyped => MetricType::Unknown,
     };
-    MetricMeta::new(s.name.clone(), kind, catalogue::unit(&s.name), s.help.clone())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::socket_address;
-
-    #[test]
-    fn the_probe_address_is_the_registry_or_the_connector() {
-        for (url, want) in [
-            ("service:jmx:rmi:///jndi/rmi://127.0.0.1:9999/jmxrmi", Some("127.0.0.1:9999")),
-            ("service:jmx:rmi://h:44444/jndi/rmi://reg:1099/jmxrmi", Some("reg:1099")),
-            ("service:jmx:jmxmp://h:5555", Some("h:5555")),
-            ("service:jmx:rmi:///jndi/ldap://x/y", None),
-            ("http://h:1", None),
-        ] {
-            assert_eq!(socket_address(url).as_deref(), want, "{url}");
-        }
-    }
+    MetricMeta::new(
+        s.name.clone(),
+        kind,
+        catalogue::unit(&s.name),
+        s.help.clone(),
+    )
 }
 
 impl Source for JmxSource {
@@ -404,5 +398,29 @@ impl Source for JmxSource {
 
     fn retry(&self) -> Retry {
         self.retry
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::socket_address;
+
+    #[test]
+    fn the_probe_address_is_the_registry_or_the_connector() {
+        for (url, want) in [
+            (
+                "service:jmx:rmi:///jndi/rmi://127.0.0.1:9999/jmxrmi",
+                Some("127.0.0.1:9999"),
+            ),
+            (
+                "service:jmx:rmi://h:44444/jndi/rmi://reg:1099/jmxrmi",
+                Some("reg:1099"),
+            ),
+            ("service:jmx:jmxmp://h:5555", Some("h:5555")),
+            ("service:jmx:rmi:///jndi/ldap://x/y", None),
+            ("http://h:1", None),
+        ] {
+            assert_eq!(socket_address(url).as_deref(), want, "{url}");
+        }
     }
 }

@@ -20,8 +20,11 @@ pub struct Tracked {
     pub added_ms: i64,
 }
 
-fn registry() -> &'static RwLock<HashMap<(String, String), Vec<Tracked>>> {
-    static R: OnceLock<RwLock<HashMap<(String, String), Vec<Tracked>>>> = OnceLock::new();
+/// Tracked lists by (cluster, address).
+type Registry = RwLock<HashMap<(String, String), Vec<Tracked>>>;
+
+fn registry() -> &'static Registry {
+    static R: OnceLock<Registry> = OnceLock::new();
     R.get_or_init(Default::default)
 }
 
@@ -69,7 +72,7 @@ mod tests {
         set("c", "h:1", vec![t.clone()]);
         assert_eq!(get("c", "h:1"), vec![t.clone()]);
         assert!(get("c", "h:2").is_empty());
-        assert_eq!(from_json(&to_json(&[t.clone()])), vec![t]);
+        assert_eq!(from_json(&to_json(std::slice::from_ref(&t))), vec![t]);
         assert!(from_json("not json").is_empty());
         set("c", "h:1", vec![]);
         assert!(get("c", "h:1").is_empty());

@@ -288,11 +288,8 @@ pub(crate) async fn show(
                 beans = b
                     .into_iter()
                     .map(|name| {
-                        let href = format!(
-                            "{base}&domain={}&bean={}",
-                            urlencode(d),
-                            urlencode(&name)
-                        );
+                        let href =
+                            format!("{base}&domain={}&bean={}", urlencode(d), urlencode(&name));
                         let on = q.bean.as_deref() == Some(name.as_str());
                         (name, href, on)
                     })
@@ -346,10 +343,7 @@ pub(crate) async fn show(
         .map(|x| TrackedLine {
             bean: x.bean.clone(),
             attribute: x.attribute.clone(),
-            bean_href: format!(
-                "{base}&bean={}",
-                urlencode(&x.bean)
-            ),
+            bean_href: format!("{base}&bean={}", urlencode(&x.bean)),
             added: crate::web::format::utc(x.added_ms),
         })
         .collect();
@@ -410,7 +404,11 @@ pub(crate) async fn track(
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .unwrap_or("");
-    let given = if f.token.is_empty() { bearer } else { f.token.as_str() };
+    let given = if f.token.is_empty() {
+        bearer
+    } else {
+        f.token.as_str()
+    };
     crate::web::api::check_write_token(&ctx, given)?;
     let t = find(&ctx, &address, Some(&f.cluster))?;
     let mut list = tracked::get(&t.cluster, &t.address);
@@ -421,7 +419,10 @@ pub(crate) async fn track(
                     "track needs one bean's ObjectName (no pattern) and an attribute".into(),
                 ));
             }
-            if !list.iter().any(|x| x.bean == f.bean && x.attribute == f.attribute) {
+            if !list
+                .iter()
+                .any(|x| x.bean == f.bean && x.attribute == f.attribute)
+            {
                 if list.len() >= tracked::MAX_PER_TARGET {
                     return Err(WebError::BadRequest(format!(
                         "{} already tracks {} attributes, the most one target may",
