@@ -245,6 +245,23 @@ fn fake_broker_exposes_every_canonical_bean_in_its_real_shape_on_schedule() {
         Some(1.0)
     );
 
+    // The JVM runs G1 like a broker, so the GC beans carry a broker's collector names.
+    let gc = list_beans(
+        &peer.jmx_address(),
+        "java.lang:type=GarbageCollector,*",
+        None,
+        LIST,
+    );
+    for collector in ["G1 Young Generation", "G1 Old Generation"] {
+        assert!(
+            gc.object_names()
+                .iter()
+                .any(|n| n.contains(&format!("name={collector}"))),
+            "no {collector} bean: {:?}",
+            gc.object_names()
+        );
+    }
+
     // Counters move: a later listing reads a larger Count.
     std::thread::sleep(Duration::from_millis(1500));
     let again = list_beans(

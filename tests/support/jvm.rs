@@ -381,8 +381,10 @@ impl JvmPeer {
             .map(|(u, p)| (u.as_str(), p.as_str()));
         let flags = jmx_flags(self.port, auth, self.dir());
         let err = fs::File::create(self.stderr_path()).expect("create the JVM's stderr log");
+        // G1, as kafka-run-class.sh runs brokers and clients: the GC beans are
+        // `java.lang:type=GarbageCollector,name=G1 Young Generation|G1 Old Generation`.
         let mut child = Command::new("java")
-            .args(["-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"])
+            .args(["-Xmx256m", "-XX:+UseG1GC", "-XX:TieredStopAtLevel=1"])
             .args(&flags)
             .arg("-cp")
             .arg(classpath)
