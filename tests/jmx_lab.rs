@@ -477,6 +477,29 @@ fn bad_beans_misbehave_as_designed_and_hang_never_answers() {
 }
 
 #[test]
+fn a_frozen_jvm_accepts_connections_and_never_answers() {
+    let mut peer = broker(&[]);
+    let pattern = "kafka.server:type=ReplicaManager,*";
+    // Positive control: it answers before the freeze.
+    assert!(list_beans(&peer.jmx_address(), pattern, None, LIST).finished);
+    peer.freeze();
+    // The kernel still accepts the TCP connection...
+    let conn = std::net::TcpStream::connect(peer.jmx_address());
+    assert!(conn.is_ok(), "a frozen JVM's port refused: {conn:?}");
+    drop(conn);
+    // ...but no JMX answer ever comes.
+    let frozen = list_beans(&peer.jmx_address(), pattern, None, Duration::from_secs(15));
+    assert!(
+        !frozen.finished && frozen.lines.is_empty(),
+        "{:?}",
+        frozen.lines
+    );
+    peer.thaw();
+    let thawed = list_beans(&peer.jmx_address(), pattern, None, LIST);
+    assert!(thawed.finished, "{}", thawed.stderr);
+}
+
+#[test]
 fn authentication_is_enforced_when_asked_for() {
     let peer = JvmPeer::start(
         "FakeKafkaBroker",

@@ -3,7 +3,8 @@
 //! Apache kafka-clients 3.9.1 + slf4j-api (jars that scripts/install-peers puts in
 //! `$KAFKASCOPE_CACHE/jars`), started with the remote JMX flags of reference/peers-lab.md on one
 //! free loopback port (registry and RMI on the same port), ready when the program prints `READY`
-//! and the port accepts, killed on drop.
+//! and the port accepts, killed on drop. `restart()` is a JVM restart on the same port, `kill9()` a
+//! crash, `freeze()`/`thaw()` (SIGSTOP/SIGCONT) a JVM that accepts connections and never answers.
 //!
 //! ```ignore
 //! let broker = JvmPeer::start("FakeKafkaBroker", &["--controller"], JmxOpts::default());
@@ -335,6 +336,29 @@ impl JvmPeer {
         }
     }
 
+    /// Stops the whole JVM with SIGSTOP: the kernel still completes TCP handshakes on its JMX
+    /// port (the listen backlog), but nothing ever answers: "a JVM that accepts the connection and
+    /// never answers". [`JvmPeer::thaw`] (or drop) resumes/kills it.
+    pub fn freeze(&mut self) {
+        self.signal("-STOP");
+    }
+
+    /// Resumes a JVM stopped by [`JvmPeer::freeze`] (SIGCONT).
+    pub fn thaw(&mut self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&mut self, sig: &str) {
+        let pid = self.pid();
+        assert!(pid != 0, "{} is not running", self.main_class);
+        let status = Command::new("kill")
+            .arg(sig)
+            .arg(pid.to_string())
+            .status()
+            .unwrap_or_else(|e| panic!("run kill {sig} {pid}: {e}"));
+        assert!(status.success(), "kill {sig} {pid} failed: {status}");
+    }
+
     /// Kills the JVM if it runs and starts the same program again on the same JMX port: a JVM
     /// restart (new StartTime, counters from zero).
     pub fn restart(&mut self) {
@@ -445,6 +469,13 @@ impl JvmPeer {
 
 impl Drop for JvmPeer {
     fn drop(&mut self) {
+        // A frozen JVM dies of SIGKILL too; SIGCONT first lets it be reaped at once.
+        if self.child.is_some() {
+            let _ = Command::new("kill")
+                .arg("-CONT")
+                .arg(self.pid().to_string())
+                .status();
+        }
         self.kill9();
         if std::thread::panicking()
             && let Some(dir) = self.dir.take()
