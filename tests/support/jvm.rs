@@ -83,10 +83,6 @@ fn compile() -> PathBuf {
             jar.display()
         );
     }
-    // One directory per test process, outside the repository; kept for the process's lifetime.
-    let dir = std::env::temp_dir().join(format!("kafkascope-jmx-classes-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).expect("create the directory for compiled JMX fixtures");
     let mut sources: Vec<PathBuf> = fs::read_dir(fixtures_dir())
         .expect("read tests/fixtures/jmx")
         .filter_map(Result::ok)
@@ -95,6 +91,27 @@ fn compile() -> PathBuf {
         .collect();
     sources.sort();
     assert!(!sources.is_empty(), "no Java sources in tests/fixtures/jmx");
+    // Compiled classes are cached under target/ keyed by the sources and jars, so test processes
+    // share one compilation; a changed source gets a new directory.
+    let mut key = std::collections::hash_map::DefaultHasher::new();
+    for src in &sources {
+        std::hash::Hash::hash(&src.file_name(), &mut key);
+        std::hash::Hash::hash(&fs::read(src).expect("read a Java fixture"), &mut key);
+    }
+    for jar in jars() {
+        std::hash::Hash::hash(&fs::metadata(&jar).map(|m| m.len()).unwrap_or(0), &mut key);
+    }
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "jmx-classes-{:016x}",
+        std::hash::Hasher::finish(&key)
+    ));
+    if dir.join(".complete").exists() {
+        return dir;
+    }
+    // Compile beside it and rename into place: parallel test processes never see half a build.
+    let building = dir.with_extension(format!("building-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&building);
+    fs::create_dir_all(&building).expect("create the directory for compiled JMX fixtures");
     let cp = jars()
         .iter()
         .map(|j| j.display().to_string())
@@ -102,7 +119,7 @@ fn compile() -> PathBuf {
         .join(":");
     let out = Command::new("javac")
         .args(["--release", "17", "-nowarn", "-cp", &cp, "-d"])
-        .arg(&dir)
+        .arg(&building)
         .args(&sources)
         .output()
         .expect("run javac");
@@ -112,6 +129,16 @@ fn compile() -> PathBuf {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    fs::write(building.join(".complete"), "").expect("mark the compiled JMX fixtures complete");
+    if fs::rename(&building, &dir).is_err() {
+        // Another test process got there first with the same sources.
+        let _ = fs::remove_dir_all(&building);
+        assert!(
+            dir.join(".complete").exists(),
+            "cannot move compiled JMX fixtures to {}",
+            dir.display()
+        );
+    }
     dir
 }
 
