@@ -245,6 +245,23 @@ fn fake_broker_exposes_every_canonical_bean_in_its_real_shape_on_schedule() {
         Some(1.0)
     );
 
+    // The JVM runs G1 like a broker, so the GC beans carry a broker's collector names.
+    let gc = list_beans(
+        &peer.jmx_address(),
+        "java.lang:type=GarbageCollector,*",
+        None,
+        LIST,
+    );
+    for collector in ["G1 Young Generation", "G1 Old Generation"] {
+        assert!(
+            gc.object_names()
+                .iter()
+                .any(|n| n.contains(&format!("name={collector}"))),
+            "no {collector} bean: {:?}",
+            gc.object_names()
+        );
+    }
+
     // Counters move: a later listing reads a larger Count.
     std::thread::sleep(Duration::from_millis(1500));
     let again = list_beans(
@@ -457,6 +474,29 @@ fn bad_beans_misbehave_as_designed_and_hang_never_answers() {
     peer.command("release");
     let released = list_beans(&peer.jmx_address(), "kafkascope.test:*", None, LIST);
     assert!(released.finished, "{}", released.stderr);
+}
+
+#[test]
+fn a_frozen_jvm_accepts_connections_and_never_answers() {
+    let mut peer = broker(&[]);
+    let pattern = "kafka.server:type=ReplicaManager,*";
+    // Positive control: it answers before the freeze.
+    assert!(list_beans(&peer.jmx_address(), pattern, None, LIST).finished);
+    peer.freeze();
+    // The kernel still accepts the TCP connection...
+    let conn = std::net::TcpStream::connect(peer.jmx_address());
+    assert!(conn.is_ok(), "a frozen JVM's port refused: {conn:?}");
+    drop(conn);
+    // ...but no JMX answer ever comes.
+    let frozen = list_beans(&peer.jmx_address(), pattern, None, Duration::from_secs(15));
+    assert!(
+        !frozen.finished && frozen.lines.is_empty(),
+        "{:?}",
+        frozen.lines
+    );
+    peer.thaw();
+    let thawed = list_beans(&peer.jmx_address(), pattern, None, LIST);
+    assert!(thawed.finished, "{}", thawed.stderr);
 }
 
 #[test]

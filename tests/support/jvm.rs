@@ -3,7 +3,8 @@
 //! Apache kafka-clients 3.9.1 + slf4j-api (jars that scripts/install-peers puts in
 //! `$KAFKASCOPE_CACHE/jars`), started with the remote JMX flags of reference/peers-lab.md on one
 //! free loopback port (registry and RMI on the same port), ready when the program prints `READY`
-//! and the port accepts, killed on drop.
+//! and the port accepts, killed on drop. `restart()` is a JVM restart on the same port, `kill9()` a
+//! crash, `freeze()`/`thaw()` (SIGSTOP/SIGCONT) a JVM that accepts connections and never answers.
 //!
 //! ```ignore
 //! let broker = JvmPeer::start("FakeKafkaBroker", &["--controller"], JmxOpts::default());
@@ -82,10 +83,6 @@ fn compile() -> PathBuf {
             jar.display()
         );
     }
-    // One directory per test process, outside the repository; kept for the process's lifetime.
-    let dir = std::env::temp_dir().join(format!("kafkascope-jmx-classes-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).expect("create the directory for compiled JMX fixtures");
     let mut sources: Vec<PathBuf> = fs::read_dir(fixtures_dir())
         .expect("read tests/fixtures/jmx")
         .filter_map(Result::ok)
@@ -94,6 +91,27 @@ fn compile() -> PathBuf {
         .collect();
     sources.sort();
     assert!(!sources.is_empty(), "no Java sources in tests/fixtures/jmx");
+    // Compiled classes are cached under target/ keyed by the sources and jars, so test processes
+    // share one compilation; a changed source gets a new directory.
+    let mut key = std::collections::hash_map::DefaultHasher::new();
+    for src in &sources {
+        std::hash::Hash::hash(&src.file_name(), &mut key);
+        std::hash::Hash::hash(&fs::read(src).expect("read a Java fixture"), &mut key);
+    }
+    for jar in jars() {
+        std::hash::Hash::hash(&fs::metadata(&jar).map(|m| m.len()).unwrap_or(0), &mut key);
+    }
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "jmx-classes-{:016x}",
+        std::hash::Hasher::finish(&key)
+    ));
+    if dir.join(".complete").exists() {
+        return dir;
+    }
+    // Compile beside it and rename into place: parallel test processes never see half a build.
+    let building = dir.with_extension(format!("building-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&building);
+    fs::create_dir_all(&building).expect("create the directory for compiled JMX fixtures");
     let cp = jars()
         .iter()
         .map(|j| j.display().to_string())
@@ -101,7 +119,7 @@ fn compile() -> PathBuf {
         .join(":");
     let out = Command::new("javac")
         .args(["--release", "17", "-nowarn", "-cp", &cp, "-d"])
-        .arg(&dir)
+        .arg(&building)
         .args(&sources)
         .output()
         .expect("run javac");
@@ -111,6 +129,16 @@ fn compile() -> PathBuf {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    fs::write(building.join(".complete"), "").expect("mark the compiled JMX fixtures complete");
+    if fs::rename(&building, &dir).is_err() {
+        // Another test process got there first with the same sources.
+        let _ = fs::remove_dir_all(&building);
+        assert!(
+            dir.join(".complete").exists(),
+            "cannot move compiled JMX fixtures to {}",
+            dir.display()
+        );
+    }
     dir
 }
 
@@ -335,6 +363,29 @@ impl JvmPeer {
         }
     }
 
+    /// Stops the whole JVM with SIGSTOP: the kernel still completes TCP handshakes on its JMX
+    /// port (the listen backlog), but nothing ever answers: "a JVM that accepts the connection and
+    /// never answers". [`JvmPeer::thaw`] (or drop) resumes/kills it.
+    pub fn freeze(&mut self) {
+        self.signal("-STOP");
+    }
+
+    /// Resumes a JVM stopped by [`JvmPeer::freeze`] (SIGCONT).
+    pub fn thaw(&mut self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&mut self, sig: &str) {
+        let pid = self.pid();
+        assert!(pid != 0, "{} is not running", self.main_class);
+        let status = Command::new("kill")
+            .arg(sig)
+            .arg(pid.to_string())
+            .status()
+            .unwrap_or_else(|e| panic!("run kill {sig} {pid}: {e}"));
+        assert!(status.success(), "kill {sig} {pid} failed: {status}");
+    }
+
     /// Kills the JVM if it runs and starts the same program again on the same JMX port: a JVM
     /// restart (new StartTime, counters from zero).
     pub fn restart(&mut self) {
@@ -381,8 +432,10 @@ impl JvmPeer {
             .map(|(u, p)| (u.as_str(), p.as_str()));
         let flags = jmx_flags(self.port, auth, self.dir());
         let err = fs::File::create(self.stderr_path()).expect("create the JVM's stderr log");
+        // G1, as kafka-run-class.sh runs brokers and clients: the GC beans are
+        // `java.lang:type=GarbageCollector,name=G1 Young Generation|G1 Old Generation`.
         let mut child = Command::new("java")
-            .args(["-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"])
+            .args(["-Xmx256m", "-XX:+UseG1GC", "-XX:TieredStopAtLevel=1"])
             .args(&flags)
             .arg("-cp")
             .arg(classpath)
@@ -443,6 +496,13 @@ impl JvmPeer {
 
 impl Drop for JvmPeer {
     fn drop(&mut self) {
+        // A frozen JVM dies of SIGKILL too; SIGCONT first lets it be reaped at once.
+        if self.child.is_some() {
+            let _ = Command::new("kill")
+                .arg("-CONT")
+                .arg(self.pid().to_string())
+                .status();
+        }
         self.kill9();
         if std::thread::panicking()
             && let Some(dir) = self.dir.take()
