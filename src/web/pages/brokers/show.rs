@@ -111,15 +111,12 @@ pub(crate) async fn show(
         || format!("cluster=\"{cluster_q}\",instance=~\"{host_re}\""),
         |h| h.selector(),
     );
-    // The overlay sums bytes out over `instance=~"{host}"`; the all-topics bean is the one
-    // without a `topic` label, and the per-topic series must not be added to it.
-    let bytes_out_matchers = format!("{host_re}\",job=\"{}\",topic=\"", super::BROKER_JOB);
     panels.push(PanelChart {
         chart: COLD_READS
             .chart_with(
                 &ctx,
                 &host_sel,
-                &[("{host}", &bytes_out_matchers), ("{cluster}", &cluster_q)],
+                &[("{host}", &host_re), ("{cluster}", &cluster_q)],
                 &range,
                 size,
                 &marks,

@@ -123,7 +123,7 @@ const fn panel(
 /// page cache missed. Bytes out that rise with disk reads are consumers served from disk.
 pub const COLD_READS: Panel = panel(
     "Broker bytes out vs disk reads and cache misses",
-    "label_replace(sum(rate(kafka_server_brokertopicmetrics_bytesout_total{cluster=\"{cluster}\",instance=~\"{host}\"}[{w}])), \"what\", \"broker bytes out\", \"\", \"\") or label_replace(sum(rate(node_disk_read_bytes_total{{sel}}[{w}])), \"what\", \"disk reads\", \"\", \"\") or label_replace(rate(node_vmstat_pgpgin{{sel}}[{w}]) * 1024, \"what\", \"paged in (cache misses)\", \"\", \"\")",
+    "label_replace(sum(rate(kafka_server_brokertopicmetrics_bytesout_total{cluster=\"{cluster}\",instance=~\"{host}\",topic=\"\"}[{w}])), \"what\", \"broker bytes out\", \"\", \"\") or label_replace(sum(rate(node_disk_read_bytes_total{{sel}}[{w}])), \"what\", \"disk reads\", \"\", \"\") or label_replace(rate(node_vmstat_pgpgin{{sel}}[{w}]) * 1024, \"what\", \"paged in (cache misses)\", \"\", \"\")",
     "what",
     "",
     Bytes,
