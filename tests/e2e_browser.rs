@@ -622,8 +622,15 @@ fn chromium_uses_every_page_of_the_real_server_fed_by_a_real_zookeeper() {
     let zk = ZkServer::start_standalone(&ZkOptions::default());
     let addr = zk.client_addr();
     let dir = tempfile::tempdir().expect("temp dir");
+    // A broker's JMX (the lab's FakeKafkaBroker) for the broker, client and MBean pages.
+    let broker = support::jvm::JvmPeer::start(
+        "FakeKafkaBroker",
+        &["--controller"],
+        support::jvm::JmxOpts::default(),
+    );
+    let jmx = broker.jmx_address();
     let cfg = format!(
-        "[collector]\ninterval = \"1s\"\n\n[[clusters]]\nname = \"lab\"\nzookeeper = [{addr:?}]\n[clusters.host]\nlog_dirs = [\"/tmp\"]\n"
+        "[collector]\ninterval = \"1s\"\n\n[[clusters]]\nname = \"lab\"\nzookeeper = [{addr:?}]\n[clusters.host]\nlog_dirs = [\"/tmp\"]\n[clusters.jmx]\ninterval = \"2s\"\nbrokers = [{jmx:?}]\n"
     );
     let server = Server::start(dir.path(), &cfg);
     let b = Browser::start();
@@ -718,6 +725,32 @@ fn chromium_uses_every_page_of_the_real_server_fed_by_a_real_zookeeper() {
             "host panels: {s}"
         );
         assert!(text(&s, "text").contains("Page cache: cachestat"), "{s}");
+
+        // The JMX pages: brokers, one broker, clients, and the MBean explorer on a bean.
+        wait_for("a first JMX scrape", Duration::from_secs(90), || {
+            query(
+                &server.base,
+                "kafka_controller_kafkacontroller_activecontrollercount",
+            )
+            .first()
+            .map(|s| s.1)
+        });
+        let s = load(&b, &url("/brokers?range=15m"));
+        assert_eq!(text(&s, "h1"), "Brokers");
+        assert!(text(&s, "text").contains(&jmx), "{s}");
+        let s = load(
+            &b,
+            &url(&format!("/brokers/lab/{}?range=15m", urlencode(&jmx))),
+        );
+        assert!(count(&s, "charts") >= 20, "broker panels: {s}");
+        load(&b, &url("/clients"));
+        let explore = format!(
+            "/explore/{}?cluster=lab&bean={}",
+            urlencode(&jmx),
+            urlencode("java.lang:type=Memory")
+        );
+        let s = load(&b, &url(&explore));
+        assert!(text(&s, "text").contains("HeapMemoryUsage"), "{s}");
 
         // Range presets: by mouse, then by keyboard.
         load(&b, &url("/zookeeper/lab"));
