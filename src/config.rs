@@ -53,9 +53,60 @@ pub struct Config {
     pub collector: CollectorConfig,
     #[serde(default)]
     pub clusters: Vec<ClusterConfig>,
+    /// Consumer-group status notifications (Burrow's HTTP notifier), `[[notifiers]]`.
+    #[serde(default)]
+    pub notifiers: Vec<NotifierConfig>,
     /// The file and text this was read from (empty for the built-in default).
     #[serde(skip)]
     pub origin: Origin,
+}
+
+/// One `[[notifiers]]` table: Burrow's HTTP notifier. An incident opens when a group's status
+/// reaches `threshold` and closes when it falls below; each has an id carried by its open and close
+/// messages.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NotifierConfig {
+    /// Unique; names the notifier in logs and in the message (`{{notifier}}`).
+    pub name: String,
+    /// Where the open message goes (`{{id}}`, `{{cluster}}`, `{{group}}` are replaced, URL-encoded).
+    pub url_open: String,
+    /// Where the close message goes; without it no close message is sent.
+    pub url_close: Option<String>,
+    /// Default POST.
+    pub method_open: Option<String>,
+    /// Default DELETE.
+    pub method_close: Option<String>,
+    /// Group status that opens an incident: `WARN` (default) or `ERR`.
+    pub threshold: Option<String>,
+    /// How often groups are evaluated (and an open incident re-sent); default 1m.
+    pub interval: Option<Dur>,
+    /// Send the open message once per incident instead of every interval.
+    #[serde(default)]
+    pub send_once: bool,
+    /// Send the close message when the group recovers (default true when url_close is set).
+    pub send_close: Option<bool>,
+    /// Only these clusters (default all).
+    #[serde(default)]
+    pub clusters: Vec<String>,
+    /// Anchored regexes on the group id.
+    #[serde(default)]
+    pub groups_allow: Vec<String>,
+    #[serde(default)]
+    pub groups_deny: Vec<String>,
+    /// Files holding the bodies, with `{{id}}`, `{{cluster}}`, `{{group}}`, `{{status}}`,
+    /// `{{total_lag}}`, `{{start}}`, `{{notifier}}` (JSON-escaped) and `{{result}}` (the group's
+    /// status as Burrow's JSON); default: Burrow's `{"Id", "Cluster", "Group", "Status", "Result"}`.
+    pub template_open: Option<PathBuf>,
+    pub template_close: Option<PathBuf>,
+    /// Extra request headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Basic auth; the password read from a file at each send.
+    pub username: Option<String>,
+    pub password_file: Option<PathBuf>,
+    /// Per request; default 5s.
+    pub timeout: Option<Dur>,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -338,6 +389,7 @@ impl Config {
                 timeout: None,
                 sections: BTreeMap::new(),
             }],
+            notifiers: Vec::new(),
             origin: Origin::new("(built-in default)", ""),
         }
     }
@@ -406,6 +458,18 @@ impl Config {
         }
         if self.collector.interval.0 < Duration::from_secs(1) {
             return fail("collector.interval".into(), "must be at least 1s".into());
+        }
+        let mut notifier_names = std::collections::HashSet::new();
+        for (i, n) in self.notifiers.iter().enumerate() {
+            if !notifier_names.insert(n.name.as_str()) || n.name.is_empty() {
+                return fail(
+                    format!("notifiers[{i}].name"),
+                    format!("{:?} is empty or another notifier's name", n.name),
+                );
+            }
+            if let Err((key, m)) = crate::lag::notifier::check(n) {
+                return fail(format!("notifiers[{i}].{key}"), m);
+            }
         }
         let mut names = std::collections::HashSet::new();
         for (i, c) in self.clusters.iter().enumerate() {

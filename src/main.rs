@@ -313,6 +313,7 @@ async fn serve(cfg: Config, targets: Vec<PlannedTarget>) -> anyhow::Result<()> {
         collector.spawn_planned(target);
     }
     let targets: TargetRegistry = collector.registry();
+    kafkascope::lag::notifier::spawn(&cfg.notifiers, store.clone(), targets.clone());
     info!(
         targets = targets.snapshot().len(),
         database = %cfg.server.database.display(),

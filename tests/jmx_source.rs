@@ -173,16 +173,29 @@ fn broker_beans_become_jmx_exporter_series_pages_and_events() {
     let (status, page) = get(&server.url("/brokers?range=15m"));
     assert_eq!(status, 200, "{page}");
     assert!(page.contains(&addr), "{addr} not on /brokers");
-    let (status, page) = get(&server.url(&format!("/brokers/lab/{}?range=15m", urlencode(&addr))));
-    assert_eq!(status, 200, "{page}");
     // Every panel of the broker page reads a series the broker preset really writes (the panel
-    // catalogue and the preset agree): none is empty against a broker with every canonical bean.
-    // (Errors by type leaves out error=NONE, the only error code a healthy broker reports.)
-    let empty: Vec<&str> = page
-        .split("<figure")
-        .filter(|f| f.contains("class=\"nodata\"") && !f.contains(">Errors by type<"))
-        .map(|f| f.split("</figcaption>").next().unwrap_or(f))
-        .collect();
+    // catalogue and the preset agree): none stays empty against a broker with every canonical
+    // bean. Rates need two samples inside their window, so the page is read again until they
+    // have them (or a minute passes). Errors by type leaves out error=NONE, the only error code
+    // a healthy broker reports.
+    let broker_page = format!("/brokers/lab/{}?range=15m", urlencode(&addr));
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let (page, empty) = loop {
+        let (status, page) = get(&server.url(&broker_page));
+        assert_eq!(status, 200, "{page}");
+        let empty: Vec<String> = page
+            .split("<figure")
+            .filter(|f| f.contains("class=\"nodata\"") && !f.contains(">Errors by type<"))
+            .map(|f| {
+                let caption = f.split("</figcaption>").next().unwrap_or(f);
+                caption.rsplit("\">").nth(1).unwrap_or(caption).to_string()
+            })
+            .collect();
+        if empty.is_empty() || std::time::Instant::now() > deadline {
+            break (page, empty);
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    };
     assert!(page.matches("<figure").count() >= 20, "too few charts");
     assert!(empty.is_empty(), "panels without data: {empty:#?}");
 

@@ -16,6 +16,7 @@
 //! (`/v3/kafka/{cluster}/consumer/{group}/status` and `/lag`), field for field.
 
 pub mod evaluator;
+pub mod notifier;
 pub mod seconds;
 pub mod storage;
 
