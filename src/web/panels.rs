@@ -16,6 +16,27 @@ use crate::catalogue::Unit;
 use crate::model::Timestamp;
 use crate::query::{Limits, QueryError, SeriesValues, eval_instant, eval_range};
 
+/// A panel for a page's `const` catalogue, fields in the order pages write them.
+pub const fn panel(
+    title: &'static str,
+    query: &'static str,
+    legend: &'static str,
+    strip: &'static str,
+    unit: Unit,
+    per_second: bool,
+    help: &'static str,
+) -> Panel {
+    Panel {
+        title,
+        query,
+        legend,
+        strip,
+        unit,
+        per_second,
+        help,
+    }
+}
+
 /// One chart of a page's catalogue.
 #[derive(Clone, Copy, Debug)]
 pub struct Panel {

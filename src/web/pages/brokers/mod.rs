@@ -351,25 +351,7 @@ pub fn voter_text(v: &Voter) -> String {
 
 use Unit::{Bytes, Milliseconds, None as Plain, Ratio};
 
-const fn panel(
-    title: &'static str,
-    query: &'static str,
-    legend: &'static str,
-    strip: &'static str,
-    unit: Unit,
-    per_second: bool,
-    help: &'static str,
-) -> Panel {
-    Panel {
-        title,
-        query,
-        legend,
-        strip,
-        unit,
-        per_second,
-        help,
-    }
-}
+use crate::web::panels::panel;
 
 /// The charts of a broker page, in order. `{sel}` is the broker's matchers
 /// ([`BrokerId::selector`]); the all-topics `BrokerTopicMetrics` beans have no `topic` label,

@@ -97,25 +97,7 @@ pub fn hosts(ctx: &Ctx, cluster: Option<&str>) -> Vec<HostId> {
 
 use Unit::{Bytes, None as Plain, Ratio};
 
-const fn panel(
-    title: &'static str,
-    query: &'static str,
-    legend: &'static str,
-    strip: &'static str,
-    unit: Unit,
-    per_second: bool,
-    help: &'static str,
-) -> Panel {
-    Panel {
-        title,
-        query,
-        legend,
-        strip,
-        unit,
-        per_second,
-        help,
-    }
-}
+use crate::web::panels::panel;
 
 /// The chart that shows consumers reading cold segments: the broker's bytes out (jmx_exporter's
 /// `kafka_server_brokertopicmetrics_bytesout_total`, from a scraped jmx_exporter on the same host,
