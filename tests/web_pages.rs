@@ -842,10 +842,11 @@ async fn charts_keep_text_out_of_the_stretched_plot_and_mark_events_overlaps_and
     let outstanding = figure(&day, "ZooKeeper outstanding requests");
     assert!(outstanding.contains("class=\"envelope\""), "{outstanding}");
     assert!(!outstanding.contains("class=\"band\""), "{outstanding}");
-    // A day on a small chart has more than two time labels.
+    // A day on a small chart has more than two time labels (four 6-hourly ticks, of which the
+    // newest is dropped when it falls at the right edge — at some times of day).
     let fig = figure(&day, "ZooKeeper znodes");
     assert!(
-        count(fig, "<text class=\"xl\"") >= 4,
+        count(fig, "<text class=\"xl\"") >= 3,
         "x labels on a 24 h chart: {fig}"
     );
     // One event is "1 latest event".
