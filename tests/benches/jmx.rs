@@ -316,10 +316,16 @@ fn main() {
                 ..everything.clone()
             };
             loop {
-                let r = client
-                    .scrape(&polling, Duration::from_secs(30))
-                    .await
-                    .expect("zookeeper scrape");
+                // The JVM opens its JMX port before its RMI server answers: a reset connection
+                // right after start is "not yet", until the deadline.
+                let r = match client.scrape(&polling, Duration::from_secs(30)).await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        assert!(Instant::now() < deadline, "zookeeper scrape: {e:?}");
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                        continue;
+                    }
+                };
                 if r.beans
                     .iter()
                     .any(|b| b.domain == "org.apache.ZooKeeperService")
