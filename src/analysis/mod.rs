@@ -5,6 +5,8 @@
 //! "what changed together" analysis belong here too.
 
 pub mod correlate;
+pub mod health;
+pub mod movers;
 pub mod trend;
 
 use crate::model::{MetricKind, Timestamp};

@@ -113,6 +113,11 @@ impl PageCtx {
         super::assets::href("app.js")
     }
 
+    /// `/metric` for `query` over this page's range.
+    pub fn metric_href(&self, query: &str) -> String {
+        metric_link(query, &self.range)
+    }
+
     pub fn nav_class(&self, entry: &str) -> &'static str {
         if self.nav == entry { "active" } else { "" }
     }

@@ -214,7 +214,7 @@ pub(crate) async fn status(
     require_cluster(&ctx, &cluster)?;
     let range = q.range.resolve()?;
     let events = range_events(&ctx, &range, Some(&cluster), 500).await?;
-    let row = cluster_row(&ctx, cluster, &range, &events).await?;
+    let row = cluster_row(&ctx, cluster, &range, &events, false).await?;
     let caption = range_caption(&range);
     match q.format.as_deref() {
         None | Some("") | Some("html") => {
