@@ -2,7 +2,8 @@
 //! cluster of brokers (notes/jmx-contract names: all-topics and per-topic `BrokerTopicMetrics`
 //! meters, request rates and errors, request-time quantiles and phases, replica manager,
 //! controller, request channel, purgatory, connections, log flush, KIP-551 disk bytes, JVM) over
-//! 30 days, then requests `/brokers` (default range 24 h) and one broker's page over 30 days
+//! 30 days, then requests the overview `/` and `/brokers` (default range 24 h) and one broker's
+//! page over 30 days
 //! through the real router in-process: p50/p99 server time, process CPU time per request, and the
 //! HTML size (the broker page must stay ≤ 300 KB; checked here, it does not depend on the clock).
 //!
@@ -335,6 +336,7 @@ async fn run() -> anyhow::Result<()> {
         catalogue: kafkascope::sources::catalogue(),
     });
     let pages = [
+        ("/ overview (24h, default)", "/".to_string()),
         ("/brokers (24h, default)", "/brokers".to_string()),
         ("/brokers (30d)", "/brokers?range=30d".to_string()),
         (
@@ -390,6 +392,14 @@ async fn run() -> anyhow::Result<()> {
             times[times.len() - 1],
             cpu as f64 / 1e6 / n as f64
         );
+        if path == "/" {
+            // The overview's health strip and key charts over the same brokers.
+            anyhow::ensure!(
+                body_text.contains(&format!("{brokers_n} / {brokers_n}"))
+                    && body_text.contains(">Bytes in and out</a>"),
+                "{name}: no health strip or key charts"
+            );
+        }
         if path.starts_with("/brokers?") || path == "/brokers" {
             // Every broker listed, the outlier marked.
             anyhow::ensure!(
