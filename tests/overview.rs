@@ -170,5 +170,23 @@ async fn the_overview_shows_health_key_charts_and_top_movers() {
     // The mover links to its series with last week's as a ghost.
     assert!(first.contains("compare=1w"), "{first}");
 
+    // The same catalogue the pages draw from, as JSON.
+    let (code, panels) = env.json("/api/v1/panels").await;
+    assert_eq!(code, 200);
+    let overview = panels["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["page"] == "/")
+        .expect("the overview's panels");
+    let bytes = overview["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["title"] == "Bytes in and out")
+        .expect("bytes panel");
+    assert_eq!(bytes["unit"], "bytes");
+    assert_eq!(bytes["per_second"], true);
+
     env.stop().await;
 }

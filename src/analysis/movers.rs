@@ -20,7 +20,7 @@ pub struct Family {
     pub title: &'static str,
     /// The label naming the entity in the output.
     pub entity: &'static str,
-    /// PromQL with `{m}` for the matchers (the cluster, plus the entity for a link) and `{w}`
+    /// PromQL with `{sel}` for the matchers (the cluster, plus the entity for a link) and `{w}`
     /// for the rate window.
     pub query: &'static str,
     pub unit: Unit,
@@ -48,77 +48,77 @@ pub const FAMILIES: &[Family] = &[
     f(
         "Bytes in",
         "instance",
-        "sum by (instance) (rate(kafka_server_brokertopicmetrics_bytesin_total{{m},topic=\"\"}[{w}]))",
+        "sum by (instance) (rate(kafka_server_brokertopicmetrics_bytesin_total{{sel},topic=\"\"}[{w}]))",
         Unit::Bytes,
         true,
     ),
     f(
         "Bytes out",
         "instance",
-        "sum by (instance) (rate(kafka_server_brokertopicmetrics_bytesout_total{{m},topic=\"\"}[{w}]))",
+        "sum by (instance) (rate(kafka_server_brokertopicmetrics_bytesout_total{{sel},topic=\"\"}[{w}]))",
         Unit::Bytes,
         true,
     ),
     f(
         "Produce p99",
         "instance",
-        "max by (instance) (kafka_network_requestmetrics_totaltimems{{m},request=\"Produce\",quantile=\"0.99\"})",
+        "max by (instance) (kafka_network_requestmetrics_totaltimems{{sel},request=\"Produce\",quantile=\"0.99\"})",
         Unit::Milliseconds,
         false,
     ),
     f(
         "Request handler idle",
         "instance",
-        "max by (instance) (kafka_server_kafkarequesthandlerpool_requesthandleravgidle_percent{{m}})",
+        "max by (instance) (kafka_server_kafkarequesthandlerpool_requesthandleravgidle_percent{{sel}})",
         Unit::Ratio,
         false,
     ),
     f(
         "Messages in",
         "topic",
-        "sum by (topic) (rate(kafka_topic_partition_current_offset{{m}}[{w}]))",
+        "sum by (topic) (rate(kafka_topic_partition_current_offset{{sel}}[{w}]))",
         Unit::None,
         true,
     ),
     f(
         "Consumer lag",
         "consumergroup",
-        "sum by (consumergroup) (kafka_consumergroup_lag{{m}})",
+        "sum by (consumergroup) (kafka_consumergroup_lag{{sel}})",
         Unit::None,
         false,
     ),
     f(
         "ZooKeeper requests",
         "server",
-        "sum by (server) (rate(zk_packets_received{{m}}[{w}]))",
+        "sum by (server) (rate(zk_packets_received{{sel}}[{w}]))",
         Unit::None,
         true,
     ),
     f(
         "ZooKeeper average latency",
         "server",
-        "max by (server) (zk_avg_latency{{m}})",
+        "max by (server) (zk_avg_latency{{sel}})",
         Unit::Milliseconds,
         false,
     ),
     f(
         "Host CPU busy",
         "instance",
-        "1 - avg by (instance) (rate(node_cpu_seconds_total{{m},mode=\"idle\"}[{w}]))",
+        "1 - avg by (instance) (rate(node_cpu_seconds_total{{sel},mode=\"idle\"}[{w}]))",
         Unit::Ratio,
         false,
     ),
     f(
         "Disk reads",
         "instance",
-        "sum by (instance) (rate(node_disk_read_bytes_total{{m}}[{w}]))",
+        "sum by (instance) (rate(node_disk_read_bytes_total{{sel}}[{w}]))",
         Unit::Bytes,
         true,
     ),
     f(
         "Network sent",
         "instance",
-        "sum by (instance) (rate(node_network_transmit_bytes_total{{m}}[{w}]))",
+        "sum by (instance) (rate(node_network_transmit_bytes_total{{sel}}[{w}]))",
         Unit::Bytes,
         true,
     ),
@@ -127,7 +127,7 @@ pub const FAMILIES: &[Family] = &[
 impl Family {
     pub fn text(&self, matchers: &str, window_s: i64) -> String {
         self.query
-            .replace("{m}", matchers)
+            .replace("{sel}", matchers)
             .replace("{w}", &format!("{window_s}s"))
     }
 }

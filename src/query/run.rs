@@ -274,7 +274,8 @@ pub fn parse_checked(text: &str) -> Result<Expr, QueryError> {
     })
 }
 
-fn walk<'e>(e: &'e Expr, f: &mut dyn FnMut(&'e Expr)) {
+/// Calls `f` on `e` and every expression inside it, parents first.
+pub fn walk<'e>(e: &'e Expr, f: &mut dyn FnMut(&'e Expr)) {
     f(e);
     match e {
         Expr::Aggregate(a) => {

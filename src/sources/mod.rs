@@ -159,10 +159,20 @@ pub fn default_local_config() -> Config {
     config
 }
 
-/// The catalogues of every source kind plus the collector's own series.
+/// Sources whose naming rule is Prometheus' generic suffix convention (`_bytes` → bytes,
+/// `_percent` → percent) and answers for any name: their rules are asked last, after the rules of
+/// sources that know their own names (Kafka's `…Percent` beans are 0–1 fractions, its request
+/// times end in `ms` without an underscore).
+const CONVENTION_RULES: [&str; 2] = ["prometheus", "host"];
+
+/// The catalogues of every source kind plus the collector's own series, the generic naming
+/// conventions last.
 pub fn catalogues() -> impl Iterator<Item = &'static SourceCatalogue> {
+    let generic = |k: &&&SourceKind| CONVENTION_RULES.contains(&k.key);
     KINDS
         .iter()
+        .filter(move |k| !generic(k))
+        .chain(KINDS.iter().filter(generic))
         .map(|k| &k.catalogue)
         .chain(std::iter::once(&crate::collector::CATALOGUE))
 }

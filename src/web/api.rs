@@ -380,6 +380,32 @@ pub(crate) async fn metadata(State(ctx): State<Ctx>, p: Params) -> ApiResult {
     success(J::Object(out))
 }
 
+/// `/api/v1/panels`: every page's chart catalogue (title, PromQL with the page's `{sel}` and `{w}`
+/// placeholders, unit, whether per second, what it means), so a team can rebuild a chart in
+/// another tool from the same definition.
+pub(crate) async fn panels() -> ApiResult {
+    let pages: Vec<J> = crate::web::pages::catalogue::all()
+        .into_iter()
+        .map(|page| {
+            let panels: Vec<J> = page
+                .panels
+                .iter()
+                .map(|p| {
+                    json!({
+                        "title": p.title,
+                        "query": p.query,
+                        "unit": p.unit.as_str(),
+                        "per_second": p.per_second,
+                        "help": p.help,
+                    })
+                })
+                .collect();
+            json!({"page": page.page, "panels": panels})
+        })
+        .collect();
+    success(J::Array(pages))
+}
+
 /// One stored metric's metadata: type, unit and help from the catalogue (what its source
 /// declared or its target described), the stored kind when nobody describes it.
 fn metric_metadata(ctx: &Ctx, name: &str) -> Option<J> {

@@ -46,6 +46,7 @@ pub(crate) fn build(ctx: Ctx) -> Router {
         .route("/labels", get(api::labels).post(api::labels))
         .route("/label/{name}/values", get(api::label_values))
         .route("/metadata", get(api::metadata))
+        .route("/panels", get(api::panels))
         .route("/query_exemplars", get(api::exemplars).post(api::exemplars))
         .route("/status/buildinfo", get(api::buildinfo))
         .route("/rules", get(api::rules))

@@ -2,6 +2,7 @@
 //! ZooKeeper ensemble facts (servers, modes, zxid, up/down), charts and sparklines from the store.
 
 pub mod brokers;
+pub mod catalogue;
 pub mod clients;
 pub mod consumers;
 pub mod embed;

@@ -27,7 +27,7 @@ use axum::response::Html;
 /// One quantity whose trend is shown.
 pub struct TrendDef {
     pub title: &'static str,
-    /// PromQL with `{c}` for the cluster matcher and `{w}` for the rate window.
+    /// PromQL with `{sel}` for the cluster matcher and `{w}` for the rate window.
     pub query: &'static str,
     pub unit: Unit,
     pub per_second: bool,
@@ -54,84 +54,84 @@ const fn t(
 pub const TRENDS: &[TrendDef] = &[
     t(
         "Messages in",
-        "sum(rate(kafka_topic_partition_current_offset{{c}}[{w}]))",
+        "sum(rate(kafka_topic_partition_current_offset{{sel}}[{w}]))",
         Unit::None,
         true,
         "Records produced per second, from the log-end offsets",
     ),
     t(
         "Consumer lag, all groups",
-        "sum(kafka_consumergroup_lag{{c}})",
+        "sum(kafka_consumergroup_lag{{sel}})",
         Unit::None,
         false,
         "Records not yet consumed, summed over groups and partitions",
     ),
     t(
         "Partitions",
-        "sum(kafka_topic_partitions{{c}})",
+        "sum(kafka_topic_partitions{{sel}})",
         Unit::None,
         false,
         "Partitions of all topics",
     ),
     t(
         "Topics",
-        "count(kafka_topic_partitions{{c}})",
+        "count(kafka_topic_partitions{{sel}})",
         Unit::None,
         false,
         "Topics",
     ),
     t(
         "Consumer groups",
-        "count(kafka_consumergroup_members{{c}})",
+        "count(kafka_consumergroup_members{{sel}})",
         Unit::None,
         false,
         "Groups the brokers list",
     ),
     t(
         "ZooKeeper znodes",
-        "max(zk_znode_count{{c}})",
+        "max(zk_znode_count{{sel}})",
         Unit::None,
         false,
         "Znodes in the data tree",
     ),
     t(
         "ZooKeeper connections",
-        "sum(zk_num_alive_connections{{c}})",
+        "sum(zk_num_alive_connections{{sel}})",
         Unit::None,
         false,
         "Client connections over all servers",
     ),
     t(
         "Host CPU busy",
-        "1 - avg(rate(node_cpu_seconds_total{{c},mode=\"idle\"}[{w}]))",
+        "1 - avg(rate(node_cpu_seconds_total{{sel},mode=\"idle\"}[{w}]))",
         Unit::Ratio,
         false,
         "Share of all hosts' CPUs not idle",
     ),
     t(
         "Host disk reads",
-        "sum(rate(node_disk_read_bytes_total{{c}}[{w}]))",
+        "sum(rate(node_disk_read_bytes_total{{sel}}[{w}]))",
         Unit::Bytes,
         true,
         "Bytes read from disk by all hosts: consumers missing the page cache show here",
     ),
     t(
         "Host network out",
-        "sum(rate(node_network_transmit_bytes_total{{c},device!=\"lo\"}[{w}]))",
+        "sum(rate(node_network_transmit_bytes_total{{sel},device!=\"lo\"}[{w}]))",
         Unit::Bytes,
         true,
         "Bytes sent by all hosts",
     ),
     t(
         "Page cache",
-        "sum(node_memory_Cached_bytes{{c}})",
+        "sum(node_memory_Cached_bytes{{sel}})",
         Unit::Bytes,
         false,
         "Page cache of all hosts",
     ),
     t(
         "Least free space on a file system",
-        "min(node_filesystem_avail_bytes{{c}})",
+        "min(node_filesystem_avail_bytes{{sel}})",
         Unit::Bytes,
         false,
         "The fullest file system's space left",
@@ -209,7 +209,7 @@ async fn cluster_trends(ctx: &Ctx, cluster: &str, range: &TimeRange) -> WebResul
     let mut rows = Vec::new();
     let mut heat = None;
     for d in TRENDS {
-        let text = d.query.replace("{c}", &c).replace("{w}", "2h");
+        let text = d.query.replace("{sel}", &c).replace("{w}", "2h");
         let series = query_series(ctx, &text, &wide, HOUR).await?;
         let Some((_, data)) = series.into_iter().next() else {
             continue;

@@ -587,9 +587,9 @@ pub const PANELS: &[Panel] = &[
         "rate(process_cpu_seconds_total{{sel}}[{w}])",
         "",
         "",
-        Plain,
+        Ratio,
         false,
-        "CPU seconds per second used by the broker's JVM (1 = one core busy)",
+        "CPU seconds per second used by the broker's JVM (100 % = one core busy)",
     ),
     panel(
         "Disk reads and writes (KIP-551)",
@@ -626,7 +626,10 @@ mod tests {
             let q = p.query;
             let expected = if q.contains("timems") && !q.contains("timems_count") {
                 Milliseconds
-            } else if q.contains("_percent") || q.contains("jvm_gc_collection_seconds_sum") {
+            } else if q.contains("_percent")
+                || q.contains("jvm_gc_collection_seconds_sum")
+                || q.contains("cpu_seconds")
+            {
                 Ratio
             } else if q.contains("bytes") && !q.contains("fds") {
                 Bytes

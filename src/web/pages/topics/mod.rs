@@ -7,6 +7,7 @@
 
 mod list;
 mod show;
+pub use show::PANELS;
 
 use super::Ctx;
 use crate::store::StoredEvent;
