@@ -74,6 +74,16 @@ async fn trends_give_slopes_growth_and_the_weekly_pattern() {
         batch.push((ids[1], t, offset));
         t += STEP;
     }
+    // The topic's partition count, as the kafka source writes it (so /trends links the topic).
+    let parts = env
+        .store
+        .resolve(&[(
+            SeriesKey::new("kafka_topic_partitions", labels(&[("topic", "t")])),
+            MetricKind::Gauge,
+        )])
+        .await
+        .unwrap();
+    batch.push((parts[0], end, 1.0));
     assert_eq!(env.store.append(&batch, &[]).await.unwrap().rejected, 0);
     // Sixty days written at once: roll them up as the server's maintenance would have over time.
     env.store.compact_now().await.unwrap();
@@ -85,6 +95,11 @@ async fn trends_give_slopes_growth_and_the_weekly_pattern() {
         ))
         .await;
     assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("<b>Topics:</b> <a href=\"/trends?cluster=trendlab&#38;topic=t&#38;"),
+        "the cluster's topics link to their trends: {}",
+        &page[page.find("<p class=\"entities\">").unwrap_or(0)..][..300.min(page.len())]
+    );
     let lag = row(&page, "Consumer lag, all groups");
     // +100 a day: the fit runs through whole days' averages, and where the newest whole day
     // ends depends on the time of day the test runs, so the third digit may move (+99.9).
@@ -136,5 +151,41 @@ async fn trends_give_slopes_growth_and_the_weekly_pattern() {
     );
     let (status, _) = env.text("/trends?cluster=nope").await;
     assert_eq!(status, 404);
+
+    // One group's and one topic's trends: the group's lag has the same +100 / day line, the
+    // topic's messages in doubled; the cluster page links to them.
+    let (status, page) = env
+        .text(&format!(
+            "/trends?cluster=trendlab&group=g&from={}&to={end}",
+            end - 30 * DAY
+        ))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("trendlab: consumer group g"), "{page}");
+    let lag = row(&page, "Lag");
+    assert!(lag.contains(" / day (r² 1.00)"), "{lag}");
+    assert!(
+        !page.contains(">Consumer lag, all groups</a>"),
+        "the cluster's rows are not the group's"
+    );
+    let (status, page) = env
+        .text(&format!(
+            "/trends?cluster=trendlab&topic=t&from={}&to={end}",
+            end - 30 * DAY
+        ))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(row(&page, "Messages in").contains("class=\"num warning\">+"));
+    // A topic nobody wrote: no rows, said so.
+    let (status, page) = env.text("/trends?cluster=trendlab&topic=none").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("No long-term quantity of this topic none has data yet"));
+    for bad in [
+        "/trends?cluster=trendlab&topic=t&group=g",
+        "/trends?group=g",
+    ] {
+        let (status, page) = env.text(bad).await;
+        assert_eq!(status, 400, "{bad}: {page}");
+    }
     env.stop().await;
 }

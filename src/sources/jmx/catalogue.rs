@@ -81,6 +81,8 @@ pub fn unit(name: &str) -> Unit {
         || base.ends_with("_size_avg")
         || base.ends_with("_size_max")
         || base.ends_with("_approximatedatasize")
+        // kafka.log:type=Log,name=Size: a partition log's bytes.
+        || base.ends_with("_log_size")
     {
         return Unit::Bytes;
     }
@@ -121,6 +123,7 @@ mod tests {
     fn kafka_names_get_the_units_their_beans_measure() {
         for (name, want) in [
             ("kafka_server_brokertopicmetrics_bytesin_total", Unit::Bytes),
+            ("kafka_log_log_size", Unit::Bytes),
             (
                 "kafka_server_kafkaserver_linux_disk_read_bytes",
                 Unit::Bytes,

@@ -1,5 +1,6 @@
 //! Every page's typed chart catalogue in one list: the overview's key charts, the broker, host and
-//! topic pages' panels, the long-term quantities of `/trends` and the top movers' families. The
+//! topic pages' panels, the long-term quantities of `/trends` (per cluster, broker, topic and
+//! group) and the top movers' families. The
 //! tests below render every panel against a store seeded with exactly the series its query
 //! selects, and check that no page repeats a panel and that each panel's unit and rate agree with
 //! the catalogue of the metrics it reads — the mistakes the anchors' dashboards ship.
@@ -44,14 +45,21 @@ pub fn all() -> Vec<PageCatalogue> {
             page: "/topics/{cluster}/{topic}",
             panels: topics::PANELS.to_vec(),
         },
-        PageCatalogue {
-            page: "/trends",
-            panels: trends::TRENDS
-                .iter()
-                .map(|t| panel(t.title, t.query, "", "", t.unit, t.per_second, t.what))
-                .collect(),
-        },
+        trend_page("/trends", trends::TRENDS),
+        trend_page("/trends?broker=", trends::BROKER_TRENDS),
+        trend_page("/trends?topic=", trends::TOPIC_TRENDS),
+        trend_page("/trends?group=", trends::GROUP_TRENDS),
     ]
+}
+
+fn trend_page(page: &'static str, defs: &[trends::TrendDef]) -> PageCatalogue {
+    PageCatalogue {
+        page,
+        panels: defs
+            .iter()
+            .map(|t| panel(t.title, t.query, "", "", t.unit, t.per_second, t.what))
+            .collect(),
+    }
 }
 
 #[cfg(test)]
@@ -70,7 +78,7 @@ mod tests {
     /// The entity a page's `{sel}` names, as the pages build it: the cluster plus the entity's
     /// labels (a broker's or host's instance, a topic).
     fn sel(page: &str) -> &'static str {
-        if page.starts_with("/topics") {
+        if page.starts_with("/topics") || page == "/trends?topic=" {
             "cluster=\"cat\",topic=\"t1\""
         } else {
             "cluster=\"cat\",instance=\"i1:9999\""

@@ -1,4 +1,5 @@
-//! `/trends`: what is the long-term trend? Per cluster, for each quantity of a typed catalogue
+//! `/trends`: what is the long-term trend? Per cluster — or per broker, topic or consumer group
+//! with `&broker=`, `&topic=`, `&group=` — for each quantity of a typed catalogue
 //! (Kafka throughput and size, consumer lag, ZooKeeper, hosts): the daily average, p95 and peak
 //! over the range, week-over-week and month-over-month growth with the largest growers first, a
 //! least-squares slope per day shown only where a line fits, and an hour-of-week heat strip of the
@@ -14,9 +15,10 @@ use crate::catalogue::Unit;
 use crate::model::Timestamp;
 use crate::web::Ctx;
 use crate::web::chart::{Chart, ChartPoint, ChartSpec, SeriesData};
-use crate::web::error::WebResult;
+use crate::web::error::{WebError, WebResult};
 use crate::web::extract::PageQuery;
 use crate::web::format::ValueFormat;
+use crate::web::format::urlencode;
 use crate::web::page::{PageCtx, metric_link};
 use crate::web::panels::query_series;
 use crate::web::timerange::TimeRange;
@@ -52,6 +54,27 @@ const fn t(
 
 /// The catalogue of long-term quantities, in display order before sorting by growth.
 pub const TRENDS: &[TrendDef] = &[
+    t(
+        "Bytes in",
+        "sum(rate(kafka_server_brokertopicmetrics_bytesin_total{{sel},topic=\"\"}[{w}]))",
+        Unit::Bytes,
+        true,
+        "Bytes from producers to all brokers (broker JMX)",
+    ),
+    t(
+        "Bytes out",
+        "sum(rate(kafka_server_brokertopicmetrics_bytesout_total{{sel},topic=\"\"}[{w}]))",
+        Unit::Bytes,
+        true,
+        "Bytes from all brokers to consumers and followers (broker JMX)",
+    ),
+    t(
+        "Client connections",
+        "sum(kafka_server_socket_server_metrics_connection_count{{sel}})",
+        Unit::None,
+        false,
+        "Connections open to all brokers' listeners (broker JMX)",
+    ),
     t(
         "Messages in",
         "sum(rate(kafka_topic_partition_current_offset{{sel}}[{w}]))",
@@ -138,6 +161,213 @@ pub const TRENDS: &[TrendDef] = &[
     ),
 ];
 
+/// One broker's long-term quantities (`{sel}`: its cluster, job and instance).
+pub const BROKER_TRENDS: &[TrendDef] = &[
+    t(
+        "Bytes in",
+        "sum(rate(kafka_server_brokertopicmetrics_bytesin_total{{sel},topic=\"\"}[{w}]))",
+        Unit::Bytes,
+        true,
+        "Bytes from producers to this broker",
+    ),
+    t(
+        "Bytes out",
+        "sum(rate(kafka_server_brokertopicmetrics_bytesout_total{{sel},topic=\"\"}[{w}]))",
+        Unit::Bytes,
+        true,
+        "Bytes from this broker to consumers and followers",
+    ),
+    t(
+        "Messages in",
+        "sum(rate(kafka_server_brokertopicmetrics_messagesin_total{{sel},topic=\"\"}[{w}]))",
+        Unit::None,
+        true,
+        "Records appended to this broker's leaders",
+    ),
+    t(
+        "Produce p99",
+        "max(kafka_network_requestmetrics_totaltimems{{sel},request=\"Produce\",quantile=\"0.99\"})",
+        Unit::Milliseconds,
+        false,
+        "99th percentile of produce request time",
+    ),
+    t(
+        "Request handler idle",
+        "min(kafka_server_kafkarequesthandlerpool_requesthandleravgidle_percent{{sel}})",
+        Unit::Ratio,
+        false,
+        "Share of time the request threads wait for work (below 0.3: saturated)",
+    ),
+    t(
+        "Partitions",
+        "max(kafka_server_replicamanager_partitioncount{{sel}})",
+        Unit::None,
+        false,
+        "Partition replicas on this broker",
+    ),
+    t(
+        "Leaders",
+        "max(kafka_server_replicamanager_leadercount{{sel}})",
+        Unit::None,
+        false,
+        "Partitions this broker leads",
+    ),
+    t(
+        "Connections",
+        "sum(kafka_server_socket_server_metrics_connection_count{{sel}})",
+        Unit::None,
+        false,
+        "Connections open to this broker",
+    ),
+    t(
+        "Log size",
+        "sum(kafka_log_log_size{{sel}})",
+        Unit::Bytes,
+        false,
+        "Bytes of this broker's partition logs (the per-partition preset)",
+    ),
+];
+
+/// One topic's long-term quantities (`{sel}`: its cluster and topic).
+pub const TOPIC_TRENDS: &[TrendDef] = &[
+    t(
+        "Messages in",
+        "sum(rate(kafka_topic_partition_current_offset{{sel}}[{w}]))",
+        Unit::None,
+        true,
+        "Records produced per second, from the log-end offsets",
+    ),
+    t(
+        "Bytes in",
+        "sum(rate(kafka_server_brokertopicmetrics_bytesin_total{{sel}}[{w}]))",
+        Unit::Bytes,
+        true,
+        "Bytes from producers, over all brokers (broker JMX)",
+    ),
+    t(
+        "Bytes out",
+        "sum(rate(kafka_server_brokertopicmetrics_bytesout_total{{sel}}[{w}]))",
+        Unit::Bytes,
+        true,
+        "Bytes to consumers, over all brokers (broker JMX)",
+    ),
+    t(
+        "Records retained",
+        "sum(kafka_topic_partition_current_offset{{sel}}) - sum(kafka_topic_partition_oldest_offset{{sel}})",
+        Unit::None,
+        false,
+        "Records between the oldest and the newest offset of every partition",
+    ),
+    t(
+        "Size on disk",
+        "sum(kafka_log_log_size{{sel}})",
+        Unit::Bytes,
+        false,
+        "Bytes of all its replicas' logs (the per-partition preset)",
+    ),
+    t(
+        "Consumer lag",
+        "sum(kafka_consumergroup_lag{{sel}})",
+        Unit::None,
+        false,
+        "Records not yet consumed, over every group reading it",
+    ),
+    t(
+        "Partitions",
+        "max(kafka_topic_partitions{{sel}})",
+        Unit::None,
+        false,
+        "Partitions of the topic",
+    ),
+];
+
+/// One consumer group's long-term quantities (`{sel}`: its cluster and group).
+pub const GROUP_TRENDS: &[TrendDef] = &[
+    t(
+        "Lag",
+        "sum(kafka_consumergroup_lag{{sel}})",
+        Unit::None,
+        false,
+        "Records not yet consumed, over the group's partitions",
+    ),
+    t(
+        "Largest partition lag",
+        "max(kafka_consumergroup_lag{{sel}})",
+        Unit::None,
+        false,
+        "The most behind partition's lag",
+    ),
+    t(
+        "Consume rate",
+        "sum(rate(kafka_consumergroup_current_offset{{sel}}[{w}]))",
+        Unit::None,
+        true,
+        "Records committed per second",
+    ),
+    t(
+        "Members",
+        "max(kafka_consumergroup_members{{sel}})",
+        Unit::None,
+        false,
+        "Consumers in the group",
+    ),
+];
+
+/// Whose trends a page shows.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Scope {
+    Cluster,
+    Broker(String),
+    Topic(String),
+    Group(String),
+}
+
+impl Scope {
+    fn catalogue(&self) -> &'static [TrendDef] {
+        match self {
+            Scope::Cluster => TRENDS,
+            Scope::Broker(_) => BROKER_TRENDS,
+            Scope::Topic(_) => TOPIC_TRENDS,
+            Scope::Group(_) => GROUP_TRENDS,
+        }
+    }
+
+    /// The matchers for `{sel}`.
+    fn selector(&self, cluster: &str) -> String {
+        let c = format!("cluster=\"{}\"", lit(cluster));
+        match self {
+            Scope::Cluster => c,
+            Scope::Broker(b) => format!("{c},job=\"kafka-broker\",instance=\"{}\"", lit(b)),
+            Scope::Topic(t) => format!("{c},topic=\"{}\"", lit(t)),
+            Scope::Group(g) => format!("{c},consumergroup=\"{}\"", lit(g)),
+        }
+    }
+
+    /// "broker b1", "topic orders" … (empty for a cluster).
+    pub fn title(&self) -> String {
+        match self {
+            Scope::Cluster => String::new(),
+            Scope::Broker(b) => format!("broker {b}"),
+            Scope::Topic(t) => format!("topic {t}"),
+            Scope::Group(g) => format!("consumer group {g}"),
+        }
+    }
+}
+
+fn lit(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+/// Links to the trends of one kind of entity of a cluster (at most [`ENTITY_LINKS`] of them).
+pub struct EntityLinks {
+    pub kind: &'static str,
+    pub links: Vec<(String, String)>,
+    /// How many more there are than linked.
+    pub more: usize,
+}
+
+const ENTITY_LINKS: usize = 40;
+
 const HOUR: i64 = 3_600_000;
 const DAY: i64 = 86_400_000;
 
@@ -169,8 +399,12 @@ pub struct Heat {
 
 pub struct ClusterTrends {
     pub name: String,
+    /// Whose trends (empty for the whole cluster).
+    pub scope: String,
     pub rows: Vec<TrendRow>,
     pub heat: Option<Heat>,
+    /// The cluster's brokers, topics and groups, each linking to its own trends.
+    pub entities: Vec<EntityLinks>,
 }
 
 #[derive(Template)]
@@ -185,6 +419,9 @@ pub struct TrendsQuery {
     #[serde(flatten)]
     pub range: RangeQuery,
     pub cluster: Option<String>,
+    pub broker: Option<String>,
+    pub topic: Option<String>,
+    pub group: Option<String>,
 }
 
 fn pct(g: Option<f64>) -> String {
@@ -198,17 +435,19 @@ fn pct(g: Option<f64>) -> String {
     }
 }
 
-async fn cluster_trends(ctx: &Ctx, cluster: &str, range: &TimeRange) -> WebResult<ClusterTrends> {
-    let c = format!(
-        "cluster=\"{}\"",
-        cluster.replace('\\', "\\\\").replace('"', "\\\"")
-    );
+async fn cluster_trends(
+    ctx: &Ctx,
+    cluster: &str,
+    scope: &Scope,
+    range: &TimeRange,
+) -> WebResult<ClusterTrends> {
+    let c = scope.selector(cluster);
     // Hourly over at least 60 days, so that month-over-month has both months.
     let from = range.from.min(range.to - 60 * DAY);
     let wide = TimeRange::fixed(from.div_euclid(HOUR) * HOUR, range.to);
     let mut rows = Vec::new();
     let mut heat = None;
-    for d in TRENDS {
+    for d in scope.catalogue() {
         let text = d.query.replace("{sel}", &c).replace("{w}", "2h");
         let series = query_series(ctx, &text, &wide, HOUR).await?;
         let Some((_, data)) = series.into_iter().next() else {
@@ -338,11 +577,77 @@ async fn cluster_trends(ctx: &Ctx, cluster: &str, range: &TimeRange) -> WebResul
     }
     // The largest growers first (week over week), then those without a comparison.
     rows.sort_by(|a, b| b.wow_abs.total_cmp(&a.wow_abs));
+    let entities = if *scope == Scope::Cluster {
+        entity_links(ctx, cluster, range)
+    } else {
+        Vec::new()
+    };
     Ok(ClusterTrends {
         name: cluster.to_string(),
+        scope: scope.title(),
         rows,
         heat,
+        entities,
     })
+}
+
+/// The brokers, topics and groups of `cluster` with a link to each one's trends.
+fn entity_links(ctx: &Ctx, cluster: &str, range: &TimeRange) -> Vec<EntityLinks> {
+    use crate::model::Matcher;
+    let values = |metric: &str, label: &str, extra: Option<Matcher>| {
+        let mut m = vec![Matcher::eq("cluster", cluster)];
+        m.extend(extra);
+        let set: std::collections::BTreeSet<String> = ctx
+            .store
+            .select(Some(metric), &m)
+            .into_iter()
+            .filter_map(|i| i.key.labels.get(label).map(str::to_string))
+            .filter(|v| !v.is_empty())
+            .collect();
+        set
+    };
+    let kinds = [
+        (
+            "Brokers",
+            "broker",
+            values(
+                "kafka_server_replicamanager_partitioncount",
+                "instance",
+                Some(Matcher::eq("job", "kafka-broker")),
+            ),
+        ),
+        (
+            "Topics",
+            "topic",
+            values("kafka_topic_partitions", "topic", None),
+        ),
+        (
+            "Consumer groups",
+            "group",
+            values("kafka_consumergroup_members", "consumergroup", None),
+        ),
+    ];
+    kinds
+        .into_iter()
+        .filter(|(_, _, set)| !set.is_empty())
+        .map(|(kind, param, set)| EntityLinks {
+            kind,
+            more: set.len().saturating_sub(ENTITY_LINKS),
+            links: set
+                .into_iter()
+                .take(ENTITY_LINKS)
+                .map(|v| {
+                    let href = format!(
+                        "/trends?cluster={}&{param}={}&{}",
+                        urlencode(cluster),
+                        urlencode(&v),
+                        range.query()
+                    );
+                    (v, href)
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 pub(crate) async fn show(
@@ -357,13 +662,33 @@ pub(crate) async fn show(
         }
         None => clusters(&ctx),
     };
+    let given = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+    let scope = match (given(&q.broker), given(&q.topic), given(&q.group)) {
+        (None, None, None) => Scope::Cluster,
+        (Some(b), None, None) => Scope::Broker(b),
+        (None, Some(t), None) => Scope::Topic(t),
+        (None, None, Some(g)) => Scope::Group(g),
+        _ => {
+            return Err(WebError::BadRequest(
+                "broker, topic, group: give at most one of them".into(),
+            ));
+        }
+    };
+    if scope != Scope::Cluster && names.len() != 1 {
+        return Err(WebError::BadRequest(
+            "cluster: a broker, topic or group needs its cluster (cluster=…)".into(),
+        ));
+    }
     let mut out = Vec::new();
     for name in &names {
-        out.push(cluster_trends(&ctx, name, &range).await?);
+        out.push(cluster_trends(&ctx, name, &scope, &range).await?);
     }
     let page = TrendsPage {
         page: PageCtx::new(&ctx, "Trends", "trends", "/trends", range)
-            .keep("cluster", q.cluster.as_deref().unwrap_or("")),
+            .keep("cluster", q.cluster.as_deref().unwrap_or(""))
+            .keep("broker", q.broker.as_deref().unwrap_or(""))
+            .keep("topic", q.topic.as_deref().unwrap_or(""))
+            .keep("group", q.group.as_deref().unwrap_or("")),
         clusters: out,
     };
     Ok(Html(page.render()?))
