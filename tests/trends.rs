@@ -189,3 +189,108 @@ async fn trends_give_slopes_growth_and_the_weekly_pattern() {
     }
     env.stop().await;
 }
+
+/// The retention-aware log-dir forecast: of two partitions in one log dir, the one whose oldest
+/// offset moves (retention deleting) adds nothing, the young one grows by its bytes per record ×
+/// records per day, and the mount's free space at that growth gives the days left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_dirs_fill_at_the_growth_of_the_partitions_not_yet_at_retention() {
+    let env = start().await;
+    let end = env.end.div_euclid(STEP) * STEP;
+    let start_t = end - 2 * DAY;
+    let labels = |pairs: &[(&str, &str)]| {
+        let mut l = Labels::from_pairs(pairs.iter().copied());
+        l.insert("cluster", "disklab");
+        l
+    };
+    let g = MetricKind::Gauge;
+    let keys = vec![
+        (
+            SeriesKey::new(
+                "kafkascope_log_dir_info",
+                labels(&[
+                    ("instance", "h1"),
+                    ("log_dir", "/kafka"),
+                    ("mountpoint", "/data"),
+                ]),
+            ),
+            g,
+        ),
+        (
+            SeriesKey::new(
+                "node_filesystem_size_bytes",
+                labels(&[("instance", "h1"), ("mountpoint", "/data")]),
+            ),
+            g,
+        ),
+        (
+            SeriesKey::new(
+                "node_filesystem_avail_bytes",
+                labels(&[("instance", "h1"), ("mountpoint", "/data")]),
+            ),
+            g,
+        ),
+    ];
+    let mut keys = keys;
+    for topic in ["young", "old"] {
+        let tp = [("topic", topic), ("partition", "0")];
+        keys.push((
+            SeriesKey::new(
+                "kafkascope_log_partition_bytes",
+                labels(&[("instance", "h1"), ("log_dir", "/kafka"), tp[0], tp[1]]),
+            ),
+            g,
+        ));
+        keys.push((
+            SeriesKey::new("kafka_topic_partition_current_offset", labels(&tp)),
+            g,
+        ));
+        keys.push((
+            SeriesKey::new("kafka_topic_partition_oldest_offset", labels(&tp)),
+            g,
+        ));
+    }
+    let ids = env.store.resolve(&keys).await.unwrap();
+    let mut batch = Vec::new();
+    let mut t = start_t;
+    while t <= end {
+        let s = (t - start_t) as f64 / 1000.0;
+        batch.push((ids[0], t, 1.0));
+        batch.push((ids[1], t, 1e12));
+        batch.push((ids[2], t, 864e6));
+        // young: 1 record/s since the start, 1,000 bytes each, nothing deleted yet.
+        batch.push((ids[3], t, s * 1000.0));
+        batch.push((ids[4], t, s));
+        batch.push((ids[5], t, 0.0));
+        // old: 50 records/s, retention keeps the newest 5 M records (the oldest offset moves).
+        let latest = 10e6 + 50.0 * s;
+        batch.push((ids[6], t, 5e9));
+        batch.push((ids[7], t, latest));
+        batch.push((ids[8], t, latest - 5e6));
+        t += STEP;
+    }
+    assert_eq!(env.store.append(&batch, &[]).await.unwrap().rejected, 0);
+
+    let (status, page) = env.text("/trends?cluster=disklab&range=1d").await;
+    assert_eq!(status, 200, "{page}");
+    let at = page
+        .find("<table class=\"wide disks\">")
+        .unwrap_or_else(|| panic!("no log-dir table: {page}"));
+    let table = &page[at..at + page[at..].find("</table>").unwrap()];
+    assert!(
+        table.contains(">h1<") && table.contains("/kafka"),
+        "{table}"
+    );
+    assert!(
+        table.contains(">1 of 2<"),
+        "one partition at its retention: {table}"
+    );
+    // 86.4 MB a day into 864 MB free: ten days, at most (young's retention is unknown).
+    assert!(table.contains("10 days (at most)"), "{table}");
+    assert!(table.contains("young +"), "{table}");
+    assert!(
+        !table.contains("old +"),
+        "the topic at retention does not grow: {table}"
+    );
+    env.stop().await;
+}

@@ -4,6 +4,7 @@
 //! (over what the store returned for their range); it knows no page and no source. Trend and
 //! "what changed together" analysis belong here too.
 
+pub mod capacity;
 pub mod correlate;
 pub mod health;
 pub mod movers;

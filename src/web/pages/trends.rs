@@ -10,6 +10,7 @@
 //! [`crate::analysis::trend`].
 
 use super::{RangeQuery, clusters, require_cluster};
+use crate::analysis::capacity;
 use crate::analysis::trend::{self, DayBand, Forecast};
 use crate::catalogue::Unit;
 use crate::model::Timestamp;
@@ -405,6 +406,84 @@ pub struct ClusterTrends {
     pub heat: Option<Heat>,
     /// The cluster's brokers, topics and groups, each linking to its own trends.
     pub entities: Vec<EntityLinks>,
+    /// When each Kafka log dir fills, retention-aware (see [`crate::analysis::capacity`]).
+    pub disks: Vec<DiskRow>,
+}
+
+/// One log dir's forecast as the page shows it.
+pub struct DiskRow {
+    pub instance: String,
+    pub log_dir: String,
+    pub mountpoint: String,
+    pub kafka: String,
+    pub free: String,
+    pub retention: String,
+    pub growth: String,
+    pub full_in: String,
+    pub class: &'static str,
+    pub growing: String,
+}
+
+impl DiskRow {
+    fn new(f: &capacity::LogDirForecast) -> DiskRow {
+        let bytes = ValueFormat {
+            unit: Unit::Bytes,
+            per_second: false,
+        };
+        let days = f.days_to_full();
+        DiskRow {
+            instance: f.instance.clone(),
+            log_dir: f.log_dir.clone(),
+            mountpoint: f.mountpoint.clone(),
+            kafka: bytes.format(f.kafka_bytes),
+            free: f.avail.map_or("–".into(), |a| {
+                format!(
+                    "{}{}",
+                    bytes.format(a),
+                    f.size
+                        .filter(|s| *s > 0.0)
+                        .map_or(String::new(), |s| format!(" of {}", bytes.format(s)))
+                )
+            }),
+            retention: format!("{} of {}", f.at_retention, f.partitions),
+            growth: f
+                .growth_per_day
+                .map_or("unknown".into(), |g| format!("{} / day", bytes.format(g))),
+            full_in: match (days, f.growth_per_day) {
+                (Some(d), _) if d < 1.0 => "within a day".into(),
+                (Some(d), _) => format!(
+                    "{d:.0} days{}",
+                    if f.at_retention < f.partitions {
+                        " (at most)"
+                    } else {
+                        ""
+                    }
+                ),
+                (None, Some(_)) => "not filling: every partition is at its retention".into(),
+                (None, None) => "no forecast: no offsets stored for its partitions".into(),
+            },
+            class: match days {
+                Some(d) if d < 7.0 => "critical",
+                Some(d) if d < 30.0 => "warning",
+                _ => "",
+            },
+            growing: f
+                .growing
+                .iter()
+                .map(|(t, g)| format!("{t} +{}/day", bytes.format(*g)))
+                .collect::<Vec<_>>()
+                .join(", ")
+                + &if f.unknown > 0 {
+                    format!(
+                        "{}{} partition(s) without offsets",
+                        if f.growing.is_empty() { "" } else { "; " },
+                        f.unknown
+                    )
+                } else {
+                    String::new()
+                },
+        }
+    }
 }
 
 #[derive(Template)]
@@ -577,10 +656,16 @@ async fn cluster_trends(
     }
     // The largest growers first (week over week), then those without a comparison.
     rows.sort_by(|a, b| b.wow_abs.total_cmp(&a.wow_abs));
-    let entities = if *scope == Scope::Cluster {
-        entity_links(ctx, cluster, range)
+    let (entities, disks) = if *scope == Scope::Cluster {
+        let disks = capacity::log_dirs(&ctx.store, cluster, range.to)
+            .await
+            .map_err(crate::web::panels::query_error)?;
+        (
+            entity_links(ctx, cluster, range),
+            disks.iter().map(DiskRow::new).collect(),
+        )
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
     Ok(ClusterTrends {
         name: cluster.to_string(),
@@ -588,6 +673,7 @@ async fn cluster_trends(
         rows,
         heat,
         entities,
+        disks,
     })
 }
 
