@@ -759,6 +759,95 @@ mod tests {
         assert_eq!(scrub("bad hunter2 here", "hunter2"), "bad *** here");
     }
 
+    /// A peer that answers ApiVersions (v0 layout: SaslHandshake 0-1, SaslAuthenticate 0-2),
+    /// then the SaslHandshake with `handshake` (error code, mechanisms) unless it is None, and
+    /// then stays silent.
+    async fn silent_after(handshake: Option<(i16, Vec<&'static str>)>) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let corr = async |s: &mut tokio::net::TcpStream| {
+                let n = s.read_i32().await.unwrap();
+                let mut b = vec![0; n as usize];
+                s.read_exact(&mut b).await.unwrap();
+                b[4..8].to_vec()
+            };
+            let c = corr(&mut s).await;
+            let mut body = c.clone();
+            body.extend_from_slice(&35i16.to_be_bytes()); // UNSUPPORTED_VERSION: v0 layout
+            body.extend_from_slice(&2i32.to_be_bytes());
+            for (k, lo, hi) in [(17i16, 0i16, 1i16), (36, 0, 2)] {
+                for v in [k, lo, hi] {
+                    body.extend_from_slice(&v.to_be_bytes());
+                }
+            }
+            s.write_all(&(body.len() as i32).to_be_bytes())
+                .await
+                .unwrap();
+            s.write_all(&body).await.unwrap();
+            let c = corr(&mut s).await;
+            if let Some((code, mechs)) = handshake {
+                let mut body = c;
+                body.extend_from_slice(&code.to_be_bytes());
+                body.extend_from_slice(&(mechs.len() as i32).to_be_bytes());
+                for m in mechs {
+                    body.extend_from_slice(&(m.len() as i16).to_be_bytes());
+                    body.extend_from_slice(m.as_bytes());
+                }
+                s.write_all(&(body.len() as i32).to_be_bytes())
+                    .await
+                    .unwrap();
+                s.write_all(&body).await.unwrap();
+                let _ = corr(&mut s).await;
+            }
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        });
+        addr
+    }
+
+    fn settings(mechanism: Mechanism) -> SaslSettings {
+        SaslSettings {
+            mechanism,
+            username: "monitor".into(),
+            password: Password::Inline(Secret::new("hunter2")),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_broker_that_does_not_answer_is_named_with_the_mechanism() {
+        let open = |addr: String, m: Mechanism| async move {
+            let s = settings(m);
+            let deadline = Instant::now() + Duration::from_millis(500);
+            Connection::open_with(&addr, "t", None, Some(&s), Default::default(), deadline)
+                .await
+                .unwrap_err()
+        };
+        let addr = silent_after(None).await;
+        assert_eq!(
+            open(addr.clone(), Mechanism::ScramSha256).await.to_string(),
+            format!("{addr}: SASL SCRAM-SHA-256: SaslHandshake: no answer in time")
+        );
+        let addr = silent_after(Some((0, vec!["SCRAM-SHA-512"]))).await;
+        assert_eq!(
+            open(addr.clone(), Mechanism::ScramSha512).await.to_string(),
+            format!("{addr}: SASL SCRAM-SHA-512: SaslAuthenticate: no answer in time")
+        );
+        // The broker's own list when it refuses, and a note when it lists what it refuses.
+        let addr = silent_after(Some((33, vec!["GSSAPI", "OAUTHBEARER"]))).await;
+        assert_eq!(
+            open(addr.clone(), Mechanism::Plain).await.to_string(),
+            format!(
+                "{addr}: SASL PLAIN: SaslHandshake: the broker refuses this mechanism (UNSUPPORTED_SASL_MECHANISM (33)); it offers: GSSAPI, OAUTHBEARER"
+            )
+        );
+        let addr = silent_after(Some((33, vec!["PLAIN"]))).await;
+        let e = open(addr.clone(), Mechanism::Plain).await.to_string();
+        assert!(e.ends_with("it offers: PLAIN (it lists the mechanism it refuses: is SASL enabled on this listener, and are users configured?)"), "{e}");
+        assert!(!e.contains("hunter2"));
+    }
+
     proptest! {
         /// Arbitrary server-first and server-final bytes: an answer or an error, never a panic.
         #[test]
