@@ -41,9 +41,14 @@ struct SaslFront {
 
 impl SaslFront {
     fn start(port: u16, backend: &str, mechanisms: &str) -> SaslFront {
+        Self::start_with(port, backend, mechanisms, &[])
+    }
+
+    fn start_with(port: u16, backend: &str, mechanisms: &str, env: &[(&str, &str)]) -> SaslFront {
         let script =
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/kafka/sasl_front.py");
         let mut child = Command::new(python())
+            .envs(env.iter().copied())
             .arg(script)
             .arg(port.to_string())
             .arg(backend)
@@ -273,21 +278,35 @@ fn scram_256_and_512_authenticate_and_refusals_say_why() {
 
 /// One poll of a `[clusters.kafka]` section, as the collector runs it.
 fn scrape_once(section: &str) -> Result<kafkascope::sources::ScrapeOutput, String> {
-    let config = Config::parse(
+    scrape_times(section, 1).pop().expect("one poll")
+}
+
+/// `n` polls by one source (its connections kept between polls, as the collector keeps them).
+fn scrape_times(section: &str, n: usize) -> Vec<Result<kafkascope::sources::ScrapeOutput, String>> {
+    let config = match Config::parse(
         &format!(
             "[[clusters]]\nname = \"lab\"\n[clusters.kafka]\ncommits = \"admin-api\"\n{section}"
         ),
         "t.toml",
-    )
-    .map_err(|e| e.to_string())?;
-    let mut plan = build_all(&config).map_err(|e| e.to_string())?;
+    ) {
+        Ok(c) => c,
+        Err(e) => return vec![Err(e.to_string())],
+    };
+    let mut plan = match build_all(&config) {
+        Ok(p) => p,
+        Err(e) => return vec![Err(e.to_string())],
+    };
     let mut source = plan.targets.remove(0).source;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    rt.block_on(source.scrape(Duration::from_secs(10)))
-        .map_err(|e| e.to_string())
+    (0..n)
+        .map(|_| {
+            rt.block_on(source.scrape(Duration::from_secs(10)))
+                .map_err(|e| e.to_string())
+        })
+        .collect()
 }
 
 /// Tansu started with `--authentication`.
@@ -451,4 +470,47 @@ fn scram_over_tls() {
         "{e}"
     );
     assert!(!e.contains(WRONG), "{e}");
+}
+
+#[test]
+fn a_connection_is_replaced_before_its_sasl_session_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let logins = |f: &Path| {
+        std::fs::read_to_string(f)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    // Three polls of one source each time, against a front stating a lifetime of one hour (the
+    // connection is kept: one login) and of one second (shorter than the 10 s margin: every
+    // lock of the connection logs in anew).
+    let mut counts = Vec::new();
+    for lifetime in ["3600000", "1000"] {
+        let (inner, outer) = (free_loopback_port(), free_loopback_port());
+        let k = Tansu::start_advertising(dir.path(), inner, outer);
+        let log = dir.path().join(format!("logins-{lifetime}"));
+        let front = SaslFront::start_with(
+            outer,
+            &k.addr,
+            "SCRAM-SHA-256",
+            &[
+                ("SASL_FRONT_LIFETIME_MS", lifetime),
+                ("SASL_FRONT_LOG", log.to_str().unwrap()),
+            ],
+        );
+        let good = write_secret(dir.path(), "good.pass", PASSWORD);
+        for r in scrape_times(
+            &format!(
+                "brokers = [\"{}\"]\n{}",
+                front.addr,
+                sasl_line("SCRAM-SHA-256", &good)
+            ),
+            3,
+        ) {
+            r.expect("a poll");
+        }
+        counts.push(logins(&log));
+    }
+    assert_eq!(counts[0], 1, "one login kept for an hour-long session");
+    assert!(counts[1] >= 3, "a login per poll at least: {counts:?}");
 }

@@ -14,9 +14,11 @@ relays every other byte to the broker once the client is authenticated:
 
   sasl_front.py LISTEN_PORT BROKER_HOST:PORT MECHANISMS USER PASSWORD
     MECHANISMS: comma-separated, e.g. SCRAM-SHA-256,SCRAM-SHA-512,PLAIN
-Prints "ready" once listening.
+Prints "ready" once listening. Environment: SASL_FRONT_LIFETIME_MS, the session lifetime stated
+in SaslAuthenticate v1+ (default one hour); SASL_FRONT_LOG, a file that gets one line per login.
 """
 import asyncio
+import os
 import struct
 import sys
 
@@ -25,6 +27,8 @@ from scramp import ScramException, ScramMechanism
 LISTEN, BACKEND, MECHS, USER, PASSWORD = sys.argv[1:6]
 ENABLED = MECHS.split(",")
 ITERATIONS = 8192
+LIFETIME_MS = int(os.environ.get("SASL_FRONT_LIFETIME_MS", "3600000"))
+LOGINS = os.environ.get("SASL_FRONT_LOG")
 # What a broker keeps per user and mechanism: salt, StoredKey, ServerKey, iterations.
 STORED = {
     m: ScramMechanism(m).make_auth_info(PASSWORD, iteration_count=ITERATIONS)
@@ -92,7 +96,7 @@ def auth_bytes(frame, i, flexible):
     return frame[i + 4:i + 4 + n]
 
 
-def auth_response(corr, version, flexible, error, message, data, lifetime_ms=3_600_000):
+def auth_response(corr, version, flexible, error, message, data, lifetime_ms=LIFETIME_MS):
     if flexible:
         body = struct.pack(">i", corr) + b"\x00" + struct.pack(">h", error)
         body += b"\x00" if message is None else put_uvarint(len(message) + 1) + message.encode()
@@ -178,6 +182,9 @@ async def client(creader, cwriter):
             else:
                 return
         # Authenticated: the rest of the conversation is the broker's.
+        if LOGINS:
+            with open(LOGINS, "a") as f:
+                f.write("login %s\n" % mechanism)
         await asyncio.gather(pipe(creader, bwriter), pipe(breader, cwriter))
     except (ConnectionError, asyncio.IncompleteReadError):
         pass
