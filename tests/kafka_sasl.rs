@@ -14,6 +14,8 @@
 //!   keeps only salt, StoredKey and ServerKey, as Kafka does). confluent-kafka (librdkafka 2.16)
 //!   is the positive control (it authenticates with both SCRAM mechanisms and lists the group) and
 //!   the negative control (a wrong password fails).
+//! - Session lifetime: a connection is kept while the broker's stated session lasts and replaced
+//!   (a new login) before it ends; re-authentication on a live connection is not built.
 //! - PLAIN: no peer here verifies a PLAIN password against a user store (Tansu does not offer it);
 //!   its message bytes are a unit test in `client/sasl.rs`, and its refusal by Tansu and by the
 //!   front (which offers only SCRAM) is checked here.
