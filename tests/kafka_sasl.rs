@@ -16,9 +16,10 @@
 //!   the negative control (a wrong password fails).
 //! - Session lifetime: a connection is kept while the broker's stated session lasts and replaced
 //!   (a new login) before it ends; re-authentication on a live connection is not built.
-//! - PLAIN: no peer here verifies a PLAIN password against a user store (Tansu does not offer it);
-//!   its message bytes are a unit test in `client/sasl.rs`, and its refusal by Tansu and by the
-//!   front (which offers only SCRAM) is checked here.
+//! - PLAIN: Tansu does not offer it (and closes the connection when asked), checked here; its
+//!   message bytes are a unit test in `client/sasl.rs`; a successful PLAIN login over TLS goes
+//!   through the front, whose PLAIN check confluent-kafka passes with the right password and
+//!   fails with a wrong one; a front offering only SCRAM refuses PLAIN with its list.
 
 mod support;
 
@@ -424,54 +425,72 @@ fn a_real_authenticating_tansu_refuses_unknown_users_and_plain() {
     );
 }
 
+/// SCRAM-SHA-512 and PLAIN over TLS (SASL_SSL, where PLAIN belongs): TLS front (socat) → SASL
+/// front → Tansu, which advertises the TLS port. confluent-kafka over SASL_SSL with PLAIN is the
+/// positive control of the front's PLAIN check.
 #[test]
-fn scram_over_tls() {
+fn scram_and_plain_over_tls() {
     let dir = tempfile::tempdir().unwrap();
     support::tls::make_certificates(dir.path());
     let pem = |f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap();
     let combined = dir.path().join("combined.pem");
     std::fs::write(&combined, pem("cert.pem") + &pem("key.pem")).unwrap();
-    // TLS front → SASL front → Tansu, which advertises the TLS port.
     let (inner, middle, outer) = (
         free_loopback_port(),
         free_loopback_port(),
         free_loopback_port(),
     );
     let k = Tansu::start_advertising(dir.path(), inner, outer);
-    let sasl = SaslFront::start(middle, &k.addr, "SCRAM-SHA-512");
+    let sasl = SaslFront::start(middle, &k.addr, "SCRAM-SHA-512,PLAIN");
     let tls = TlsFront::start(outer, &combined, &sasl.addr);
     let ca = dir.path().join("ca.pem");
+
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/kafka/kafka_tool.py");
+    let librdkafka = |password: &str| {
+        Command::new(python())
+            .env("KAFKA_TOOL_CA", &ca)
+            .env("KAFKA_TOOL_SASL_MECHANISM", "PLAIN")
+            .env("KAFKA_TOOL_SASL_USERNAME", "monitor")
+            .env("KAFKA_TOOL_SASL_PASSWORD", password)
+            .arg(&script)
+            .arg("list-groups")
+            .arg(&tls.addr)
+            .output()
+            .expect("run kafka_tool.py")
+    };
+    ok(librdkafka(PASSWORD), "confluent-kafka PLAIN over TLS");
+    assert_eq!(librdkafka(WRONG).status.code(), Some(3));
+
     let good = write_secret(dir.path(), "good.pass", PASSWORD);
-    let out = scrape_once(&format!(
-        "brokers = [\"{}\"]\ntls = {{ ca_file = {:?} }}\n{}",
-        tls.addr,
-        ca.display(),
-        sasl_line("SCRAM-SHA-512", &good)
-    ))
-    .expect("a poll over TLS with SCRAM-SHA-512");
-    let brokers = out
-        .readings
-        .iter()
-        .find(|r| r.metric == "kafka_brokers")
-        .map(|r| r.value);
-    assert_eq!(brokers, Some(1.0));
-    // Negative control: the same path with the wrong password.
     let wrong = write_secret(dir.path(), "wrong.pass", WRONG);
-    let e = scrape_once(&format!(
-        "brokers = [\"{}\"]\ntls = {{ ca_file = {:?} }}\n{}",
-        tls.addr,
-        ca.display(),
-        sasl_line("SCRAM-SHA-512", &wrong)
-    ))
-    .unwrap_err();
-    assert!(
-        e.starts_with(&format!(
-            "{}: SASL SCRAM-SHA-512: SaslAuthenticate: the broker refuses the credentials",
-            tls.addr
-        )),
-        "{e}"
-    );
-    assert!(!e.contains(WRONG), "{e}");
+    let section = |mechanism: &str, file: &Path| {
+        format!(
+            "brokers = [\"{}\"]\ntls = {{ ca_file = {:?} }}\n{}",
+            tls.addr,
+            ca.display(),
+            sasl_line(mechanism, file)
+        )
+    };
+    for mechanism in ["SCRAM-SHA-512", "PLAIN"] {
+        let out = scrape_once(&section(mechanism, &good))
+            .unwrap_or_else(|e| panic!("a poll over TLS with {mechanism}: {e}"));
+        let brokers = out
+            .readings
+            .iter()
+            .find(|r| r.metric == "kafka_brokers")
+            .map(|r| r.value);
+        assert_eq!(brokers, Some(1.0), "{mechanism}");
+        // Negative control: the same path with the wrong password.
+        let e = scrape_once(&section(mechanism, &wrong)).unwrap_err();
+        assert_eq!(
+            e,
+            format!(
+                "{}: SASL {mechanism}: SaslAuthenticate: the broker refuses the credentials of user \"monitor\" (SASL_AUTHENTICATION_FAILED (58)): Authentication failed during authentication due to invalid credentials with SASL mechanism {mechanism}",
+                tls.addr
+            )
+        );
+    }
 }
 
 #[test]

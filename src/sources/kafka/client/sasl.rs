@@ -571,10 +571,10 @@ impl ServerFinal {
     }
 }
 
-/// A broker's word for an error, kept short and printable.
+/// A broker's word for an error, printable and at most 300 characters (Kafka's own run to ~150).
 fn printable(s: &str) -> String {
     s.chars()
-        .take(100)
+        .take(300)
         .map(|c| if c.is_control() { '?' } else { c })
         .collect()
 }
