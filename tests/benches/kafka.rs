@@ -60,6 +60,7 @@ fn main() -> anyhow::Result<()> {
         topics: NameFilter::default(),
         client_id: "kafkascope-bench".into(),
         tls: None,
+        sasl: None,
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -12,10 +12,14 @@
 //! topics_deny = ["__.*"]
 //! client_id = "kafkascope"                    # the client id the brokers see
 //! tls = { ca_file = "/etc/kafkascope/kafka-ca.pem" }  # TLS to every broker, trusting these CAs
+//! # SASL on every broker connection (over TLS too): PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
+//! sasl = { mechanism = "SCRAM-SHA-512", username = "monitor", password_file = "/etc/kafkascope/kafka.pass" }
 //! ```
 //!
-//! One target per cluster (the collector polls the whole cluster at once). SASL is not built: a
-//! `sasl` key is rejected rather than silently ignored.
+//! One target per cluster (the collector polls the whole cluster at once). The SASL password comes
+//! from `password_file` (re-read at every new connection, so a rotated password is picked up; a
+//! trailing line end is not part of it) or, discouraged, inline `password`; it is never logged,
+//! rendered or returned. PLAIN sends the password as it is: use it over TLS only.
 
 use super::{CommitsMode, KafkaSettings};
 use crate::config::{ConfigError, Dur, check_host_port};
@@ -44,6 +48,71 @@ pub struct KafkaConfig {
     pub topics_deny: Vec<String>,
     pub client_id: Option<String>,
     pub tls: Option<TlsSection>,
+    pub sasl: Option<SaslSection>,
+}
+
+/// `sasl = { mechanism, username, password_file | password }`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SaslSection {
+    pub mechanism: String,
+    pub username: String,
+    pub password_file: Option<PathBuf>,
+    /// Inline; `Secret` keeps it out of Debug output.
+    pub password: Option<crate::config::Secret>,
+}
+
+/// Validates `kafka.sasl`; the password file must be readable now (it is read again at every
+/// connection). Errors name the key and never hold the password.
+fn sasl_settings(
+    ctx: &BuildContext<'_>,
+    s: &SaslSection,
+) -> Result<super::client::sasl::SaslSettings, ConfigError> {
+    use super::client::sasl::{Mechanism, Password, SaslSettings, read_password_file};
+    let mechanism = Mechanism::parse(&s.mechanism).ok_or_else(|| {
+        ctx.error(
+            "kafka.sasl.mechanism",
+            format!(
+                "{:?} is not one of {}",
+                s.mechanism,
+                Mechanism::ALL
+                    .iter()
+                    .map(|m| format!("\"{}\"", m.name()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    })?;
+    if s.username.is_empty() {
+        return Err(ctx.error("kafka.sasl.username", "must not be empty"));
+    }
+    let password = match (&s.password_file, &s.password) {
+        (Some(path), None) => {
+            read_password_file(path).map_err(|m| ctx.error("kafka.sasl.password_file", m))?;
+            Password::File(path.clone())
+        }
+        (None, Some(p)) if p.expose().is_empty() => {
+            return Err(ctx.error("kafka.sasl.password", "must not be empty"));
+        }
+        (None, Some(p)) => Password::Inline(p.clone()),
+        (Some(_), Some(_)) => {
+            return Err(ctx.error(
+                "kafka.sasl",
+                "give either password_file or password, not both",
+            ));
+        }
+        (None, None) => {
+            return Err(ctx.error(
+                "kafka.sasl",
+                "needs password_file = \"/path/to/file\" (or an inline password)",
+            ));
+        }
+    };
+    Ok(SaslSettings {
+        mechanism,
+        username: s.username.clone(),
+        password,
+    })
 }
 
 /// `tls = { ca_file = "..." }`: TLS to every broker, verified against the CAs in the file (the
@@ -196,8 +265,13 @@ pub(super) fn read(
         Some(t) => Some(tls_client(&t.ca_file).map_err(|m| ctx.error("kafka.tls.ca_file", m))?),
         None => None,
     };
+    let sasl = match &c.sasl {
+        Some(s) => Some(Arc::new(sasl_settings(ctx, s)?)),
+        None => None,
+    };
     let settings = KafkaSettings {
         tls,
+        sasl,
         brokers: c.brokers.iter().map(|b| b.trim().to_string()).collect(),
         commits,
         groups,
@@ -293,7 +367,31 @@ mod tests {
                 "brokers = [\"h:1\"]\ntopics_allow = [\"[\"]\n",
                 "clusters[0].kafka.topics_allow[0]",
             ),
-            ("brokers = [\"h:1\"]\nsasl = {}\n", "clusters[0].kafka"),
+            ("brokers = [\"h:1\"]\nsasl = {}\n", "clusters[0].kafka.sasl"),
+            (
+                "brokers = [\"h:1\"]\nsasl = { mechanism = \"GSSAPI\", username = \"u\", password = \"p\" }\n",
+                "clusters[0].kafka.sasl.mechanism",
+            ),
+            (
+                "brokers = [\"h:1\"]\nsasl = { mechanism = \"PLAIN\", username = \"\", password = \"p\" }\n",
+                "clusters[0].kafka.sasl.username",
+            ),
+            (
+                "brokers = [\"h:1\"]\nsasl = { mechanism = \"PLAIN\", username = \"u\" }\n",
+                "clusters[0].kafka.sasl",
+            ),
+            (
+                "brokers = [\"h:1\"]\nsasl = { mechanism = \"PLAIN\", username = \"u\", password = \"p\", password_file = \"/x\" }\n",
+                "clusters[0].kafka.sasl",
+            ),
+            (
+                "brokers = [\"h:1\"]\nsasl = { mechanism = \"PLAIN\", username = \"u\", password_file = \"/nonexistent/pass\" }\n",
+                "clusters[0].kafka.sasl.password_file",
+            ),
+            (
+                "brokers = [\"h:1\"]\nsasl = { mechanism = \"PLAIN\", username = \"u\", passwd = \"p\" }\n",
+                "clusters[0].kafka.sasl",
+            ),
             (
                 "brokers = [\"h:1\"]\ntls = { ca_file = \"/nonexistent/ca.pem\" }\n",
                 "clusters[0].kafka.tls.ca_file",
@@ -316,6 +414,45 @@ mod tests {
             .err()
             .unwrap();
         assert!(e.contains("not built yet"), "{e}");
+    }
+
+    #[test]
+    fn sasl_reads_its_password_file_and_never_shows_the_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("kafka.pass");
+        std::fs::write(&file, "s3cret-pw\n").unwrap();
+        let p = plan(&format!(
+            "brokers = [\"h:1\"]\nsasl = {{ mechanism = \"scram-sha-512\", username = \"monitor\", password_file = {:?} }}\n",
+            file.display()
+        ))
+        .unwrap();
+        assert_eq!(p.targets.len(), 1);
+        let s = super::super::client::sasl::SaslSettings {
+            mechanism: super::super::client::sasl::Mechanism::ScramSha512,
+            username: "monitor".into(),
+            password: super::super::client::sasl::Password::File(file.clone()),
+        };
+        // The line end is not part of the password; the Debug form names the file only.
+        assert_eq!(s.password().unwrap().expose(), "s3cret-pw");
+        assert!(!format!("{s:?}").contains("s3cret"), "{s:?}");
+        // An empty file is refused by name, an inline password is accepted and hidden.
+        std::fs::write(&file, "\n").unwrap();
+        let e = plan(&format!(
+            "brokers = [\"h:1\"]\nsasl = {{ mechanism = \"PLAIN\", username = \"u\", password_file = {:?} }}\n",
+            file.display()
+        ))
+        .err()
+        .unwrap();
+        assert!(
+            e.contains("clusters[0].kafka.sasl.password_file") && e.contains("is empty"),
+            "{e}"
+        );
+        let text = "brokers = [\"h:1\"]\nsasl = { mechanism = \"PLAIN\", username = \"u\", password = \"inline-pw\" }\n";
+        assert_eq!(plan(text).unwrap().targets.len(), 1);
+        let parsed: super::KafkaConfig = toml::from_str(text).unwrap();
+        assert!(!format!("{parsed:?}").contains("inline-pw"), "{parsed:?}");
+        let e = plan(&text.replace("PLAIN", "KERBEROS")).err().unwrap();
+        assert!(!e.contains("inline-pw"), "{e}");
     }
 
     #[test]

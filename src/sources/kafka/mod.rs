@@ -62,6 +62,8 @@ pub struct KafkaSettings {
     pub client_id: String,
     /// TLS to every broker (None: plain TCP).
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// SASL on every new broker connection (None: none).
+    pub sasl: Option<Arc<client::sasl::SaslSettings>>,
 }
 
 /// One Kafka cluster.
@@ -83,6 +85,7 @@ impl std::fmt::Debug for KafkaSettings {
             .field("commits", &self.commits)
             .field("client_id", &self.client_id)
             .field("tls", &self.tls.is_some())
+            .field("sasl", &self.sasl)
             .finish()
     }
 }
@@ -105,7 +108,7 @@ impl KafkaSource {
                 phase_key: target,
                 identity: Default::default(),
             },
-            pool: client::Pool::with_tls(&s.client_id, s.tls.clone()),
+            pool: client::Pool::with_tls(&s.client_id, s.tls.clone()).with_sasl(s.sasl.clone()),
             brokers: s.brokers,
             commits: s.commits,
             groups: Arc::new(s.groups),

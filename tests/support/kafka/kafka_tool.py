@@ -10,6 +10,8 @@ Tansu reports the latest offset as the base offset of the last batch + 1.
   lag BROKER GROUP...                     JSON: what the AdminClient sees (committed, watermarks, lag)
   delete-group BROKER GROUP
   (with KAFKA_TOOL_CA=ca.pem in the environment, every client speaks TLS trusting that CA)
+  (with KAFKA_TOOL_SASL_MECHANISM, _USERNAME and _PASSWORD, every client authenticates first)
+  list-groups BROKER                      JSON: the group ids; exits 3 when authentication fails
   bulk BROKER TOPICS PARTITIONS GROUPS    TOPICS topics x PARTITIONS, one record each, GROUPS groups
                                           each committing every partition of one topic
 """
@@ -18,7 +20,7 @@ import os
 import sys
 import time
 
-from confluent_kafka import Consumer, Producer, TopicPartition, ConsumerGroupTopicPartitions
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition, ConsumerGroupTopicPartitions
 from confluent_kafka.admin import AdminClient, NewTopic
 
 
@@ -28,6 +30,11 @@ def conf(broker, **extra):
     if os.environ.get("KAFKA_TOOL_CA"):
         c["security.protocol"] = "SSL"
         c["ssl.ca.location"] = os.environ["KAFKA_TOOL_CA"]
+    if os.environ.get("KAFKA_TOOL_SASL_MECHANISM"):
+        c["security.protocol"] = "SASL_SSL" if os.environ.get("KAFKA_TOOL_CA") else "SASL_PLAINTEXT"
+        c["sasl.mechanism"] = os.environ["KAFKA_TOOL_SASL_MECHANISM"]
+        c["sasl.username"] = os.environ["KAFKA_TOOL_SASL_USERNAME"]
+        c["sasl.password"] = os.environ["KAFKA_TOOL_SASL_PASSWORD"]
     c.update(extra)
     return c
 
@@ -136,7 +143,30 @@ def bulk(broker, topics, partitions, groups):
         c.close()
 
 
+def list_groups(broker):
+    # librdkafka reports a failed authentication through error_cb and may still complete a
+    # listing with nothing in it: both are checked.
+    auth_errors = []
+
+    def on_error(e):
+        if e.code() == KafkaError._AUTHENTICATION:
+            auth_errors.append(e.str())
+
+    a = AdminClient(conf(broker, error_cb=on_error))
+    try:
+        a.list_topics(timeout=10)
+        groups = a.list_consumer_groups(request_timeout=10).result()
+    except Exception as e:  # noqa: BLE001 - any failure is reported with its text
+        auth_errors.append(str(e))
+    a.poll(0)
+    if auth_errors:
+        print("authentication failed: %s" % auth_errors[0], file=sys.stderr)
+        sys.exit(3)
+    print(json.dumps(sorted(g.group_id for g in groups.valid)))
+
+
 COMMANDS = {
+    "list-groups": list_groups,
     "create-topic": create_topic,
     "produce": produce,
     "consume": consume,

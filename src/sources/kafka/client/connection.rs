@@ -14,6 +14,7 @@ use kafka_protocol::messages::{
     DescribeGroupsRequest, DescribeGroupsResponse, FindCoordinatorRequest, FindCoordinatorResponse,
     ListGroupsRequest, ListGroupsResponse, ListOffsetsRequest, ListOffsetsResponse,
     MetadataRequest, MetadataResponse, OffsetFetchRequest, OffsetFetchResponse,
+    SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Message, StrBytes};
 use std::collections::HashMap;
@@ -47,6 +48,8 @@ requests! {
     FindCoordinatorRequest => FindCoordinatorResponse, ApiKey::FindCoordinator;
     OffsetFetchRequest => OffsetFetchResponse, ApiKey::OffsetFetch;
     ListOffsetsRequest => ListOffsetsResponse, ApiKey::ListOffsets;
+    SaslHandshakeRequest => SaslHandshakeResponse, ApiKey::SaslHandshake;
+    SaslAuthenticateRequest => SaslAuthenticateResponse, ApiKey::SaslAuthenticate;
 }
 
 /// The largest response accepted: a metadata or offsets answer for a very large cluster fits
@@ -92,6 +95,13 @@ pub enum ClientError {
         api: &'static str,
         message: String,
     },
+    /// Authentication failed; the message never holds the password.
+    #[error("{addr}: SASL {mechanism}: {message}")]
+    Sasl {
+        addr: String,
+        mechanism: &'static str,
+        message: String,
+    },
 }
 
 /// A Kafka error code as text: `NOT_COORDINATOR (16)`.
@@ -125,6 +135,8 @@ pub fn api_name(key: i16) -> &'static str {
         Ok(ApiKey::FindCoordinator) => "FindCoordinator",
         Ok(ApiKey::OffsetFetch) => "OffsetFetch",
         Ok(ApiKey::ListOffsets) => "ListOffsets",
+        Ok(ApiKey::SaslHandshake) => "SaslHandshake",
+        Ok(ApiKey::SaslAuthenticate) => "SaslAuthenticate",
         _ => "request",
     }
 }
@@ -161,6 +173,8 @@ pub struct Connection {
     versions: ApiVersionTable,
     /// Requests sent on every connection of a pool, for `kafka_scrape_requests`.
     sent: Arc<AtomicU64>,
+    /// When a SASL session ends (the connection is replaced before then).
+    session: super::sasl::Session,
 }
 
 impl std::fmt::Debug for Connection {
@@ -177,6 +191,19 @@ impl Connection {
         addr: &str,
         client_id: &str,
         tls: Option<Arc<rustls::ClientConfig>>,
+        sent: Arc<AtomicU64>,
+        deadline: Instant,
+    ) -> Result<Connection, ClientError> {
+        Self::open_with(addr, client_id, tls, None, sent, deadline).await
+    }
+
+    /// Connects, negotiates versions and, with `sasl`, authenticates before anything else is
+    /// sent; everything before `deadline`.
+    pub async fn open_with(
+        addr: &str,
+        client_id: &str,
+        tls: Option<Arc<rustls::ClientConfig>>,
+        sasl: Option<&super::sasl::SaslSettings>,
         sent: Arc<AtomicU64>,
         deadline: Instant,
     ) -> Result<Connection, ClientError> {
@@ -221,9 +248,18 @@ impl Connection {
             client_id: StrBytes::from_string(client_id.to_string()),
             versions: ApiVersionTable::default(),
             sent,
+            session: super::sasl::Session { expires: None },
         };
         conn.versions = conn.handshake(deadline).await?;
+        if let Some(sasl) = sasl {
+            conn.session = super::sasl::authenticate(&mut conn, sasl, deadline).await?;
+        }
         Ok(conn)
+    }
+
+    /// True once the SASL session is (nearly) over: the connection must be replaced.
+    pub fn session_expired(&self, now: Instant) -> bool {
+        self.session.expired(now)
     }
 
     pub fn addr(&self) -> &str {

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod connection;
+pub mod sasl;
 
 pub use connection::{ClientError, Connection};
 
@@ -19,6 +20,7 @@ use tokio::time::Instant;
 pub struct Pool {
     client_id: Arc<str>,
     tls: Option<Arc<rustls::ClientConfig>>,
+    sasl: Option<Arc<sasl::SaslSettings>>,
     slots: HashMap<String, Arc<Mutex<Option<Connection>>>>,
     sent: Arc<AtomicU64>,
 }
@@ -33,9 +35,16 @@ impl Pool {
         Pool {
             client_id: client_id.into(),
             tls,
+            sasl: None,
             slots: HashMap::new(),
             sent: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// Every new connection of this pool authenticates with `sasl` first.
+    pub fn with_sasl(mut self, sasl: Option<Arc<sasl::SaslSettings>>) -> Self {
+        self.sasl = sasl;
+        self
     }
 
     /// Requests sent on every connection so far (ApiVersions included).
@@ -50,6 +59,7 @@ impl Pool {
             addr: addr.to_string(),
             client_id: self.client_id.clone(),
             tls: self.tls.clone(),
+            sasl: self.sasl.clone(),
             slot,
             sent: self.sent.clone(),
         }
@@ -62,20 +72,29 @@ pub struct BrokerHandle {
     pub addr: String,
     client_id: Arc<str>,
     tls: Option<Arc<rustls::ClientConfig>>,
+    sasl: Option<Arc<sasl::SaslSettings>>,
     slot: Arc<Mutex<Option<Connection>>>,
     sent: Arc<AtomicU64>,
 }
 
 impl BrokerHandle {
-    /// Locks the slot and opens the connection when there is none.
+    /// Locks the slot and opens the connection when there is none, or when its SASL session is
+    /// about to end (a new connection authenticates anew: no re-authentication on a live one).
     pub async fn lock(&self, deadline: Instant) -> Result<Locked<'_>, ClientError> {
         let mut guard = self.slot.lock().await;
+        if guard
+            .as_ref()
+            .is_some_and(|c| c.session_expired(Instant::now()))
+        {
+            *guard = None;
+        }
         if guard.is_none() {
             *guard = Some(
-                Connection::open(
+                Connection::open_with(
                     &self.addr,
                     &self.client_id,
                     self.tls.clone(),
+                    self.sasl.as_deref(),
                     self.sent.clone(),
                     deadline,
                 )
