@@ -15,6 +15,7 @@ use kafka_protocol::messages::{
     ListGroupsRequest, ListGroupsResponse, ListOffsetsRequest, ListOffsetsResponse,
     MetadataRequest, MetadataResponse, OffsetFetchRequest, OffsetFetchResponse,
 };
+use kafka_protocol::messages::{FetchRequest, FetchResponse};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Message, StrBytes};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -47,6 +48,7 @@ requests! {
     FindCoordinatorRequest => FindCoordinatorResponse, ApiKey::FindCoordinator;
     OffsetFetchRequest => OffsetFetchResponse, ApiKey::OffsetFetch;
     ListOffsetsRequest => ListOffsetsResponse, ApiKey::ListOffsets;
+    FetchRequest => FetchResponse, ApiKey::Fetch;
 }
 
 /// The largest response accepted: a metadata or offsets answer for a very large cluster fits
@@ -125,6 +127,7 @@ pub fn api_name(key: i16) -> &'static str {
         Ok(ApiKey::FindCoordinator) => "FindCoordinator",
         Ok(ApiKey::OffsetFetch) => "OffsetFetch",
         Ok(ApiKey::ListOffsets) => "ListOffsets",
+        Ok(ApiKey::Fetch) => "Fetch",
         _ => "request",
     }
 }
