@@ -430,6 +430,9 @@ pub struct OffsetsReader {
     pub commit_records_total: u64,
     pub decode_errors_total: u64,
     pub other_records_total: u64,
+    /// The newest decode error, shown on /targets for as long as kafkascope runs (a skipped
+    /// record is read once; a warning of one poll would be gone a second later).
+    last_decode_error: Option<String>,
 }
 
 impl OffsetsReader {
@@ -586,17 +589,19 @@ impl OffsetsReader {
                         }
                     }
                 }
-                // Rounds until caught up, out of budget, or stuck.
+                // Rounds until caught up, out of budget, or stuck. The first round asks every
+                // partition: its answer carries the log end, which is how new records are seen.
+                let mut first = true;
                 loop {
                     let want: Vec<(i32, i64)> = parts
                         .iter()
                         .filter_map(|p| {
                             let pos = self.positions.get(p)?;
                             let next = pos.next?;
-                            // Unknown end: ask once to learn it.
-                            pos.end.is_none_or(|e| next < e).then_some((*p, next))
+                            (first || pos.end.is_none_or(|e| next < e)).then_some((*p, next))
                         })
                         .collect();
+                    first = false;
                     if want.is_empty() || budget <= 0 {
                         break;
                     }
@@ -677,11 +682,13 @@ impl OffsetsReader {
                 shorten(&errors)
             ));
         }
-        if !decode_errors.is_empty() {
+        if let Some(last) = decode_errors.last() {
+            self.last_decode_error = Some(last.clone());
+        }
+        if let Some(last) = &self.last_decode_error {
             report.warnings.push(format!(
-                "{TOPIC}: {} records skipped (not decodable): {}",
-                decode_errors.len(),
-                shorten(&decode_errors)
+                "{TOPIC}: {} records or batches skipped since start (not decodable); the last: {last}",
+                self.decode_errors_total
             ));
         }
         if report.answered.is_empty() {

@@ -24,6 +24,8 @@ pub const MAX_INFLATED_BYTES: usize = 16 << 20;
 /// A compressed batch may announce at most this many records (its header count is reserved as a
 /// vector by the decoder before the records are read).
 pub const MAX_COMPRESSED_RECORDS: i32 = 100_000;
+/// How long a broker may hold a Fetch with no data to answer.
+pub const FETCH_WAIT_MS: i32 = 100;
 /// Bytes of a RecordBatch v2 header up to and including the record count.
 const BATCH_HEADER: usize = 61;
 /// The smallest record: length, attributes, timestamp delta, offset delta, key length, value
@@ -43,7 +45,7 @@ pub struct FetchedPartition {
 }
 
 /// Fetches `topic`'s `partitions` (partition, fetch offset) from this broker (their leader),
-/// without waiting for new data (`max_wait_ms` 0, `min_bytes` 0).
+/// waiting at most [`FETCH_WAIT_MS`] for data.
 pub async fn fetch(
     c: &mut Connection,
     topic: &str,
@@ -58,8 +60,10 @@ pub async fn fetch(
     let v = c.version::<FetchRequest>(4, 12)?;
     let req = FetchRequest::default()
         .with_replica_id(BrokerId(-1))
-        .with_max_wait_ms(0)
-        .with_min_bytes(0)
+        // Tansu answers an empty set to min_bytes 0; with 1 a broker that has data answers at
+        // once, and one that has none waits at most this long (we only ask below the log end).
+        .with_max_wait_ms(FETCH_WAIT_MS)
+        .with_min_bytes(1)
         .with_max_bytes(max_bytes)
         // READ_UNCOMMITTED: commits of open transactions are read like the others.
         .with_isolation_level(0)
