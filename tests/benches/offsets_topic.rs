@@ -49,7 +49,7 @@ fn log(n: usize, groups: usize, compression: Compression) -> Bytes {
             .map(|i| {
                 let (key, value) =
                     commit(&g, "orders", i as i32, offset, 1_700_000_000_000 + offset);
-                let r = Record {
+                Record {
                     transactional: false,
                     control: false,
                     delete_horizon: false,
@@ -63,8 +63,7 @@ fn log(n: usize, groups: usize, compression: Compression) -> Bytes {
                     key: Some(key),
                     value: Some(value),
                     headers: Default::default(),
-                };
-                r
+                }
             })
             .collect();
         offset += records.len() as i64;
