@@ -285,7 +285,9 @@ impl<S: Source> TargetTask<S> {
                     samples.push(Sample {
                         key: SeriesKey::new(r.metric, labels),
                         kind: r.kind,
-                        ts: stamp,
+                        // A reading with its own time (a commit's) is kept at it, never later
+                        // than now.
+                        ts: r.at.map_or(stamp, |t| t.min(now)),
                         value: r.value,
                     });
                 }

@@ -219,6 +219,9 @@ pub struct Reading {
     pub labels: Labels,
     pub kind: MetricKind,
     pub value: f64,
+    /// When the value was true, if not at the scrape: a commit read from `__consumer_offsets`
+    /// lands at its commit time. The collector never stores it later than the scrape's wall clock.
+    pub at: Option<Timestamp>,
 }
 
 impl Reading {
@@ -228,6 +231,7 @@ impl Reading {
             labels: Labels::new(),
             kind: MetricKind::Gauge,
             value,
+            at: None,
         }
     }
 
@@ -237,11 +241,18 @@ impl Reading {
             labels: Labels::new(),
             kind: MetricKind::Counter,
             value,
+            at: None,
         }
     }
 
     pub fn label(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.labels.insert(name, value);
+        self
+    }
+
+    /// Stamps the reading with its own time (see [`Reading::at`]).
+    pub fn at(mut self, ts: Timestamp) -> Self {
+        self.at = Some(ts);
         self
     }
 }

@@ -97,7 +97,7 @@ fn main() -> anyhow::Result<()> {
             poll_ms.push(t.elapsed().as_secs_f64() * 1e3);
             let mut states = collect::StateMemory::default();
             let readings = collect::readings(&snap, &mut states);
-            let docs = collect::documents(&snap, "admin-api");
+            let docs = collect::documents(&snap, "admin-api", None);
             let ev = events::diff(&previous, &snap);
             total_ms.push(t.elapsed().as_secs_f64() * 1e3);
             requests = snap.requests;

@@ -262,6 +262,7 @@ impl JmxSource {
             labels: info.identity.clone(),
             kind: MetricKind::Gauge,
             value,
+            at: None,
         };
         out.readings.push(gauge(
             "kafkascope_jmx_beans",
@@ -319,6 +320,7 @@ impl JmxSource {
                 _ => MetricKind::Gauge,
             },
             value: s.value,
+            at: None,
         }
     }
 }

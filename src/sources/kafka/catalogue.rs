@@ -12,7 +12,7 @@ const fn def(name: &'static str, kind: MetricType, help: &'static str) -> Metric
     }
 }
 
-use MetricType::{Gauge, Info, State};
+use MetricType::{Counter, Gauge, Info, State};
 
 pub const METRICS: &[MetricDef] = &[
     def("kafka_brokers", Gauge, "Brokers in the cluster's metadata"),
@@ -102,6 +102,27 @@ pub const METRICS: &[MetricDef] = &[
         "kafka_scrape_requests",
         Gauge,
         "Kafka requests one poll of the cluster sent (ApiVersions on new connections included)",
+    ),
+    // Read from __consumer_offsets (commits = "offsets-topic" or "auto"), see offsets_topic.rs.
+    def(
+        "kafka_consumergroup_commits_total",
+        Counter,
+        "Commit records of the group for the partition read from __consumer_offsets since kafkascope started",
+    ),
+    def(
+        "kafkascope_offsets_topic_behind_records",
+        Gauge,
+        "Records of the __consumer_offsets partition not read yet (log end minus read position)",
+    ),
+    def(
+        "kafkascope_offsets_topic_records_total",
+        Counter,
+        "Records read from __consumer_offsets since kafkascope started",
+    ),
+    def(
+        "kafkascope_offsets_topic_decode_errors_total",
+        Counter,
+        "Records or batches of __consumer_offsets that could not be decoded (skipped)",
     ),
 ];
 

@@ -44,6 +44,11 @@ pub struct Snapshot {
     /// Requests this poll sent.
     pub requests: u64,
     pub warnings: Vec<String>,
+    /// `__consumer_offsets` partition → (leader id, leader address), whatever the topic filter.
+    pub offsets_topic: BTreeMap<i32, (i32, String)>,
+    /// The groups' offsets were read from `__consumer_offsets`: their committed-offset samples
+    /// are written per commit at its commit time (offsets_topic.rs), not at the poll.
+    pub commits_from_topic: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -142,6 +147,18 @@ pub async fn poll(
             }
         }
     }
+    let mut offsets_topic = BTreeMap::new();
+    if let Some(t) = meta
+        .topics
+        .iter()
+        .find(|t| t.name == super::offsets_topic::TOPIC)
+    {
+        for p in &t.partitions {
+            if let Some(addr) = addresses.get(&p.leader) {
+                offsets_topic.insert(p.partition, (p.leader, addr.clone()));
+            }
+        }
+    }
     let mut tasks = JoinSet::new();
     for b in &meta.brokers {
         let work = BrokerWork {
@@ -169,6 +186,7 @@ pub async fn poll(
     let mut snap = Snapshot {
         brokers: meta.brokers.clone(),
         controller_id: meta.controller_id,
+        offsets_topic,
         ..Default::default()
     };
     for t in &meta.topics {
@@ -686,7 +704,9 @@ pub fn readings(snap: &Snapshot, states: &mut StateMemory) -> Vec<Reading> {
                     .label("topic", topic)
                     .label("partition", p.to_string())
             };
-            out.push(g("kafka_consumergroup_current_offset", *committed as f64));
+            if !snap.commits_from_topic {
+                out.push(g("kafka_consumergroup_current_offset", *committed as f64));
+            }
             let sum = sums.entry(topic.as_str()).or_insert((0.0, None));
             sum.0 += *committed as f64;
             let latest = snap
@@ -754,6 +774,9 @@ struct GroupDoc<'a> {
     generation: Option<i32>,
     members: Vec<MemberDoc<'a>>,
     commits_source: &'a str,
+    /// Why commits come from where they do (`auto` falling back to the Admin API, say).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    commits_note: Option<&'a str>,
     polled_at_ms: i64,
 }
 
@@ -791,7 +814,11 @@ struct PartitionDoc<'a> {
 pub const TOPICS_SUBJECT: &str = "__topics__";
 
 /// The `kafka_group` document per group and the `kafka_topics` document (see the contract).
-pub fn documents(snap: &Snapshot, commits_source: &str) -> Vec<Document> {
+pub fn documents(
+    snap: &Snapshot,
+    commits_source: &str,
+    commits_note: Option<&str>,
+) -> Vec<Document> {
     let mut out = Vec::with_capacity(snap.groups.len() + 1);
     for (group, g) in &snap.groups {
         let doc = GroupDoc {
@@ -818,6 +845,7 @@ pub fn documents(snap: &Snapshot, commits_source: &str) -> Vec<Document> {
                 })
                 .collect(),
             commits_source,
+            commits_note,
             polled_at_ms: snap.at_ms,
         };
         if let Ok(body) = serde_json::to_string(&doc) {
@@ -1031,7 +1059,7 @@ mod tests {
 
     #[test]
     fn documents_follow_the_contract() {
-        let docs = documents(&snapshot(), "admin-api");
+        let docs = documents(&snapshot(), "admin-api", None);
         let g: serde_json::Value = serde_json::from_str(&docs[0].body).unwrap();
         assert_eq!(docs[0].name, "kafka_group");
         assert_eq!(g["commits_source"], "admin-api");

@@ -5,7 +5,7 @@
 //! brokers = ["broker1:9092", "broker2:9092"]  # bootstrap list (host:port)
 //! interval = "30s"                            # optional, else the cluster's
 //! timeout = "10s"                             # optional: the budget of one whole poll
-//! commits = "auto"                            # auto | admin-api (offsets-topic is not built yet)
+//! commits = "auto"                            # auto | admin-api | offsets-topic (see below)
 //! groups_allow = [".*"]                       # anchored regexes on the group id
 //! groups_deny = ["console-consumer-.*"]
 //! topics_allow = [".*"]                       # anchored regexes on the topic name
@@ -15,6 +15,16 @@
 //! # SASL on every broker connection (over TLS too): PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
 //! sasl = { mechanism = "SCRAM-SHA-512", username = "monitor", password_file = "/etc/kafkascope/kafka.pass" }
 //! ```
+//!
+//! `commits`: where committed offsets are read.
+//! - `admin-api`: OffsetFetch each poll; a commit is seen at poll time, so Burrow-style status is
+//!   inferred (the consumer pages say so).
+//! - `offsets-topic`: `__consumer_offsets`, read from its earliest offset and then followed (as
+//!   Burrow and kminion do): every commit with its commit time, group members from GroupMetadata.
+//!   Needs read access to that topic (managed services often deny it).
+//! - `auto` (default): reads the topic every poll and uses it once it is readable, caught up and
+//!   holds commit records; otherwise the Admin API, saying why on /targets and in the group
+//!   document.
 //!
 //! One target per cluster (the collector polls the whole cluster at once). The SASL password comes
 //! from `password_file` (re-read at every new connection, so a rotated password is picked up; a
@@ -216,18 +226,13 @@ pub(super) fn read(
     let commits = match c.commits.as_deref().unwrap_or("auto") {
         "auto" => {
             ctx.notes.borrow_mut().push(format!(
-                "{}.kafka.commits = \"auto\": committed offsets are read with the Admin API (OffsetFetch); reading __consumer_offsets is not built yet, so commit times are the poll times and Burrow-style status is inferred",
+                "{}.kafka.commits = \"auto\": committed offsets are read from __consumer_offsets when it is readable and holds commits (commit times are real), else with the Admin API (OffsetFetch: commit times are poll times and Burrow-style status is inferred)",
                 ctx.path
             ));
             CommitsMode::Auto
         }
         "admin-api" => CommitsMode::AdminApi,
-        "offsets-topic" => {
-            return Err(ctx.error(
-                "kafka.commits",
-                "\"offsets-topic\" (reading __consumer_offsets) is not built yet; use \"admin-api\" or \"auto\"",
-            ));
-        }
+        "offsets-topic" => CommitsMode::OffsetsTopic,
         other => {
             return Err(ctx.error(
                 "kafka.commits",
@@ -343,7 +348,12 @@ mod tests {
         assert!(p.notes.is_empty(), "{:?}", p.notes);
         // auto says what it means.
         let p = plan("brokers = [\"127.0.0.1:9092\"]\n").unwrap();
+        assert!(p.notes[0].contains("__consumer_offsets"), "{:?}", p.notes);
         assert!(p.notes[0].contains("Admin API"), "{:?}", p.notes);
+        // offsets-topic is accepted and needs no note.
+        let p = plan("brokers = [\"127.0.0.1:9092\"]\ncommits = \"offsets-topic\"\n").unwrap();
+        assert_eq!(p.targets.len(), 1);
+        assert!(p.notes.is_empty(), "{:?}", p.notes);
     }
 
     #[test]
@@ -351,10 +361,6 @@ mod tests {
         for (section, key) in [
             ("brokers = [\"nohost\"]\n", "clusters[0].kafka.brokers[0]"),
             ("brokers = []\n", "clusters[0].kafka.brokers"),
-            (
-                "brokers = [\"h:1\"]\ncommits = \"offsets-topic\"\n",
-                "clusters[0].kafka.commits",
-            ),
             (
                 "brokers = [\"h:1\"]\ncommits = \"zk\"\n",
                 "clusters[0].kafka.commits",
@@ -410,10 +416,10 @@ mod tests {
                 .unwrap_or_else(|| panic!("{section} was accepted"));
             assert!(e.contains(key), "{section}: {e}");
         }
-        let e = plan("brokers = [\"h:1\"]\ncommits = \"offsets-topic\"\n")
+        let e = plan("brokers = [\"h:1\"]\ncommits = \"offset-topic\"\n")
             .err()
             .unwrap();
-        assert!(e.contains("not built yet"), "{e}");
+        assert!(e.contains("\"offsets-topic\""), "{e}");
     }
 
     #[test]

@@ -11,9 +11,13 @@
 //!   O(brokers + groups/batch) and written as `kafka_scrape_requests`.
 //! - **Series**: kafka_exporter's names (see [`catalogue`]); documents `kafka_group` per group and
 //!   `kafka_topics`; events from the difference of two polls ([`events`]).
-//! - **Commits**: read with the Admin API (OffsetFetch). It carries no commit time, so the poll
-//!   time is the observation time of a committed offset and the group document says
-//!   `commits_source = "admin-api"`. Reading `__consumer_offsets` is not built yet.
+//! - **Commits** (`commits`): with the Admin API (OffsetFetch), which carries no commit time, so
+//!   the poll time is the observation time of a committed offset and the group document says
+//!   `commits_source = "admin-api"`; or from `__consumer_offsets` ([`offsets_topic`]): every
+//!   commit lands in the store at its commit time, the groups come from the topic (state and
+//!   members from their GroupMetadata records) and the document says `"offsets-topic"`. `auto`
+//!   reads the topic every poll and uses it once it is readable, caught up and holds commit
+//!   records; until then it uses the Admin API and says why (on /targets and in the document).
 //! - **Failures**: no broker answering Metadata fails the poll (target down with the errors); a
 //!   broker that fails later, or a group or partition with an error code, is a warning on
 //!   `/targets` and the rest of the poll stands.
@@ -23,6 +27,7 @@ pub mod client;
 pub mod collect;
 pub mod config;
 pub mod events;
+pub mod offsets_topic;
 
 #[cfg(test)]
 mod fake_broker_tests;
@@ -47,9 +52,10 @@ pub const KIND: SourceKind = SourceKind {
 /// How committed offsets are read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CommitsMode {
-    /// Admin API for now (reading `__consumer_offsets` is not built).
+    /// `__consumer_offsets` when it is readable, caught up and holds commits; else Admin API.
     Auto,
     AdminApi,
+    OffsetsTopic,
 }
 
 /// Everything a cluster's source needs, validated by [`config::read`].
@@ -76,6 +82,7 @@ pub struct KafkaSource {
     pool: client::Pool,
     previous: Option<Snapshot>,
     states: StateMemory,
+    reader: offsets_topic::OffsetsReader,
 }
 
 impl std::fmt::Debug for KafkaSettings {
@@ -115,6 +122,7 @@ impl KafkaSource {
             topics: s.topics,
             previous: None,
             states: StateMemory::default(),
+            reader: Default::default(),
         }
     }
 
@@ -140,21 +148,77 @@ impl Source for KafkaSource {
     }
 
     async fn scrape(&mut self, timeout: Duration) -> Result<ScrapeOutput, SourceError> {
-        let snap = self.poll(timeout).await.map_err(SourceError)?;
+        let started = tokio::time::Instant::now();
+        let mut snap = self.poll(timeout).await.map_err(SourceError)?;
+        let mut extra = Vec::new();
+        let mut note = None;
+        let mut source = "admin-api";
+        if self.commits != CommitsMode::AdminApi {
+            // What is left of the poll's budget, with the same margin as the poll's.
+            let margin = (timeout / 10).min(Duration::from_millis(200));
+            let deadline = started + timeout.saturating_sub(margin);
+            let leaders = snap.offsets_topic.clone();
+            let report = self
+                .reader
+                .read(&mut self.pool, &leaders, &self.groups, deadline)
+                .await;
+            let pending = self.reader.take_pending();
+            let behind = self.reader.behind().unwrap_or(0);
+            let why_not = match (&report.unreadable, self.commits) {
+                (Some(why), _) => Some(why.clone()),
+                (None, CommitsMode::Auto) if !self.reader.has_commits() => Some(format!(
+                    "{} holds no commit records ({} records read)",
+                    offsets_topic::TOPIC,
+                    self.reader.records_total
+                )),
+                (None, CommitsMode::Auto) if behind > 0 => Some(format!(
+                    "still reading {} ({behind} records behind)",
+                    offsets_topic::TOPIC
+                )),
+                _ => None,
+            };
+            snap.warnings.extend(report.warnings.iter().cloned());
+            match (why_not, self.commits) {
+                (Some(why), CommitsMode::Auto) => {
+                    note = Some(format!(
+                        "commits = \"auto\": committed offsets come from the Admin API (OffsetFetch), so commit times are poll times, because {why}"
+                    ));
+                }
+                (why, _) => {
+                    if let Some(why) = why {
+                        note = Some(format!("commits = \"offsets-topic\": {why}"));
+                    } else if behind > 0 {
+                        note = Some(format!(
+                            "commits = \"offsets-topic\": still reading {} ({behind} records behind); groups may be incomplete",
+                            offsets_topic::TOPIC
+                        ));
+                    }
+                    self.reader
+                        .apply_to(&mut snap, &self.topics, &leaders, &report.answered);
+                    source = "offsets-topic";
+                }
+            }
+            // Falling back, the poll's OffsetFetch answer is the committed offset: commits read
+            // meanwhile are counted but not stored as samples next to it.
+            let commits: &[offsets_topic::CommitSeen] = if source == "offsets-topic" {
+                &pending
+            } else {
+                &[]
+            };
+            extra = self.reader.readings(commits, &self.topics);
+        }
+        if let Some(n) = &note {
+            snap.warnings.push(n.clone());
+        }
         let events = self
             .previous
             .as_ref()
             .map(|p| events::diff(p, &snap))
             .unwrap_or_default();
-        let readings = collect::readings(&snap, &mut self.states);
-        let documents = collect::documents(&snap, "admin-api");
-        let mut warnings = snap.warnings.clone();
-        if self.commits == CommitsMode::Auto {
-            warnings.push(
-                "commits = \"auto\": reading __consumer_offsets is not built yet; committed offsets come from the Admin API (OffsetFetch), so commit times are poll times"
-                    .into(),
-            );
-        }
+        let mut readings = collect::readings(&snap, &mut self.states);
+        readings.extend(extra);
+        let documents = collect::documents(&snap, source, note.as_deref());
+        let warnings = snap.warnings.clone();
         self.previous = Some(snap);
         Ok(ScrapeOutput {
             readings,

@@ -252,6 +252,7 @@ pub fn convert(text: &str, format: Format, opts: &MapOptions) -> Result<Converte
             labels,
             kind: kind_of(family_kind, role),
             value: sample.value,
+            at: None,
         });
     }
     if kept > opts.series_limit {

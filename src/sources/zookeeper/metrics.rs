@@ -228,6 +228,7 @@ pub fn mntr_readings(mntr: &Mntr) -> Vec<Reading> {
             labels: Default::default(),
             kind,
             value: m.value,
+            at: None,
         };
         if let Some((name, value)) = norm.label {
             reading.labels.insert(name, value);

@@ -16,6 +16,7 @@ use kafka_protocol::messages::{
     MetadataRequest, MetadataResponse, OffsetFetchRequest, OffsetFetchResponse,
     SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse,
 };
+use kafka_protocol::messages::{FetchRequest, FetchResponse};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Message, StrBytes};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -50,6 +51,7 @@ requests! {
     ListOffsetsRequest => ListOffsetsResponse, ApiKey::ListOffsets;
     SaslHandshakeRequest => SaslHandshakeResponse, ApiKey::SaslHandshake;
     SaslAuthenticateRequest => SaslAuthenticateResponse, ApiKey::SaslAuthenticate;
+    FetchRequest => FetchResponse, ApiKey::Fetch;
 }
 
 /// The largest response accepted: a metadata or offsets answer for a very large cluster fits
@@ -137,6 +139,7 @@ pub fn api_name(key: i16) -> &'static str {
         Ok(ApiKey::ListOffsets) => "ListOffsets",
         Ok(ApiKey::SaslHandshake) => "SaslHandshake",
         Ok(ApiKey::SaslAuthenticate) => "SaslAuthenticate",
+        Ok(ApiKey::Fetch) => "Fetch",
         _ => "request",
     }
 }

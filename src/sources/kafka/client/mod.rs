@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod connection;
+pub mod fetch;
 pub mod sasl;
 
 pub use connection::{ClientError, Connection};
