@@ -226,6 +226,7 @@ struct PartSeries {
     committed: SeriesId,
     lag: Option<SeriesId>,
     log_end: Option<SeriesId>,
+    log_start: Option<SeriesId>,
 }
 
 /// The series of the groups of a cluster, indexed once per read.
@@ -277,16 +278,20 @@ fn index(store: &Store, cluster: &str, wanted: &BTreeSet<&str>) -> ClusterIndex 
     };
     let committed = keyed(COMMITTED);
     let lag = keyed(LAG);
-    let log_end: HashMap<(String, i32), SeriesId> = store
-        .select(Some(LOG_END), &on)
-        .into_iter()
-        .filter_map(|i| {
-            Some((
-                (i.key.labels.get("topic")?.to_string(), partition_of(&i)?),
-                i.id,
-            ))
-        })
-        .collect();
+    let by_partition = |metric: &str| -> HashMap<(String, i32), SeriesId> {
+        store
+            .select(Some(metric), &on)
+            .into_iter()
+            .filter_map(|i| {
+                Some((
+                    (i.key.labels.get("topic")?.to_string(), partition_of(&i)?),
+                    i.id,
+                ))
+            })
+            .collect()
+    };
+    let log_end = by_partition(LOG_END);
+    let log_start = by_partition(OLDEST);
     let members = of_groups(MEMBERS)
         .into_iter()
         .filter_map(|i| {
@@ -302,6 +307,7 @@ fn index(store: &Store, cluster: &str, wanted: &BTreeSet<&str>) -> ClusterIndex 
             committed: *id,
             lag: lag.get(&(g.clone(), t.clone(), *p)).copied(),
             log_end: log_end.get(&(t.clone(), *p)).copied(),
+            log_start: log_start.get(&(t.clone(), *p)).copied(),
         });
     }
     for v in parts.values_mut() {
@@ -497,6 +503,25 @@ pub async fn read_groups(
         .filter_map(|((g, _), v)| v.map(|(_, m)| (g.as_str(), m.max(0.0) as usize)))
         .collect();
 
+    // Each partition's earliest offset at `at` (retention), read once for all groups.
+    let start_ids: Vec<SeriesId> = idx
+        .parts
+        .values()
+        .flatten()
+        .filter_map(|p| p.log_start)
+        .collect::<BTreeSet<SeriesId>>()
+        .into_iter()
+        .collect();
+    let start_values = store
+        .value_at(&start_ids, at, span)
+        .await
+        .map_err(store_err("earliest offsets", cluster))?;
+    let log_starts: HashMap<SeriesId, i64> = start_ids
+        .iter()
+        .zip(start_values)
+        .filter_map(|(id, v)| v.map(|(_, x)| (*id, x as i64)))
+        .collect();
+
     let mut cluster_commits: Option<CommitsSource> = None;
     if docs == Docs::ClusterMode {
         for g in groups.iter().take(3) {
@@ -582,6 +607,8 @@ pub async fn read_groups(
                 offsets,
                 broker_offsets,
                 current_lag,
+                log_start: p.log_start.and_then(|id| log_starts.get(&id).copied()),
+                log_end: log_ends.last().map(|e| e.1),
             });
             recent_log_ends.insert((p.topic.clone(), p.partition), log_ends);
         }
