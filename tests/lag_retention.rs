@@ -141,6 +141,17 @@ async fn retention_and_thresholds_on_the_pages_and_the_api() {
     ));
     assert!(html.contains("offsets 1000..5000 kept by the broker"));
     assert!(html.contains("12/12 commits"), "intervals = 12 from [lag]");
+    // As of five minutes ago (the newest samples are after the range's end, so every value is
+    // read as of then): the loss was larger, the consumer 60 commits further back.
+    let (code, html) = env
+        .get("/consumers/tansu/lossy?from=now-1h&to=now-5m")
+        .await;
+    assert_eq!(code, 200, "{html}");
+    assert!(html.contains("records deleted by retention"), "{html}");
+    assert!(
+        !html.contains("780 records"),
+        "not the present's loss: {html}"
+    );
     let (_, html) = env.get("/consumers/tansu/billing-small?range=1h").await;
     assert!(
         !html.contains("<dt>Evidence</dt>"),
