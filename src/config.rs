@@ -56,6 +56,9 @@ pub struct Config {
     /// Consumer-group status notifications (Burrow's HTTP notifier), `[[notifiers]]`.
     #[serde(default)]
     pub notifiers: Vec<NotifierConfig>,
+    /// Burrow's window settings and per-group lag thresholds, `[lag]` (see crate::lag::settings).
+    #[serde(default)]
+    pub lag: crate::lag::settings::LagConfig,
     /// The file and text this was read from (empty for the built-in default).
     #[serde(skip)]
     pub origin: Origin,
@@ -390,6 +393,7 @@ impl Config {
                 sections: BTreeMap::new(),
             }],
             notifiers: Vec::new(),
+            lag: Default::default(),
             origin: Origin::new("(built-in default)", ""),
         }
     }
@@ -470,6 +474,9 @@ impl Config {
             if let Err((key, m)) = crate::lag::notifier::check(n) {
                 return fail(format!("notifiers[{i}].{key}"), m);
             }
+        }
+        if let Err((key, m)) = self.lag.settings() {
+            return fail(format!("lag.{key}"), m);
         }
         let mut names = std::collections::HashSet::new();
         for (i, c) in self.clusters.iter().enumerate() {

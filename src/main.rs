@@ -313,6 +313,11 @@ async fn serve(cfg: Config, targets: Vec<PlannedTarget>) -> anyhow::Result<()> {
         collector.spawn_planned(target);
     }
     let targets: TargetRegistry = collector.registry();
+    kafkascope::lag::settings::install(
+        cfg.lag
+            .settings()
+            .map_err(|(k, m)| anyhow::anyhow!("lag.{k}: {m}"))?,
+    );
     kafkascope::lag::notifier::spawn(&cfg.notifiers, store.clone(), targets.clone());
     info!(
         targets = targets.snapshot().len(),

@@ -32,6 +32,8 @@ fn windows_of(group: &str) -> Vec<PartitionWindow> {
                 .collect(),
             broker_offsets: vec![],
             current_lag,
+            log_start: None,
+            log_end: None,
         })
         .collect()
 }

@@ -20,7 +20,9 @@
 //! window of one unchanged offset with lag is STALL while the group has members and STOP
 //! (inferred: nobody is there to commit) when it has none.
 
-use super::{CommitsSource, ConsumerOffset, GroupStatus, PartitionStatus, PartitionWindow, Status};
+use super::{
+    CommitsSource, ConsumerOffset, GroupStatus, PartitionStatus, PartitionWindow, Retention, Status,
+};
 
 /// Burrow's storage and evaluator settings that decide a status.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -144,6 +146,10 @@ pub fn evaluate_partition(
         complete,
         reason: String::new(),
         window: offsets.to_vec(),
+        retention: match (offsets.last(), w.log_start, w.log_end) {
+            (Some(last), Some(start), Some(end)) => Some(Retention::of(last.offset, start, end)),
+            _ => None,
+        },
     };
     let (status, reason) = decide(offsets, w, now_ms, cfg, how, complete);
     st.status = status;
@@ -284,6 +290,7 @@ pub fn evaluate_group(
         partition_count: 0,
         maxlag: None,
         totallag: 0,
+        evidence: Vec::new(),
     };
     let mut complete = 0usize;
     for w in windows.iter().filter(|w| !w.offsets.is_empty()) {
@@ -298,6 +305,18 @@ pub fn evaluate_group(
         }
         if p.complete == 1.0 {
             complete += 1;
+        }
+        if let (Some(r), Some(end)) = (p.retention, p.end)
+            && r.lost > 0
+        {
+            g.evidence.push(format!(
+                "{} [{}]: committed offset {} is below the log start {}: {} records deleted by retention before the group read them",
+                p.topic,
+                p.partition,
+                end.offset,
+                r.log_start,
+                super::settings::thousands(r.lost)
+            ));
         }
         g.partitions.push(p);
     }
@@ -337,6 +356,8 @@ mod tests {
                 .collect(),
             broker_offsets: vec![],
             current_lag,
+            log_start: None,
+            log_end: None,
         }
     }
 
@@ -643,6 +664,8 @@ mod tests {
                 offsets,
                 broker_offsets: brokers,
                 current_lag: current,
+                log_start: None,
+                log_end: None,
             };
             for source in [CommitsSource::AdminApi, CommitsSource::OffsetsTopic] {
                 let p = evaluate_partition(&w, now, &cfg, Inference { source, members });

@@ -18,6 +18,7 @@
 pub mod evaluator;
 pub mod notifier;
 pub mod seconds;
+pub mod settings;
 pub mod storage;
 
 use serde::{Serialize, Serializer};
@@ -136,6 +137,57 @@ pub struct PartitionWindow {
     pub broker_offsets: Vec<i64>,
     /// Newest log end minus the newest commit, floored at 0.
     pub current_lag: u64,
+    /// The partition's earliest and newest offsets at evaluation time (retention), when stored.
+    pub log_start: Option<i64>,
+    pub log_end: Option<i64>,
+}
+
+/// A partition's newest commit against what the broker still holds (its retention).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Retention {
+    pub log_start: i64,
+    pub log_end: i64,
+    /// Records retention deleted before the group read them: log start − committed offset
+    /// (0 when the committed offset is still in the log).
+    pub lost: u64,
+    /// Share of the retained log the group has yet to read: lag ÷ (log end − log start); above
+    /// 1 when records were lost; None when the log holds no record.
+    pub used: Option<f64>,
+}
+
+impl Retention {
+    pub fn of(committed: i64, log_start: i64, log_end: i64) -> Retention {
+        let held = log_end - log_start;
+        let lag = (log_end - committed).max(0);
+        Retention {
+            log_start,
+            log_end,
+            lost: (log_start - committed).max(0) as u64,
+            used: (held > 0).then(|| lag as f64 / held as f64),
+        }
+    }
+
+    /// `37 %`, `100 % (1,200 lost)`, `–`: what a page shows.
+    pub fn text(&self) -> String {
+        let used = self.used.map_or_else(
+            || "–".into(),
+            |u| format!("{:.0} %", (u * 100.0).min(100.0)),
+        );
+        if self.lost > 0 {
+            format!("{used} ({} lost)", settings::thousands(self.lost))
+        } else {
+            used
+        }
+    }
+
+    /// How close the group is to losing data: lost records first, then the share used.
+    pub fn rank(&self) -> f64 {
+        if self.lost > 0 {
+            2.0 + self.lost as f64
+        } else {
+            self.used.unwrap_or(0.0).min(1.0)
+        }
+    }
 }
 
 /// Burrow's `PartitionStatus`, plus the rule that decided it (not part of the API).
@@ -158,6 +210,9 @@ pub struct PartitionStatus {
     /// The window the rules were applied to (shown on the group page).
     #[serde(skip)]
     pub window: Vec<ConsumerOffset>,
+    /// The newest commit against the partition's retention, when its offsets are stored.
+    #[serde(skip)]
+    pub retention: Option<Retention>,
 }
 
 /// Burrow's `ConsumerGroupStatus`.
@@ -172,6 +227,10 @@ pub struct GroupStatus {
     pub partition_count: usize,
     pub maxlag: Option<PartitionStatus>,
     pub totallag: u64,
+    /// Why the status is more than Burrow's rules say, and data retention deleted before the
+    /// group read it: not in Burrow's shape, so written only when there is some.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<String>,
 }
 
 impl GroupStatus {
@@ -186,6 +245,7 @@ impl GroupStatus {
             partition_count: 0,
             maxlag: None,
             totallag: 0,
+            evidence: Vec::new(),
         }
     }
 
@@ -355,7 +415,25 @@ mod tests {
                 .collect(),
             broker_offsets: vec![],
             current_lag: 0,
+            log_start: None,
+            log_end: None,
         }
+    }
+
+    #[test]
+    fn retention_counts_lost_records_and_the_share_left_to_read() {
+        // Committed 300 in a log holding 200..1200: 900 to read of 1,000 kept, nothing lost.
+        let r = Retention::of(300, 200, 1_200);
+        assert_eq!((r.lost, r.used), (0, Some(0.9)));
+        assert_eq!(r.text(), "90 %");
+        // Committed 100, but retention moved the start to 500: 400 records lost.
+        let r = Retention::of(100, 500, 1_500);
+        assert_eq!(r.lost, 400);
+        assert_eq!(r.used, Some(1.4));
+        assert_eq!(r.text(), "100 % (400 lost)");
+        assert!(r.rank() > Retention::of(500, 500, 1_500).rank());
+        // An empty log: nothing retained to compare with.
+        assert_eq!(Retention::of(7, 7, 7).used, None);
     }
 
     #[test]

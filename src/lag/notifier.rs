@@ -238,7 +238,7 @@ impl Notifier {
     /// Evaluates every wanted group of the store once and sends what changed.
     pub async fn tick(&mut self, store: &Store, targets: &TargetRegistry) -> Tick {
         let mut out = Tick::default();
-        let cfg = EvalConfig::default();
+        let cfg: EvalConfig = super::settings::current().eval;
         let now = now_ms();
         let snapshot = targets.snapshot();
         let mut seen = std::collections::HashSet::new();

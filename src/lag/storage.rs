@@ -122,6 +122,42 @@ pub async fn group_doc(
         .and_then(|(_, _, body)| parse_group_doc(&body)))
 }
 
+/// The newest sample of each series at or before `at`, within `lookback_ms`. A series whose
+/// newest sample of all is at or before `at` (a page at the present, the API, the notifier)
+/// is answered from it without decoding any chunk: nothing newer exists, so it is the value at
+/// `at`. Only the others are read from the store.
+async fn newest_at(
+    store: &Store,
+    ids: &[SeriesId],
+    at: i64,
+    lookback_ms: i64,
+) -> Result<Vec<Option<(i64, f64)>>, StoreError> {
+    let mut out = store.latest(ids);
+    let mut ask = Vec::new();
+    let mut slots = Vec::new();
+    for (i, v) in out.iter_mut().enumerate() {
+        match *v {
+            Some((ts, _)) if ts <= at => {
+                if ts < at.saturating_sub(lookback_ms) {
+                    *v = None;
+                }
+            }
+            _ => {
+                ask.push(ids[i]);
+                slots.push(i);
+                *v = None;
+            }
+        }
+    }
+    if !ask.is_empty() {
+        let got = store.value_at(&ask, at, lookback_ms).await?;
+        for (i, g) in slots.into_iter().zip(got) {
+            out[i] = g;
+        }
+    }
+    Ok(out)
+}
+
 /// Clusters that have Kafka offsets stored, sorted.
 pub fn clusters(store: &Store) -> Vec<String> {
     let mut out = BTreeSet::new();
@@ -205,8 +241,7 @@ pub async fn topic_log_ends(
         return Ok(None);
     };
     let ids: Vec<SeriesId> = parts.iter().map(|p| p.1).collect();
-    let values = store
-        .value_at(&ids, at, lookback_ms)
+    let values = newest_at(store, &ids, at, lookback_ms)
         .await
         .map_err(store_err("log-end offsets", cluster))?;
     let mut out = vec![0i64; (max.max(0) + 1) as usize];
@@ -226,6 +261,7 @@ struct PartSeries {
     committed: SeriesId,
     lag: Option<SeriesId>,
     log_end: Option<SeriesId>,
+    log_start: Option<SeriesId>,
 }
 
 /// The series of the groups of a cluster, indexed once per read.
@@ -234,80 +270,142 @@ struct ClusterIndex {
     members: HashMap<String, SeriesId>,
 }
 
-fn index(store: &Store, cluster: &str, wanted: &BTreeSet<&str>) -> ClusterIndex {
-    let on = [Matcher::eq("cluster", cluster)];
-    // A few groups: ask the registry for each (its label index answers directly); many: one
-    // pass over the cluster's series.
-    let of_groups = |metric: &str| -> Vec<SeriesInfo> {
-        if wanted.len() <= FEW_GROUPS {
-            wanted
-                .iter()
-                .flat_map(|g| {
-                    store.select(
-                        Some(metric),
-                        &[
-                            Matcher::eq("cluster", cluster),
-                            Matcher::eq("consumergroup", *g),
-                        ],
-                    )
-                })
-                .collect()
-        } else {
-            store.select(Some(metric), &on)
-        }
-    };
-    let keyed = |metric: &str| -> HashMap<(String, String, i32), SeriesId> {
-        of_groups(metric)
-            .into_iter()
-            .filter_map(|i| {
-                let g = i.key.labels.get("consumergroup")?;
-                if !wanted.contains(g) {
-                    return None;
-                }
-                Some((
-                    (
-                        g.to_string(),
-                        i.key.labels.get("topic")?.to_string(),
-                        partition_of(&i)?,
-                    ),
-                    i.id,
-                ))
+/// Series of `metric` of the wanted groups of a cluster. A few groups: asked of the registry
+/// one by one (its label index answers directly); many: one pass over the cluster's series.
+fn of_groups(
+    store: &Store,
+    cluster: &str,
+    metric: &str,
+    wanted: &BTreeSet<&str>,
+) -> Vec<SeriesInfo> {
+    let mut out: Vec<SeriesInfo> = if wanted.len() <= FEW_GROUPS {
+        wanted
+            .iter()
+            .flat_map(|g| {
+                store.select(
+                    Some(metric),
+                    &[
+                        Matcher::eq("cluster", cluster),
+                        Matcher::eq("consumergroup", *g),
+                    ],
+                )
             })
             .collect()
+    } else {
+        store.select(Some(metric), &[Matcher::eq("cluster", cluster)])
     };
-    let committed = keyed(COMMITTED);
-    let lag = keyed(LAG);
-    let log_end: HashMap<(String, i32), SeriesId> = store
-        .select(Some(LOG_END), &on)
-        .into_iter()
-        .filter_map(|i| {
-            Some((
-                (i.key.labels.get("topic")?.to_string(), partition_of(&i)?),
-                i.id,
-            ))
-        })
-        .collect();
-    let members = of_groups(MEMBERS)
-        .into_iter()
-        .filter_map(|i| {
-            let g = i.key.labels.get("consumergroup")?;
-            wanted.contains(g).then(|| (g.to_string(), i.id))
-        })
-        .collect();
+    out.retain(|i| {
+        i.key
+            .labels
+            .get("consumergroup")
+            .is_some_and(|g| wanted.contains(g))
+    });
+    out
+}
+
+/// A per-partition series of a cluster by topic, then partition (looked up without allocating).
+type ByPartition = HashMap<String, HashMap<i32, SeriesId>>;
+
+fn by_partition(store: &Store, cluster: &str, metric: &str) -> ByPartition {
+    let mut out: ByPartition = HashMap::new();
+    for i in store.select(Some(metric), &[Matcher::eq("cluster", cluster)]) {
+        if let (Some(t), Some(p)) = (i.key.labels.get("topic"), partition_of(&i)) {
+            match out.get_mut(t) {
+                Some(m) => {
+                    m.insert(p, i.id);
+                }
+                None => {
+                    out.insert(t.to_string(), HashMap::from([(p, i.id)]));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn lookup(m: &ByPartition, topic: &str, partition: i32) -> Option<SeriesId> {
+    m.get(topic).and_then(|ps| ps.get(&partition)).copied()
+}
+
+/// The committed-offset, log-end and log-start series of the wanted groups' partitions. The
+/// lag series are not indexed here: they are read only for the few partitions that need them
+/// (see [`add_lag_series`]), which keeps a read of thousands of groups from walking them all.
+fn index(store: &Store, cluster: &str, wanted: &BTreeSet<&str>) -> ClusterIndex {
+    let log_end = by_partition(store, cluster, LOG_END);
+    let log_start = by_partition(store, cluster, OLDEST);
     let mut parts: BTreeMap<String, Vec<PartSeries>> = BTreeMap::new();
-    for ((g, t, p), id) in &committed {
-        parts.entry(g.clone()).or_default().push(PartSeries {
-            topic: t.clone(),
-            partition: *p,
-            committed: *id,
-            lag: lag.get(&(g.clone(), t.clone(), *p)).copied(),
-            log_end: log_end.get(&(t.clone(), *p)).copied(),
-        });
+    for i in of_groups(store, cluster, COMMITTED, wanted) {
+        let labels = &i.key.labels;
+        let (Some(g), Some(t), Some(p)) = (
+            labels.get("consumergroup"),
+            labels.get("topic"),
+            partition_of(&i),
+        ) else {
+            continue;
+        };
+        let part = PartSeries {
+            topic: t.to_string(),
+            partition: p,
+            committed: i.id,
+            lag: None,
+            log_end: lookup(&log_end, t, p),
+            log_start: lookup(&log_start, t, p),
+        };
+        match parts.get_mut(g) {
+            Some(v) => v.push(part),
+            None => {
+                parts.insert(g.to_string(), vec![part]);
+            }
+        }
     }
     for v in parts.values_mut() {
         v.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
     }
+    let members = of_groups(store, cluster, MEMBERS, wanted)
+        .into_iter()
+        .filter_map(|i| Some((i.key.labels.get("consumergroup")?.to_string(), i.id)))
+        .collect();
     ClusterIndex { parts, members }
+}
+
+/// Fills in the stored lag series of the partitions `needs` picks, for their groups only.
+fn add_lag_series(
+    store: &Store,
+    cluster: &str,
+    idx: &mut ClusterIndex,
+    needs: impl Fn(&PartSeries) -> bool,
+) {
+    let groups: BTreeSet<&str> = idx
+        .parts
+        .iter()
+        .filter(|(_, ps)| ps.iter().any(&needs))
+        .map(|(g, _)| g.as_str())
+        .collect();
+    if groups.is_empty() {
+        return;
+    }
+    let mut found: HashMap<String, ByPartition> = HashMap::new();
+    for i in of_groups(store, cluster, LAG, &groups) {
+        let labels = &i.key.labels;
+        if let (Some(g), Some(t), Some(p)) = (
+            labels.get("consumergroup"),
+            labels.get("topic"),
+            partition_of(&i),
+        ) {
+            found
+                .entry(g.to_string())
+                .or_default()
+                .entry(t.to_string())
+                .or_default()
+                .insert(p, i.id);
+        }
+    }
+    for (g, ps) in idx.parts.iter_mut() {
+        let Some(lags) = found.get(g) else { continue };
+        for p in ps.iter_mut().filter(|p| needs(p)) {
+            p.lag = lookup(lags, &p.topic, p.partition);
+        }
+    }
 }
 
 /// One group as the evaluator and the pages need it.
@@ -381,7 +479,9 @@ pub async fn read_groups(
     docs: Docs,
 ) -> Result<Vec<GroupData>, LagError> {
     let wanted: BTreeSet<&str> = groups.iter().map(String::as_str).collect();
-    let idx = index(store, cluster, &wanted);
+    let mut idx = index(store, cluster, &wanted);
+    // Partitions without a stored log end get their lag at each commit from the lag series.
+    add_lag_series(store, cluster, &mut idx, |p| p.log_end.is_none());
     let span = window_span_ms(cfg, interval_ms);
 
     let mut ids: Vec<SeriesId> = Vec::new();
@@ -420,8 +520,11 @@ pub async fn read_groups(
     // Committed-offset series whose window is old, with their lag series.
     let mut old_lag: HashMap<SeriesId, SeriesId> = HashMap::new();
     if !quiet.is_empty() {
-        let newest = store
-            .value_at(&quiet, at, cfg.expire_group_ms)
+        let quiet_set: std::collections::HashSet<SeriesId> = quiet.iter().copied().collect();
+        add_lag_series(store, cluster, &mut idx, |p| {
+            quiet_set.contains(&p.committed)
+        });
+        let newest = newest_at(store, &quiet, at, cfg.expire_group_ms)
             .await
             .map_err(store_err("the newest commits", cluster))?;
         let mut by_end: BTreeMap<i64, Vec<SeriesId>> = BTreeMap::new();
@@ -433,8 +536,9 @@ pub async fn read_groups(
         for (end, part_ids) in by_end {
             // Their stored lags too: the log ends read above are of the recent window only.
             let mut with_lag = part_ids.clone();
+            let these: std::collections::HashSet<SeriesId> = part_ids.iter().copied().collect();
             for p in idx.parts.values().flatten() {
-                if part_ids.contains(&p.committed) {
+                if these.contains(&p.committed) {
                     with_lag.extend(p.lag);
                     if let Some(l) = p.lag {
                         old_lag.insert(p.committed, l);
@@ -466,8 +570,7 @@ pub async fn read_groups(
         })
         .collect();
     let state_ids: Vec<SeriesId> = state_infos.iter().map(|i| i.id).collect();
-    let state_values = store
-        .value_at(&state_ids, at, span)
+    let state_values = newest_at(store, &state_ids, at, span)
         .await
         .map_err(store_err("group states", cluster))?;
     let mut states: HashMap<&str, (i64, String)> = HashMap::new();
@@ -487,14 +590,31 @@ pub async fn read_groups(
     let member_groups: Vec<(&String, SeriesId)> =
         idx.members.iter().map(|(g, id)| (g, *id)).collect();
     let member_ids: Vec<SeriesId> = member_groups.iter().map(|m| m.1).collect();
-    let member_values = store
-        .value_at(&member_ids, at, span)
+    let member_values = newest_at(store, &member_ids, at, span)
         .await
         .map_err(store_err("group members", cluster))?;
     let members_now: HashMap<&str, usize> = member_groups
         .iter()
         .zip(member_values)
         .filter_map(|((g, _), v)| v.map(|(_, m)| (g.as_str(), m.max(0.0) as usize)))
+        .collect();
+
+    // Each partition's earliest offset at `at` (retention), read once for all groups.
+    let start_ids: Vec<SeriesId> = idx
+        .parts
+        .values()
+        .flatten()
+        .filter_map(|p| p.log_start)
+        .collect::<BTreeSet<SeriesId>>()
+        .into_iter()
+        .collect();
+    let start_values = newest_at(store, &start_ids, at, span)
+        .await
+        .map_err(store_err("earliest offsets", cluster))?;
+    let log_starts: HashMap<SeriesId, i64> = start_ids
+        .iter()
+        .zip(start_values)
+        .filter_map(|(id, v)| v.map(|(_, x)| (*id, x as i64)))
         .collect();
 
     let mut cluster_commits: Option<CommitsSource> = None;
@@ -582,6 +702,8 @@ pub async fn read_groups(
                 offsets,
                 broker_offsets,
                 current_lag,
+                log_start: p.log_start.and_then(|id| log_starts.get(&id).copied()),
+                log_end: log_ends.last().map(|e| e.1),
             });
             recent_log_ends.insert((p.topic.clone(), p.partition), log_ends);
         }

@@ -14,7 +14,7 @@
 //! profiles, so the profile's fields are empty.
 
 use super::Ctx;
-use crate::lag::evaluator::{EvalConfig, evaluate_group};
+use crate::lag::evaluator::EvalConfig;
 use crate::lag::storage::{self, GroupData, LagError};
 use crate::lag::{ConsumerOffset, GroupStatus};
 use crate::model::now_ms;
@@ -114,7 +114,7 @@ fn not_found(message: &'static str, uri: &Uri) -> Response {
 }
 
 /// A store failure: logged in full, answered in Burrow's error shape.
-fn failed(e: LagError, uri: &Uri) -> Response {
+fn failed(e: impl std::fmt::Display, uri: &Uri) -> Response {
     tracing::error!(error = %e, path = uri.path(), "Burrow API request failed.");
     answer(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -276,7 +276,7 @@ async fn topic_detail(
 ) -> Response {
     let interval = storage::interval_of(&ctx.targets.snapshot(), &cluster);
     // A partition's log end counts as current for Burrow's expire-group (it drops nothing sooner).
-    let lookback = EvalConfig::default().expire_group_ms.max(3 * interval);
+    let lookback = eval_config(&ctx).expire_group_ms.max(3 * interval);
     match storage::topic_log_ends(&ctx.store, &cluster, &topic, now_ms(), lookback).await {
         Ok(Some(offsets)) => reply(
             StatusCode::OK,
@@ -328,6 +328,15 @@ async fn consumer_list(
         },
         &uri,
     )
+}
+
+/// Burrow's settings from the `[lag]` config (validated at startup; Burrow's defaults if not).
+fn eval_config(ctx: &Ctx) -> EvalConfig {
+    ctx.config
+        .lag
+        .settings()
+        .map(|s| s.eval)
+        .unwrap_or_default()
 }
 
 /// Reads one group as of now; None when Burrow would not know it.
@@ -407,7 +416,7 @@ async fn consumer_detail(
     Path((cluster, group)): Path<(String, String)>,
     OriginalUri(uri): OriginalUri,
 ) -> Response {
-    let cfg = EvalConfig::default();
+    let cfg = eval_config(&ctx);
     match read_group(&ctx, &cluster, &group, &cfg).await {
         Ok(Some(d)) => reply(
             StatusCode::OK,
@@ -425,12 +434,37 @@ struct StatusPayload {
     status: GroupStatus,
 }
 
+/// The group's status as the consumer pages evaluate it (Burrow's rules with the `[lag]`
+/// settings, then its thresholds, whose reasons are the status's `evidence`).
 async fn status_reply(ctx: &Ctx, cluster: &str, group: &str, all: bool, uri: &Uri) -> Response {
-    let cfg = EvalConfig::default();
-    match read_group(ctx, cluster, group, &cfg).await {
-        Ok(Some(d)) => {
-            let g = evaluate_group(cluster, group, &d.windows, now_ms(), &cfg, d.inference());
-            let status = if all { g } else { g.only_problems() };
+    let not_found = || {
+        reply(
+            StatusCode::NOT_FOUND,
+            "consumer status returned",
+            StatusPayload {
+                status: GroupStatus::not_found(cluster, group),
+            },
+            uri,
+        )
+    };
+    if !is_cluster(ctx, cluster) {
+        return not_found();
+    }
+    let evaluated = super::pages::consumers::evaluate(
+        ctx,
+        cluster,
+        Some(vec![group.to_string()]),
+        now_ms(),
+        storage::Docs::Each,
+    )
+    .await;
+    match evaluated.map(|mut v| v.pop()) {
+        Ok(Some(e)) => {
+            let status = if all {
+                e.status
+            } else {
+                e.status.only_problems()
+            };
             reply(
                 StatusCode::OK,
                 "consumer status returned",
@@ -438,14 +472,7 @@ async fn status_reply(ctx: &Ctx, cluster: &str, group: &str, all: bool, uri: &Ur
                 uri,
             )
         }
-        Ok(None) => reply(
-            StatusCode::NOT_FOUND,
-            "consumer status returned",
-            StatusPayload {
-                status: GroupStatus::not_found(cluster, group),
-            },
-            uri,
-        ),
+        Ok(None) => not_found(),
         Err(e) => failed(e, uri),
     }
 }

@@ -3,9 +3,11 @@
 //!
 //! Setup (not timed): TOPICS topics × PARTITIONS partitions, one record per partition, and GROUPS
 //! groups each committing every partition of one topic (confluent-kafka, `kafka_tool.py bulk`).
-//! Then: a first poll (connections and ApiVersions included) and ROUNDS steady polls, each
-//! followed by turning the snapshot into readings, documents and events as the collector would
-//! (the store write is the store bench's subject).
+//! Then: a first poll (connections and ApiVersions included) and ROUNDS steady cycles, each as
+//! the server runs it: poll → readings, documents and events → the store write of the samples
+//! (with `cluster`, as the collector adds it) and of the documents → the evaluation of every
+//! group as the notifier does it (read the windows of all groups, Burrow's rules on each).
+//! Each part is timed; the store is a real SQLite file in a temporary directory.
 //!
 //! Env: `BENCH_GROUPS` (default 2,000), `BENCH_PARTITIONS` (50), `BENCH_TOPICS` (40),
 //! `BENCH_ROUNDS` (5). `cargo test --all-targets` runs this binary without `--bench`: a smoke run
@@ -17,10 +19,18 @@ mod kafka_support;
 mod common;
 
 use common::env_num;
+use kafkascope::lag::evaluator::{EvalConfig, evaluate_group};
+use kafkascope::lag::storage;
+use kafkascope::model::{Sample, SeriesKey, now_ms};
 use kafkascope::sources::Source;
 use kafkascope::sources::kafka::config::NameFilter;
 use kafkascope::sources::kafka::{CommitsMode, KafkaSettings, KafkaSource, collect, events};
+use kafkascope::store::{Store, StoreConfig};
 use std::time::{Duration, Instant};
+
+const CLUSTER: &str = "bench";
+/// The poll interval the evaluation's window read assumes.
+const INTERVAL_MS: i64 = 30_000;
 
 fn main() -> anyhow::Result<()> {
     let smoke = !std::env::args().any(|a| a == "--bench");
@@ -66,6 +76,7 @@ fn main() -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
+    let store = rt.block_on(Store::open(StoreConfig::new(dir.path().join("bench.db"))))?;
     rt.block_on(async {
         let timeout = Duration::from_secs(60);
         let t = Instant::now();
@@ -88,22 +99,83 @@ fn main() -> anyhow::Result<()> {
         anyhow::ensure!(committed >= groups * partitions, "only {committed} committed offsets");
         let mut previous = first;
         let mut poll_ms = Vec::new();
-        let mut total_ms = Vec::new();
+        let mut convert_ms = Vec::new();
+        let mut write_ms = Vec::new();
+        let mut docs_ms = Vec::new();
+        let mut eval_ms = Vec::new();
+        let mut cycle_ms = Vec::new();
         let mut requests = 0;
         let mut n_readings = 0;
-        for _ in 0..rounds {
+        let mut n_evaluated = 0;
+        let cfg = EvalConfig::default();
+        for round in 0..rounds {
             let t = Instant::now();
             let snap = source.poll(timeout).await.map_err(anyhow::Error::msg)?;
             poll_ms.push(t.elapsed().as_secs_f64() * 1e3);
+            let t1 = Instant::now();
             let mut states = collect::StateMemory::default();
             let readings = collect::readings(&snap, &mut states);
             let docs = collect::documents(&snap, "admin-api", None);
             let ev = events::diff(&previous, &snap);
-            total_ms.push(t.elapsed().as_secs_f64() * 1e3);
+            convert_ms.push(t1.elapsed().as_secs_f64() * 1e3);
             requests = snap.requests;
             n_readings = readings.len();
             anyhow::ensure!(ev.is_empty(), "nothing changed, yet events: {ev:?}");
             anyhow::ensure!(docs.len() == snap.groups.len() + 1);
+
+            // The collector's write: one stamp for the poll, `cluster` on every series.
+            let t2 = Instant::now();
+            let stamp = now_ms();
+            let samples: Vec<Sample> = readings
+                .into_iter()
+                .map(|r| {
+                    let mut labels = r.labels;
+                    labels.insert("cluster", CLUSTER.to_string());
+                    Sample {
+                        key: SeriesKey::new(r.metric, labels),
+                        kind: r.kind,
+                        ts: stamp,
+                        value: r.value,
+                    }
+                })
+                .collect();
+            let report = store.write(&samples, &[]).await?;
+            anyhow::ensure!(report.rejected == 0, "{} samples refused", report.rejected);
+            write_ms.push(t2.elapsed().as_secs_f64() * 1e3);
+            let t3 = Instant::now();
+            for d in &docs {
+                store
+                    .put_document(CLUSTER, &d.subject, &d.name, stamp, &d.body)
+                    .await?;
+            }
+            docs_ms.push(t3.elapsed().as_secs_f64() * 1e3);
+
+            // The notifier's evaluation of every group.
+            let t4 = Instant::now();
+            let names = storage::groups(&store, CLUSTER);
+            let now = now_ms();
+            let data = storage::read_groups(
+                &store,
+                CLUSTER,
+                &names,
+                now,
+                &cfg,
+                INTERVAL_MS,
+                storage::Docs::ClusterMode,
+            )
+            .await?;
+            let mut evaluated = 0;
+            for d in data.iter().filter(|d| d.found(now, &cfg)) {
+                let g = evaluate_group(CLUSTER, &d.group, &d.windows, now, &cfg, d.inference());
+                evaluated += usize::from(g.partition_count == partitions);
+            }
+            eval_ms.push(t4.elapsed().as_secs_f64() * 1e3);
+            cycle_ms.push(t.elapsed().as_secs_f64() * 1e3);
+            anyhow::ensure!(
+                evaluated >= groups,
+                "round {round}: {evaluated} of {groups} groups evaluated with all their partitions"
+            );
+            n_evaluated = evaluated;
             previous = snap;
         }
         let med = |v: &mut Vec<f64>| {
@@ -111,13 +183,19 @@ fn main() -> anyhow::Result<()> {
             v[v.len() / 2]
         };
         println!(
-            "steady poll: median {:.0} ms (poll + readings + documents + events: {:.0} ms), {requests} requests, {n_readings} readings, {rounds} rounds",
+            "steady cycle, median of {rounds}: poll {:.0} ms ({requests} requests), readings + documents + events {:.0} ms, store write of {n_readings} samples {:.0} ms, {} documents {:.0} ms, evaluation of {n_evaluated} groups {:.0} ms; whole cycle {:.0} ms",
             med(&mut poll_ms),
-            med(&mut total_ms)
+            med(&mut convert_ms),
+            med(&mut write_ms),
+            groups + 1,
+            med(&mut docs_ms),
+            med(&mut eval_ms),
+            med(&mut cycle_ms),
         );
         // Through the Source trait too, as the collector calls it.
         let out = source.scrape(timeout).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         anyhow::ensure!(out.readings.len() == n_readings, "{} vs {n_readings}", out.readings.len());
+        store.close().await?;
         Ok(())
     })
 }

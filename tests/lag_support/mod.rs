@@ -234,6 +234,14 @@ impl Env {
 /// now), plus two scripted groups: `steady` (60 s behind a producer of 10 messages a second)
 /// and `stopped` (its last commit 20 minutes ago).
 pub async fn start() -> Env {
+    start_with("", |_| (Vec::new(), Vec::new())).await
+}
+
+/// Samples and `(group, kafka_group document)` pairs a test adds to the seed, given `end`.
+pub type Extra = (Vec<Sample>, Vec<(String, String)>);
+
+/// [`start`] with more config text after the cluster (`[lag]`, say) and more seeded groups.
+pub async fn start_with(config_extra: &str, extra: impl FnOnce(Timestamp) -> Extra) -> Env {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(StoreConfig::new(dir.path().join("lag.db")))
         .await
@@ -330,6 +338,8 @@ pub async fn start() -> Env {
             1.0,
         ));
     }
+    let (more, more_docs) = extra(end);
+    samples.extend(more);
     samples.sort_by_key(|s| s.ts);
     let r = store.write(&samples, &[]).await.expect("write samples");
     assert_eq!(r.rejected, 0, "the store refused samples");
@@ -382,9 +392,13 @@ pub async fn start() -> Env {
         ),
         ("stopped", group_doc("stopped", "Empty", "admin-api", &[])),
     ];
+    let docs = docs
+        .into_iter()
+        .map(|(g, b)| (g.to_string(), b))
+        .chain(more_docs);
     for (g, body) in docs {
         store
-            .put_document(CLUSTER, g, "kafka_group", end, &body)
+            .put_document(CLUSTER, &g, "kafka_group", end, &body)
             .await
             .expect("document");
     }
@@ -406,7 +420,7 @@ pub async fn start() -> Env {
     let targets = TargetRegistry::default();
     targets.register(kafka_target(now));
     let config = Config::parse(
-        &format!("[[clusters]]\nname = \"{CLUSTER}\"\n"),
+        &format!("[[clusters]]\nname = \"{CLUSTER}\"\n{config_extra}"),
         "test.toml",
     )
     .expect("test config");

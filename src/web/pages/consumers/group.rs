@@ -45,6 +45,10 @@ pub struct PartRow {
     pub current_lag: u64,
     pub seconds: String,
     pub complete: String,
+    /// Share of the retained log left to read (and records lost), the log's offsets.
+    pub retention: String,
+    pub log_range: String,
+    pub data_lost: bool,
     pub window: Vec<WindowRow>,
 }
 
@@ -74,6 +78,8 @@ pub struct GroupPage {
     pub direction: String,
     pub rates: String,
     pub eta: String,
+    /// Thresholds the group is over and data retention deleted before it was read.
+    pub evidence: Vec<String>,
     pub charts: Vec<Chart>,
     pub partitions: Vec<PartRow>,
     pub members: Vec<MemberRow>,
@@ -136,6 +142,7 @@ pub(crate) async fn show(
     PageQuery(q): PageQuery<RangeQuery>,
 ) -> WebResult<Html<String>> {
     let range = q.resolve()?;
+    let intervals = super::lag_settings(&ctx)?.eval.intervals;
     let mut evaluated = evaluate(
         &ctx,
         &cluster,
@@ -320,11 +327,13 @@ pub(crate) async fn show(
                     .copied()
                     .flatten(),
             ),
-            complete: format!(
-                "{}/{}",
-                p.window.len(),
-                crate::lag::evaluator::EvalConfig::default().intervals
+            complete: format!("{}/{}", p.window.len(), intervals),
+            retention: p.retention.map_or_else(|| "–".into(), |r| r.text()),
+            log_range: p.retention.map_or_else(
+                || "no earliest offset stored for this partition".into(),
+                |r| format!("offsets {}..{} kept by the broker", r.log_start, r.log_end),
             ),
+            data_lost: p.retention.is_some_and(|r| r.lost > 0),
             window: p
                 .window
                 .iter()
@@ -407,6 +416,7 @@ pub(crate) async fn show(
             (Some(s), _) => human_ms((s * 1000.0) as i64),
             (None, _) => "not draining at the current rates".into(),
         },
+        evidence: e.status.evidence.clone(),
         charts,
         partitions,
         members,

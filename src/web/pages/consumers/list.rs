@@ -46,16 +46,18 @@ pub enum Sort {
     Seconds,
     Eta,
     Members,
+    Retention,
 }
 
 impl Sort {
-    pub const ALL: [(Sort, &'static str); 6] = [
+    pub const ALL: [(Sort, &'static str); 7] = [
         (Sort::Status, "status"),
         (Sort::Group, "group"),
         (Sort::Lag, "lag"),
         (Sort::Seconds, "seconds"),
         (Sort::Eta, "eta"),
         (Sort::Members, "members"),
+        (Sort::Retention, "retention"),
     ];
 
     pub fn parse(text: Option<&str>) -> WebResult<Sort> {
@@ -102,11 +104,27 @@ pub struct Row {
     pub rates: String,
     pub eta_s: Option<f64>,
     pub eta: String,
+    /// The partition closest to losing data: its share of retention left to read (and records
+    /// already lost), which partition, and the rank the column sorts by.
+    pub retention: String,
+    pub retention_of: String,
+    pub retention_rank: f64,
+    pub data_lost: bool,
     pub spark: Option<Sparkline>,
 }
 
 impl Row {
     fn new(e: &Evaluated, range: &TimeRange) -> Row {
+        let worst = e.worst_retention();
+        // Thresholds and lost data first: they are what Burrow's rules do not say.
+        let reason = e
+            .status
+            .evidence
+            .iter()
+            .cloned()
+            .chain(Some(e.worst_reason()).filter(|r| !r.is_empty()))
+            .collect::<Vec<_>>()
+            .join(" · ");
         Row {
             cluster: e.cluster.clone(),
             group: e.data.group.clone(),
@@ -117,7 +135,7 @@ impl Row {
             ),
             status: e.status.status,
             inferred: e.inferred(),
-            reason: e.worst_reason(),
+            reason,
             state: e.data.state.clone().unwrap_or_else(|| "–".into()),
             members: e.data.members.map_or_else(|| "–".into(), |m| m.to_string()),
             partitions: e.status.partition_count,
@@ -142,6 +160,19 @@ impl Row {
                 (Some(s), _) => human_ms((s * 1000.0) as i64),
                 (None, _) => "not draining".into(),
             },
+            retention: worst.map_or_else(|| "–".into(), |(_, r)| r.text()),
+            retention_of: worst.map_or_else(String::new, |(p, r)| {
+                format!(
+                    "{} [{}]: committed {} in a log of {}..{}",
+                    p.topic,
+                    p.partition,
+                    p.end.map_or(0, |o| o.offset),
+                    r.log_start,
+                    r.log_end
+                )
+            }),
+            retention_rank: worst.map_or(-1.0, |(_, r)| r.rank()),
+            data_lost: worst.is_some_and(|(_, r)| r.lost > 0),
             spark: None,
         }
     }
@@ -181,6 +212,12 @@ fn sort_rows(rows: &mut [Row], sort: Sort) {
             key(b).total_cmp(&key(a)).then_with(|| worst(a, b))
         }),
         Sort::Members => rows.sort_by(|a, b| a.members.cmp(&b.members).then_with(|| worst(a, b))),
+        // Lost data first, then the largest share of retention left to read.
+        Sort::Retention => rows.sort_by(|a, b| {
+            b.retention_rank
+                .total_cmp(&a.retention_rank)
+                .then_with(|| worst(a, b))
+        }),
     }
 }
 
@@ -194,6 +231,9 @@ pub struct ListPage {
     pub counts: Vec<(Status, usize)>,
     pub any_inferred: bool,
     pub spark_rows: usize,
+    /// Burrow's window length and the number of `[lag]` thresholds, for the explanation.
+    pub intervals: usize,
+    pub thresholds: usize,
 }
 
 impl ListPage {
@@ -278,6 +318,7 @@ pub(crate) async fn show(
     let range = q.range.resolve()?;
     let sort = Sort::parse(q.sort.as_deref())?;
     let clusters = kafka_clusters(&ctx);
+    let settings = super::lag_settings(&ctx)?;
     let mut rows = Vec::new();
     for cluster in &clusters {
         let groups = crate::lag::storage::groups(&ctx.store, cluster);
@@ -329,6 +370,8 @@ pub(crate) async fn show(
         counts,
         any_inferred,
         spark_rows: SPARK_ROWS,
+        intervals: settings.eval.intervals,
+        thresholds: settings.thresholds.len(),
     };
     Ok(Html(page.render()?))
 }
@@ -346,5 +389,6 @@ mod tests {
         assert_eq!(Sort::parse(None).unwrap(), Sort::Status);
         let err = Sort::parse(Some("colour")).unwrap_err().to_string();
         assert!(err.contains("status, group, lag"), "{err}");
+        assert!(err.contains("retention"), "{err}");
     }
 }

@@ -6,8 +6,9 @@ pub mod group;
 pub mod list;
 
 use super::Ctx;
-use crate::lag::evaluator::{EvalConfig, evaluate_group, human_ms};
+use crate::lag::evaluator::{evaluate_group, human_ms};
 use crate::lag::seconds::{History, LagSeconds};
+use crate::lag::settings::LagSettings;
 use crate::lag::storage::{self, Docs, GroupData};
 use crate::lag::{Direction, GroupStatus, Rates, Status, group_rates};
 use crate::store::StoredEvent;
@@ -104,6 +105,24 @@ impl Evaluated {
     pub fn inferred(&self) -> bool {
         self.data.inference().inferred()
     }
+
+    /// The partition closest to losing data (lost records first, then the largest share of
+    /// its retention left to read).
+    pub fn worst_retention(&self) -> Option<(&crate::lag::PartitionStatus, crate::lag::Retention)> {
+        self.status
+            .partitions
+            .iter()
+            .filter_map(|p| Some((p, p.retention?)))
+            .max_by(|a, b| a.1.rank().total_cmp(&b.1.rank()))
+    }
+}
+
+/// The `[lag]` settings of the running config.
+pub fn lag_settings(ctx: &Ctx) -> WebResult<LagSettings> {
+    ctx.config
+        .lag
+        .settings()
+        .map_err(|(k, m)| WebError::Internal(format!("config lag.{k}: {m}")))
 }
 
 /// Evaluates `groups` of `cluster` (every group when None) at `at`.
@@ -114,7 +133,8 @@ pub async fn evaluate(
     at: i64,
     docs: Docs,
 ) -> WebResult<Vec<Evaluated>> {
-    let cfg = EvalConfig::default();
+    let settings = lag_settings(ctx)?;
+    let cfg = settings.eval;
     let groups = groups.unwrap_or_else(|| storage::groups(&ctx.store, cluster));
     if groups.is_empty() {
         return Ok(Vec::new());
@@ -151,7 +171,7 @@ pub async fn evaluate(
         if !d.found(at, &cfg) {
             continue;
         }
-        let status = evaluate_group(cluster, &d.group, &d.windows, at, &cfg, d.inference());
+        let mut status = evaluate_group(cluster, &d.group, &d.windows, at, &cfg, d.inference());
         let mut seconds = HashMap::new();
         let mut max_seconds: Option<LagSeconds> = None;
         for w in &d.windows {
@@ -177,6 +197,7 @@ pub async fn evaluate(
             }
             seconds.insert(k, v);
         }
+        settings.apply_thresholds(&mut status, max_seconds.map(|m| m.value()));
         let rates = group_rates(&d.windows, |t, p| {
             d.recent_log_ends
                 .get(&(t.to_string(), p))
