@@ -304,8 +304,13 @@ enum Sink {
     Email(smtp::Mailer),
 }
 
+/// Incident ids and start times by (cluster, group), shared by the notifiers of one process: as
+/// in Burrow, an incident has one id whichever notifier tells of it.
+pub type SharedIds = std::sync::Arc<std::sync::Mutex<HashMap<(String, String), (String, i64)>>>;
+
 /// One notifier's state between evaluations.
 pub struct Notifier {
+    ids: SharedIds,
     cfg: NotifierConfig,
     threshold: Status,
     allow: Option<RegexSet>,
@@ -351,8 +356,15 @@ impl Notifier {
             templates: templates(&cfg, k).map_err(named)?,
             sink,
             incidents: HashMap::new(),
+            ids: SharedIds::default(),
             cfg,
         })
+    }
+
+    /// Shares incident ids with the other notifiers built with the same `ids`.
+    pub fn with_shared_ids(mut self, ids: SharedIds) -> Notifier {
+        self.ids = ids;
+        self
     }
 
     pub fn interval(&self) -> Duration {
@@ -528,15 +540,25 @@ impl Notifier {
         }
         // Not OK: an incident (Burrow opens one for any status above OK; the threshold only
         // decides whether this notifier sends).
-        let inc = self
-            .incidents
-            .entry(key.clone())
-            .or_insert_with(|| Incident {
-                id: new_id(),
-                start_ms: now,
-                last_sent_ms: None,
-            })
-            .clone();
+        let inc = match self.incidents.get(&key) {
+            Some(i) => i.clone(),
+            None => {
+                let (id, start_ms) = match self.ids.lock() {
+                    Ok(mut ids) => ids
+                        .entry(key.clone())
+                        .or_insert_with(|| (new_id(), now))
+                        .clone(),
+                    Err(_) => (new_id(), now),
+                };
+                let i = Incident {
+                    id,
+                    start_ms,
+                    last_sent_ms: None,
+                };
+                self.incidents.insert(key.clone(), i.clone());
+                i
+            }
+        };
         if g.status < self.threshold {
             return;
         }
@@ -587,6 +609,11 @@ impl Notifier {
             return;
         }
         self.incidents.remove(&key);
+        if let Ok(mut ids) = self.ids.lock()
+            && ids.get(&key).is_some_and(|(id, _)| *id == inc.id)
+        {
+            ids.remove(&key);
+        }
         out.closed.push(label);
     }
 }
@@ -607,9 +634,11 @@ fn new_id() -> String {
 
 /// Runs every configured notifier on its own interval until the process ends.
 pub fn spawn(configs: &[NotifierConfig], store: Store, targets: TargetRegistry) {
+    let ids = SharedIds::default();
     for c in configs {
         match Notifier::new(c.clone()) {
-            Ok(mut n) => {
+            Ok(n) => {
+                let mut n = n.with_shared_ids(ids.clone());
                 let store = store.clone();
                 let targets = targets.clone();
                 tracing::info!(notifier = %n.cfg.name, receiver = %n.receiver(), interval = ?n.interval(), "Notifier started.");
