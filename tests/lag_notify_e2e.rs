@@ -87,9 +87,10 @@ struct Smtp {
 }
 
 impl Smtp {
-    fn start(dir: &Path, user: &str, password: &str) -> Smtp {
+    /// With `tls`: STARTTLS required, with `dir`'s cert.pem and key.pem.
+    fn start(dir: &Path, user: &str, password: &str, tls: bool) -> Smtp {
         let port = free_loopback_port();
-        let out = dir.join("mail.jsonl");
+        let out = dir.join(format!("mail-{port}.jsonl"));
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_server.py");
         let mut child = Command::new(python())
             .arg(&script)
@@ -97,6 +98,11 @@ impl Smtp {
             .arg(&out)
             .arg(user)
             .arg(password)
+            .args(if tls {
+                vec![dir.join("cert.pem"), dir.join("key.pem")]
+            } else {
+                vec![]
+            })
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -157,7 +163,9 @@ fn notifiers_open_and_close_incidents_over_http_and_smtp() {
     let (http, got) = receiver();
     const HTTP_PASS: &str = "h-pass-7731-secret";
     const SMTP_PASS: &str = "s-pass-9182-secret";
-    let smtp = Smtp::start(dir.path(), "kafkascope", SMTP_PASS);
+    let smtp = Smtp::start(dir.path(), "kafkascope", SMTP_PASS, false);
+    support::tls::make_certificates(dir.path());
+    let smtp_tls = Smtp::start(dir.path(), "kafkascope", SMTP_PASS, true);
     let http_pass = dir.path().join("http.pass");
     std::fs::write(&http_pass, format!("{HTTP_PASS}\n")).unwrap();
     let smtp_pass = dir.path().join("smtp.pass");
@@ -214,6 +222,21 @@ send_once = true
 groups_deny = ["denied-.*"]
 
 [[notifiers]]
+name = "mail-tls"
+kind = "email"
+server = "127.0.0.1"
+port = {smtp_tls_port}
+tls = "starttls"
+ca_file = {ca}
+auth_type = "crammd5"
+username = "kafkascope"
+password_file = {smtp_pass}
+from = "tls@example.com"
+to = "ops@example.com"
+interval = "1s"
+groups_allow = ["app-.*"]
+
+[[notifiers]]
 name = "mail-wrong-password"
 kind = "email"
 server = "127.0.0.1"
@@ -251,6 +274,8 @@ interval = "1s"
         wrong_pass = q(&wrong_pass),
         close_email = q(&close_email),
         smtp_port = smtp.port,
+        smtp_tls_port = smtp_tls.port,
+        ca = q(&dir.path().join("ca.pem")),
     );
     let server = Server::start(dir.path(), &config);
 
@@ -295,6 +320,17 @@ interval = "1s"
         "{data}"
     );
     assert!(data.contains("STOP orders:0 ("), "{data}");
+
+    // STARTTLS (verified against the test CA) then AUTH CRAM-MD5: the server requires both.
+    let tls_mail = wait_for("the email over STARTTLS", Duration::from_secs(60), || {
+        smtp_tls.messages().into_iter().next()
+    });
+    assert_eq!(tls_mail["from"], "tls@example.com");
+    assert_eq!(tls_mail["user"], "kafkascope");
+    assert_eq!(
+        header(tls_mail["data"].as_str().unwrap(), "Subject"),
+        "[Burrow] Kafka Consumer Lag Alert"
+    );
 
     // Let several more evaluations pass (each one logs the dead receivers' errors).
     let errors_now = server.log().matches("notifier=dead-hook").count();

@@ -1,14 +1,15 @@
 """A real SMTP server for the email notifier's test: aiosmtpd on 127.0.0.1:PORT, AUTH required
 (PLAIN and LOGIN built in, CRAM-MD5 added here) with one user; every accepted message is appended
 to OUT as a JSON line {"from", "to", "user", "data"}. Prints "ready" once listening and stops when
-its stdin closes.
+its stdin closes. With CERT and KEY: STARTTLS required before anything else (and before AUTH).
 
-usage: smtp_server.py PORT OUT USER PASSWORD
+usage: smtp_server.py PORT OUT USER PASSWORD [CERT KEY]
 """
 
 import hashlib
 import hmac
 import json
+import ssl
 import sys
 
 from aiosmtpd.controller import Controller
@@ -53,13 +54,18 @@ class Handler:
         return "250 OK"
 
 
+tls = {"auth_require_tls": False}
+if len(sys.argv) > 6:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(sys.argv[5], sys.argv[6])
+    tls = {"tls_context": context, "require_starttls": True, "auth_require_tls": True}
 controller = Controller(
     Handler(),
     hostname="127.0.0.1",
     port=int(port),
     authenticator=authenticator,
     auth_required=True,
-    auth_require_tls=False,
+    **tls,
 )
 controller.start()
 print("ready", flush=True)
