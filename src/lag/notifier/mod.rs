@@ -71,11 +71,18 @@ fn sample_legacy(escape: Escape) -> Legacy {
     }
 }
 
-/// Parses a template and runs every branch of it over a sample status.
-fn load(key: &str, name: &str, src: &str, escape: Escape) -> Result<Template, (String, String)> {
+/// Parses a template and runs every branch of it over a sample status; `extras` are the
+/// notifier's own, so a `range` over them is checked too.
+fn load(
+    key: &str,
+    name: &str,
+    src: &str,
+    escape: Escape,
+    extras: &std::collections::BTreeMap<String, String>,
+) -> Result<Template, (String, String)> {
     let fail = |e: template::TemplateError| (key.to_string(), e.to_string());
     let t = Template::parse(name, src).map_err(fail)?;
-    let sample = data::data(&data::sample(), "id", 0, &std::collections::BTreeMap::new());
+    let sample = data::data(&data::sample(), "id", 0, extras);
     t.check(&sample, &sample_legacy(escape)).map_err(fail)?;
     Ok(t)
 }
@@ -87,17 +94,23 @@ fn templates(n: &NotifierConfig, k: Kind) -> Result<Templates, (String, String)>
     };
     let body = |key: &str, p: &Option<std::path::PathBuf>| -> Result<Template, (String, String)> {
         match p {
-            None => load(key, &format!("(built-in {key})"), default, Escape::Json),
+            None => load(
+                key,
+                &format!("(built-in {key})"),
+                default,
+                Escape::Json,
+                &n.extras,
+            ),
             Some(p) => {
                 let src = std::fs::read_to_string(p)
                     .map_err(|e| (key.to_string(), format!("cannot read {}: {e}", p.display())))?;
-                load(key, &p.display().to_string(), &src, Escape::Json)
+                load(key, &p.display().to_string(), &src, Escape::Json, &n.extras)
             }
         }
     };
     let url = |key: &str, u: &Option<String>| -> Result<Option<Template>, (String, String)> {
         let Some(u) = u else { return Ok(None) };
-        let t = load(key, key, u, Escape::Url)?;
+        let t = load(key, key, u, Escape::Url, &n.extras)?;
         let sample = data::data(&data::sample(), "id", 0, &n.extras);
         let shown = t
             .render(&sample, &sample_legacy(Escape::Url))
@@ -676,7 +689,14 @@ mod tests {
         let mut g = GroupStatus::not_found("lab", "we\"ird");
         g.status = Status::Err;
         g.totallag = 42;
-        let t = load("template_open", "default", DEFAULT_TEMPLATE, Escape::Json).unwrap();
+        let t = load(
+            "template_open",
+            "default",
+            DEFAULT_TEMPLATE,
+            Escape::Json,
+            &Default::default(),
+        )
+        .unwrap();
         let inc = Incident {
             id: "id-1".into(),
             start_ms: 0,
