@@ -64,30 +64,36 @@ pub struct Config {
     pub origin: Origin,
 }
 
-/// One `[[notifiers]]` table: Burrow's HTTP notifier. An incident opens when a group's status
-/// reaches `threshold` and closes when it falls below; each has an id carried by its open and close
-/// messages.
+/// One `[[notifiers]]` table: Burrow's HTTP or email notifier. An incident opens when a group's
+/// status leaves OK and closes when it is OK again; each has an id carried by its open and close
+/// messages. Bodies come from Go text/template files (Burrow's own run unchanged).
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct NotifierConfig {
     /// Unique; names the notifier in logs and in the message (`{{notifier}}`).
     pub name: String,
-    /// Where the open message goes (`{{id}}`, `{{cluster}}`, `{{group}}` are replaced, URL-encoded).
-    pub url_open: String,
-    /// Where the close message goes; without it no close message is sent.
+    /// `http` (default) or `email`.
+    pub kind: Option<String>,
+    /// http: where the open message goes; a template (`{{.ID}}`, `{{.Result.Group}}`; the older
+    /// `{{id}}`, `{{cluster}}`, `{{group}}` are URL-encoded).
+    pub url_open: Option<String>,
+    /// http: where the close message goes; without it no close message is sent.
     pub url_close: Option<String>,
     /// Default POST.
     pub method_open: Option<String>,
     /// Default DELETE.
     pub method_close: Option<String>,
-    /// Group status that opens an incident: `WARN` (default) or `ERR`.
+    /// Group status from which the open message is sent: `WARN` (default) or `ERR`.
     pub threshold: Option<String>,
-    /// How often groups are evaluated (and an open incident re-sent); default 1m.
+    /// How often groups are evaluated; default 1m.
     pub interval: Option<Dur>,
+    /// Least time between two open messages of one incident; default: every interval.
+    pub send_interval: Option<Dur>,
     /// Send the open message once per incident instead of every interval.
     #[serde(default)]
     pub send_once: bool,
-    /// Send the close message when the group recovers (default true when url_close is set).
+    /// Send the close message when the group is OK again (default: http when url_close is set,
+    /// email when template_close is set).
     pub send_close: Option<bool>,
     /// Only these clusters (default all).
     #[serde(default)]
@@ -97,19 +103,35 @@ pub struct NotifierConfig {
     pub groups_allow: Vec<String>,
     #[serde(default)]
     pub groups_deny: Vec<String>,
-    /// Files holding the bodies, with `{{id}}`, `{{cluster}}`, `{{group}}`, `{{status}}`,
-    /// `{{total_lag}}`, `{{start}}`, `{{notifier}}` (JSON-escaped) and `{{result}}` (the group's
-    /// status as Burrow's JSON); default: Burrow's `{"Id", "Cluster", "Group", "Status", "Result"}`.
+    /// Go text/template files for the open and close messages, with Burrow's data
+    /// `{Cluster, Group, ID, Start, Extras, Result}` and helpers; default: http
+    /// `{"Id","Notifier","Cluster","Group","Status","Start","TotalLag","Result"}`, email
+    /// Burrow's `default-email.tmpl`.
     pub template_open: Option<PathBuf>,
     pub template_close: Option<PathBuf>,
-    /// Extra request headers.
+    /// Free-form values for the templates (`{{index .Extras "app"}}`).
+    #[serde(default)]
+    pub extras: BTreeMap<String, String>,
+    /// http: extra request headers.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
-    /// Basic auth; the password read from a file at each send.
+    /// http basic auth or SMTP AUTH; the password read from a file at each send.
     pub username: Option<String>,
     pub password_file: Option<PathBuf>,
-    /// Per request; default 5s.
+    /// Per request (http) or per message (email); default 5s (http), 30s (email).
     pub timeout: Option<Dur>,
+    /// email: the SMTP server's host name and port (default 25; 465 with `tls = "implicit"`).
+    pub server: Option<String>,
+    pub port: Option<u16>,
+    /// email: `plain` or `crammd5`; needs username and password_file.
+    pub auth_type: Option<String>,
+    /// email: the sender and the recipients (comma-separated, as Burrow's `to`).
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// email: `starttls` (default), `implicit` or `none`.
+    pub tls: Option<String>,
+    /// email: the CAs the server's certificate is checked against (needed unless `tls = "none"`).
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]

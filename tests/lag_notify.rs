@@ -187,6 +187,39 @@ fn notifier_config_errors_name_the_key() {
             "url_open = \"http://x:80\"\nurl = \"http://y:80\"\n",
             "notifiers",
         ),
+        ("kind = \"sms\"\n", "notifiers[0].kind"),
+        (
+            "url_open = \"http://x:80\"\nserver = \"m\"\n",
+            "notifiers[0].server",
+        ),
+        (
+            "kind = \"email\"\nfrom = \"a@b\"\nto = \"c@d\"\ntls = \"none\"\n",
+            "notifiers[0].server",
+        ),
+        (
+            "kind = \"email\"\nserver = \"m\"\nfrom = \"a@b\"\nto = \"c@d\"\n",
+            "notifiers[0].ca_file",
+        ),
+        (
+            "kind = \"email\"\nserver = \"m\"\nfrom = \"a@b\"\nto = \" \"\ntls = \"none\"\n",
+            "notifiers[0].to",
+        ),
+        (
+            "kind = \"email\"\nserver = \"m\"\nfrom = \"a@b\"\nto = \"c@d\"\ntls = \"none\"\nurl_open = \"http://x:80\"\n",
+            "notifiers[0].url_open",
+        ),
+        (
+            "kind = \"email\"\nserver = \"m\"\nfrom = \"a@b\"\nto = \"c@d\"\ntls = \"none\"\nauth_type = \"login\"\nusername = \"u\"\npassword_file = \"/p\"\n",
+            "notifiers[0].auth_type",
+        ),
+        (
+            "kind = \"email\"\nserver = \"m\"\nfrom = \"a@b\"\nto = \"c@d\"\ntls = \"tls\"\n",
+            "notifiers[0].tls",
+        ),
+        (
+            "url_open = \"http://x:80/{{.Nope}}\"\n",
+            "notifiers[0].url_open",
+        ),
     ] {
         let e = Config::parse(&format!("[[notifiers]]\nname = \"n\"\n{text}"), "t.toml")
             .err()
@@ -201,4 +234,13 @@ fn notifier_config_errors_name_the_key() {
         )
         .is_ok()
     );
+    // Positive controls: an email notifier in clear and the templated URL of Burrow's data.
+    for ok in [
+        "kind = \"email\"\nserver = \"m\"\nfrom = \"a@b\"\nto = \"c@d, e@f\"\ntls = \"none\"\nauth_type = \"crammd5\"\nusername = \"u\"\npassword_file = \"/p\"\n",
+        "url_open = \"http://x:80/{{.Result.Group}}/{{.ID}}\"\n",
+    ] {
+        if let Err(e) = Config::parse(&format!("[[notifiers]]\nname = \"n\"\n{ok}"), "t.toml") {
+            panic!("{ok}: {e}");
+        }
+    }
 }

@@ -8,9 +8,9 @@
 //! - [`evaluator`]: Burrow's rules as a pure function over one window (OK, WARN, STOP, STALL,
 //!   REWIND per partition; OK, WARN, ERR and `complete` per group), each result with the rule that
 //!   decided it;
-//! - [`seconds`]: lag in seconds, interpolated over the stored log-end history.
-//!
-//! Burrow's notifier is not part of this module.
+//! - [`seconds`]: lag in seconds, interpolated over the stored log-end history;
+//! - [`settings`]: the `[lag]` section (Burrow's evaluator settings, per-group thresholds);
+//! - [`notifier`]: Burrow's HTTP and email notifiers (incidents, Go templates, SMTP).
 //!
 //! The JSON shapes of [`ConsumerOffset`], [`PartitionStatus`] and [`GroupStatus`] are Burrow 1.2's
 //! (`/v3/kafka/{cluster}/consumer/{group}/status` and `/lag`), field for field.
