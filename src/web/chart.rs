@@ -13,7 +13,9 @@
 //! * Every bucket also gets an invisible column with a native `<title>` tooltip, so values can be
 //!   read without JavaScript.
 
+use super::export::{ChartData, chart_id, offer_chart};
 use super::format::{Scale, ValueFormat, utc, utc_fmt, utc_minutes};
+use super::timerange::Compare;
 use crate::model::Timestamp;
 use crate::store::Bucket;
 use std::fmt::Write as _;
@@ -26,6 +28,8 @@ pub const COLORS: [&str; 10] = [
 
 /// Events drawn per chart at most (the newest are kept); the events page lists them all.
 const MAX_EVENT_TICKS: usize = 200;
+/// Ghost lines drawn per chart at most (those of the first lines).
+const MAX_GHOSTS: usize = 8;
 
 /// One drawn point, in the series' own unit (a rate per second for counters).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -451,7 +455,11 @@ pub struct ChartSpec {
     pub to: Timestamp,
     pub format: ValueFormat,
     pub series: Vec<SeriesData>,
-    pub ghost: Option<SeriesData>,
+    /// Ghost lines (`compare=`): earlier data moved forward onto this range, each labelled like
+    /// the line it belongs to (it takes that line's colour).
+    pub ghosts: Vec<SeriesData>,
+    /// The shift of the ghosts (for their legend and the export's original times).
+    pub compare: Option<Compare>,
     pub events: Vec<EventMark>,
     /// Narrowest hover column in px: 2 gives one per bucket; pages with dozens of small charts
     /// use wider columns (each aggregating several buckets) to keep the page light.
@@ -479,7 +487,8 @@ impl ChartSpec {
             to,
             format,
             series,
-            ghost: None,
+            ghosts: Vec::new(),
+            compare: None,
             events: Vec::new(),
             hover_px: 2.0,
             bands: true,
@@ -491,8 +500,19 @@ impl ChartSpec {
         self
     }
 
-    pub fn ghost(mut self, ghost: Option<SeriesData>) -> Self {
-        self.ghost = ghost;
+    /// Ghost lines of the same window `compare` earlier, at their own (earlier) times: they are
+    /// moved forward here. Only those labelled like one of the chart's lines are kept.
+    pub fn ghosts(mut self, ghosts: Vec<SeriesData>, compare: Option<&Compare>) -> Self {
+        let Some(c) = compare else {
+            return self;
+        };
+        self.ghosts = ghosts
+            .into_iter()
+            .filter(|g| self.series.iter().any(|s| s.label == g.label))
+            .take(MAX_GHOSTS)
+            .map(|g| g.shifted_forward(c.ms))
+            .collect();
+        self.compare = Some(c.clone());
         self
     }
 
@@ -552,6 +572,15 @@ impl Line {
     }
 }
 
+/// A ghost line: the path of an earlier window's line, in the colour of the line it belongs to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ghost {
+    pub d: String,
+    pub color: &'static str,
+    /// `bytes in (1w earlier)`, its hover text.
+    pub title: String,
+}
+
 /// An event: a short tick on the time axis and a marker below it whose shape says the severity.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EventTick {
@@ -601,6 +630,8 @@ pub struct Before {
 /// by percentages, so chart text has one size at every window width.
 #[derive(Clone, Debug)]
 pub struct Chart {
+    /// Stable id on its page (see [`chart_id`]): the `chart=` of its export links.
+    pub id: String,
     pub title: String,
     pub link: String,
     /// The nominal size the chart was laid out for (SVG units ≈ CSS px).
@@ -614,7 +645,8 @@ pub struct Chart {
     pub plot_w: f64,
     pub plot_h: f64,
     pub lines: Vec<Line>,
-    pub ghost: Option<String>,
+    pub ghosts: Vec<Ghost>,
+    /// `1w earlier` when the chart has ghost lines' data asked for (even if there was none).
     pub ghost_label: String,
     pub y_ticks: Vec<Tick>,
     pub x_ticks: Vec<Tick>,
@@ -845,6 +877,31 @@ fn step_text(ms: i64) -> String {
 
 impl ChartSpec {
     pub fn render(self) -> Chart {
+        let id = chart_id(&self.title, &self.link);
+        offer_chart(&id, || ChartData {
+            id: id.clone(),
+            title: self.title.clone(),
+            from: self.from,
+            to: self.to,
+            format: self.format,
+            series: self.series.clone(),
+            ghosts: self
+                .ghosts
+                .iter()
+                .map(|g| {
+                    let back = self.compare.as_ref().map_or(0, |c| c.ms);
+                    SeriesData {
+                        label: format!(
+                            "{} ({})",
+                            g.label,
+                            self.compare.as_ref().map(Compare::label).unwrap_or_default()
+                        ),
+                        ..g.clone().shifted_forward(-back)
+                    }
+                })
+                .collect(),
+            compare: self.compare.clone(),
+        });
         let width = f64::from(self.width.max(120));
         let height = f64::from(self.height.max(60));
         let (plot_x, plot_y) = (0.0, 0.0);
@@ -855,7 +912,7 @@ impl ChartSpec {
         // Value range over everything drawn, including the ghost line.
         let mut lo = f64::INFINITY;
         let mut hi = f64::NEG_INFINITY;
-        for s in self.series.iter().chain(self.ghost.iter()) {
+        for s in self.series.iter().chain(self.ghosts.iter()) {
             for p in &s.points {
                 for v in [p.min, p.max, p.avg] {
                     if v.is_finite() {
@@ -948,7 +1005,23 @@ impl ChartSpec {
                 link: s.link.clone(),
             });
         }
-        let ghost = self.ghost.as_ref().map(|g| line_path(g, &m));
+        let ghost_label = self
+            .compare
+            .as_ref()
+            .map(Compare::label)
+            .unwrap_or_default();
+        let ghosts = self
+            .ghosts
+            .iter()
+            .filter_map(|g| {
+                let i = self.series.iter().position(|s| s.label == g.label)?;
+                Some(Ghost {
+                    d: line_path(g, &m),
+                    color: COLORS[i % COLORS.len()],
+                    title: format!("{} ({ghost_label})", g.label),
+                })
+            })
+            .collect();
 
         let mut events: Vec<&EventMark> = self
             .events
@@ -1022,6 +1095,7 @@ impl ChartSpec {
         let unit = self.format.unit.as_str();
         let multi = self.series.len() > 1;
         Chart {
+            id,
             title: self.title,
             link: self.link,
             width: width as u32,
@@ -1033,8 +1107,8 @@ impl ChartSpec {
             plot_w,
             plot_h,
             lines,
-            ghost,
-            ghost_label: String::new(),
+            ghosts,
+            ghost_label,
             y_ticks,
             x_ticks,
             events,
@@ -2044,15 +2118,23 @@ mod tests {
             &[gauge(-604_800_000, 10.0), gauge(-604_740_000, 10.0)],
             60_000,
             false,
-        )
-        .shifted_forward(604_800_000);
-        let chart = spec(vec![now]).ghost(Some(ghost)).render();
-        let ghost = chart.ghost.unwrap();
-        assert!(ghost.starts_with('M'), "{ghost}");
+        );
+        let week = Compare::parse(Some("1w")).unwrap();
+        let chart = spec(vec![now.clone()])
+            .ghosts(vec![ghost.clone()], week.as_ref())
+            .render();
+        let g = &chart.ghosts[0];
+        assert!(g.d.starts_with('M'), "{}", g.d);
+        assert_eq!(g.color, COLORS[0], "the ghost takes its line's colour");
+        assert_eq!(chart.ghost_label, "1w earlier");
         assert!(
             chart.y_ticks.iter().any(|t| t.label == "10"),
             "axis covers the ghost"
         );
+        // Positive control: without a comparison, or for a line the chart does not have, none.
+        assert!(spec(vec![now.clone()]).ghosts(vec![ghost.clone()], None).render().ghosts.is_empty());
+        let other = SeriesData { label: "y".into(), ..ghost };
+        assert!(spec(vec![now]).ghosts(vec![other], week.as_ref()).render().ghosts.is_empty());
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod burrow;
 pub mod chart;
 pub mod context;
 pub mod error;
+pub mod export;
 mod etag;
 pub mod extract;
 pub mod format;
