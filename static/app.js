@@ -11,10 +11,26 @@
 
   function iso(t) { return new Date(t).toISOString().replace(/\.\d{3}Z$/, "Z"); }
 
+  // The crosshair line and the value read-out exist only with this script: the page does not
+  // carry them for readers without it.
   function info(fig) {
     var svg = fig.querySelector("svg.ch");
     if (!svg) return null;
     var vb = svg.viewBox.baseVal;
+    if (!svg.querySelector("line.xh")) {
+      var xh = document.createElementNS(SVGNS, "line");
+      xh.setAttribute("class", "xh");
+      xh.setAttribute("x1", 0); xh.setAttribute("x2", 0);
+      xh.setAttribute("y1", 0); xh.setAttribute("y2", vb && vb.height ? vb.height : 0);
+      svg.appendChild(xh);
+    }
+    var cap = fig.querySelector("figcaption");
+    if (cap && !cap.querySelector("output.readout")) {
+      var out = document.createElement("output");
+      out.className = "readout";
+      cap.appendChild(document.createTextNode(" "));
+      cap.appendChild(out);
+    }
     return {
       svg: svg,
       from: Number(fig.dataset.from),

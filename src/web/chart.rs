@@ -709,6 +709,33 @@ impl Chart {
         MARGIN_TOP + self.plot_h / 2.0 + 4.0
     }
 
+    /// The value grid (one horizontal line per y tick) as one path: a page of small charts
+    /// would otherwise spend a tenth of its bytes on `<line>` elements.
+    pub fn y_grid(&self) -> String {
+        let mut d = String::new();
+        for t in &self.y_ticks {
+            d.push('M');
+            push_tenths_int(&mut d, 0);
+            d.push(' ');
+            push_tenths_int(&mut d, (t.pos * 10.0).round() as i64);
+            d.push('h');
+            push_tenths_int(&mut d, (self.plot_w * 10.0).round() as i64);
+        }
+        d
+    }
+
+    /// The time grid (one vertical line per x tick) as one path.
+    pub fn x_grid(&self) -> String {
+        let mut d = String::new();
+        for t in &self.x_ticks {
+            d.push('M');
+            push_tenths_int(&mut d, (t.pos * 10.0).round() as i64);
+            d.push_str(" 0v");
+            push_tenths_int(&mut d, (self.plot_h * 10.0).round() as i64);
+        }
+        d
+    }
+
     /// The first line, for single-series footers.
     pub fn main(&self) -> Option<&Line> {
         self.lines.first()
@@ -894,7 +921,10 @@ impl ChartSpec {
                         label: format!(
                             "{} ({})",
                             g.label,
-                            self.compare.as_ref().map(Compare::label).unwrap_or_default()
+                            self.compare
+                                .as_ref()
+                                .map(Compare::label)
+                                .unwrap_or_default()
                         ),
                         ..g.clone().shifted_forward(-back)
                     }
@@ -1150,17 +1180,10 @@ fn band_fills_plot(s: &SeriesData, axis_span: f64) -> bool {
     !s.points.is_empty() && wide * 2 >= s.points.len()
 }
 
-/// Appends `{cmd}{x} {y}` with one decimal, through integer formatting: paths hold most of a
-/// page's numbers, and float formatting was a tenth of the render time.
-fn push_point(d: &mut String, cmd: char, x: f64, y: f64) {
-    d.push(cmd);
-    push_tenths(d, x);
-    d.push(' ');
-    push_tenths(d, y);
-}
-
-fn push_tenths(d: &mut String, v: f64) {
-    let t = (v * 10.0).round() as i64;
+/// Appends tenths `t` as a decimal with at most one digit after the point, through integer
+/// formatting: paths hold most of a page's numbers, and float formatting was a tenth of the
+/// render time.
+fn push_tenths_int(d: &mut String, t: i64) {
     if t < 0 {
         d.push('-');
     }
@@ -1172,11 +1195,70 @@ fn push_tenths(d: &mut String, v: f64) {
     }
 }
 
+/// Writes a path compactly, as most of a page's bytes are path numbers: each run starts with an
+/// absolute `M`, then relative `l` steps between the rounded points (so rounding never adds up),
+/// the `l` written once per run (SVG repeats it), x in tenths and y in whole units (one unit is
+/// one CSS pixel of plot height; x is stretched to the plot's width, so it keeps a decimal).
+struct PathWriter {
+    d: String,
+    /// The previous point in tenths, and whether an `l` run is open.
+    prev: (i64, i64),
+    in_run: bool,
+}
+
+impl PathWriter {
+    fn new() -> Self {
+        PathWriter {
+            d: String::new(),
+            prev: (0, 0),
+            in_run: false,
+        }
+    }
+
+    fn tenths(x: f64, y: f64) -> (i64, i64) {
+        ((x * 10.0).round() as i64, (y.round() * 10.0) as i64)
+    }
+
+    fn move_to(&mut self, x: f64, y: f64) {
+        let p = Self::tenths(x, y);
+        self.d.push('M');
+        push_tenths_int(&mut self.d, p.0);
+        self.d.push(' ');
+        push_tenths_int(&mut self.d, p.1);
+        self.prev = p;
+        self.in_run = false;
+    }
+
+    fn line_to(&mut self, x: f64, y: f64) {
+        let p = Self::tenths(x, y);
+        let (dx, dy) = (p.0 - self.prev.0, p.1 - self.prev.1);
+        if self.in_run {
+            if dx >= 0 {
+                self.d.push(' ');
+            }
+        } else {
+            self.d.push('l');
+            self.in_run = true;
+        }
+        push_tenths_int(&mut self.d, dx);
+        if dy >= 0 {
+            self.d.push(' ');
+        }
+        push_tenths_int(&mut self.d, dy);
+        self.prev = p;
+    }
+
+    fn push(&mut self, raw: &str) {
+        self.d.push_str(raw);
+        self.in_run = false;
+    }
+}
+
 /// The average line: `M` at the start of each joined run, `L` within it. A run of one point
 /// gets a short horizontal stroke so it stays visible. Points inside a horizontal stretch (same
 /// y as both neighbours) are left out: they draw nothing, and flat series are most of a page.
 fn line_path(s: &SeriesData, m: &Mapper) -> String {
-    let mut d = String::new();
+    let mut d = PathWriter::new();
     let half = s.step_ms as f64 / 2.0;
     let mut xy: Vec<(f64, f64)> = Vec::new();
     for seg in s.segments() {
@@ -1194,13 +1276,17 @@ fn line_path(s: &SeriesData, m: &Mapper) -> String {
             if flat_inside {
                 continue;
             }
-            push_point(&mut d, if i == 0 { 'M' } else { 'L' }, xy[i].0, xy[i].1);
+            if i == 0 {
+                d.move_to(xy[i].0, xy[i].1);
+            } else {
+                d.line_to(xy[i].0, xy[i].1);
+            }
         }
         if n == 1 {
-            d.push_str("h1");
+            d.push("h1");
         }
     }
-    d
+    d.d
 }
 
 /// The min–max band as one closed polygon per joined run; empty when min = max everywhere. As
@@ -1218,7 +1304,7 @@ fn band_edges(s: &SeriesData, m: &Mapper, closed: bool) -> String {
     if s.points.iter().all(|p| p.min == p.max) {
         return String::new();
     }
-    let mut d = String::new();
+    let mut d = PathWriter::new();
     let half = s.step_ms as f64 / 2.0;
     let mut top: Vec<(f64, f64)> = Vec::new();
     let mut bottom: Vec<(f64, f64)> = Vec::new();
@@ -1237,27 +1323,28 @@ fn band_edges(s: &SeriesData, m: &Mapper, closed: bool) -> String {
         if closed {
             bottom.reverse();
         }
-        let second = if closed { 'L' } else { 'M' };
-        for (edge, first) in [(&top, 'M'), (&bottom, second)] {
+        for (k, edge) in [&top, &bottom].into_iter().enumerate() {
             let n = edge.len();
             for i in 0..n {
                 let flat_inside =
                     i > 0 && i + 1 < n && edge[i - 1].1 == edge[i].1 && edge[i + 1].1 == edge[i].1;
-                if !flat_inside {
-                    push_point(
-                        &mut d,
-                        if i == 0 { first } else { 'L' },
-                        edge[i].0,
-                        edge[i].1,
-                    );
+                if flat_inside {
+                    continue;
+                }
+                // A closed band runs on from the top edge into the (reversed) bottom one; open
+                // edges are two separate lines.
+                if i == 0 && (k == 0 || !closed) {
+                    d.move_to(edge[i].0, edge[i].1);
+                } else {
+                    d.line_to(edge[i].0, edge[i].1);
                 }
             }
         }
         if closed {
-            d.push('Z');
+            d.push("Z");
         }
     }
-    d
+    d.d
 }
 
 /// Invisible hover columns over the union of the series' bucket starts, each at least `min_px`
@@ -1326,7 +1413,7 @@ fn hover_columns(
                 title.push_str(&fmt.format(avg));
                 let (min, max) = (fmt.format(min), fmt.format(max));
                 if spread && min != max {
-                    let _ = write!(title, " (min {min}, max {max})");
+                    let _ = write!(title, " ({min}…{max})");
                 }
             }
             Some(Column {
@@ -1838,8 +1925,14 @@ mod tests {
             .collect();
         let s = SeriesData::from_buckets("x", &buckets, 60_000, false);
         let d = spec(vec![s]).render().lines[0].d.clone();
-        // 0 … 4 flat (two points), up to 5, down to 6, 6 … 9 flat (one more point).
-        assert_eq!(d.matches(['M', 'L']).count(), 5, "{d}");
+        // 0 … 4 flat (two points), up to 5, down to 6, 6 … 9 flat (one more point): the
+        // start, then four relative steps.
+        assert!(d.starts_with('M') && d.matches('l').count() == 1, "{d}");
+        let numbers = d
+            .split(|c: char| c.is_ascii_alphabetic() || c == ' ' || c == '-')
+            .filter(|n| !n.is_empty())
+            .count();
+        assert_eq!(numbers, 10, "{d}");
     }
 
     #[test]
@@ -2017,7 +2110,7 @@ mod tests {
         let spike = chart
             .columns
             .iter()
-            .find(|c| c.title.contains("max 50"))
+            .find(|c| c.title.contains("…50)"))
             .expect("the spike is reported");
         assert!(
             spike.title.contains(" – "),
@@ -2132,24 +2225,43 @@ mod tests {
             "axis covers the ghost"
         );
         // Positive control: without a comparison, or for a line the chart does not have, none.
-        assert!(spec(vec![now.clone()]).ghosts(vec![ghost.clone()], None).render().ghosts.is_empty());
-        let other = SeriesData { label: "y".into(), ..ghost };
-        assert!(spec(vec![now]).ghosts(vec![other], week.as_ref()).render().ghosts.is_empty());
+        assert!(
+            spec(vec![now.clone()])
+                .ghosts(vec![ghost.clone()], None)
+                .render()
+                .ghosts
+                .is_empty()
+        );
+        let other = SeriesData {
+            label: "y".into(),
+            ..ghost
+        };
+        assert!(
+            spec(vec![now])
+                .ghosts(vec![other], week.as_ref())
+                .render()
+                .ghosts
+                .is_empty()
+        );
     }
 
     #[test]
     fn path_coordinates_have_one_decimal_at_most() {
-        let mut d = String::new();
-        push_point(&mut d, 'M', 12.34, -0.06);
-        push_point(&mut d, 'L', 7.0, 0.95);
-        assert_eq!(d, "M12.3 -0.1L7 1");
+        // Chart paths: x in tenths, y whole, steps relative to the rounded points.
+        let mut w = PathWriter::new();
+        w.move_to(12.34, 3.6);
+        w.line_to(14.0, 1.2);
+        w.line_to(15.55, 9.0);
+        w.line_to(15.0, 9.4);
+        w.push("Z");
+        assert_eq!(w.d, "M12.3 4l1.7-3 1.6 8-0.6 0Z");
     }
 
     #[test]
     fn sparkline_fits_its_box() {
         let s = SeriesData::from_buckets("x", &[gauge(0, 1.0), gauge(60_000, 3.0)], 60_000, false);
         let sp = Sparkline::new(&s, 0, 120_000, ValueFormat::plain(), "/metric".into());
-        assert_eq!(sp.d, "M30 27L90 1");
+        assert_eq!(sp.d, "M30 27l60-26");
         assert!(sp.title.contains("last 3"));
         let empty = SeriesData::from_buckets("x", &[], 60_000, false);
         assert!(Sparkline::new(&empty, 0, 1, ValueFormat::plain(), String::new()).empty);

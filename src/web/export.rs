@@ -211,7 +211,7 @@ pub fn chart_id(title: &str, link: &str) -> String {
         .filter(|p| !p.is_empty())
         .collect::<Vec<_>>()
         .join("-");
-    slug.truncate(32);
+    slug.truncate(12);
     format!("{}-{h:08x}", slug.trim_end_matches('-'))
 }
 
@@ -289,7 +289,9 @@ pub async fn intercept(mut req: Request, next: Next) -> Response {
     };
     match uri.parse::<Uri>() {
         Ok(u) => *req.uri_mut() = u,
-        Err(e) => return WebError::BadRequest(format!("the URL cannot be read: {e}")).into_response(),
+        Err(e) => {
+            return WebError::BadRequest(format!("the URL cannot be read: {e}")).into_response();
+        }
     }
     let slot = Arc::new(Mutex::new(Wanted {
         kind: target.0,
@@ -330,7 +332,10 @@ pub async fn intercept(mut req: Request, next: Next) -> Response {
         Format::Csv => ("text/csv; charset=utf-8", "csv"),
         Format::Json => ("application/json", "json"),
     };
-    let disposition = format!("attachment; filename=\"kafkascope-{}.{ext}\"", urlencode(&name));
+    let disposition = format!(
+        "attachment; filename=\"kafkascope-{}.{ext}\"",
+        urlencode(&name)
+    );
     let mut resp = body.into_response();
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
@@ -399,7 +404,8 @@ pub fn chart_csv(c: &ChartData) -> String {
 fn nums(v: impl Iterator<Item = f64>) -> serde_json::Value {
     serde_json::Value::Array(
         v.map(|x| {
-            serde_json::Number::from_f64(x).map_or(serde_json::Value::Null, serde_json::Value::Number)
+            serde_json::Number::from_f64(x)
+                .map_or(serde_json::Value::Null, serde_json::Value::Number)
         })
         .collect(),
     )

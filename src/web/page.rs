@@ -122,7 +122,9 @@ impl PageCtx {
     }
 
     /// `&format=csv&chart=ID` (or `table=`) on this page at the absolute times it shows: the
-    /// data of one chart or table exactly as drawn (see [`crate::web::export`]).
+    /// data of one chart or table exactly as drawn (see [`crate::web::export`]). Built only of
+    /// percent-encoded parts and `&`s followed by a name and `=` (never a character reference),
+    /// so templates may write it unescaped, as every chart carries two.
     pub fn export_href(&self, what: &str, id: &str, format: &str) -> String {
         format!(
             "{}&format={format}&{what}={}",

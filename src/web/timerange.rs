@@ -358,9 +358,7 @@ impl TimeRange {
 
     /// The range this range's ghost lines come from, when it has a comparison.
     pub fn compared(&self) -> Option<(TimeRange, &Compare)> {
-        self.compare
-            .as_ref()
-            .map(|c| (self.shifted_back(c.ms), c))
+        self.compare.as_ref().map(|c| (self.shifted_back(c.ms), c))
     }
 
     /// The URL parameters that reproduce this range: `range=24h` or `from=…&to=…` (nothing for

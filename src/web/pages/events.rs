@@ -177,7 +177,15 @@ pub(crate) async fn show(
         use crate::web::export::{Cell, Table};
         let mut t = Table::new(
             "events",
-            vec!["time", "timestamp_ms", "severity", "cluster", "kind", "subject", "message"],
+            vec![
+                "time",
+                "timestamp_ms",
+                "severity",
+                "cluster",
+                "kind",
+                "subject",
+                "message",
+            ],
         );
         for e in events {
             let ev = &e.event;

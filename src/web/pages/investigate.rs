@@ -319,9 +319,12 @@ impl Frame<'_> {
             .iter()
             .map(|l| coarsen(l, g, points_for(size.0)))
             .collect();
+        // The ranked small multiples are dozens on one page: wider hover columns (each still
+        // reporting its buckets' min and max) keep it light.
+        let hover_px = if size.0 <= SMALL.0 { 20.0 } else { 8.0 };
         let mut chart = ChartSpec::new(title, link, size, (g.start, g.end), format, lines)
             .events(self.marks.to_vec())
-            .hover_px(8.0)
+            .hover_px(hover_px)
             .render();
         let frac = g.split as f64 * g.step as f64 / (g.end - g.start).max(1) as f64;
         chart.before = Some(Before {

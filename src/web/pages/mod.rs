@@ -199,7 +199,11 @@ pub async fn fetch_ranges(
     let ghost = match range.compared() {
         Some((earlier, _)) => {
             // Only the series drawn now: a series that did not exist then has no ghost.
-            let ids: Vec<SeriesId> = ids.iter().copied().filter(|i| now.contains_key(i)).collect();
+            let ids: Vec<SeriesId> = ids
+                .iter()
+                .copied()
+                .filter(|i| now.contains_key(i))
+                .collect();
             fetch_ranges_points(ctx, &ids, &earlier, points_for(width)).await?
         }
         None => HashMap::new(),
