@@ -403,7 +403,7 @@ impl Draw<'_> {
     /// counters (as `histogram_quantile` over `rate(x_bucket)` does).
     fn histogram_chart(&self, p: &Plan) -> Chart {
         let range = self.range();
-        let series = histogram_series(p, &self.charter.data);
+        let series = histogram_series(p, self.charter.data);
         let (ghosts, compare) = match self.ghost_data() {
             Some((g, _, c)) => (histogram_series(p, g), Some(c)),
             None => (Vec::new(), None),
@@ -453,7 +453,7 @@ impl Draw<'_> {
             .or_else(|| p.members.first())
             .map(|(i, _)| self.charter.format_of(i))
             .unwrap_or_else(ValueFormat::plain);
-        let series = family_series(p, &self.charter.data, range);
+        let series = family_series(p, self.charter.data, range);
         let (ghosts, compare) = match self.ghost_data() {
             Some((g, earlier, c)) => (family_series(p, g, &earlier), Some(c)),
             None => (Vec::new(), None),
