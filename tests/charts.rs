@@ -154,6 +154,20 @@ async fn compare_draws_last_weeks_data_as_a_ghost_on_every_chart_and_exports_it(
         "{ghosts} ghost lines on {charts} charts"
     );
 
+    // The ranked small multiples of /investigate too (zk1's series have last week's hour).
+    let inv = format!(
+        "/investigate?cluster={CLUSTER}&{}&top=12&method=volume",
+        window(env.end - 20 * 60_000, env.end)
+    );
+    let (_, plain) = env.text(&inv).await;
+    assert!(!plain.contains("class=\"ghost\""));
+    let (status, html_inv) = env.text(&format!("{inv}&compare=1w")).await;
+    assert_eq!(status, 200, "{html_inv}");
+    assert!(
+        html_inv.contains("<path class=\"ghost\""),
+        "investigate ghosts"
+    );
+
     // 1d and 4w are offered; a bad value is a 400 that names the parameter.
     for c in ["1d", "4w"] {
         assert!(html.contains(&format!("&#38;compare={c}\">{c}</a>")), "{c}");
