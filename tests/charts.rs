@@ -83,7 +83,7 @@ async fn compare_draws_last_weeks_data_as_a_ghost_on_every_chart_and_exports_it(
     );
     assert!(html.contains("1w earlier"));
     // The page-level control keeps the comparison in the permalink and the time picker.
-    assert!(html.contains("class=\"preset active\" href=\"/metric?"));
+    assert!(html.contains("<a class=\"cmp active\" href=\"/metric?"));
     assert!(
         html.contains("&#38;compare=1w\" title=\"this window with fixed times"),
         "the permalink keeps compare=: {html}"
