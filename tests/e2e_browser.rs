@@ -376,7 +376,7 @@ fn hover_chart(b: &Browser, index: usize) -> Hover {
          const same = figs.filter(f => f.dataset.from === me.dataset.from && f.dataset.to === me.dataset.to); \
          return { \
            readout: (me.querySelector('output.readout') || {}).textContent || '', \
-           x1: Number(me.querySelector('line.xh').getAttribute('x1')), \
+           x1: Number((me.querySelector('line.xh') || {getAttribute: () => NaN}).getAttribute('x1')), \
            same: same.length, \
            on: same.filter(f => f.querySelector('line.xh.on')).length \
          };",

@@ -136,7 +136,7 @@ async fn fill_forecasts_and_outliers_come_from_the_stored_series() {
     };
     let cold = page
         .split("Broker bytes out vs disk reads and cache misses")
-        .nth(2)
+        .nth(1)
         .map(|rest| &rest[..rest.find("</figure>").unwrap()])
         .unwrap_or_else(|| panic!("no overlay chart"));
     assert!(
@@ -150,7 +150,7 @@ async fn fill_forecasts_and_outliers_come_from_the_stored_series() {
     let (_, other) = env.text("/hosts/lab/broker-2%3A9101?range=24h").await;
     let other_cold = other
         .split("Broker bytes out vs disk reads")
-        .nth(2)
+        .nth(1)
         .unwrap();
     let other_cold = &other_cold[..other_cold.find("</figure>").unwrap()];
     assert!(

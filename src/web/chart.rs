@@ -13,7 +13,9 @@
 //! * Every bucket also gets an invisible column with a native `<title>` tooltip, so values can be
 //!   read without JavaScript.
 
+use super::export::{ChartData, chart_id, offer_chart};
 use super::format::{Scale, ValueFormat, utc, utc_fmt, utc_minutes};
+use super::timerange::Compare;
 use crate::model::Timestamp;
 use crate::store::Bucket;
 use std::fmt::Write as _;
@@ -26,6 +28,8 @@ pub const COLORS: [&str; 10] = [
 
 /// Events drawn per chart at most (the newest are kept); the events page lists them all.
 const MAX_EVENT_TICKS: usize = 200;
+/// Ghost lines drawn per chart at most (those of the first lines).
+const MAX_GHOSTS: usize = 8;
 
 /// One drawn point, in the series' own unit (a rate per second for counters).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -451,7 +455,11 @@ pub struct ChartSpec {
     pub to: Timestamp,
     pub format: ValueFormat,
     pub series: Vec<SeriesData>,
-    pub ghost: Option<SeriesData>,
+    /// Ghost lines (`compare=`): earlier data moved forward onto this range, each labelled like
+    /// the line it belongs to (it takes that line's colour).
+    pub ghosts: Vec<SeriesData>,
+    /// The shift of the ghosts (for their legend and the export's original times).
+    pub compare: Option<Compare>,
     pub events: Vec<EventMark>,
     /// Narrowest hover column in px: 2 gives one per bucket; pages with dozens of small charts
     /// use wider columns (each aggregating several buckets) to keep the page light.
@@ -479,7 +487,8 @@ impl ChartSpec {
             to,
             format,
             series,
-            ghost: None,
+            ghosts: Vec::new(),
+            compare: None,
             events: Vec::new(),
             hover_px: 2.0,
             bands: true,
@@ -491,8 +500,19 @@ impl ChartSpec {
         self
     }
 
-    pub fn ghost(mut self, ghost: Option<SeriesData>) -> Self {
-        self.ghost = ghost;
+    /// Ghost lines of the same window `compare` earlier, at their own (earlier) times: they are
+    /// moved forward here. Only those labelled like one of the chart's lines are kept.
+    pub fn ghosts(mut self, ghosts: Vec<SeriesData>, compare: Option<&Compare>) -> Self {
+        let Some(c) = compare else {
+            return self;
+        };
+        self.ghosts = ghosts
+            .into_iter()
+            .filter(|g| self.series.iter().any(|s| s.label == g.label))
+            .take(MAX_GHOSTS)
+            .map(|g| g.shifted_forward(c.ms))
+            .collect();
+        self.compare = Some(c.clone());
         self
     }
 
@@ -552,6 +572,15 @@ impl Line {
     }
 }
 
+/// A ghost line: the path of an earlier window's line, in the colour of the line it belongs to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ghost {
+    pub d: String,
+    pub color: &'static str,
+    /// `bytes in (1w earlier)`, its hover text.
+    pub title: String,
+}
+
 /// An event: a short tick on the time axis and a marker below it whose shape says the severity.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EventTick {
@@ -601,6 +630,8 @@ pub struct Before {
 /// by percentages, so chart text has one size at every window width.
 #[derive(Clone, Debug)]
 pub struct Chart {
+    /// Stable id on its page (see [`chart_id`]): the `chart=` of its export links.
+    pub id: String,
     pub title: String,
     pub link: String,
     /// The nominal size the chart was laid out for (SVG units ≈ CSS px).
@@ -614,7 +645,8 @@ pub struct Chart {
     pub plot_w: f64,
     pub plot_h: f64,
     pub lines: Vec<Line>,
-    pub ghost: Option<String>,
+    pub ghosts: Vec<Ghost>,
+    /// `1w earlier` when the chart has ghost lines' data asked for (even if there was none).
     pub ghost_label: String,
     pub y_ticks: Vec<Tick>,
     pub x_ticks: Vec<Tick>,
@@ -675,6 +707,33 @@ impl Chart {
     /// Vertical middle of the plot in the overlay's units.
     pub fn mid_y(&self) -> f64 {
         MARGIN_TOP + self.plot_h / 2.0 + 4.0
+    }
+
+    /// The value grid (one horizontal line per y tick) as one path: a page of small charts
+    /// would otherwise spend a tenth of its bytes on `<line>` elements.
+    pub fn y_grid(&self) -> String {
+        let mut d = String::new();
+        for t in &self.y_ticks {
+            d.push('M');
+            push_tenths_int(&mut d, 0);
+            d.push(' ');
+            push_tenths_int(&mut d, (t.pos * 10.0).round() as i64);
+            d.push('h');
+            push_tenths_int(&mut d, (self.plot_w * 10.0).round() as i64);
+        }
+        d
+    }
+
+    /// The time grid (one vertical line per x tick) as one path.
+    pub fn x_grid(&self) -> String {
+        let mut d = String::new();
+        for t in &self.x_ticks {
+            d.push('M');
+            push_tenths_int(&mut d, (t.pos * 10.0).round() as i64);
+            d.push_str(" 0v");
+            push_tenths_int(&mut d, (self.plot_h * 10.0).round() as i64);
+        }
+        d
     }
 
     /// The first line, for single-series footers.
@@ -845,6 +904,34 @@ fn step_text(ms: i64) -> String {
 
 impl ChartSpec {
     pub fn render(self) -> Chart {
+        let id = chart_id(&self.title, &self.link);
+        offer_chart(&id, || ChartData {
+            id: id.clone(),
+            title: self.title.clone(),
+            from: self.from,
+            to: self.to,
+            format: self.format,
+            series: self.series.clone(),
+            ghosts: self
+                .ghosts
+                .iter()
+                .map(|g| {
+                    let back = self.compare.as_ref().map_or(0, |c| c.ms);
+                    SeriesData {
+                        label: format!(
+                            "{} ({})",
+                            g.label,
+                            self.compare
+                                .as_ref()
+                                .map(Compare::label)
+                                .unwrap_or_default()
+                        ),
+                        ..g.clone().shifted_forward(-back)
+                    }
+                })
+                .collect(),
+            compare: self.compare.clone(),
+        });
         let width = f64::from(self.width.max(120));
         let height = f64::from(self.height.max(60));
         let (plot_x, plot_y) = (0.0, 0.0);
@@ -855,7 +942,7 @@ impl ChartSpec {
         // Value range over everything drawn, including the ghost line.
         let mut lo = f64::INFINITY;
         let mut hi = f64::NEG_INFINITY;
-        for s in self.series.iter().chain(self.ghost.iter()) {
+        for s in self.series.iter().chain(self.ghosts.iter()) {
             for p in &s.points {
                 for v in [p.min, p.max, p.avg] {
                     if v.is_finite() {
@@ -948,7 +1035,23 @@ impl ChartSpec {
                 link: s.link.clone(),
             });
         }
-        let ghost = self.ghost.as_ref().map(|g| line_path(g, &m));
+        let ghost_label = self
+            .compare
+            .as_ref()
+            .map(Compare::label)
+            .unwrap_or_default();
+        let ghosts = self
+            .ghosts
+            .iter()
+            .filter_map(|g| {
+                let i = self.series.iter().position(|s| s.label == g.label)?;
+                Some(Ghost {
+                    d: line_path(g, &m),
+                    color: COLORS[i % COLORS.len()],
+                    title: format!("{} ({ghost_label})", g.label),
+                })
+            })
+            .collect();
 
         let mut events: Vec<&EventMark> = self
             .events
@@ -1022,6 +1125,7 @@ impl ChartSpec {
         let unit = self.format.unit.as_str();
         let multi = self.series.len() > 1;
         Chart {
+            id,
             title: self.title,
             link: self.link,
             width: width as u32,
@@ -1033,8 +1137,8 @@ impl ChartSpec {
             plot_w,
             plot_h,
             lines,
-            ghost,
-            ghost_label: String::new(),
+            ghosts,
+            ghost_label,
             y_ticks,
             x_ticks,
             events,
@@ -1076,17 +1180,10 @@ fn band_fills_plot(s: &SeriesData, axis_span: f64) -> bool {
     !s.points.is_empty() && wide * 2 >= s.points.len()
 }
 
-/// Appends `{cmd}{x} {y}` with one decimal, through integer formatting: paths hold most of a
-/// page's numbers, and float formatting was a tenth of the render time.
-fn push_point(d: &mut String, cmd: char, x: f64, y: f64) {
-    d.push(cmd);
-    push_tenths(d, x);
-    d.push(' ');
-    push_tenths(d, y);
-}
-
-fn push_tenths(d: &mut String, v: f64) {
-    let t = (v * 10.0).round() as i64;
+/// Appends tenths `t` as a decimal with at most one digit after the point, through integer
+/// formatting: paths hold most of a page's numbers, and float formatting was a tenth of the
+/// render time.
+fn push_tenths_int(d: &mut String, t: i64) {
     if t < 0 {
         d.push('-');
     }
@@ -1098,11 +1195,70 @@ fn push_tenths(d: &mut String, v: f64) {
     }
 }
 
+/// Writes a path compactly, as most of a page's bytes are path numbers: each run starts with an
+/// absolute `M`, then relative `l` steps between the rounded points (so rounding never adds up),
+/// the `l` written once per run (SVG repeats it), x in tenths and y in whole units (one unit is
+/// one CSS pixel of plot height; x is stretched to the plot's width, so it keeps a decimal).
+struct PathWriter {
+    d: String,
+    /// The previous point in tenths, and whether an `l` run is open.
+    prev: (i64, i64),
+    in_run: bool,
+}
+
+impl PathWriter {
+    fn new() -> Self {
+        PathWriter {
+            d: String::new(),
+            prev: (0, 0),
+            in_run: false,
+        }
+    }
+
+    fn tenths(x: f64, y: f64) -> (i64, i64) {
+        ((x * 10.0).round() as i64, (y.round() * 10.0) as i64)
+    }
+
+    fn move_to(&mut self, x: f64, y: f64) {
+        let p = Self::tenths(x, y);
+        self.d.push('M');
+        push_tenths_int(&mut self.d, p.0);
+        self.d.push(' ');
+        push_tenths_int(&mut self.d, p.1);
+        self.prev = p;
+        self.in_run = false;
+    }
+
+    fn line_to(&mut self, x: f64, y: f64) {
+        let p = Self::tenths(x, y);
+        let (dx, dy) = (p.0 - self.prev.0, p.1 - self.prev.1);
+        if self.in_run {
+            if dx >= 0 {
+                self.d.push(' ');
+            }
+        } else {
+            self.d.push('l');
+            self.in_run = true;
+        }
+        push_tenths_int(&mut self.d, dx);
+        if dy >= 0 {
+            self.d.push(' ');
+        }
+        push_tenths_int(&mut self.d, dy);
+        self.prev = p;
+    }
+
+    fn push(&mut self, raw: &str) {
+        self.d.push_str(raw);
+        self.in_run = false;
+    }
+}
+
 /// The average line: `M` at the start of each joined run, `L` within it. A run of one point
 /// gets a short horizontal stroke so it stays visible. Points inside a horizontal stretch (same
 /// y as both neighbours) are left out: they draw nothing, and flat series are most of a page.
 fn line_path(s: &SeriesData, m: &Mapper) -> String {
-    let mut d = String::new();
+    let mut d = PathWriter::new();
     let half = s.step_ms as f64 / 2.0;
     let mut xy: Vec<(f64, f64)> = Vec::new();
     for seg in s.segments() {
@@ -1120,13 +1276,17 @@ fn line_path(s: &SeriesData, m: &Mapper) -> String {
             if flat_inside {
                 continue;
             }
-            push_point(&mut d, if i == 0 { 'M' } else { 'L' }, xy[i].0, xy[i].1);
+            if i == 0 {
+                d.move_to(xy[i].0, xy[i].1);
+            } else {
+                d.line_to(xy[i].0, xy[i].1);
+            }
         }
         if n == 1 {
-            d.push_str("h1");
+            d.push("h1");
         }
     }
-    d
+    d.d
 }
 
 /// The min–max band as one closed polygon per joined run; empty when min = max everywhere. As
@@ -1144,7 +1304,7 @@ fn band_edges(s: &SeriesData, m: &Mapper, closed: bool) -> String {
     if s.points.iter().all(|p| p.min == p.max) {
         return String::new();
     }
-    let mut d = String::new();
+    let mut d = PathWriter::new();
     let half = s.step_ms as f64 / 2.0;
     let mut top: Vec<(f64, f64)> = Vec::new();
     let mut bottom: Vec<(f64, f64)> = Vec::new();
@@ -1163,27 +1323,28 @@ fn band_edges(s: &SeriesData, m: &Mapper, closed: bool) -> String {
         if closed {
             bottom.reverse();
         }
-        let second = if closed { 'L' } else { 'M' };
-        for (edge, first) in [(&top, 'M'), (&bottom, second)] {
+        for (k, edge) in [&top, &bottom].into_iter().enumerate() {
             let n = edge.len();
             for i in 0..n {
                 let flat_inside =
                     i > 0 && i + 1 < n && edge[i - 1].1 == edge[i].1 && edge[i + 1].1 == edge[i].1;
-                if !flat_inside {
-                    push_point(
-                        &mut d,
-                        if i == 0 { first } else { 'L' },
-                        edge[i].0,
-                        edge[i].1,
-                    );
+                if flat_inside {
+                    continue;
+                }
+                // A closed band runs on from the top edge into the (reversed) bottom one; open
+                // edges are two separate lines.
+                if i == 0 && (k == 0 || !closed) {
+                    d.move_to(edge[i].0, edge[i].1);
+                } else {
+                    d.line_to(edge[i].0, edge[i].1);
                 }
             }
         }
         if closed {
-            d.push('Z');
+            d.push("Z");
         }
     }
-    d
+    d.d
 }
 
 /// Invisible hover columns over the union of the series' bucket starts, each at least `min_px`
@@ -1252,7 +1413,7 @@ fn hover_columns(
                 title.push_str(&fmt.format(avg));
                 let (min, max) = (fmt.format(min), fmt.format(max));
                 if spread && min != max {
-                    let _ = write!(title, " (min {min}, max {max})");
+                    let _ = write!(title, " ({min}…{max})");
                 }
             }
             Some(Column {
@@ -1764,8 +1925,14 @@ mod tests {
             .collect();
         let s = SeriesData::from_buckets("x", &buckets, 60_000, false);
         let d = spec(vec![s]).render().lines[0].d.clone();
-        // 0 … 4 flat (two points), up to 5, down to 6, 6 … 9 flat (one more point).
-        assert_eq!(d.matches(['M', 'L']).count(), 5, "{d}");
+        // 0 … 4 flat (two points), up to 5, down to 6, 6 … 9 flat (one more point): the
+        // start, then four relative steps.
+        assert!(d.starts_with('M') && d.matches('l').count() == 1, "{d}");
+        let numbers = d
+            .split(|c: char| c.is_ascii_alphabetic() || c == ' ' || c == '-')
+            .filter(|n| !n.is_empty())
+            .count();
+        assert_eq!(numbers, 10, "{d}");
     }
 
     #[test]
@@ -1943,7 +2110,7 @@ mod tests {
         let spike = chart
             .columns
             .iter()
-            .find(|c| c.title.contains("max 50"))
+            .find(|c| c.title.contains("…50)"))
             .expect("the spike is reported");
         assert!(
             spike.title.contains(" – "),
@@ -2044,30 +2211,57 @@ mod tests {
             &[gauge(-604_800_000, 10.0), gauge(-604_740_000, 10.0)],
             60_000,
             false,
-        )
-        .shifted_forward(604_800_000);
-        let chart = spec(vec![now]).ghost(Some(ghost)).render();
-        let ghost = chart.ghost.unwrap();
-        assert!(ghost.starts_with('M'), "{ghost}");
+        );
+        let week = Compare::parse(Some("1w")).unwrap();
+        let chart = spec(vec![now.clone()])
+            .ghosts(vec![ghost.clone()], week.as_ref())
+            .render();
+        let g = &chart.ghosts[0];
+        assert!(g.d.starts_with('M'), "{}", g.d);
+        assert_eq!(g.color, COLORS[0], "the ghost takes its line's colour");
+        assert_eq!(chart.ghost_label, "1w earlier");
         assert!(
             chart.y_ticks.iter().any(|t| t.label == "10"),
             "axis covers the ghost"
+        );
+        // Positive control: without a comparison, or for a line the chart does not have, none.
+        assert!(
+            spec(vec![now.clone()])
+                .ghosts(vec![ghost.clone()], None)
+                .render()
+                .ghosts
+                .is_empty()
+        );
+        let other = SeriesData {
+            label: "y".into(),
+            ..ghost
+        };
+        assert!(
+            spec(vec![now])
+                .ghosts(vec![other], week.as_ref())
+                .render()
+                .ghosts
+                .is_empty()
         );
     }
 
     #[test]
     fn path_coordinates_have_one_decimal_at_most() {
-        let mut d = String::new();
-        push_point(&mut d, 'M', 12.34, -0.06);
-        push_point(&mut d, 'L', 7.0, 0.95);
-        assert_eq!(d, "M12.3 -0.1L7 1");
+        // Chart paths: x in tenths, y whole, steps relative to the rounded points.
+        let mut w = PathWriter::new();
+        w.move_to(12.34, 3.6);
+        w.line_to(14.0, 1.2);
+        w.line_to(15.55, 9.0);
+        w.line_to(15.0, 9.4);
+        w.push("Z");
+        assert_eq!(w.d, "M12.3 4l1.7-3 1.6 8-0.6 0Z");
     }
 
     #[test]
     fn sparkline_fits_its_box() {
         let s = SeriesData::from_buckets("x", &[gauge(0, 1.0), gauge(60_000, 3.0)], 60_000, false);
         let sp = Sparkline::new(&s, 0, 120_000, ValueFormat::plain(), "/metric".into());
-        assert_eq!(sp.d, "M30 27L90 1");
+        assert_eq!(sp.d, "M30 27l60-26");
         assert!(sp.title.contains("last 3"));
         let empty = SeriesData::from_buckets("x", &[], 60_000, false);
         assert!(Sparkline::new(&empty, 0, 1, ValueFormat::plain(), String::new()).empty);

@@ -15,6 +15,7 @@ pub mod chart;
 pub mod context;
 pub mod error;
 mod etag;
+pub mod export;
 pub mod extract;
 pub mod format;
 pub mod page;

@@ -21,6 +21,9 @@ pub struct PageCtx {
     pub picker: bool,
     /// Navigation entries of the configured sources: (id, title, path).
     pub source_nav: Vec<(&'static str, &'static str, &'static str)>,
+    /// The one cluster the page shows (from `cluster=` or its path), for the window a drag over
+    /// a chart opens on `/investigate`.
+    pub cluster: Option<String>,
 }
 
 impl PageCtx {
@@ -56,10 +59,29 @@ impl PageCtx {
             generated_at: now_ms(),
             picker: true,
             source_nav: Vec::new(),
+            cluster: None,
+        }
+    }
+
+    /// The page shows one cluster named in its path (`/zookeeper/lab/zk1:2181`).
+    pub fn in_cluster(mut self, cluster: &str) -> Self {
+        self.cluster = Some(cluster.to_string());
+        self
+    }
+
+    /// `/investigate?from=…&to=…` without the times (the script adds the dragged window's),
+    /// with the page's cluster.
+    pub fn investigate_base(&self) -> String {
+        match &self.cluster {
+            Some(c) => format!("/investigate?cluster={}", urlencode(c)),
+            None => "/investigate?".to_string(),
         }
     }
 
     pub fn keep(mut self, name: &str, value: &str) -> Self {
+        if name == "cluster" && !value.is_empty() {
+            self.cluster = Some(value.to_string());
+        }
         if !value.is_empty() {
             self.keep.push((name.to_string(), value.to_string()));
         }
@@ -86,6 +108,28 @@ impl PageCtx {
             self.path,
             self.keep_query(),
             self.range.absolute_query()
+        )
+    }
+
+    /// This page with `compare=` set to `value` (empty: off), for the compare control.
+    pub fn compare_href(&self, value: &str) -> String {
+        format!(
+            "{}?{}{}",
+            self.path,
+            self.keep_query(),
+            self.range.compare_query(value)
+        )
+    }
+
+    /// `&format=csv&chart=ID` (or `table=`) on this page at the absolute times it shows: the
+    /// data of one chart or table exactly as drawn (see [`crate::web::export`]). Built only of
+    /// percent-encoded parts and `&`s followed by a name and `=` (never a character reference),
+    /// so templates may write it unescaped, as every chart carries two.
+    pub fn export_href(&self, what: &str, id: &str, format: &str) -> String {
+        format!(
+            "{}&format={format}&{what}={}",
+            self.permalink(),
+            urlencode(id)
         )
     }
 

@@ -96,14 +96,21 @@ impl Panel {
         for (k, v) in extra {
             text = text.replace(k, v);
         }
-        let series = query_series(ctx, &text, range, step).await?;
-        let series = series
-            .into_iter()
-            .map(|(s, data)| SeriesData {
-                label: self.line_name(&s),
-                ..data
-            })
-            .collect();
+        let named = |series: Vec<(SeriesValues, SeriesData)>| -> Vec<SeriesData> {
+            series
+                .into_iter()
+                .map(|(s, data)| SeriesData {
+                    label: self.line_name(&s),
+                    ..data
+                })
+                .collect()
+        };
+        let series = named(query_series(ctx, &text, range, step).await?);
+        // The same query over the earlier window, at the same step, for the ghost lines.
+        let ghosts = match range.compared() {
+            Some((earlier, _)) => named(query_series(ctx, &text, &earlier, step).await?),
+            None => Vec::new(),
+        };
         Ok(ChartSpec::new(
             self.title,
             metric_link(&text, range),
@@ -112,6 +119,7 @@ impl Panel {
             self.format(),
             series,
         )
+        .ghosts(ghosts, range.compare.as_ref())
         .events(events.to_vec())
         .hover_px(8.0)
         .render())

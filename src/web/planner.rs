@@ -16,7 +16,7 @@ use crate::web::page::metric_link;
 use crate::web::pages::{Charter, labels_without, selector_text, series_data};
 pub use crate::web::strip::StateChart;
 use crate::web::strip::{StateAt, StripSpec};
-use crate::web::timerange::TimeRange;
+use crate::web::timerange::{Compare, TimeRange};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The parameters of an entity page: the range, and `open=all` to expand every group (for
@@ -46,7 +46,7 @@ impl<'a> Draw<'a> {
     pub fn new(
         catalogue: &'a crate::catalogue::Catalogue,
         range: &'a TimeRange,
-        data: &'a HashMap<SeriesId, SeriesRange>,
+        data: &'a crate::web::pages::Fetched,
         events: &'a [crate::web::chart::EventMark],
         labels: &'a [(&'a str, &'a str)],
     ) -> Self {
@@ -55,7 +55,8 @@ impl<'a> Draw<'a> {
             charter: Charter {
                 catalogue,
                 range,
-                data,
+                data: &data.now,
+                ghost: Some(&data.ghost),
                 events,
                 size: (SMALL_W, SMALL_H),
                 hover_px: 8.0,
@@ -63,7 +64,8 @@ impl<'a> Draw<'a> {
             spark: Charter {
                 catalogue,
                 range,
-                data,
+                data: &data.now,
+                ghost: None,
                 events: &[],
                 size: (96, 22),
                 hover_px: 8.0,
@@ -391,32 +393,21 @@ impl Draw<'_> {
         }
     }
 
+    /// The earlier window's ranges and the comparison, when the page compares.
+    fn ghost_data(&self) -> Option<(&HashMap<SeriesId, SeriesRange>, TimeRange, &Compare)> {
+        let (earlier, c) = self.range().compared()?;
+        Some((self.charter.ghost?, earlier, c))
+    }
+
     /// A histogram: its p50, p90 and p99 per bucket of time, from the increases of its bucket
     /// counters (as `histogram_quantile` over `rate(x_bucket)` does).
     fn histogram_chart(&self, p: &Plan) -> Chart {
         let range = self.range();
-        let buckets: Vec<(f64, &SeriesRange)> = p
-            .members
-            .iter()
-            .filter_map(|(i, s)| {
-                let bound = match s.strip_prefix("le=")? {
-                    "+Inf" => f64::INFINITY,
-                    b => b.parse().ok()?,
-                };
-                Some((bound, self.data(i)?))
-            })
-            .collect();
-        let step = buckets.first().map(|(_, r)| r.step_ms).unwrap_or(60_000);
-        let series = [(0.5, "p50"), (0.9, "p90"), (0.99, "p99")]
-            .iter()
-            .map(|(q, name)| {
-                SeriesData::from_values(
-                    *name,
-                    &analysis::histogram_quantile_series(*q, &buckets),
-                    step,
-                )
-            })
-            .collect();
+        let series = histogram_series(p, self.charter.data);
+        let (ghosts, compare) = match self.ghost_data() {
+            Some((g, _, c)) => (histogram_series(p, g), Some(c)),
+            None => (Vec::new(), None),
+        };
         let unit = p
             .members
             .iter()
@@ -431,6 +422,7 @@ impl Draw<'_> {
             ValueFormat::new(unit, MetricKind::Gauge),
             series,
         )
+        .ghosts(ghosts, compare)
         .events(self.charter.events.to_vec())
         .hover_px(self.charter.hover_px)
         .render()
@@ -453,34 +445,19 @@ impl Draw<'_> {
     /// A summary family: the average as a line with the band from the family's min to its max
     /// in each bucket, and the quantiles as extra lines (without bands of their own).
     fn family_chart(&self, p: &Plan) -> Chart {
-        let stat = |name: &str| p.members.iter().find(|(_, s)| s == name).map(|(i, _)| i);
         let range = self.range();
-        let data_of = |name: &str| stat(name).and_then(|i| self.data(i).map(|r| (i, r)));
-        let mut series: Vec<SeriesData> = Vec::new();
-        let format = stat("avg")
-            .or_else(|| p.members.first().map(|(i, _)| i))
-            .map(|i| self.charter.format_of(i))
+        let format = p
+            .members
+            .iter()
+            .find(|(_, s)| s == "avg")
+            .or_else(|| p.members.first())
+            .map(|(i, _)| self.charter.format_of(i))
             .unwrap_or_else(ValueFormat::plain);
-        if let Some((_, avg)) = data_of("avg") {
-            let mut s = series_data(avg, "avg, min–max band".into(), range);
-            widen_band(
-                &mut s,
-                data_of("min").map(|d| d.1),
-                data_of("max").map(|d| d.1),
-            );
-            series.push(s);
-        } else {
-            for name in ["min", "max"] {
-                if let Some((_, r)) = data_of(name) {
-                    series.push(flat_line(series_data(r, name.into(), range)));
-                }
-            }
-        }
-        for q in QUANTILES {
-            if let Some((_, r)) = data_of(q) {
-                series.push(flat_line(series_data(r, q.into(), range)));
-            }
-        }
+        let series = family_series(p, self.charter.data, range);
+        let (ghosts, compare) = match self.ghost_data() {
+            Some((g, earlier, c)) => (family_series(p, g, &earlier), Some(c)),
+            None => (Vec::new(), None),
+        };
         ChartSpec::new(
             p.title.clone(),
             self.link(p),
@@ -489,10 +466,66 @@ impl Draw<'_> {
             format,
             series,
         )
+        .ghosts(ghosts, compare)
         .events(self.charter.events.to_vec())
         .hover_px(self.charter.hover_px)
         .render()
     }
+}
+
+/// A histogram plan's p50, p90 and p99 lines from the ranges of its bucket counters in `data`.
+fn histogram_series(p: &Plan, data: &HashMap<SeriesId, SeriesRange>) -> Vec<SeriesData> {
+    let buckets: Vec<(f64, &SeriesRange)> = p
+        .members
+        .iter()
+        .filter_map(|(i, s)| {
+            let bound = match s.strip_prefix("le=")? {
+                "+Inf" => f64::INFINITY,
+                b => b.parse().ok()?,
+            };
+            Some((bound, data.get(&i.id)?))
+        })
+        .collect();
+    let step = buckets.first().map(|(_, r)| r.step_ms).unwrap_or(60_000);
+    [(0.5, "p50"), (0.9, "p90"), (0.99, "p99")]
+        .iter()
+        .map(|(q, name)| {
+            SeriesData::from_values(
+                *name,
+                &analysis::histogram_quantile_series(*q, &buckets),
+                step,
+            )
+        })
+        .collect()
+}
+
+/// A summary family's lines from the ranges in `data` over `range`: the average with the
+/// family's min–max band (or min and max lines without an average), then the quantiles.
+fn family_series(
+    p: &Plan,
+    data: &HashMap<SeriesId, SeriesRange>,
+    range: &TimeRange,
+) -> Vec<SeriesData> {
+    let stat = |name: &str| p.members.iter().find(|(_, s)| s == name).map(|(i, _)| i);
+    let data_of = |name: &str| stat(name).and_then(|i| data.get(&i.id));
+    let mut series: Vec<SeriesData> = Vec::new();
+    if let Some(avg) = data_of("avg") {
+        let mut s = series_data(avg, "avg, min–max band".into(), range);
+        widen_band(&mut s, data_of("min"), data_of("max"));
+        series.push(s);
+    } else {
+        for name in ["min", "max"] {
+            if let Some(r) = data_of(name) {
+                series.push(flat_line(series_data(r, name.into(), range)));
+            }
+        }
+    }
+    for q in QUANTILES {
+        if let Some(r) = data_of(q) {
+            series.push(flat_line(series_data(r, q.into(), range)));
+        }
+    }
+    series
 }
 
 /// Widens each point's band to the family's min and max statistics of the same bucket.

@@ -1,7 +1,7 @@
 //! Every route of the web layer, in one place.
 
 use super::error::WebError;
-use super::{Ctx, api, assets, base_path, context, etag, pages, selfmetrics};
+use super::{Ctx, api, assets, base_path, context, etag, export, pages, selfmetrics};
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::routing::get;
@@ -80,6 +80,8 @@ pub(crate) fn build(ctx: Ctx) -> Router {
         .nest("/api/v1", api)
         .nest("/v3", super::burrow::routes())
         .fallback(not_found)
+        // `&format=csv|json&chart=ID` (or `table=ID`) on any page: that chart's or table's data.
+        .layer(axum::middleware::from_fn(export::intercept))
         .layer(axum::middleware::from_fn_with_state(
             ctx.clone(),
             context::scope,

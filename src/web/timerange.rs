@@ -55,6 +55,61 @@ pub struct TimeRange {
     pub refresh_s: Option<u32>,
     /// What the server knew of the stored data when the range was resolved for a page.
     data: Option<Arc<DataContext>>,
+    /// `compare=1w`: every chart of the page also draws the same window this much earlier as a
+    /// ghost line. Part of the range because every link that keeps the range keeps it too.
+    pub compare: Option<Compare>,
+}
+
+/// The offsets the page-level compare control offers (any duration up to [`MAX_COMPARE_MS`] is
+/// accepted in the URL).
+pub const COMPARE_PRESETS: [&str; 3] = ["1d", "1w", "4w"];
+/// Longest accepted `compare` shift.
+const MAX_COMPARE_MS: i64 = 366 * 86_400_000;
+
+/// A `compare=` shift: the text as written (kept in links) and its length.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Compare {
+    pub text: String,
+    pub ms: i64,
+}
+
+impl Compare {
+    /// Parses `compare=`; empty is none. A bad value is an error naming the parameter.
+    pub fn parse(text: Option<&str>) -> Result<Option<Compare>, TimeRangeError> {
+        let Some(text) = text.map(str::trim).filter(|s| !s.is_empty()) else {
+            return Ok(None);
+        };
+        let ms = parse_duration(text).map_err(|e| {
+            err(
+                "compare",
+                format!("{e}; use a duration such as {}", COMPARE_PRESETS.join(", ")),
+            )
+        })?;
+        if ms <= 0 || ms > MAX_COMPARE_MS {
+            return Err(err(
+                "compare",
+                format!("{text:?} must be longer than zero and at most a year"),
+            ));
+        }
+        Ok(Some(Compare {
+            text: text.to_string(),
+            ms,
+        }))
+    }
+
+    /// The ghost's legend: `1w earlier`.
+    pub fn label(&self) -> String {
+        format!("{} earlier", self.text)
+    }
+}
+
+/// One entry of the page-level compare control.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompareLink {
+    pub label: &'static str,
+    /// The value of `compare=` this link sets (empty: off).
+    pub value: &'static str,
+    pub active: bool,
 }
 
 /// Shortest accepted `refresh`.
@@ -139,6 +194,7 @@ impl TimeRange {
                     spec: Spec::Last(text.to_string()),
                     refresh_s: None,
                     data: None,
+                    compare: None,
                 })
             }
             (from_text, to_text) => {
@@ -171,6 +227,7 @@ impl TimeRange {
                     },
                     refresh_s: None,
                     data: None,
+                    compare: None,
                 })
             }
         }
@@ -197,7 +254,45 @@ impl TimeRange {
             },
             refresh_s: None,
             data: None,
+            compare: None,
         }
+    }
+
+    /// Adds `compare=1w` (see [`Compare`]).
+    pub fn with_compare(mut self, compare: Option<&str>) -> Result<TimeRange, TimeRangeError> {
+        self.compare = Compare::parse(compare)?;
+        Ok(self)
+    }
+
+    /// The page-level compare control: off, then each preset.
+    pub fn compare_links(&self) -> Vec<CompareLink> {
+        let now = self.compare.as_ref().map(|c| c.text.as_str());
+        std::iter::once(("off", ""))
+            .chain(COMPARE_PRESETS.iter().map(|p| (*p, *p)))
+            .map(|(label, value)| CompareLink {
+                label,
+                value,
+                active: now.unwrap_or("") == value,
+            })
+            .collect()
+    }
+
+    /// The URL parameters of this range with `compare=` set to `value` (empty: off).
+    pub fn compare_query(&self, value: &str) -> String {
+        let mut r = self.clone();
+        r.compare = (!value.is_empty()).then(|| Compare {
+            text: value.to_string(),
+            ms: 0,
+        });
+        r.query()
+    }
+
+    /// `&compare=1w` when set, else nothing.
+    fn compare_suffix(&self) -> String {
+        self.compare
+            .as_ref()
+            .map(|c| format!("&compare={}", urlencode(&c.text)))
+            .unwrap_or_default()
     }
 
     /// Adds `refresh=30s`: only for a range that moves with the clock (a fixed window shows the
@@ -237,9 +332,10 @@ impl TimeRange {
     /// page shows now.
     pub fn absolute_query(&self) -> String {
         format!(
-            "from={}&to={}",
+            "from={}&to={}{}",
             urlencode(&rfc3339(self.from)),
-            urlencode(&rfc3339(self.to))
+            urlencode(&rfc3339(self.to)),
+            self.compare_suffix()
         )
     }
 
@@ -252,9 +348,17 @@ impl TimeRange {
         self.to - self.from
     }
 
-    /// The same range moved back by `ms` (for "compare with last week"), as fixed times.
+    /// The same range moved back by `ms` (for "compare with last week"), as fixed times, with
+    /// the data context kept (sample intervals for counter rates) and no comparison of its own.
     pub fn shifted_back(&self, ms: i64) -> TimeRange {
-        TimeRange::fixed(self.from - ms, self.to - ms)
+        let mut r = TimeRange::fixed(self.from - ms, self.to - ms);
+        r.data = self.data.clone();
+        r
+    }
+
+    /// The range this range's ghost lines come from, when it has a comparison.
+    pub fn compared(&self) -> Option<(TimeRange, &Compare)> {
+        self.compare.as_ref().map(|c| (self.shifted_back(c.ms), c))
     }
 
     /// The URL parameters that reproduce this range: `range=24h` or `from=…&to=…` (nothing for
@@ -266,10 +370,16 @@ impl TimeRange {
             Spec::Custom { from, to } => format!("from={}&to={}", urlencode(from), urlencode(to)),
             Spec::Fitted(_) => String::new(),
         };
-        match (self.refresh_s, base.is_empty()) {
+        let base = match (self.refresh_s, base.is_empty()) {
             (Some(s), false) => format!("{base}&refresh={s}s"),
             (Some(s), true) => format!("refresh={s}s"),
             (None, _) => base,
+        };
+        let compare = self.compare_suffix();
+        match (base.is_empty(), compare.strip_prefix('&')) {
+            (_, None) => base,
+            (true, Some(c)) => c.to_string(),
+            (false, Some(_)) => format!("{base}{compare}"),
         }
     }
 
@@ -342,8 +452,8 @@ impl TimeRange {
             .map(|p| PresetLink {
                 label: p,
                 query: match self.refresh_s {
-                    Some(r) => format!("range={p}&refresh={r}s"),
-                    None => format!("range={p}"),
+                    Some(r) => format!("range={p}&refresh={r}s{}", self.compare_suffix()),
+                    None => format!("range={p}{}", self.compare_suffix()),
                 },
                 active: self.preset() == Some(p),
             })

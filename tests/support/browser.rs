@@ -241,6 +241,35 @@ impl Browser {
         );
     }
 
+    /// Presses the left button at one viewport point, moves to another in a few steps and
+    /// releases it there (a drag, as a user selects a window on a chart).
+    pub fn drag_pointer(&self, (x0, y0): (f64, f64), (x1, y1): (f64, f64)) {
+        let mut drag = MouseActions::new("mouse".into())
+            .then(PointerAction::MoveTo {
+                duration: Some(Duration::from_millis(0)),
+                x: x0.round(),
+                y: y0.round(),
+            })
+            .then(PointerAction::Down {
+                button: fantoccini::actions::MOUSE_BUTTON_LEFT,
+            });
+        for i in 1..=4 {
+            let f = f64::from(i) / 4.0;
+            drag = drag.then(PointerAction::MoveTo {
+                duration: Some(Duration::from_millis(20)),
+                x: (x0 + (x1 - x0) * f).round(),
+                y: (y0 + (y1 - y0) * f).round(),
+            });
+        }
+        let drag = drag.then(PointerAction::Up {
+            button: fantoccini::actions::MOUSE_BUTTON_LEFT,
+        });
+        self.run(
+            &format!("drag the pointer from ({x0}, {y0}) to ({x1}, {y1})"),
+            self.client().perform_actions(drag),
+        );
+    }
+
     pub fn click(&self, e: &Element) {
         self.run("click", e.click());
     }

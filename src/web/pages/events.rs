@@ -173,6 +173,34 @@ pub(crate) async fn show(
     // A timeline of ticks only: no value axis, and no "no data" notice over the ticks.
     timeline.y_ticks.clear();
     timeline.empty = events.is_empty();
+    crate::web::export::offer_table("events", || {
+        use crate::web::export::{Cell, Table};
+        let mut t = Table::new(
+            "events",
+            vec![
+                "time",
+                "timestamp_ms",
+                "severity",
+                "cluster",
+                "kind",
+                "subject",
+                "message",
+            ],
+        );
+        for e in events {
+            let ev = &e.event;
+            t.row(vec![
+                crate::web::format::rfc3339(ev.ts).into(),
+                Cell::from(ev.ts as f64),
+                ev.severity.as_str().into(),
+                ev.cluster.as_str().into(),
+                ev.kind.as_str().into(),
+                ev.subject.as_str().into(),
+                ev.message.as_str().into(),
+            ]);
+        }
+        t
+    });
     let rows = events.iter().map(EventRow::new).collect();
     let page = EventsPage {
         page: PageCtx::new(&ctx, "Events", "events", "/events", range)

@@ -13,7 +13,7 @@ use crate::analysis::correlate::{self, Candidate, Method, VolumeKind};
 use crate::duration::format_signed_ms;
 use crate::model::{Matcher, now_ms};
 use crate::query::parse_selector;
-use crate::store::{SeriesInfo, SeriesRange};
+use crate::store::{SeriesId, SeriesInfo, SeriesRange};
 use crate::web::Ctx;
 use crate::web::chart::{Before, Chart, ChartPoint, ChartSpec, EventMark, SeriesData};
 use crate::web::error::{WebError, WebResult};
@@ -22,10 +22,11 @@ use crate::web::format::{ValueFormat, urlencode, utc_minutes};
 use crate::web::page::{PageCtx, metric_link};
 use crate::web::pages::events::EventRow;
 use crate::web::steps::{Resolution, nice_step};
-use crate::web::timerange::TimeRange;
+use crate::web::timerange::{Compare, TimeRange};
 use askama::Template;
 use axum::extract::State;
 use axum::response::Html;
+use std::collections::HashMap;
 
 /// Points the window is divided into (the step is the nicest one near this; 60–125 points).
 const WINDOW_POINTS: usize = 100;
@@ -297,11 +298,36 @@ fn mean(v: &[f64]) -> Option<f64> {
     (n > 0).then(|| s / n as f64)
 }
 
-/// What every chart of the page shares: the span's grid, the event ticks, the baseline factor.
+/// What every chart of the page shares: the span's grid, the event ticks, the baseline factor,
+/// and with `compare=` the earlier span's data of the drawn series (at their own times).
 struct Frame<'a> {
     grid: &'a Grid,
     marks: &'a [EventMark],
     baseline: u32,
+    compare: Option<&'a Compare>,
+    earlier: &'a HashMap<SeriesId, SeriesData>,
+}
+
+/// The span `compare` earlier of the series `reads` (for ghost lines), at the grid's step.
+async fn read_earlier(
+    ctx: &Ctx,
+    reads: &[&Read],
+    grid: &Grid,
+    window: &TimeRange,
+) -> WebResult<HashMap<SeriesId, SeriesData>> {
+    let Some(c) = &window.compare else {
+        return Ok(HashMap::new());
+    };
+    let ids: Vec<SeriesId> = reads.iter().map(|r| r.info.id).collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let span = TimeRange::fixed(grid.start - c.ms, grid.end - c.ms);
+    let ranges = super::query_parallel(ctx, &ids, &span, grid.step).await?;
+    Ok(ranges
+        .iter()
+        .map(|r| (r.series.id, series_data(r, r.series.key.to_string(), &span)))
+        .collect())
 }
 
 impl Frame<'_> {
@@ -313,15 +339,32 @@ impl Frame<'_> {
         size: (u32, u32),
         format: ValueFormat,
         lines: Vec<SeriesData>,
+        ghost_of: &[SeriesId],
     ) -> Chart {
         let g = self.grid;
         let lines = lines
             .iter()
             .map(|l| coarsen(l, g, points_for(size.0)))
             .collect();
+        // Ghosts are coarsened on this span's grid (moved onto it and back).
+        let ghosts = match self.compare {
+            Some(c) => ghost_of
+                .iter()
+                .filter_map(|id| self.earlier.get(id))
+                .map(|e| {
+                    coarsen(&e.clone().shifted_forward(c.ms), g, points_for(size.0))
+                        .shifted_forward(-c.ms)
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        // The ranked small multiples are dozens on one page: wider hover columns (each still
+        // reporting its buckets' min and max) keep it light.
+        let hover_px = if size.0 <= SMALL.0 { 20.0 } else { 8.0 };
         let mut chart = ChartSpec::new(title, link, size, (g.start, g.end), format, lines)
+            .ghosts(ghosts, self.compare)
             .events(self.marks.to_vec())
-            .hover_px(8.0)
+            .hover_px(hover_px)
             .render();
         let frac = g.split as f64 * g.step as f64 / (g.end - g.start).max(1) as f64;
         chart.before = Some(Before {
@@ -491,11 +534,6 @@ pub(crate) async fn show(
         range_events(&ctx, &span, Some(&cluster), MAX_EVENTS).await?
     };
     let marks = event_marks(&span_events);
-    let frame = Frame {
-        grid: &grid,
-        marks: &marks,
-        baseline: p.baseline,
-    };
     let events: Vec<EventRow> = span_events
         .iter()
         .filter(|e| e.event.ts >= window.from && e.event.ts <= window.to)
@@ -520,6 +558,21 @@ pub(crate) async fn show(
         .count();
     let ranked = correlate::rank(&cands, p.method);
     let top: Vec<&correlate::Ranked> = ranked.iter().take(p.top).collect();
+    // The drawn series' earlier span, for `compare=`: the top ones and the query's.
+    let mut drawn: Vec<&Read> = top.iter().map(|rk| &reads[rk.index]).collect();
+    if !p.query.is_empty()
+        && let Ok(q) = pick(&reads, "query", &p.query, &cluster)
+    {
+        drawn.push(q);
+    }
+    let earlier = read_earlier(&ctx, &drawn, &grid, &window).await?;
+    let frame = Frame {
+        grid: &grid,
+        marks: &marks,
+        baseline: p.baseline,
+        compare: window.compare.as_ref(),
+        earlier: &earlier,
+    };
     let results: Vec<ResultRow> = top
         .iter()
         .enumerate()
@@ -531,7 +584,14 @@ pub(crate) async fn show(
             ResultRow {
                 rank: n + 1,
                 name: key.clone(),
-                chart: frame.chart(key.clone(), link.clone(), SMALL, fmt, vec![r.data.clone()]),
+                chart: frame.chart(
+                    key.clone(),
+                    link.clone(),
+                    SMALL,
+                    fmt,
+                    vec![r.data.clone()],
+                    &[r.info.id],
+                ),
                 score: format!("{:.4}", rk.score),
                 weight: format!("{:.3}", rk.weight),
                 kind: match rk.volume_kind {
@@ -592,6 +652,7 @@ pub(crate) async fn show(
                 BIG,
                 ctx.format_of(&qr.info),
                 vec![qr.data.clone()],
+                &[qr.info.id],
             ),
             name: qkey.clone(),
             rows,
@@ -627,6 +688,8 @@ pub(crate) async fn show(
                         line(&qkey, &qr.values, metric_link(&qkey, &span)),
                         line(&wkey, &w.values, metric_link(&wkey, &span)),
                     ],
+                    // Normalised over this span: an earlier span has no such line.
+                    &[],
                 ),
                 r: fmt_r(correlate::pearson(&qr.values, &w.values)),
                 lag: xc

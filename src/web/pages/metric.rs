@@ -4,15 +4,15 @@
 //! the range. Without a query it lists the stored metric names.
 
 use super::{RangeQuery, event_marks, range_events, series_data};
-use crate::duration::{format_signed_ms, parse_i64_ms as parse_duration};
 use crate::model::{Labels, SeriesKey};
 use crate::query::{self, Shape};
 use crate::store::SeriesInfo;
 use crate::web::Ctx;
 use crate::web::chart::{Chart, ChartSpec, SeriesData};
 use crate::web::error::{WebError, WebResult};
+use crate::web::export;
 use crate::web::extract::PageQuery;
-use crate::web::format::{ValueFormat, rfc3339, urlencode};
+use crate::web::format::{ValueFormat, urlencode};
 use crate::web::page::PageCtx;
 use crate::web::pages::events::EventRow;
 use crate::web::timerange::TimeRange;
@@ -32,7 +32,6 @@ pub struct MetricQuery {
     #[serde(flatten)]
     pub range: RangeQuery,
     pub query: Option<String>,
-    pub compare: Option<String>,
     pub format: Option<String>,
     /// Without a query: show only metrics whose name or help contains this (any case).
     pub filter: Option<String>,
@@ -228,39 +227,11 @@ fn distinguishing_names(keys: &[&SeriesKey]) -> Vec<String> {
         .collect()
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-/// One row per series and bucket. `values` says what the numbers are: `rate per second` of a
-/// counter (its stored total is not in the file) or `value`; `unit` is the unit of the values
-/// (`bytes`, `milliseconds`, … or empty), per second for rates.
+/// All series of the page, one row per series and bucket (see [`export::series_csv`]).
 fn csv(series: &[SeriesData], formats: &[ValueFormat]) -> String {
-    let mut out = String::from("series,time,timestamp_ms,avg,min,max,last,values,unit,tier\n");
+    let mut out = String::from(export::SERIES_CSV_HEADER);
     for (s, f) in series.iter().zip(formats) {
-        let name = csv_field(&s.label);
-        let values = if f.per_second {
-            "rate per second"
-        } else {
-            "value"
-        };
-        let unit = f.unit.as_str();
-        for p in &s.points {
-            out.push_str(&format!(
-                "{name},{},{},{},{},{},{},{values},{unit},{}\n",
-                rfc3339(p.ts),
-                p.ts,
-                p.avg,
-                p.min,
-                p.max,
-                p.last,
-                s.tier
-            ));
-        }
+        export::series_csv(&mut out, s, *f);
     }
     out
 }
@@ -297,12 +268,11 @@ pub(crate) async fn show(
 ) -> WebResult<Response> {
     let range = q.range.resolve()?;
     let text = q.query.clone().unwrap_or_default().trim().to_string();
-    let compare = q.compare.clone().unwrap_or_default();
-    let shift: Option<i64> = if compare.is_empty() {
-        None
-    } else {
-        Some(parse_duration(&compare).map_err(|e| WebError::BadRequest(format!("compare: {e}")))?)
-    };
+    let compare = range
+        .compare
+        .as_ref()
+        .map(|c| c.text.clone())
+        .unwrap_or_default();
     let page = PageCtx::new(
         &ctx,
         if text.is_empty() {
@@ -314,8 +284,7 @@ pub(crate) async fn show(
         "/metric",
         range.clone(),
     )
-    .keep("query", &text)
-    .keep("compare", &compare);
+    .keep("query", &text);
     if text.is_empty() {
         let filter = q.filter.clone().unwrap_or_default();
         let name_groups = name_groups(&ctx, &filter);
@@ -365,8 +334,8 @@ pub(crate) async fn show(
             "format: {f:?} is not one of html, csv"
         )));
     }
-    let then = match shift {
-        Some(ms) => Some(answer(&ctx, &text, &shape, &range.shifted_back(ms), BIG_W).await?),
+    let then = match range.compared() {
+        Some((earlier, _)) => Some(answer(&ctx, &text, &shape, &earlier, BIG_W).await?),
         None => None,
     };
     let events = range_events(&ctx, &range, now.cluster.as_deref(), 500).await?;
@@ -393,23 +362,11 @@ pub(crate) async fn show(
             }
         })
         .collect();
-    let ghost = then.as_ref().and_then(|t| {
-        let first = now.series.first()?;
-        let g = t.series.iter().find(|b| b.label == first.label)?;
-        Some(g.clone().shifted_forward(shift.unwrap_or(0)))
-    });
-    let ghost_label = match (&ghost, shift) {
-        (Some(_), Some(ms)) => format!("{} earlier", format_signed_ms(ms)),
-        _ => String::new(),
-    };
-    let base = format!("/metric?query={}&{}", urlencode(&text), range.query());
-    let link = format!(
-        "{base}{}",
-        if compare.is_empty() {
-            String::new()
-        } else {
-            format!("&compare={}", urlencode(&compare))
-        }
+    let link = format!("/metric?query={}&{}", urlencode(&text), range.query());
+    let base = format!(
+        "/metric?query={}&{}",
+        urlencode(&text),
+        range.compare_query("")
     );
     // One chart per unit: a count and a latency on one axis would flatten one of them.
     let mut units: Vec<ValueFormat> = Vec::new();
@@ -423,7 +380,7 @@ pub(crate) async fn show(
     }
     let several = units.len() > 1;
     let mut charts = Vec::new();
-    for (n, fmt) in units.iter().enumerate() {
+    for fmt in &units {
         let lines: Vec<SeriesData> = now
             .series
             .iter()
@@ -436,14 +393,28 @@ pub(crate) async fn show(
                 ..s.clone()
             })
             .collect();
+        // Each line's ghost: the earlier window's series of the same name, under its legend.
+        let ghosts: Vec<SeriesData> = now
+            .series
+            .iter()
+            .zip(&now.legends)
+            .zip(&now.formats)
+            .take(MAX_LINES)
+            .filter(|(_, f)| *f == fmt)
+            .filter_map(|((s, legend), _)| {
+                let g = then.as_ref()?.series.iter().find(|b| b.label == s.label)?;
+                Some(SeriesData {
+                    label: legend.clone(),
+                    ..g.clone()
+                })
+            })
+            .collect();
         let title = if several {
             format!("{text} — {}", unit_title(*fmt))
         } else {
             text.clone()
         };
-        // The ghost of last week belongs to the chart of the first series.
-        let ghost = if n == 0 { ghost.clone() } else { None };
-        let mut chart = ChartSpec::new(
+        let chart = ChartSpec::new(
             title,
             link.clone(),
             (BIG_W, BIG_H),
@@ -451,12 +422,9 @@ pub(crate) async fn show(
             *fmt,
             lines,
         )
-        .ghost(ghost)
+        .ghosts(ghosts, range.compare.as_ref())
         .events(event_marks(&events))
         .render();
-        if n == 0 {
-            chart.ghost_label = ghost_label.clone();
-        }
         charts.push(chart);
     }
     let page = MetricPage {
@@ -466,7 +434,7 @@ pub(crate) async fn show(
         } else {
             base.clone()
         },
-        csv_link: format!("{base}&format=csv"),
+        csv_link: format!("{link}&format=csv"),
         query: text,
         compare,
         charts,

@@ -38,6 +38,8 @@ pub struct RangeQuery {
     pub to: Option<String>,
     /// `refresh=30s`: reload the page this often (live viewing, no JavaScript needed).
     pub refresh: Option<String>,
+    /// `compare=1w`: ghost lines of the same window a week (`1d`, `4w`, …) earlier on every chart.
+    pub compare: Option<String>,
 }
 
 impl RangeQuery {
@@ -51,7 +53,8 @@ impl RangeQuery {
             now_ms(),
             crate::web::context::DataContext::current(),
         )?
-        .with_refresh(self.refresh.as_deref())?)
+        .with_refresh(self.refresh.as_deref())?
+        .with_compare(self.compare.as_deref())?)
     }
 }
 
@@ -170,14 +173,43 @@ pub async fn range_events(
         .map_err(|e| WebError::Store(e.to_string()))
 }
 
-/// Store ranges for `ids` at one bucket per 2 px of `width`, by series id.
+/// Stored series of one page's charts: the range's buckets by series id and, when the page
+/// compares (`compare=1w`), the same series' buckets of the earlier window (at their own times).
+#[derive(Default)]
+pub struct Fetched {
+    pub now: HashMap<SeriesId, SeriesRange>,
+    pub ghost: HashMap<SeriesId, SeriesRange>,
+}
+
+impl std::ops::Deref for Fetched {
+    type Target = HashMap<SeriesId, SeriesRange>;
+    fn deref(&self) -> &Self::Target {
+        &self.now
+    }
+}
+
+/// Store ranges for `ids` at one bucket per 2 px of `width`, by series id, with the earlier
+/// window's when the range compares.
 pub async fn fetch_ranges(
     ctx: &Ctx,
     ids: &[SeriesId],
     range: &TimeRange,
     width: u32,
-) -> WebResult<HashMap<SeriesId, SeriesRange>> {
-    fetch_ranges_points(ctx, ids, range, points_for(width)).await
+) -> WebResult<Fetched> {
+    let now = fetch_ranges_points(ctx, ids, range, points_for(width)).await?;
+    let ghost = match range.compared() {
+        Some((earlier, _)) => {
+            // Only the series drawn now: a series that did not exist then has no ghost.
+            let ids: Vec<SeriesId> = ids
+                .iter()
+                .copied()
+                .filter(|i| now.contains_key(i))
+                .collect();
+            fetch_ranges_points(ctx, &ids, &earlier, points_for(width)).await?
+        }
+        None => HashMap::new(),
+    };
+    Ok(Fetched { now, ghost })
 }
 
 /// The nice step (see [`steps`](crate::web::steps)) of a chart of `max_points` over `range`.
@@ -263,6 +295,8 @@ pub struct Charter<'a> {
     pub catalogue: &'a crate::catalogue::Catalogue,
     pub range: &'a TimeRange,
     pub data: &'a HashMap<SeriesId, SeriesRange>,
+    /// The earlier window's ranges when the page compares (see [`Fetched`]).
+    pub ghost: Option<&'a HashMap<SeriesId, SeriesRange>>,
     pub events: &'a [EventMark],
     pub size: (u32, u32),
     /// Narrowest hover column (see [`ChartSpec::hover_px`]).
@@ -297,6 +331,16 @@ impl Charter<'_> {
                     .map(|r| series_data(r, label_of(i), self.range))
             })
             .collect();
+        let (ghosts, compare) = match (self.ghost, self.range.compared()) {
+            (Some(g), Some((earlier, c))) => (
+                infos
+                    .iter()
+                    .filter_map(|i| g.get(&i.id).map(|r| series_data(r, label_of(i), &earlier)))
+                    .collect(),
+                Some(c),
+            ),
+            _ => (Vec::new(), None),
+        };
         ChartSpec::new(
             title,
             link,
@@ -305,6 +349,7 @@ impl Charter<'_> {
             format,
             series,
         )
+        .ghosts(ghosts, compare)
         .events(self.events.to_vec())
         .hover_px(self.hover_px)
         .bands(bands)

@@ -87,6 +87,7 @@ pub(crate) async fn show(
         catalogue: &ctx.catalogue,
         range: &range,
         data: &data,
+        ghost: None,
         events: &[],
         size: SPARK,
         hover_px: 2.0,

@@ -514,6 +514,24 @@ fn pct(g: Option<f64>) -> String {
     }
 }
 
+/// The daily average of the compared window (`compare=`), at its own times: the ghost line.
+fn compared_daily_average(points: &[(Timestamp, f64)], range: &TimeRange) -> Vec<SeriesData> {
+    let Some(c) = &range.compare else {
+        return Vec::new();
+    };
+    let (from, to) = (range.from - c.ms, range.to - c.ms);
+    let earlier: Vec<(Timestamp, f64)> = points
+        .iter()
+        .copied()
+        .filter(|p| p.0 >= from && p.0 <= to)
+        .collect();
+    let avg: Vec<(Timestamp, f64)> = trend::daily_bands(&earlier)
+        .iter()
+        .map(|b| (b.day, b.avg))
+        .collect();
+    vec![SeriesData::from_values("daily average", &avg, DAY)]
+}
+
 async fn cluster_trends(
     ctx: &Ctx,
     cluster: &str,
@@ -523,6 +541,8 @@ async fn cluster_trends(
     let c = scope.selector(cluster);
     // Hourly over at least 60 days, so that month-over-month has both months.
     let from = range.from.min(range.to - 60 * DAY);
+    // And back to the compared window (`compare=`), for the ghost of the daily average.
+    let from = from.min(range.from - range.compare.as_ref().map_or(0, |k| k.ms));
     let wide = TimeRange::fixed(from.div_euclid(HOUR) * HOUR, range.to);
     let mut rows = Vec::new();
     let mut heat = None;
@@ -607,6 +627,10 @@ async fn cluster_trends(
                 line("p95", |b| b.p95),
                 line("peak", |b| b.max),
             ],
+        )
+        .ghosts(
+            compared_daily_average(&points, range),
+            range.compare.as_ref(),
         )
         .bands(false)
         .hover_px(8.0)
@@ -769,6 +793,33 @@ pub(crate) async fn show(
     for name in &names {
         out.push(cluster_trends(&ctx, name, &scope, &range).await?);
     }
+    crate::web::export::offer_table("trends", || {
+        use crate::web::export::Table;
+        let mut t = Table::new(
+            "trends",
+            vec![
+                "cluster",
+                "quantity",
+                "last_day_mean",
+                "week_over_week",
+                "month_over_month",
+                "trend",
+            ],
+        );
+        for c in &out {
+            for r in &c.rows {
+                t.row(vec![
+                    c.name.as_str().into(),
+                    r.title.into(),
+                    r.now.as_str().into(),
+                    r.wow.as_str().into(),
+                    r.mom.as_str().into(),
+                    r.slope.as_str().into(),
+                ]);
+            }
+        }
+        t
+    });
     let page = TrendsPage {
         page: PageCtx::new(&ctx, "Trends", "trends", "/trends", range)
             .keep("cluster", q.cluster.as_deref().unwrap_or(""))

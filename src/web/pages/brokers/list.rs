@@ -716,6 +716,27 @@ pub(crate) async fn list(
         // The footer from the values, whatever the order.
         b.footer = footer_of(&b.rows);
     }
+    crate::web::export::offer_table("brokers", || {
+        use crate::web::export::{Cell as C, Table};
+        let mut columns = vec!["cluster", "broker"];
+        columns.extend(COLUMNS.iter().map(|c| c.key));
+        columns.extend(["skew", "stale", "down"]);
+        let mut t = Table::new("brokers", columns);
+        for r in clusters.iter().flat_map(|b| &b.rows) {
+            let mut cells: Vec<C> = vec![
+                r.broker.cluster.as_str().into(),
+                r.broker.instance.as_str().into(),
+            ];
+            cells.extend(r.cells.iter().map(|c| C::from(c.value)));
+            cells.extend([
+                r.skew_text.as_str().into(),
+                (if r.stale { "stale" } else { "" }).into(),
+                (if r.down { "down" } else { "" }).into(),
+            ]);
+            t.row(cells);
+        }
+        t
+    });
     let page = ListPage {
         page: PageCtx::new(&ctx, "Brokers", "brokers", "/brokers", range)
             .keep("cluster", cluster.as_deref().unwrap_or(""))

@@ -132,7 +132,8 @@ pub(crate) async fn show(
             "brokers",
             broker.path(),
             range.clone(),
-        ),
+        )
+        .in_cluster(&broker.cluster),
         host_link: host.map(|h| h.path()),
         broker,
         facts,

@@ -194,6 +194,7 @@ pub(crate) async fn show(
         catalogue: &ctx.catalogue,
         range: &range,
         data: &data,
+        ghost: Some(&data.ghost),
         events: &marks,
         size: CHART,
         hover_px: 6.0,
@@ -295,6 +296,22 @@ pub(crate) async fn show(
         ),
         SeriesData::from_values("produced (log ends)", &summed_rate(&log_end_ranges), step),
     ];
+    // The same sums over the earlier window when the page compares.
+    let earlier = |infos: &[SeriesInfo]| -> Vec<&SeriesRange> {
+        infos.iter().filter_map(|i| data.ghost.get(&i.id)).collect()
+    };
+    let rate_ghosts = vec![
+        SeriesData::from_values(
+            "consumed (committed offsets)",
+            &summed_rate(&earlier(&committed_infos)),
+            step,
+        ),
+        SeriesData::from_values(
+            "produced (log ends)",
+            &summed_rate(&earlier(&log_end_infos)),
+            step,
+        ),
+    ];
     charts.push(
         ChartSpec::new(
             "Consume rate vs produce rate (messages/s)",
@@ -304,6 +321,7 @@ pub(crate) async fn show(
             ValueFormat::plain(),
             rate_lines,
         )
+        .ghosts(rate_ghosts, range.compare.as_ref())
         .events(marks.clone())
         .bands(false)
         .render(),
@@ -374,7 +392,8 @@ pub(crate) async fn show(
             "consumers",
             group_path(&cluster, &group),
             range.clone(),
-        ),
+        )
+        .in_cluster(&cluster),
         status: e.status.status,
         complete: format!("{:.0} %", e.status.complete * 100.0),
         inferred: e.inferred(),

@@ -355,6 +355,7 @@ pub(crate) async fn show(
         .map(|s| (s, rows.iter().filter(|r| r.status == s).count()))
         .collect();
     let any_inferred = rows.iter().any(|r| r.inferred);
+    crate::web::export::offer_table("consumers", || export_table(&rows));
     let page = ListPage {
         page: PageCtx::new(&ctx, "Consumer groups", "consumers", "/consumers", range).keep(
             "sort",
@@ -374,6 +375,47 @@ pub(crate) async fn show(
         thresholds: settings.thresholds.len(),
     };
     Ok(Html(page.render()?))
+}
+
+/// The groups table for `&format=csv|json&table=consumers` (see [`crate::web::export`]).
+fn export_table(rows: &[Row]) -> crate::web::export::Table {
+    use crate::web::export::{Cell as C, Table};
+    let mut t = Table::new(
+        "consumers",
+        vec![
+            "cluster",
+            "group",
+            "status",
+            "reason",
+            "state",
+            "members",
+            "partitions",
+            "total_lag",
+            "max_lag",
+            "max_lag_seconds",
+            "direction",
+            "rates",
+            "drain_eta_seconds",
+        ],
+    );
+    for r in rows {
+        t.row(vec![
+            r.cluster.as_str().into(),
+            r.group.as_str().into(),
+            r.status.to_string().into(),
+            r.reason.as_str().into(),
+            r.state.as_str().into(),
+            r.members.as_str().into(),
+            C::from(r.partitions as f64),
+            C::from(r.total_lag as f64),
+            C::from(r.max_lag as f64),
+            C::from(r.max_seconds),
+            r.direction.as_str().into(),
+            r.rates.as_str().into(),
+            C::from(r.eta_s),
+        ]);
+    }
+    t
 }
 
 #[cfg(test)]

@@ -277,6 +277,49 @@ pub(crate) async fn list(
 ) -> WebResult<Html<String>> {
     let range = q.resolve()?;
     let rows = rows(&ctx, None, &range).await?;
+    crate::web::export::offer_table("hosts", || {
+        use crate::web::export::{Cell as C, Table};
+        let mut t = Table::new(
+            "hosts",
+            vec![
+                "cluster",
+                "host",
+                "job",
+                "cpu_busy_ratio",
+                "memory_available_bytes",
+                "page_cache_bytes",
+                "cache_hit_ratio",
+                "dirty_bytes",
+                "disk_read_bytes_per_second",
+                "disk_write_bytes_per_second",
+                "net_in_bytes_per_second",
+                "net_out_bytes_per_second",
+                "log_dir_fill_ratio",
+                "skew",
+                "stale",
+            ],
+        );
+        for r in &rows {
+            t.row(vec![
+                r.host.cluster.as_str().into(),
+                r.host.instance.as_str().into(),
+                r.host.job.as_str().into(),
+                C::from(r.cpu.value),
+                C::from(r.mem_avail.value),
+                C::from(r.cached.value),
+                C::from(r.hit_ratio.value),
+                C::from(r.dirty.value),
+                C::from(r.disk_read.value),
+                C::from(r.disk_write.value),
+                C::from(r.net_rx.value),
+                C::from(r.net_tx.value),
+                C::from(r.fill.value),
+                r.skew.as_str().into(),
+                (if r.stale { "stale" } else { "" }).into(),
+            ]);
+        }
+        t
+    });
     let page = ListPage {
         page: PageCtx::new(&ctx, "Hosts", "hosts", "/hosts", range),
         rows,

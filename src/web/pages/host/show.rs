@@ -236,6 +236,7 @@ pub(crate) async fn show(
             host.path(),
             range.clone(),
         )
+        .in_cluster(&host.cluster)
         .keep("open", if open_all { "all" } else { "" }),
         host,
         facts,

@@ -138,6 +138,7 @@ pub(crate) async fn show(
             format!("/prometheus/{}/{}", urlencode(&cluster), urlencode(&job)),
             range.clone(),
         )
+        .in_cluster(&cluster)
         .keep("open", if open_all { "all" } else { "" }),
         endpoint,
         open_all,

@@ -131,7 +131,7 @@ pub(crate) async fn list(
     let n =
         |m: &HashMap<Key, f64>, k: &Key| m.get(k).map_or("–".to_string(), |v| plain.format(*v));
     let keys: BTreeMap<Key, ()> = partitions.keys().map(|k| (k.clone(), ())).collect();
-    let rows = keys
+    let rows: Vec<TopicRow> = keys
         .into_keys()
         .map(|k| TopicRow {
             path: topic_path(&k.0, &k.1),
@@ -148,6 +148,39 @@ pub(crate) async fn list(
             topic: k.1,
         })
         .collect();
+    crate::web::export::offer_table("topics", || {
+        use crate::web::export::{Cell, Table};
+        let mut t = Table::new(
+            "topics",
+            vec![
+                "cluster",
+                "topic",
+                "partitions",
+                "messages_in",
+                "retained_messages",
+                "under_replicated",
+                "without_leader",
+                "not_on_preferred_leader",
+                "groups",
+                "lag",
+            ],
+        );
+        for r in &rows {
+            t.row(vec![
+                r.cluster.as_str().into(),
+                r.topic.as_str().into(),
+                r.partitions.as_str().into(),
+                r.messages_in.as_str().into(),
+                r.retained.as_str().into(),
+                Cell::from(r.urp),
+                Cell::from(r.leaderless),
+                Cell::from(r.not_preferred),
+                r.groups.as_str().into(),
+                r.lag.as_str().into(),
+            ]);
+        }
+        t
+    });
     let page = ListPage {
         page: PageCtx::new(&ctx, "Topics", "topics", "/topics", range),
         rows,

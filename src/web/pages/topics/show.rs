@@ -238,7 +238,8 @@ pub(crate) async fn show(
             "topics",
             topic_path(&cluster, &topic),
             range.clone(),
-        ),
+        )
+        .in_cluster(&cluster),
         cluster,
         topic,
         panels,

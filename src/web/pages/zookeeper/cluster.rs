@@ -253,6 +253,7 @@ async fn render(
         catalogue: &ctx.catalogue,
         range: &range,
         data: &data,
+        ghost: None,
         events: &[],
         size: SPARK,
         hover_px: 2.0,
@@ -361,8 +362,12 @@ async fn render(
             events: events.iter().map(EventRow::new).collect(),
         });
     }
+    let mut page_ctx = PageCtx::new(ctx, "ZooKeeper", "zookeeper", path, range);
+    if let [only] = ensembles.as_slice() {
+        page_ctx = page_ctx.in_cluster(&only.cluster);
+    }
     let page = ZookeeperPage {
-        page: PageCtx::new(ctx, "ZooKeeper", "zookeeper", path, range),
+        page: page_ctx,
         ensembles,
         columns: COLUMNS.iter().map(|c| c.1).collect(),
     };

@@ -327,6 +327,7 @@ pub(crate) async fn show(
             format!("/zookeeper/{}/{}", urlencode(&cluster), urlencode(&server)),
             range.clone(),
         )
+        .in_cluster(&cluster)
         .keep("open", if open_all { "all" } else { "" }),
         open_all,
         ensemble_link: format!("/zookeeper/{}?{}", urlencode(&cluster), range.query()),

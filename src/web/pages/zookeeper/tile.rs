@@ -123,6 +123,7 @@ pub(super) fn tile<'a>(
             catalogue: &ctx.catalogue,
             range,
             data: &data,
+            ghost: Some(&data.ghost),
             events: &marks,
             size: CHART,
             hover_px: 2.0,
@@ -132,22 +133,28 @@ pub(super) fn tile<'a>(
         let mut charts = Vec::new();
         // Average request latency per server over time, from the counters (3.6+).
         if !counts.is_empty() {
-            let mut lines = Vec::new();
-            for s in &servers {
-                let of = |infos: &[SeriesInfo]| -> Vec<&crate::store::SeriesRange> {
-                    infos
-                        .iter()
-                        .filter(|i| i.key.labels.get("server") == Some(s.server.as_str()))
-                        .filter_map(|i| data.get(&i.id))
-                        .collect()
-                };
-                let (sr, cr) = (of(&sums), of(&counts));
-                let Some(step) = cr.first().map(|r| r.step_ms) else {
-                    continue;
-                };
-                let points = analysis::mean_series_from_counters(&sr, &cr);
-                lines.push(SeriesData::from_values(s.server.clone(), &points, step));
-            }
+            // One line per server, from the ranges in `map` (this window's or the earlier one's).
+            let lines_of = |map: &std::collections::HashMap<_, crate::store::SeriesRange>| {
+                let mut lines = Vec::new();
+                for s in &servers {
+                    let of = |infos: &[SeriesInfo]| -> Vec<&crate::store::SeriesRange> {
+                        infos
+                            .iter()
+                            .filter(|i| i.key.labels.get("server") == Some(s.server.as_str()))
+                            .filter_map(|i| map.get(&i.id))
+                            .collect()
+                    };
+                    let (sr, cr) = (of(&sums), of(&counts));
+                    let Some(step) = cr.first().map(|r| r.step_ms) else {
+                        continue;
+                    };
+                    let points = analysis::mean_series_from_counters(&sr, &cr);
+                    lines.push(SeriesData::from_values(s.server.clone(), &points, step));
+                }
+                lines
+            };
+            let lines = lines_of(&data.now);
+            let ghosts = lines_of(&data.ghost);
             let names: Vec<&str> = LATENCY_SUMS
                 .iter()
                 .chain(&LATENCY_COUNTS)
@@ -162,6 +169,7 @@ pub(super) fn tile<'a>(
                     ms,
                     lines,
                 )
+                .ghosts(ghosts, range.compare.as_ref())
                 .events(marks.clone())
                 .hover_px(2.0)
                 .render(),
