@@ -141,10 +141,6 @@ async fn the_overview_shows_health_key_charts_and_top_movers() {
 
     // Key charts: the ones with data, not the others.
     assert!(page.contains(">Bytes in and out</a>"), "no bytes chart");
-    assert!(
-        page.contains(">ZooKeeper latency</a>"),
-        "no ZooKeeper chart"
-    );
     assert!(!page.contains(">Total consumer lag</a>"));
 
     // Top movers: b1's doubled bytes in, at about +100 %.

@@ -149,6 +149,7 @@ const WEEK_MS: i64 = 7 * 86_400_000;
 
 /// The overview's key charts of a cluster (`{sel}` is the cluster's matcher); a chart is shown
 /// only when its series exist, so a cluster without broker JMX shows the offsets-based ones.
+/// ZooKeeper's latency is not among them: the ZooKeeper tile below draws it.
 pub const KEY_PANELS: &[Panel] = &[
     panel(
         "Bytes in and out",
@@ -221,15 +222,6 @@ pub const KEY_PANELS: &[Panel] = &[
         Unit::Ratio,
         false,
         "The fullest file system of any host, as the share still free",
-    ),
-    panel(
-        "ZooKeeper latency",
-        "max(zk_avg_latency{{sel}})",
-        "",
-        "",
-        Unit::Milliseconds,
-        false,
-        "The slowest ZooKeeper server's average request latency",
     ),
 ];
 
