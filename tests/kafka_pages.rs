@@ -74,6 +74,14 @@ fn topics_groups_and_burrows_api_show_what_the_broker_holds() {
         overview.contains("Kafka") && overview.contains("Partitions"),
         "no Kafka tile"
     );
+    // The health strip from the kafka source's metadata and the lag engine's groups: the
+    // controller the metadata names, and the groups by status (one group, ledger, with lag).
+    assert!(overview.contains("data-key=\"controller\""), "{overview}");
+    let groups = overview
+        .split("data-key=\"groups\"")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no groups cell: {overview}"));
+    assert!(groups[..groups.find("</li>").unwrap()].contains("WARN"));
     let (status, _) = get(&format!("{}/topics/lab/no-such-topic", server.base));
     assert_eq!(status, 404);
 

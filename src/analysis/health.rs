@@ -5,8 +5,8 @@
 //! metadata otherwise, and is left out when neither source has stored anything for it (a cell
 //! without data would read as "0, healthy").
 //!
-//! Consumer groups by status come from the lag engine, which the caller runs (see
-//! [`Strip::with_groups`]).
+//! Consumer groups by status come from the lag engine, which the consumer pages' overview tile
+//! runs anyway; it hands its cell over (see [`groups_cell`] and [`Strip::with`]).
 
 use crate::model::{Matcher, Timestamp};
 use crate::query::{Limits, QueryError, eval_instant};
@@ -73,25 +73,31 @@ impl Strip {
         self.cells.iter().map(|c| c.level).max_by_key(|l| *l as u8)
     }
 
-    pub fn with_groups(mut self, g: Option<GroupCounts>) -> Strip {
-        if let Some(g) = g {
-            let level = if g.err > 0 {
-                Level::Critical
-            } else if g.warn > 0 {
-                Level::Warning
-            } else {
-                Level::Ok
-            };
-            self.cells.push(Cell {
-                key: "groups",
-                title: "Consumer groups",
-                value: format!("{} OK · {} WARN · {} ERR", g.ok, g.warn, g.err),
-                level,
-                detail: "Burrow's status rules over each group's last commits".into(),
-                query: String::new(),
-            });
-        }
+    /// The strip with cells other parts of the page computed (a source tile's groups cell).
+    pub fn with(mut self, cells: impl IntoIterator<Item = Cell>) -> Strip {
+        self.cells.extend(cells);
         self
+    }
+}
+
+/// The consumer groups' cell: by Burrow status, with the largest lag in time.
+pub fn groups_cell(g: GroupCounts, max_lag: &str) -> Cell {
+    let level = if g.err > 0 {
+        Level::Critical
+    } else if g.warn > 0 {
+        Level::Warning
+    } else {
+        Level::Ok
+    };
+    Cell {
+        key: "groups",
+        title: "Consumer groups",
+        value: format!("{} OK · {} WARN · {} ERR", g.ok, g.warn, g.err),
+        level,
+        detail: format!(
+            "Burrow's status rules over each group's last commits; the largest lag is {max_lag}"
+        ),
+        query: String::new(),
     }
 }
 
@@ -371,14 +377,16 @@ mod tests {
             cells: vec![cell(Level::Ok), cell(Level::Warning)],
         };
         assert_eq!(s.worst(), Some(Level::Warning));
-        let s = s.with_groups(Some(GroupCounts {
-            ok: 3,
-            warn: 0,
-            err: 1,
-        }));
+        let s = s.with([groups_cell(
+            GroupCounts {
+                ok: 3,
+                warn: 0,
+                err: 1,
+            },
+            "5m",
+        )]);
         assert_eq!(s.worst(), Some(Level::Critical));
         assert_eq!(s.cells[2].value, "3 OK · 0 WARN · 1 ERR");
         assert_eq!(Strip::default().worst(), None);
-        assert_eq!(Strip::default().with_groups(None).cells.len(), 0);
     }
 }

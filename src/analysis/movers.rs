@@ -227,8 +227,9 @@ pub async fn top_movers(
     shift_ms: i64,
     n: usize,
 ) -> Result<Vec<Mover>, QueryError> {
-    // About 48 points per window: a mean, not a shape, is compared.
-    let step = ((to - from) / 48).max(60_000);
+    // About 24 points per window: a mean, not a shape, is compared, and a step of an hour over a
+    // day lets the 5-minute rollup answer instead of the raw samples.
+    let step = ((to - from) / 24).max(60_000);
     let window_s = (2 * step / 1000).max(60);
     let m = format!(
         "cluster=\"{}\"",

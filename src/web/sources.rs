@@ -54,6 +54,9 @@ pub struct Tile {
     /// Short facts for the row: (label, value).
     pub facts: Vec<(String, String)>,
     pub charts: Vec<Chart>,
+    /// Cells this source adds to the overview's health strip (the consumer groups by status),
+    /// computed once with the tile rather than a second time for the strip.
+    pub strip: Vec<crate::analysis::health::Cell>,
 }
 
 impl Tile {

@@ -8,11 +8,9 @@
 
 use super::events::EventRow;
 use super::{RangeQuery, clusters, range_events};
-use crate::analysis::health::{self, GroupCounts, Strip};
+use crate::analysis::health::{self, Strip};
 use crate::analysis::movers::{self, Mover};
 use crate::catalogue::Unit;
-use crate::lag::Status;
-use crate::lag::storage::{self as lag_storage, Docs};
 use crate::web::Ctx;
 use crate::web::chart::{Chart, EventMark};
 use crate::web::error::WebResult;
@@ -73,7 +71,7 @@ pub async fn cluster_row(
     let strip = health::strip(&ctx.store, &name, range.from, range.to)
         .await
         .map_err(crate::web::panels::query_error)?
-        .with_groups(group_counts(ctx, &name, range.to).await?);
+        .with(tiles.iter().flat_map(|t| t.strip.iter().cloned()));
     let class = tiles
         .iter()
         .map(|t| t.class)
@@ -224,20 +222,6 @@ pub const KEY_PANELS: &[Panel] = &[
         "The fullest file system of any host, as the share still free",
     ),
 ];
-
-/// The groups of `cluster` by status at `at` (None without Kafka offsets).
-async fn group_counts(ctx: &Ctx, cluster: &str, at: i64) -> WebResult<Option<GroupCounts>> {
-    if !lag_storage::has_cluster(&ctx.store, cluster) {
-        return Ok(None);
-    }
-    let groups = super::consumers::evaluate(ctx, cluster, None, at, Docs::ClusterMode).await?;
-    let count = |s: Status| groups.iter().filter(|g| g.status.status == s).count();
-    Ok(Some(GroupCounts {
-        ok: count(Status::Ok),
-        warn: count(Status::Warn),
-        err: count(Status::Err),
-    }))
-}
 
 /// A mover as the page shows it.
 pub struct MoverRow {

@@ -323,6 +323,7 @@ pub fn tile_of(h: &ClusterHealth, cluster: &str, range: &TimeRange) -> Tile {
         reasons,
         facts,
         charts: vec![],
+        strip: vec![],
     }
 }
 

@@ -282,6 +282,14 @@ fn tile<'a>(
                 ("Max lag".into(), seconds_text(worst)),
             ],
             charts: vec![],
+            strip: vec![crate::analysis::health::groups_cell(
+                crate::analysis::health::GroupCounts {
+                    ok: count(Status::Ok),
+                    warn,
+                    err,
+                },
+                &seconds_text(worst),
+            )],
         }))
     })
 }

@@ -272,6 +272,7 @@ fn tile<'a>(
             reasons,
             facts,
             charts: vec![],
+            strip: vec![],
         }))
     })
 }

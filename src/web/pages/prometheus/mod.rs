@@ -177,6 +177,7 @@ fn tile<'a>(
                 ),
             ],
             charts: vec![],
+            strip: vec![],
         }))
     })
 }

@@ -129,6 +129,7 @@ fn tile<'a>(
                 ("Without leader".into(), format!("{offline:.0}")),
             ],
             charts: vec![],
+            strip: vec![],
         }))
     })
 }

@@ -196,6 +196,7 @@ pub(super) fn tile<'a>(
             reasons: health.reasons,
             facts,
             charts,
+            strip: vec![],
         }))
     })
 }
