@@ -1,6 +1,6 @@
 //! Lag against retention and the `[lag]` config, through the real server over a real SQLite
 //! store seeded with the kafka source's series. Seeded, not produced on a broker: Tansu 0.6
-//! answers DeleteRecords with a panic ("not yet implemented" in its storage engine), so a real
+//! answers DeleteRecords with a panic (an unfinished path in its storage engine), so a real
 //! broker cannot move a partition's earliest offset in the lab.
 //!
 //! Seeded groups (10 minutes of polls every 5 s, with the fixtures' groups of `lag_support`):

@@ -381,7 +381,7 @@ pub(crate) async fn metadata(State(ctx): State<Ctx>, p: Params) -> ApiResult {
 }
 
 /// `/api/v1/panels`: every page's chart catalogue (title, PromQL with the page's `{sel}` and `{w}`
-/// placeholders, unit, whether per second, what it means), so a team can rebuild a chart in
+/// substitutions, unit, whether per second, what it means), so a team can rebuild a chart in
 /// another tool from the same definition.
 pub(crate) async fn panels() -> ApiResult {
     let pages: Vec<J> = crate::web::pages::catalogue::all()

@@ -85,7 +85,7 @@ mod tests {
         }
     }
 
-    /// The query as `page` evaluates it (every placeholder a page fills in).
+    /// The query as `page` evaluates it (with every substitution a page makes).
     fn text(page: &str, p: &Panel) -> String {
         p.text(sel(page), 120_000)
             .replace("{cluster}", CLUSTER)
