@@ -118,3 +118,100 @@ async fn group_page_explains_the_status_with_its_window() {
     assert_eq!(code, 404);
     env.stop().await;
 }
+
+/// `weekly`: a producer of 10 messages a second polled every 5 s for ten minutes up to `end`,
+/// the group 600 messages (60 s) behind; and the same ten minutes a week earlier with the
+/// group 1200 messages (120 s) behind.
+fn weekly(end: kafkascope::model::Timestamp) -> Extra {
+    let mut samples = Vec::new();
+    for (shift, behind) in [(0, 600), (WEEK, 1200)] {
+        let start = end - shift - 600_000;
+        let mut ts = start;
+        while ts <= end - shift {
+            let log_end = (ts - start) / 100;
+            let committed = (log_end - behind).max(0);
+            samples.extend(commit_samples(
+                "weekly",
+                "weekly-topic",
+                0,
+                (ts, committed, (log_end - committed) as u64),
+            ));
+            ts += POLL_MS;
+        }
+    }
+    let doc = group_doc(
+        "weekly",
+        "Stable",
+        "admin-api",
+        &[("weekly-1", "weekly-topic", &[0])],
+    );
+    (samples, vec![("weekly".to_string(), doc)])
+}
+
+const WEEK: i64 = 7 * 86_400_000;
+
+/// The values of the chart titled `title` on `page`, from its JSON export: the line's and, with
+/// `compare=`, its ghost's averages per bucket.
+async fn chart_export(env: &Env, page: &str, title: &str) -> serde_json::Value {
+    let (code, html) = env.get(page).await;
+    assert_eq!(code, 200, "{html}");
+    let id = html
+        .split("<figure class=\"chart\" id=\"")
+        .skip(1)
+        .find(|f| f[..f.find("</figure>").unwrap_or(f.len())].contains(title))
+        .and_then(|f| f.split('"').next())
+        .unwrap_or_else(|| panic!("no chart {title:?}: {html}"))
+        .to_string();
+    let (code, j) = env.json(&format!("{page}&format=json&chart={id}")).await;
+    assert_eq!(code, 200, "{j}");
+    j
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lag_in_seconds_compares_with_the_same_window_last_week() {
+    let env = start_with("", weekly).await;
+    let page = "/consumers/tansu/weekly?range=1h";
+    let title = "Lag in seconds per partition";
+    let finite = |v: &serde_json::Value| -> Vec<f64> {
+        v.as_array()
+            .expect("an array")
+            .iter()
+            .filter_map(|x| x.as_f64())
+            .collect()
+    };
+    // Control: no ghost without compare=.
+    let (_, html) = env.get(page).await;
+    assert!(
+        !html.contains("class=\"ghost\""),
+        "no ghost without compare="
+    );
+    let j = chart_export(&env, page, title).await;
+    assert_eq!(j["ghosts"].as_array().map_or(0, |g| g.len()), 0, "{j}");
+
+    let compared = format!("{page}&compare=1w");
+    let (_, html) = env.get(&compared).await;
+    assert!(html.contains("<path class=\"ghost\""), "{html}");
+    let j = chart_export(&env, &compared, title).await;
+    let now = finite(&j["series"][0]["avg"]);
+    let ghost = &j["ghosts"][0];
+    assert_eq!(
+        ghost["label"].as_str(),
+        j["series"][0]["label"]
+            .as_str()
+            .map(|l| format!("{l} (1w earlier)"))
+            .as_deref(),
+        "{j}"
+    );
+    assert_eq!(ghost["shift_ms"], WEEK);
+    let then = finite(&ghost["avg"]);
+    assert!(!now.is_empty() && !then.is_empty(), "{j}");
+    // Halfway through the ten minutes the group is as far behind as it stays: 60 s now, 120 s
+    // a week ago.
+    let settled = |v: &[f64]| v[v.len() / 2];
+    assert!((settled(&now) - 60.0).abs() <= 10.0, "now: {now:?}");
+    assert!(
+        (settled(&then) - 120.0).abs() <= 10.0,
+        "a week ago: {then:?}"
+    );
+    env.stop().await;
+}

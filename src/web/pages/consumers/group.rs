@@ -136,6 +136,65 @@ fn seconds_series(
         .collect()
 }
 
+/// The lowest committed offset per partition over `ranges`: how deep its log-end history must
+/// reach.
+fn lowest_commits(
+    committed_infos: &[SeriesInfo],
+    ranges: &HashMap<SeriesId, SeriesRange>,
+) -> HashMap<(String, i32), i64> {
+    committed_infos
+        .iter()
+        .filter_map(|c| {
+            let min = ranges
+                .get(&c.id)?
+                .buckets
+                .iter()
+                .map(|b| b.min as i64)
+                .min()?;
+            Some((key_of(c)?, min))
+        })
+        .collect()
+}
+
+/// Lag in seconds per partition over one window: each partition's committed-offset buckets
+/// against its log-end history as of the window's end `to` (the deep history, the window's
+/// log-end buckets, then the `recent` raw points).
+fn lag_seconds_lines(
+    committed_infos: &[SeriesInfo],
+    log_end_infos: &[SeriesInfo],
+    ranges: &HashMap<SeriesId, SeriesRange>,
+    deep: &HashMap<(String, i32), History>,
+    recent: &HashMap<(String, i32), Vec<(i64, i64)>>,
+    to: Timestamp,
+) -> Vec<SeriesData> {
+    let mut lines = Vec::new();
+    for c in committed_infos {
+        let (Some(k), Some(r)) = (key_of(c), ranges.get(&c.id)) else {
+            continue;
+        };
+        let le = log_end_infos
+            .iter()
+            .find(|i| key_of(i).as_ref() == Some(&k))
+            .and_then(|i| ranges.get(&i.id));
+        let Some(le) = le else { continue };
+        let buckets: Vec<(i64, i64, f64, f64)> = le
+            .buckets
+            .iter()
+            .map(|b| (b.ts, le.step_ms, b.min, b.max))
+            .collect();
+        let history = History::layered(&[
+            deep.get(&k)
+                .map(|h| h.points().to_vec())
+                .unwrap_or_default(),
+            bucket_points(&buckets),
+            recent.get(&k).cloned().unwrap_or_default(),
+        ]);
+        let values = seconds_series(r, &history, to);
+        lines.push(SeriesData::from_values(part_label(c), &values, r.step_ms));
+    }
+    lines
+}
+
 pub(crate) async fn show(
     State(ctx): State<Ctx>,
     Path((cluster, group)): Path<(String, String)>,
@@ -217,51 +276,55 @@ pub(crate) async fn show(
     // evaluation read, with the recent raw points last.
     // One read of the deep history for all partitions: deep enough for the lowest commit of
     // the range.
-    let mut lowest: HashMap<(String, i32), i64> = HashMap::new();
-    for c in &committed_infos {
-        if let (Some(k), Some(r)) = (key_of(c), data.get(&c.id))
-            && let Some(min) = r.buckets.iter().map(|b| b.min as i64).min()
-        {
-            lowest.insert(k, min);
-        }
-    }
+    let no_recent = HashMap::new();
     let deep = crate::lag::storage::histories(
         &ctx.store,
         &cluster,
         &e.data.recent_log_ends,
-        &lowest,
+        &lowest_commits(&committed_infos, &data.now),
         range.to,
     )
     .await
     .map_err(super::lag_err)?;
-    let mut seconds_lines = Vec::new();
-    let mut step = range.len_ms().max(1);
-    for c in &committed_infos {
-        let (Some(k), Some(r)) = (key_of(c), data.get(&c.id)) else {
-            continue;
-        };
-        step = r.step_ms;
-        let le = log_end_infos
-            .iter()
-            .find(|i| key_of(i).as_ref() == Some(&k))
-            .and_then(|i| data.get(&i.id));
-        let Some(le) = le else { continue };
-        let buckets: Vec<(i64, i64, f64, f64)> = le
-            .buckets
-            .iter()
-            .map(|b| (b.ts, le.step_ms, b.min, b.max))
-            .collect();
-        let recent = e.data.recent_log_ends.get(&k).cloned().unwrap_or_default();
-        let history = History::layered(&[
-            deep.get(&k)
-                .map(|h| h.points().to_vec())
-                .unwrap_or_default(),
-            bucket_points(&buckets),
-            recent,
-        ]);
-        let values = seconds_series(r, &history, range.to);
-        seconds_lines.push(SeriesData::from_values(part_label(c), &values, r.step_ms));
-    }
+    let seconds_lines = lag_seconds_lines(
+        &committed_infos,
+        &log_end_infos,
+        &data.now,
+        &deep,
+        &e.data.recent_log_ends,
+        range.to,
+    );
+    // The earlier window's lag in seconds when the page compares: its commits against the
+    // log-end history as it stood at that window's end (no raw points newer than it).
+    let seconds_ghosts = match range.compared() {
+        Some((earlier, _)) if !data.ghost.is_empty() => {
+            let deep = crate::lag::storage::histories(
+                &ctx.store,
+                &cluster,
+                &no_recent,
+                &lowest_commits(&committed_infos, &data.ghost),
+                earlier.to,
+            )
+            .await
+            .map_err(super::lag_err)?;
+            lag_seconds_lines(
+                &committed_infos,
+                &log_end_infos,
+                &data.ghost,
+                &deep,
+                &no_recent,
+                earlier.to,
+            )
+        }
+        _ => Vec::new(),
+    };
+    let step = committed_infos
+        .iter()
+        .filter(|c| key_of(c).is_some())
+        .filter_map(|c| data.get(&c.id))
+        .map(|r| r.step_ms)
+        .next_back()
+        .unwrap_or(range.len_ms().max(1));
     charts.push(
         ChartSpec::new(
             "Lag in seconds per partition (time since the log end stood at the committed offset)",
@@ -274,6 +337,7 @@ pub(crate) async fn show(
             ),
             seconds_lines,
         )
+        .ghosts(seconds_ghosts, range.compare.as_ref())
         .events(marks.clone())
         .bands(false)
         .render(),
