@@ -52,6 +52,15 @@ fn window(from: Timestamp, to: Timestamp) -> String {
     format!("from={}&to={}", enc(&rfc3339(from)), enc(&rfc3339(to)))
 }
 
+/// The markup of the page's chart (`<figure>`) whose text holds `needle`.
+fn figure_with<'a>(html: &'a str, needle: &str) -> &'a str {
+    html.split("<figure class=\"chart\"")
+        .skip(1)
+        .map(|f| &f[..f.find("</figure>").unwrap_or(f.len())])
+        .find(|f| f.contains(needle))
+        .unwrap_or_else(|| panic!("no chart with {needle:?}: {html}"))
+}
+
 fn nums(v: &Value) -> Vec<f64> {
     v.as_array()
         .expect("an array")
@@ -166,6 +175,29 @@ async fn compare_draws_last_weeks_data_as_a_ghost_on_every_chart_and_exports_it(
     assert!(
         html_inv.contains("<path class=\"ghost\""),
         "investigate ghosts"
+    );
+    // The pair chart (query= with with=) draws both series' earlier span, on this span's scale.
+    let pair = format!(
+        "{inv}&query={}&with={}",
+        enc(r#"zk_znode_count{server="zk1:2181"}"#),
+        enc(r#"zk_avg_latency{server="zk1:2181"}"#)
+    );
+    let (status, plain) = env.text(&pair).await;
+    assert_eq!(status, 200, "{plain}");
+    assert_eq!(
+        figure_with(&plain, "both normalised")
+            .matches("class=\"ghost\"")
+            .count(),
+        0
+    );
+    let (status, html_pair) = env.text(&format!("{pair}&compare=1w")).await;
+    assert_eq!(status, 200, "{html_pair}");
+    assert_eq!(
+        figure_with(&html_pair, "both normalised")
+            .matches("<path class=\"ghost\"")
+            .count(),
+        2,
+        "a ghost for each series of the pair"
     );
 
     // 1d and 4w are offered; a bad value is a 400 that names the parameter.

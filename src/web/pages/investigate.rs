@@ -341,6 +341,24 @@ impl Frame<'_> {
         lines: Vec<SeriesData>,
         ghost_of: &[SeriesId],
     ) -> Chart {
+        let earlier = ghost_of
+            .iter()
+            .filter_map(|id| self.earlier.get(id))
+            .cloned()
+            .collect();
+        self.chart_with_ghosts(title, link, size, format, lines, earlier)
+    }
+
+    /// [`Frame::chart`] with the ghosts' data given (at their own, earlier times).
+    fn chart_with_ghosts(
+        &self,
+        title: String,
+        link: String,
+        size: (u32, u32),
+        format: ValueFormat,
+        lines: Vec<SeriesData>,
+        earlier: Vec<SeriesData>,
+    ) -> Chart {
         let g = self.grid;
         let lines = lines
             .iter()
@@ -348,12 +366,10 @@ impl Frame<'_> {
             .collect();
         // Ghosts are coarsened on this span's grid (moved onto it and back).
         let ghosts = match self.compare {
-            Some(c) => ghost_of
-                .iter()
-                .filter_map(|id| self.earlier.get(id))
+            Some(c) => earlier
+                .into_iter()
                 .map(|e| {
-                    coarsen(&e.clone().shifted_forward(c.ms), g, points_for(size.0))
-                        .shifted_forward(-c.ms)
+                    coarsen(&e.shifted_forward(c.ms), g, points_for(size.0)).shifted_forward(-c.ms)
                 })
                 .collect(),
             None => Vec::new(),
@@ -413,25 +429,58 @@ fn coarsen(data: &SeriesData, grid: &Grid, max_points: usize) -> SeriesData {
 
 /// Min–max normalised copy of a series' values (0 = its lowest, 1 = its highest in the span).
 fn normalised(values: &[f64]) -> Vec<f64> {
-    let (lo, hi) = values
-        .iter()
-        .filter(|x| x.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), x| {
-            (l.min(*x), h.max(*x))
-        });
-    let span = hi - lo;
-    values
-        .iter()
-        .map(|x| {
-            if !x.is_finite() {
-                f64::NAN
-            } else if span > 0.0 && span.is_finite() {
-                (x - lo) / span
-            } else {
-                0.5
-            }
-        })
-        .collect()
+    let scale = Scale::of(values);
+    values.iter().map(|x| scale.apply(*x)).collect()
+}
+
+/// The lowest and highest finite value of a span, mapped to 0 and 1.
+#[derive(Clone, Copy)]
+struct Scale {
+    lo: f64,
+    hi: f64,
+}
+
+impl Scale {
+    fn of(values: &[f64]) -> Scale {
+        let (lo, hi) = values
+            .iter()
+            .filter(|x| x.is_finite())
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), x| {
+                (l.min(*x), h.max(*x))
+            });
+        Scale { lo, hi }
+    }
+
+    fn apply(&self, x: f64) -> f64 {
+        let span = self.hi - self.lo;
+        if !x.is_finite() {
+            f64::NAN
+        } else if span > 0.0 && span.is_finite() {
+            (x - self.lo) / span
+        } else {
+            0.5
+        }
+    }
+
+    /// An earlier span's line on this span's scale (so a ghost above 1 was higher than
+    /// anything in this span).
+    fn line(&self, data: &SeriesData, label: &str) -> SeriesData {
+        SeriesData {
+            label: label.to_string(),
+            points: data
+                .points
+                .iter()
+                .map(|p| ChartPoint {
+                    ts: p.ts,
+                    avg: self.apply(p.avg),
+                    min: self.apply(p.min),
+                    max: self.apply(p.max),
+                    last: self.apply(p.last),
+                })
+                .collect(),
+            ..data.clone()
+        }
+    }
 }
 
 fn fmt_r(r: Option<f64>) -> String {
@@ -564,6 +613,11 @@ pub(crate) async fn show(
         && let Ok(q) = pick(&reads, "query", &p.query, &cluster)
     {
         drawn.push(q);
+        if !p.with.is_empty()
+            && let Ok(w) = pick(&reads, "with", &p.with, &cluster)
+        {
+            drawn.push(w);
+        }
     }
     let earlier = read_earlier(&ctx, &drawn, &grid, &window).await?;
     let frame = Frame {
@@ -678,8 +732,16 @@ pub(crate) async fn show(
                     .with_link(link)
             };
             let xc = correlate::cross_correlation(&qr.values, &w.values, max_lag);
+            // The earlier span of both, on this span's scales: the same 0 and 1 as the lines.
+            let ghosts = [(qr, &qkey), (w, &wkey)]
+                .into_iter()
+                .filter_map(|(r, key)| {
+                    let e = earlier.get(&r.info.id)?;
+                    Some(Scale::of(&r.values).line(e, key))
+                })
+                .collect();
             Pair {
-                chart: frame.chart(
+                chart: frame.chart_with_ghosts(
                     "both normalised (0 = lowest, 1 = highest in the span)".into(),
                     String::new(),
                     BIG,
@@ -688,8 +750,7 @@ pub(crate) async fn show(
                         line(&qkey, &qr.values, metric_link(&qkey, &span)),
                         line(&wkey, &w.values, metric_link(&wkey, &span)),
                     ],
-                    // Normalised over this span: an earlier span has no such line.
-                    &[],
+                    ghosts,
                 ),
                 r: fmt_r(correlate::pearson(&qr.values, &w.values)),
                 lag: xc
