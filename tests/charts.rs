@@ -215,6 +215,58 @@ async fn compare_draws_last_weeks_data_as_a_ghost_on_every_chart_and_exports_it(
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_events_timeline_counts_events_per_bucket_and_compares_with_last_week() {
+    let env = start().await;
+    // Four events in last week's hour (the seed has one, the annotation, in this hour).
+    let week_ago: Vec<kafkascope::model::Event> = (0..4)
+        .map(|i| kafkascope::model::Event {
+            ts: env.end - WEEK - 30 * 60_000 + i * 60_000,
+            kind: "annotation".into(),
+            severity: kafkascope::model::Severity::Info,
+            cluster: CLUSTER.into(),
+            subject: String::new(),
+            message: format!("week-ago note {i}"),
+        })
+        .collect();
+    env.store
+        .append(&[], &week_ago)
+        .await
+        .expect("append events");
+    let page = format!("/events?{}", window(env.end - HOUR, env.end));
+    let sum = |v: &Value| nums(v).iter().sum::<f64>();
+
+    // Control: without compare= the timeline has its count line and no ghost.
+    let (status, plain) = env.text(&page).await;
+    assert_eq!(status, 200, "{plain}");
+    assert!(
+        !plain.contains("class=\"ghost\""),
+        "no ghost without compare="
+    );
+    let ids = chart_ids(&plain);
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let (_, j) = env
+        .json(&format!("{page}&format=json&chart={}", ids[0]))
+        .await;
+    assert_eq!(j["series"][0]["label"], "events per bucket", "{j}");
+    assert_eq!(
+        sum(&j["series"][0]["avg"]),
+        1.0,
+        "this hour's one event: {j}"
+    );
+
+    let (status, html) = env.text(&format!("{page}&compare=1w")).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("<path class=\"ghost\""), "last week's counts");
+    let (_, j) = env
+        .json(&format!("{page}&compare=1w&format=json&chart={}", ids[0]))
+        .await;
+    let ghost = &j["ghosts"][0];
+    assert_eq!(ghost["shift_ms"], WEEK, "{j}");
+    assert_eq!(sum(&ghost["avg"]), 4.0, "last week's four events: {j}");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_charts_csv_and_json_hold_exactly_the_buckets_it_draws() {
     let env = start().await;
     let (from, to) = (env.end - 2 * HOUR + 60_000, env.end);

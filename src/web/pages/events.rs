@@ -1,10 +1,11 @@
 //! `/events`: the event timeline of the range, filterable by cluster and kind; each event links to
 //! the page that explains it, around its time.
 
-use super::{RangeQuery, clusters, event_marks, selector_text};
+use super::{RangeQuery, chart_step, clusters, event_marks, points_for, selector_text};
+use crate::model::Timestamp;
 use crate::store::{EventQuery, StoredEvent};
 use crate::web::Ctx;
-use crate::web::chart::{Chart, ChartSpec};
+use crate::web::chart::{Chart, ChartSpec, SeriesData};
 use crate::web::error::{WebError, WebResult};
 use crate::web::extract::PageQuery;
 use crate::web::format::{ValueFormat, urlencode, utc};
@@ -16,6 +17,39 @@ use axum::response::Html;
 
 /// Events listed per page at most (the timeline and the filters narrow it down).
 const LIMIT: usize = 2000;
+/// The timeline chart's size.
+const TIMELINE: (u32, u32) = (1000, 100);
+/// The timeline's line (and its ghost's) label.
+const COUNT_LINE: &str = "events per bucket";
+
+/// Events per bucket of `step` over `[from, to]` (buckets aligned to the step, empty ones 0),
+/// from `events` read newest first with `LIMIT + 1` at most. When that read was cut, the buckets
+/// before the oldest one read are left out (gaps) rather than counted short.
+fn bucket_counts(
+    events: &[StoredEvent],
+    from: Timestamp,
+    to: Timestamp,
+    step: i64,
+) -> Vec<(Timestamp, f64)> {
+    let step = step.max(1);
+    let bucket = |ts: Timestamp| ts.div_euclid(step) * step;
+    let first = match events.last() {
+        // The oldest event read may share its bucket with events not read: skip that bucket.
+        Some(oldest) if events.len() > LIMIT => bucket(oldest.event.ts) + step,
+        _ => bucket(from),
+    };
+    let mut counts: std::collections::BTreeMap<Timestamp, f64> = (0..)
+        .map(|i| first + i * step)
+        .take_while(|b| *b <= to)
+        .map(|b| (b, 0.0))
+        .collect();
+    for e in events {
+        if let Some(n) = counts.get_mut(&bucket(e.event.ts)) {
+            *n += 1.0;
+        }
+    }
+    counts.into_iter().collect()
+}
 /// Kinds offered in the filter even before they occur: the collector's, operator annotations, and
 /// what every source kind of this build declares.
 fn known_kinds() -> Vec<String> {
@@ -135,11 +169,11 @@ pub(crate) async fn show(
         super::require_cluster(&ctx, &cluster)?;
     }
     let kind = q.kind.clone().unwrap_or_default();
-    let events = ctx
-        .store
-        .events(&EventQuery {
-            start: range.from,
-            end: range.to,
+    let store = &ctx.store;
+    let read = |start, end| {
+        let q = EventQuery {
+            start,
+            end,
             cluster: (!cluster.is_empty()).then(|| cluster.clone()),
             kinds: if kind.is_empty() {
                 vec![]
@@ -148,9 +182,30 @@ pub(crate) async fn show(
             },
             limit: LIMIT + 1,
             ..Default::default()
-        })
-        .await
-        .map_err(|e| WebError::Store(e.to_string()))?;
+        };
+        async move { store.events(&q).await }
+    };
+    let store_err = |e: crate::store::StoreError| WebError::Store(e.to_string());
+    let events = read(range.from, range.to).await.map_err(store_err)?;
+    // The timeline's line: events per bucket; with `compare=` the earlier window's counts are
+    // its ghost.
+    let step = chart_step(&ctx, &range, points_for(TIMELINE.0));
+    let counts = SeriesData::from_values(
+        COUNT_LINE,
+        &bucket_counts(&events, range.from, range.to, step),
+        step,
+    );
+    let ghosts = match range.compared() {
+        Some((earlier, _)) => {
+            let before = read(earlier.from, earlier.to).await.map_err(store_err)?;
+            vec![SeriesData::from_values(
+                COUNT_LINE,
+                &bucket_counts(&before, earlier.from, earlier.to, step),
+                step,
+            )]
+        }
+        None => Vec::new(),
+    };
     let truncated = events.len() > LIMIT;
     let events = &events[..events.len().min(LIMIT)];
     let mut kinds = known_kinds();
@@ -160,19 +215,18 @@ pub(crate) async fn show(
         }
     }
     kinds.sort();
-    let mut timeline = ChartSpec::new(
+    let timeline = ChartSpec::new(
         format!("{} events", events.len()),
         format!("/events?{}", range.query()),
-        (1000, 70),
+        TIMELINE,
         (range.from, range.to),
         ValueFormat::plain(),
-        vec![],
+        vec![counts],
     )
+    .ghosts(ghosts, range.compare.as_ref())
     .events(event_marks(events))
+    .bands(false)
     .render();
-    // A timeline of ticks only: no value axis, and no "no data" notice over the ticks.
-    timeline.y_ticks.clear();
-    timeline.empty = events.is_empty();
     crate::web::export::offer_table("events", || {
         use crate::web::export::{Cell, Table};
         let mut t = Table::new(
@@ -215,4 +269,45 @@ pub(crate) async fn show(
         truncated,
     };
     Ok(Html(page.render()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Event, Severity};
+
+    fn at(ts: Timestamp) -> StoredEvent {
+        StoredEvent {
+            id: ts,
+            event: Event {
+                ts,
+                kind: "k".into(),
+                severity: Severity::Info,
+                cluster: "c".into(),
+                subject: String::new(),
+                message: String::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn events_are_counted_per_bucket_with_empty_buckets_zero() {
+        // Newest first, as the store answers.
+        let evs = [at(250), at(120), at(110)];
+        assert_eq!(
+            bucket_counts(&evs, 50, 300, 100),
+            vec![(0, 0.0), (100, 2.0), (200, 1.0), (300, 0.0)]
+        );
+    }
+
+    #[test]
+    fn a_cut_read_leaves_out_the_buckets_it_did_not_read_whole() {
+        // LIMIT + 1 events, the oldest in bucket 100: buckets 0 and 100 are left out.
+        let evs: Vec<StoredEvent> = (0..=LIMIT as i64).rev().map(|i| at(150 + i)).collect();
+        let counts = bucket_counts(&evs, 0, 2_300, 100);
+        assert_eq!(counts[0].0, 200, "starts after the oldest read bucket");
+        // Control: the same events not cut count from the range's first bucket.
+        let whole = bucket_counts(&evs[..LIMIT], 0, 2_300, 100);
+        assert_eq!(whole[0], (0, 0.0));
+    }
 }
