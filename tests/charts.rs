@@ -463,10 +463,10 @@ async fn a_forty_chart_page_stays_within_300_kb_of_html() {
     }
     let (path, bytes, charts) = &sizes[4];
     assert!(*charts >= 40, "{path}: only {charts} charts");
-    // 300 KiB. The seeded series change at every scrape (sawteeth inside every bucket: full
-    // min–max bands, no flat stretches to skip), so this is the heavy case.
+    // 300 kB (decimal). The seeded series change at every scrape (sawteeth inside every bucket:
+    // full min–max bands, no flat stretches to skip), so this is the heavy case.
     assert!(
-        *bytes <= 300 * 1024,
+        *bytes <= 300_000,
         "{path}: {bytes} bytes for {charts} charts"
     );
     env.stop().await;

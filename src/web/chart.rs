@@ -1008,7 +1008,7 @@ impl ChartSpec {
 
         let mut lines: Vec<Line> = Vec::with_capacity(self.series.len());
         for (i, s) in self.series.iter().enumerate() {
-            let d = line_path(s, &m);
+            let d = line_path(s, &m, XUnits::Tenths);
             let same_as = lines
                 .iter()
                 .find(|l| !d.is_empty() && l.d == d)
@@ -1016,9 +1016,9 @@ impl ChartSpec {
             let (band, envelope) = if !self.bands {
                 (String::new(), String::new())
             } else if band_fills_plot(s, y_hi - y_lo) {
-                (String::new(), envelope_path(s, &m))
+                (String::new(), envelope_path(s, &m, XUnits::Tenths))
             } else {
-                (band_path(s, &m), String::new())
+                (band_path(s, &m, XUnits::Tenths), String::new())
             };
             let shown = |v: Option<f64>| v.map_or_else(|| "–".into(), |v| self.format.format(v));
             lines.push(Line {
@@ -1046,7 +1046,7 @@ impl ChartSpec {
             .filter_map(|g| {
                 let i = self.series.iter().position(|s| s.label == g.label)?;
                 Some(Ghost {
-                    d: line_path(g, &m),
+                    d: line_path(g, &m, XUnits::Tenths),
                     color: COLORS[i % COLORS.len()],
                     title: format!("{} ({ghost_label})", g.label),
                 })
@@ -1195,23 +1195,36 @@ fn push_tenths_int(d: &mut String, t: i64) {
     }
 }
 
+/// How a path writes x.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum XUnits {
+    /// In plot units with one decimal (sparklines).
+    Plot,
+    /// In whole tenths of a plot unit, without the decimal point: the chart partial draws its
+    /// lines, bands and ghosts in a group scaled by 1/10 horizontally (`scale(.1 1)`; strokes
+    /// do not scale), which saves a byte or two on nearly every number of a page's paths.
+    Tenths,
+}
+
 /// Writes a path compactly, as most of a page's bytes are path numbers: each run starts with an
 /// absolute `M`, then relative `l` steps between the rounded points (so rounding never adds up),
-/// the `l` written once per run (SVG repeats it), x in tenths and y in whole units (one unit is
+/// the `l` written once per run (SVG repeats it), x to a tenth (see [`XUnits`]) and y in whole units (one unit is
 /// one CSS pixel of plot height; x is stretched to the plot's width, so it keeps a decimal).
 struct PathWriter {
     d: String,
     /// The previous point in tenths, and whether an `l` run is open.
     prev: (i64, i64),
     in_run: bool,
+    x: XUnits,
 }
 
 impl PathWriter {
-    fn new() -> Self {
+    fn new(x: XUnits) -> Self {
         PathWriter {
             d: String::new(),
             prev: (0, 0),
             in_run: false,
+            x,
         }
     }
 
@@ -1219,10 +1232,19 @@ impl PathWriter {
         ((x * 10.0).round() as i64, (y.round() * 10.0) as i64)
     }
 
+    fn push_x(&mut self, tenths: i64) {
+        match self.x {
+            XUnits::Plot => push_tenths_int(&mut self.d, tenths),
+            XUnits::Tenths => {
+                let _ = write!(self.d, "{tenths}");
+            }
+        }
+    }
+
     fn move_to(&mut self, x: f64, y: f64) {
         let p = Self::tenths(x, y);
         self.d.push('M');
-        push_tenths_int(&mut self.d, p.0);
+        self.push_x(p.0);
         self.d.push(' ');
         push_tenths_int(&mut self.d, p.1);
         self.prev = p;
@@ -1232,6 +1254,14 @@ impl PathWriter {
     fn line_to(&mut self, x: f64, y: f64) {
         let p = Self::tenths(x, y);
         let (dx, dy) = (p.0 - self.prev.0, p.1 - self.prev.1);
+        // A level step as `h` (one number): series with a step in every other bucket have many.
+        if dy == 0 {
+            self.d.push('h');
+            self.push_x(dx);
+            self.in_run = false;
+            self.prev = p;
+            return;
+        }
         if self.in_run {
             if dx >= 0 {
                 self.d.push(' ');
@@ -1240,7 +1270,7 @@ impl PathWriter {
             self.d.push('l');
             self.in_run = true;
         }
-        push_tenths_int(&mut self.d, dx);
+        self.push_x(dx);
         if dy >= 0 {
             self.d.push(' ');
         }
@@ -1257,8 +1287,8 @@ impl PathWriter {
 /// The average line: `M` at the start of each joined run, `L` within it. A run of one point
 /// gets a short horizontal stroke so it stays visible. Points inside a horizontal stretch (same
 /// y as both neighbours) are left out: they draw nothing, and flat series are most of a page.
-fn line_path(s: &SeriesData, m: &Mapper) -> String {
-    let mut d = PathWriter::new();
+fn line_path(s: &SeriesData, m: &Mapper, x: XUnits) -> String {
+    let mut d = PathWriter::new(x);
     let half = s.step_ms as f64 / 2.0;
     let mut xy: Vec<(f64, f64)> = Vec::new();
     for seg in s.segments() {
@@ -1283,7 +1313,7 @@ fn line_path(s: &SeriesData, m: &Mapper) -> String {
             }
         }
         if n == 1 {
-            d.push("h1");
+            d.push(if x == XUnits::Tenths { "h10" } else { "h1" });
         }
     }
     d.d
@@ -1291,20 +1321,20 @@ fn line_path(s: &SeriesData, m: &Mapper) -> String {
 
 /// The min–max band as one closed polygon per joined run; empty when min = max everywhere. As
 /// for lines, points inside a horizontal stretch of an edge are left out.
-fn band_path(s: &SeriesData, m: &Mapper) -> String {
-    band_edges(s, m, true)
+fn band_path(s: &SeriesData, m: &Mapper, x: XUnits) -> String {
+    band_edges(s, m, x, true)
 }
 
 /// The band's upper and lower edges as two open lines per joined run (see [`Line::envelope`]).
-fn envelope_path(s: &SeriesData, m: &Mapper) -> String {
-    band_edges(s, m, false)
+fn envelope_path(s: &SeriesData, m: &Mapper, x: XUnits) -> String {
+    band_edges(s, m, x, false)
 }
 
-fn band_edges(s: &SeriesData, m: &Mapper, closed: bool) -> String {
+fn band_edges(s: &SeriesData, m: &Mapper, x_units: XUnits, closed: bool) -> String {
     if s.points.iter().all(|p| p.min == p.max) {
         return String::new();
     }
-    let mut d = PathWriter::new();
+    let mut d = PathWriter::new(x_units);
     let half = s.step_ms as f64 / 2.0;
     let mut top: Vec<(f64, f64)> = Vec::new();
     let mut bottom: Vec<(f64, f64)> = Vec::new();
@@ -1493,8 +1523,8 @@ impl Sparkline {
         Sparkline {
             width,
             height,
-            d: line_path(s, &m),
-            band: band_path(s, &m),
+            d: line_path(s, &m, XUnits::Plot),
+            band: band_path(s, &m, XUnits::Plot),
             title,
             link,
             empty,
@@ -1821,7 +1851,8 @@ mod tests {
     fn single_point_runs_stay_visible() {
         let s = SeriesData::from_buckets("x", &[gauge(0, 1.0)], 60_000, false);
         let chart = spec(vec![s]).render();
-        assert!(chart.lines[0].d.ends_with("h1"), "{}", chart.lines[0].d);
+        // A tenth of a plot unit ten times over: one unit in the scaled group.
+        assert!(chart.lines[0].d.ends_with("h10"), "{}", chart.lines[0].d);
     }
 
     #[test]
@@ -1926,13 +1957,14 @@ mod tests {
         let s = SeriesData::from_buckets("x", &buckets, 60_000, false);
         let d = spec(vec![s]).render().lines[0].d.clone();
         // 0 … 4 flat (two points), up to 5, down to 6, 6 … 9 flat (one more point): the
-        // start, then four relative steps.
+        // start, a level step (`h`, one number), two relative steps, a level step.
         assert!(d.starts_with('M') && d.matches('l').count() == 1, "{d}");
+        assert_eq!(d.matches('h').count(), 2, "{d}");
         let numbers = d
             .split(|c: char| c.is_ascii_alphabetic() || c == ' ' || c == '-')
             .filter(|n| !n.is_empty())
             .count();
-        assert_eq!(numbers, 10, "{d}");
+        assert_eq!(numbers, 8, "{d}");
     }
 
     #[test]
@@ -2248,13 +2280,21 @@ mod tests {
     #[test]
     fn path_coordinates_have_one_decimal_at_most() {
         // Chart paths: x in tenths, y whole, steps relative to the rounded points.
-        let mut w = PathWriter::new();
+        let mut w = PathWriter::new(XUnits::Plot);
         w.move_to(12.34, 3.6);
         w.line_to(14.0, 1.2);
         w.line_to(15.55, 9.0);
         w.line_to(15.0, 9.4);
         w.push("Z");
-        assert_eq!(w.d, "M12.3 4l1.7-3 1.6 8-0.6 0Z");
+        assert_eq!(w.d, "M12.3 4l1.7-3 1.6 8h-0.6Z");
+        // Chart paths: the same points with x in whole tenths (drawn scaled by 1/10).
+        let mut w = PathWriter::new(XUnits::Tenths);
+        w.move_to(12.34, 3.6);
+        w.line_to(14.0, 1.2);
+        w.line_to(15.55, 9.0);
+        w.line_to(15.0, 9.4);
+        w.push("Z");
+        assert_eq!(w.d, "M123 4l17-3 16 8h-6Z");
     }
 
     #[test]
