@@ -276,7 +276,6 @@ pub(crate) async fn show(
     // evaluation read, with the recent raw points last.
     // One read of the deep history for all partitions: deep enough for the lowest commit of
     // the range.
-    let no_recent = HashMap::new();
     let deep = crate::lag::storage::histories(
         &ctx.store,
         &cluster,
@@ -298,6 +297,7 @@ pub(crate) async fn show(
     // log-end history as it stood at that window's end (no raw points newer than it).
     let seconds_ghosts = match range.compared() {
         Some((earlier, _)) if !data.ghost.is_empty() => {
+            let no_recent = HashMap::new();
             let deep = crate::lag::storage::histories(
                 &ctx.store,
                 &cluster,
