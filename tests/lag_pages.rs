@@ -64,6 +64,59 @@ async fn consumers_page_lists_every_group_worst_first() {
     env.stop().await;
 }
 
+/// Rows in the order the page lists them.
+fn listed(html: &str) -> Vec<String> {
+    html.split("<a class=\"mono\" href=\"/consumers/")
+        .skip(1)
+        .filter_map(|s| {
+            let s = &s[s.find('>')? + 1..];
+            Some(s[..s.find('<')?].to_string())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn consumers_page_pages_through_every_group_in_the_chosen_order() {
+    let env = start().await;
+    let (code, html) = env.get("/consumers?range=1h&sort=group").await;
+    assert_eq!(code, 200);
+    let all = listed(&html);
+    assert!(all.len() >= 5, "{all:?}");
+    assert!(!html.contains("class=\"pager\""), "one page needs no pager");
+    // Two per page: the pages follow each other in the sorted order and the counts cover all.
+    let mut paged = Vec::new();
+    let pages = all.len().div_ceil(2);
+    for n in 1..=pages {
+        let (code, html) = env
+            .get(&format!("/consumers?range=1h&sort=group&per=2&page={n}"))
+            .await;
+        assert_eq!(code, 200, "{html}");
+        let rows = listed(&html);
+        assert!(rows.len() <= 2, "page {n}: {rows:?}");
+        paged.extend(rows);
+        assert!(
+            html.contains(&format!("{} groups in", all.len())),
+            "page {n} counts every group"
+        );
+        assert!(html.contains(&format!("page {n} of {pages}")), "{html}");
+        let next = format!("sort=group&#38;per=2&#38;page={}\">next", n + 1);
+        assert_eq!(html.contains(&next), n < pages, "page {n}: next link");
+    }
+    assert_eq!(paged, all);
+    let (code, body) = env
+        .get(&format!("/consumers?range=1h&per=2&page={}", pages + 1))
+        .await;
+    assert_eq!(code, 400);
+    assert!(body.contains(&format!("last page, {pages}")), "{body}");
+    // The export keeps every row whatever the page.
+    let (code, csv) = env
+        .get("/consumers?range=1h&per=2&page=1&format=csv&table=consumers")
+        .await;
+    assert_eq!(code, 200);
+    assert_eq!(csv.lines().count(), all.len() + 1, "{csv}");
+    env.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn group_page_explains_the_status_with_its_window() {
     let env = start().await;

@@ -162,11 +162,13 @@ async fn newest_at(
 pub fn clusters(store: &Store) -> Vec<String> {
     let mut out = BTreeSet::new();
     for metric in [LOG_END, COMMITTED] {
-        for i in store.select(Some(metric), &[]) {
-            if let Some(c) = i.key.labels.get("cluster") {
+        store.visit(Some(metric), &[], |i| {
+            if let Some(c) = i.key.labels.get("cluster")
+                && !out.contains(c)
+            {
                 out.insert(c.to_string());
             }
-        }
+        });
     }
     out.into_iter().collect()
 }
@@ -174,43 +176,46 @@ pub fn clusters(store: &Store) -> Vec<String> {
 /// Whether a cluster has Kafka offsets stored.
 pub fn has_cluster(store: &Store, cluster: &str) -> bool {
     [LOG_END, COMMITTED].iter().any(|m| {
-        !store
-            .select(Some(m), &[Matcher::eq("cluster", cluster)])
-            .is_empty()
+        let mut any = false;
+        store.visit(Some(m), &[Matcher::eq("cluster", cluster)], |_| any = true);
+        any
     })
 }
 
-fn label_set(infos: &[SeriesInfo], label: &str) -> Vec<String> {
-    let set: BTreeSet<&str> = infos
-        .iter()
-        .filter_map(|i| i.key.labels.get(label))
-        .collect();
-    set.into_iter().map(str::to_string).collect()
+/// The sorted values of `label` over the series of `metric` that match `on`.
+fn label_set(store: &Store, metric: &str, on: &[Matcher], label: &str) -> Vec<String> {
+    let mut set: BTreeSet<String> = BTreeSet::new();
+    store.visit(Some(metric), on, |i| {
+        if let Some(v) = i.key.labels.get(label)
+            && !set.contains(v)
+        {
+            set.insert(v.to_string());
+        }
+    });
+    set.into_iter().collect()
 }
 
 /// Groups of a cluster with committed offsets stored, sorted.
 pub fn groups(store: &Store, cluster: &str) -> Vec<String> {
     label_set(
-        &store.select(Some(COMMITTED), &[Matcher::eq("cluster", cluster)]),
+        store,
+        COMMITTED,
+        &[Matcher::eq("cluster", cluster)],
         "consumergroup",
     )
 }
 
 /// Topics of a cluster with log-end offsets stored, sorted.
 pub fn topics(store: &Store, cluster: &str) -> Vec<String> {
-    label_set(
-        &store.select(Some(LOG_END), &[Matcher::eq("cluster", cluster)]),
-        "topic",
-    )
+    label_set(store, LOG_END, &[Matcher::eq("cluster", cluster)], "topic")
 }
 
 /// Groups with committed offsets on a topic, sorted.
 pub fn topic_consumers(store: &Store, cluster: &str, topic: &str) -> Vec<String> {
     label_set(
-        &store.select(
-            Some(COMMITTED),
-            &[Matcher::eq("cluster", cluster), Matcher::eq("topic", topic)],
-        ),
+        store,
+        COMMITTED,
+        &[Matcher::eq("cluster", cluster), Matcher::eq("topic", topic)],
         "consumergroup",
     )
 }
@@ -272,35 +277,35 @@ struct ClusterIndex {
 
 /// Series of `metric` of the wanted groups of a cluster. A few groups: asked of the registry
 /// one by one (its label index answers directly); many: one pass over the cluster's series.
+/// `f` gets each series with its group label.
 fn of_groups(
     store: &Store,
     cluster: &str,
     metric: &str,
     wanted: &BTreeSet<&str>,
-) -> Vec<SeriesInfo> {
-    let mut out: Vec<SeriesInfo> = if wanted.len() <= FEW_GROUPS {
-        wanted
-            .iter()
-            .flat_map(|g| {
-                store.select(
-                    Some(metric),
-                    &[
-                        Matcher::eq("cluster", cluster),
-                        Matcher::eq("consumergroup", *g),
-                    ],
-                )
-            })
-            .collect()
-    } else {
-        store.select(Some(metric), &[Matcher::eq("cluster", cluster)])
+    mut f: impl FnMut(&str, &SeriesInfo),
+) {
+    let mut each = |i: &SeriesInfo| {
+        if let Some(g) = i.key.labels.get("consumergroup")
+            && wanted.contains(g)
+        {
+            f(g, i);
+        }
     };
-    out.retain(|i| {
-        i.key
-            .labels
-            .get("consumergroup")
-            .is_some_and(|g| wanted.contains(g))
-    });
-    out
+    if wanted.len() <= FEW_GROUPS {
+        for g in wanted {
+            store.visit(
+                Some(metric),
+                &[
+                    Matcher::eq("cluster", cluster),
+                    Matcher::eq("consumergroup", *g),
+                ],
+                &mut each,
+            );
+        }
+    } else {
+        store.visit(Some(metric), &[Matcher::eq("cluster", cluster)], each);
+    }
 }
 
 /// A per-partition series of a cluster by topic, then partition (looked up without allocating).
@@ -308,8 +313,8 @@ type ByPartition = HashMap<String, HashMap<i32, SeriesId>>;
 
 fn by_partition(store: &Store, cluster: &str, metric: &str) -> ByPartition {
     let mut out: ByPartition = HashMap::new();
-    for i in store.select(Some(metric), &[Matcher::eq("cluster", cluster)]) {
-        if let (Some(t), Some(p)) = (i.key.labels.get("topic"), partition_of(&i)) {
+    store.visit(Some(metric), &[Matcher::eq("cluster", cluster)], |i| {
+        if let (Some(t), Some(p)) = (i.key.labels.get("topic"), partition_of(i)) {
             match out.get_mut(t) {
                 Some(m) => {
                     m.insert(p, i.id);
@@ -319,7 +324,7 @@ fn by_partition(store: &Store, cluster: &str, metric: &str) -> ByPartition {
                 }
             }
         }
-    }
+    });
     out
 }
 
@@ -334,14 +339,9 @@ fn index(store: &Store, cluster: &str, wanted: &BTreeSet<&str>) -> ClusterIndex 
     let log_end = by_partition(store, cluster, LOG_END);
     let log_start = by_partition(store, cluster, OLDEST);
     let mut parts: BTreeMap<String, Vec<PartSeries>> = BTreeMap::new();
-    for i in of_groups(store, cluster, COMMITTED, wanted) {
-        let labels = &i.key.labels;
-        let (Some(g), Some(t), Some(p)) = (
-            labels.get("consumergroup"),
-            labels.get("topic"),
-            partition_of(&i),
-        ) else {
-            continue;
+    of_groups(store, cluster, COMMITTED, wanted, |g, i| {
+        let (Some(t), Some(p)) = (i.key.labels.get("topic"), partition_of(i)) else {
+            return;
         };
         let part = PartSeries {
             topic: t.to_string(),
@@ -357,14 +357,14 @@ fn index(store: &Store, cluster: &str, wanted: &BTreeSet<&str>) -> ClusterIndex 
                 parts.insert(g.to_string(), vec![part]);
             }
         }
-    }
+    });
     for v in parts.values_mut() {
         v.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
     }
-    let members = of_groups(store, cluster, MEMBERS, wanted)
-        .into_iter()
-        .filter_map(|i| Some((i.key.labels.get("consumergroup")?.to_string(), i.id)))
-        .collect();
+    let mut members = HashMap::new();
+    of_groups(store, cluster, MEMBERS, wanted, |g, i| {
+        members.insert(g.to_string(), i.id);
+    });
     ClusterIndex { parts, members }
 }
 
@@ -385,13 +385,8 @@ fn add_lag_series(
         return;
     }
     let mut found: HashMap<String, ByPartition> = HashMap::new();
-    for i in of_groups(store, cluster, LAG, &groups) {
-        let labels = &i.key.labels;
-        if let (Some(g), Some(t), Some(p)) = (
-            labels.get("consumergroup"),
-            labels.get("topic"),
-            partition_of(&i),
-        ) {
+    of_groups(store, cluster, LAG, &groups, |g, i| {
+        if let (Some(t), Some(p)) = (i.key.labels.get("topic"), partition_of(i)) {
             found
                 .entry(g.to_string())
                 .or_default()
@@ -399,7 +394,7 @@ fn add_lag_series(
                 .or_default()
                 .insert(p, i.id);
         }
-    }
+    });
     for (g, ps) in idx.parts.iter_mut() {
         let Some(lags) = found.get(g) else { continue };
         for p in ps.iter_mut().filter(|p| needs(p)) {
@@ -559,31 +554,24 @@ pub async fn read_groups(
     }
 
     // States at `at`: the state series whose newest value is 1.
-    let state_infos: Vec<SeriesInfo> = store
-        .select(Some(STATE), &[Matcher::eq("cluster", cluster)])
-        .into_iter()
-        .filter(|i| {
-            i.key
-                .labels
-                .get("consumergroup")
-                .is_some_and(|g| wanted.contains(g))
-        })
-        .collect();
-    let state_ids: Vec<SeriesId> = state_infos.iter().map(|i| i.id).collect();
+    // (group, state, series) of the wanted groups' state series.
+    let mut state_infos: Vec<(String, String, SeriesId)> = Vec::new();
+    of_groups(store, cluster, STATE, &wanted, |g, i| {
+        if let Some(st) = i.key.labels.get("state") {
+            state_infos.push((g.to_string(), st.to_string(), i.id));
+        }
+    });
+    let state_ids: Vec<SeriesId> = state_infos.iter().map(|i| i.2).collect();
     let state_values = newest_at(store, &state_ids, at, span)
         .await
         .map_err(store_err("group states", cluster))?;
     let mut states: HashMap<&str, (i64, String)> = HashMap::new();
-    for (i, v) in state_infos.iter().zip(state_values) {
-        let (Some(g), Some(st), Some((ts, v))) = (
-            i.key.labels.get("consumergroup"),
-            i.key.labels.get("state"),
-            v,
-        ) else {
+    for ((g, st, _), v) in state_infos.iter().zip(state_values) {
+        let Some((ts, v)) = v else {
             continue;
         };
-        if v >= 1.0 && states.get(g).is_none_or(|(t, _)| ts > *t) {
-            states.insert(g, (ts, st.to_string()));
+        if v >= 1.0 && states.get(g.as_str()).is_none_or(|(t, _)| ts > *t) {
+            states.insert(g, (ts, st.clone()));
         }
     }
 
@@ -745,17 +733,15 @@ pub async fn histories(
     at: i64,
 ) -> Result<HashMap<(String, i32), History>, LagError> {
     let on = [Matcher::eq("cluster", cluster)];
-    let log_end: HashMap<(String, i32), SeriesId> = store
-        .select(Some(LOG_END), &on)
-        .into_iter()
-        .filter_map(|i| {
-            Some((
-                (i.key.labels.get("topic")?.to_string(), partition_of(&i)?),
-                i.id,
-            ))
-        })
-        .filter(|(k, _)| committed.contains_key(k))
-        .collect();
+    let mut log_end: HashMap<(String, i32), SeriesId> = HashMap::new();
+    store.visit(Some(LOG_END), &on, |i| {
+        if let (Some(t), Some(p)) = (i.key.labels.get("topic"), partition_of(i)) {
+            let k = (t.to_string(), p);
+            if committed.contains_key(&k) {
+                log_end.insert(k, i.id);
+            }
+        }
+    });
     let mut layers: Layers = HashMap::new();
     for k in committed.keys() {
         layers

@@ -500,6 +500,12 @@ impl Store {
         self.inner.registry().select(metric, matchers)
     }
 
+    /// Calls `f` with each series [`Store::select`] would return, unsorted and uncopied (the
+    /// registry stays read-locked meanwhile: `f` must not call back into the store).
+    pub fn visit(&self, metric: Option<&str>, matchers: &[Matcher], f: impl FnMut(&SeriesInfo)) {
+        self.inner.registry().visit(metric, matchers, f)
+    }
+
     pub fn series_info(&self, id: SeriesId) -> Option<SeriesInfo> {
         self.inner.registry().info(id).cloned()
     }

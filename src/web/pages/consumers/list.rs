@@ -25,8 +25,11 @@ use std::collections::{BTreeMap, HashMap};
 const SPARK_MS: i64 = 24 * 3_600_000;
 /// Hourly points: the 1 h tier answers (one bucket per hour and series), the cheapest read.
 const SPARK_POINTS: usize = 24;
-/// Rows (in the table's order) that get a sparkline.
-pub const SPARK_ROWS: usize = 200;
+/// Rows a page of the table shows by default (`&per=` changes it): every row shown gets its
+/// sparkline, and a page of 2,000 rows would be 1.5 MB of HTML.
+pub const PAGE_ROWS: usize = 200;
+/// The most rows `&per=` may ask for.
+const MAX_PAGE_ROWS: usize = 5_000;
 /// Groups of a cluster up to which the list reads every group's document.
 const EACH_DOC_UP_TO: usize = 200;
 
@@ -35,6 +38,52 @@ pub struct ListQuery {
     #[serde(flatten)]
     pub range: RangeQuery,
     pub sort: Option<String>,
+    /// 1-based page of the sorted table.
+    pub page: Option<usize>,
+    /// Rows per page.
+    pub per: Option<usize>,
+}
+
+/// Which rows of the sorted table a request shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Paging {
+    pub page: usize,
+    pub per: usize,
+}
+
+impl Paging {
+    pub fn parse(page: Option<usize>, per: Option<usize>) -> WebResult<Paging> {
+        let per = per.unwrap_or(PAGE_ROWS);
+        if !(1..=MAX_PAGE_ROWS).contains(&per) {
+            return Err(WebError::BadRequest(format!(
+                "per: {per} rows per page is not between 1 and {MAX_PAGE_ROWS}"
+            )));
+        }
+        let page = page.unwrap_or(1);
+        if page == 0 {
+            return Err(WebError::BadRequest("page: pages start at 1".into()));
+        }
+        Ok(Paging { page, per })
+    }
+
+    /// The pages `total` rows fill (at least one, so an empty table has page 1).
+    pub fn pages(self, total: usize) -> usize {
+        total.div_ceil(self.per).max(1)
+    }
+
+    /// The index range of this page's rows, or an error naming the last page.
+    pub fn rows(self, total: usize) -> WebResult<std::ops::Range<usize>> {
+        if self.page > self.pages(total) {
+            return Err(WebError::BadRequest(format!(
+                "page: {} is past the last page, {} ({total} groups, {} per page)",
+                self.page,
+                self.pages(total),
+                self.per
+            )));
+        }
+        let start = (self.page - 1) * self.per;
+        Ok(start..(start + self.per).min(total))
+    }
 }
 
 /// How the table is ordered: worst status first (then most lag) by default.
@@ -225,12 +274,16 @@ fn sort_rows(rows: &mut [Row], sort: Sort) {
 #[template(path = "consumers/list.html")]
 pub struct ListPage {
     pub page: PageCtx,
+    /// This page's rows.
     pub rows: Vec<Row>,
     pub sort: Sort,
     pub clusters: usize,
     pub counts: Vec<(Status, usize)>,
     pub any_inferred: bool,
-    pub spark_rows: usize,
+    /// Groups over all pages, and the 1-based number of this page's first row.
+    pub total: usize,
+    pub first: usize,
+    pub paging: Paging,
     /// Burrow's window length and the number of `[lag]` thresholds, for the explanation.
     pub intervals: usize,
     pub thresholds: usize,
@@ -239,6 +292,28 @@ pub struct ListPage {
 impl ListPage {
     pub fn sort_href(&self, name: &str) -> String {
         format!("/consumers{}&sort={name}", self.page.rq())
+    }
+
+    /// Page `n` of the table in the same order and range.
+    pub fn page_href(&self, n: usize) -> String {
+        let mut q = format!("/consumers{}", self.page.rq());
+        if self.sort != Sort::Status {
+            q.push_str(&format!("&sort={}", self.sort.name()));
+        }
+        if self.paging.per != PAGE_ROWS {
+            q.push_str(&format!("&per={}", self.paging.per));
+        }
+        q.push_str(&format!("&page={n}"));
+        q
+    }
+
+    pub fn pages(&self) -> usize {
+        self.paging.pages(self.total)
+    }
+
+    /// The last row number of this page.
+    pub fn last(&self) -> usize {
+        self.first + self.rows.len().saturating_sub(1)
     }
 
     pub fn sort_class(&self, name: &str) -> &'static str {
@@ -258,17 +333,15 @@ async fn sparklines(
     to: Timestamp,
 ) -> WebResult<HashMap<String, Sparkline>> {
     let wanted: std::collections::BTreeSet<&str> = groups.iter().map(String::as_str).collect();
-    let infos = ctx
-        .store
-        .select(Some(LAG_SUM), &[Matcher::eq("cluster", cluster)]);
     let mut ids_of: BTreeMap<&str, Vec<SeriesId>> = BTreeMap::new();
-    for i in &infos {
-        if let Some(g) = i.key.labels.get("consumergroup")
-            && wanted.contains(g)
-        {
-            ids_of.entry(g).or_default().push(i.id);
-        }
-    }
+    ctx.store
+        .visit(Some(LAG_SUM), &[Matcher::eq("cluster", cluster)], |i| {
+            if let Some(g) = i.key.labels.get("consumergroup")
+                && let Some(g) = wanted.get(g)
+            {
+                ids_of.entry(g).or_default().push(i.id);
+            }
+        });
     let ids: Vec<SeriesId> = ids_of.values().flatten().copied().collect();
     let range = TimeRange::fixed(to - SPARK_MS, to);
     let data = fetch_ranges_points(ctx, &ids, &range, SPARK_POINTS).await?;
@@ -317,6 +390,7 @@ pub(crate) async fn show(
 ) -> WebResult<Html<String>> {
     let range = q.range.resolve()?;
     let sort = Sort::parse(q.sort.as_deref())?;
+    let paging = Paging::parse(q.page, q.per)?;
     let clusters = kafka_clusters(&ctx);
     let settings = super::lag_settings(&ctx)?;
     let mut rows = Vec::new();
@@ -333,10 +407,21 @@ pub(crate) async fn show(
         rows.extend(evaluated.iter().map(|e| Row::new(e, &range)));
     }
     sort_rows(&mut rows, sort);
-    // Sparklines for the first rows in the chosen order (reading 24 h of every group of a large
-    // cluster costs more than the rest of the page).
+    let counts = [Status::Err, Status::Warn, Status::Ok]
+        .into_iter()
+        .map(|s| (s, rows.iter().filter(|r| r.status == s).count()))
+        .collect();
+    let any_inferred = rows.iter().any(|r| r.inferred);
+    // The export has every row; the page shows one page of them.
+    crate::web::export::offer_table("consumers", || export_table(&rows));
+    let total = rows.len();
+    let shown = paging.rows(total)?;
+    let first = shown.start + 1;
+    let mut rows: Vec<Row> = rows.drain(shown).collect();
+    // Sparklines for the rows shown (reading 24 h of every group of a large cluster costs more
+    // than the rest of the page).
     let mut wanted: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for r in rows.iter().take(SPARK_ROWS) {
+    for r in &rows {
         wanted
             .entry(r.cluster.clone())
             .or_default()
@@ -344,33 +429,46 @@ pub(crate) async fn show(
     }
     for (cluster, groups) in wanted {
         let mut sparks = sparklines(&ctx, &cluster, &groups, range.to).await?;
-        for r in rows.iter_mut().take(SPARK_ROWS) {
+        for r in rows.iter_mut() {
             if r.cluster == cluster {
                 r.spark = sparks.remove(&r.group);
             }
         }
     }
-    let counts = [Status::Err, Status::Warn, Status::Ok]
-        .into_iter()
-        .map(|s| (s, rows.iter().filter(|r| r.status == s).count()))
-        .collect();
-    let any_inferred = rows.iter().any(|r| r.inferred);
-    crate::web::export::offer_table("consumers", || export_table(&rows));
     let page = ListPage {
-        page: PageCtx::new(&ctx, "Consumer groups", "consumers", "/consumers", range).keep(
-            "sort",
-            if sort == Sort::Status {
-                ""
-            } else {
-                sort.name()
-            },
-        ),
+        page: PageCtx::new(&ctx, "Consumer groups", "consumers", "/consumers", range)
+            .keep(
+                "sort",
+                if sort == Sort::Status {
+                    ""
+                } else {
+                    sort.name()
+                },
+            )
+            .keep(
+                "per",
+                &if paging.per == PAGE_ROWS {
+                    String::new()
+                } else {
+                    paging.per.to_string()
+                },
+            )
+            .keep(
+                "page",
+                &if paging.page == 1 {
+                    String::new()
+                } else {
+                    paging.page.to_string()
+                },
+            ),
         rows,
         sort,
         clusters: clusters.len(),
         counts,
         any_inferred,
-        spark_rows: SPARK_ROWS,
+        total,
+        first,
+        paging,
         intervals: settings.eval.intervals,
         thresholds: settings.thresholds.len(),
     };
@@ -432,5 +530,30 @@ mod tests {
         let err = Sort::parse(Some("colour")).unwrap_err().to_string();
         assert!(err.contains("status, group, lag"), "{err}");
         assert!(err.contains("retention"), "{err}");
+    }
+
+    #[test]
+    fn paging_splits_the_rows_and_names_the_last_page() {
+        let p = Paging::parse(None, None).unwrap();
+        assert_eq!(
+            p,
+            Paging {
+                page: 1,
+                per: PAGE_ROWS
+            }
+        );
+        assert_eq!(p.rows(0).unwrap(), 0..0, "an empty table has a page 1");
+        let p = Paging::parse(Some(3), Some(2)).unwrap();
+        assert_eq!(p.pages(5), 3);
+        assert_eq!(p.rows(5).unwrap(), 4..5);
+        let err = Paging::parse(Some(4), Some(2))
+            .unwrap()
+            .rows(5)
+            .unwrap_err();
+        assert!(err.to_string().contains("last page, 3"), "{err}");
+        assert!(Paging::parse(Some(0), None).is_err());
+        let err = Paging::parse(None, Some(0)).unwrap_err().to_string();
+        assert!(err.contains("per"), "{err}");
+        assert!(Paging::parse(None, Some(MAX_PAGE_ROWS + 1)).is_err());
     }
 }
