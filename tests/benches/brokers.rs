@@ -344,15 +344,27 @@ async fn run() -> anyhow::Result<()> {
             "/ overview (24h)",
             format!("/?from={}&to={end}", end - 86_400_000),
         ),
-        ("/brokers (24h, default)", "/brokers".to_string()),
-        ("/brokers (30d)", "/brokers?range=30d".to_string()),
+        (
+            "/brokers (24h, default)",
+            format!("/brokers?from={}&to={end}", end - 86_400_000),
+        ),
+        (
+            "/brokers (30d)",
+            format!("/brokers?from={}&to={end}", end - 30 * 86_400_000),
+        ),
         (
             "/brokers/bench/broker-1 (30d)",
-            "/brokers/bench/broker-1%3A9999?range=30d".to_string(),
+            format!(
+                "/brokers/bench/broker-1%3A9999?from={}&to={end}",
+                end - 30 * 86_400_000
+            ),
         ),
         (
             "/brokers/bench/broker-1 (24h)",
-            "/brokers/bench/broker-1%3A9999?range=24h".to_string(),
+            format!(
+                "/brokers/bench/broker-1%3A9999?from={}&to={end}",
+                end - 86_400_000
+            ),
         ),
     ];
     let dump = std::env::var("BENCH_DUMP").ok();
