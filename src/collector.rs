@@ -340,14 +340,12 @@ impl<S: Source> TargetTask<S> {
             warn!(error = %e, "Could not store the scrape.");
             write_error = Some(format!("storing the scrape failed: {e}"));
         }
-        for d in &documents {
-            if let Err(e) = self
-                .store
-                .put_document(&self.cluster, &d.subject, &d.name, now, &d.body)
-                .await
-            {
-                warn!(error = %e, document = %d.name, "Could not store a document.");
-            }
+        let docs: Vec<(&str, &str, &str)> = documents
+            .iter()
+            .map(|d| (d.subject.as_str(), d.name.as_str(), d.body.as_str()))
+            .collect();
+        if let Err(e) = self.store.put_documents(&self.cluster, now, &docs).await {
+            warn!(error = %e, documents = docs.len(), "Could not store the documents.");
         }
         for m in &learned {
             let body = serde_json::to_string(m).unwrap_or_default();

@@ -350,6 +350,44 @@ async fn documents_keep_the_newest_snapshot_per_name() {
 }
 
 #[tokio::test]
+async fn a_batch_of_documents_lands_whole_across_statement_chunks_and_keeps_the_newest() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(cfg(&dir)).await.unwrap();
+    s.put_document("prod", "g7", "kafka_group", T0 + 10, "newer")
+        .await
+        .unwrap();
+    // 1,203 documents: three multi-row statements; one name twice (the last one counts).
+    let names: Vec<String> = (0..1_200).map(|i| format!("g{i}")).collect();
+    let bodies: Vec<String> = (0..1_200).map(|i| format!("body {i}")).collect();
+    let mut batch: Vec<(&str, &str, &str)> = names
+        .iter()
+        .zip(&bodies)
+        .map(|(n, b)| (n.as_str(), "kafka_group", b.as_str()))
+        .collect();
+    batch.push(("g1", "kafka_group", "second g1"));
+    batch.push(("__topics__", "kafka_topics", "[]"));
+    batch.push(("__client__", "kafka_client", "{}"));
+    s.put_documents("prod", T0, &batch).await.unwrap();
+    for i in [0usize, 499, 500, 1_199] {
+        let docs = s.documents("prod", &format!("g{i}")).await.unwrap();
+        assert_eq!(
+            docs,
+            vec![("kafka_group".to_string(), T0, format!("body {i}"))]
+        );
+    }
+    let g1 = s.documents("prod", "g1").await.unwrap();
+    assert_eq!(g1[0].2, "second g1");
+    // An older snapshot in a batch does not replace a newer one.
+    let g7 = s.documents("prod", "g7").await.unwrap();
+    assert_eq!(
+        g7,
+        vec![("kafka_group".to_string(), T0 + 10, "newer".to_string())]
+    );
+    assert_eq!(s.documents("prod", "__client__").await.unwrap().len(), 1);
+    s.put_documents("prod", T0 + 20, &[]).await.unwrap();
+}
+
+#[tokio::test]
 async fn closed_store_refuses_writes() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(cfg(&dir)).await.unwrap();

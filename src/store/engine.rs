@@ -393,16 +393,16 @@ impl Inner {
     }
 
     /// Ids for keys, creating (and persisting) new series. The kind given for a new series is kept.
-    pub async fn resolve(
+    pub async fn resolve<K: std::borrow::Borrow<SeriesKey>>(
         &self,
-        keys: &[(SeriesKey, MetricKind)],
+        keys: &[(K, MetricKind)],
     ) -> Result<Vec<SeriesId>, StoreError> {
         let mut out = Vec::with_capacity(keys.len());
         let mut missing = false;
         {
             let reg = self.registry();
             for (k, _) in keys {
-                let id = reg.get(k).unwrap_or(0);
+                let id = reg.get(k.borrow()).unwrap_or(0);
                 missing |= id == 0;
                 out.push(id);
             }
@@ -422,6 +422,7 @@ impl Inner {
                 if out[i] != 0 {
                     continue;
                 }
+                let k = k.borrow();
                 if let Some(id) = reg.get(k).or_else(|| pending.get(k).copied()) {
                     out[i] = id;
                     continue;

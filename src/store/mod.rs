@@ -484,9 +484,10 @@ impl Store {
         samples: &[Sample],
         events: &[Event],
     ) -> Result<AppendReport, StoreError> {
-        let keys: Vec<(SeriesKey, MetricKind)> =
-            samples.iter().map(|s| (s.key.clone(), s.kind)).collect();
-        let ids = self.resolve(&keys).await?;
+        // Borrowed keys: a poll of 300,000 samples would otherwise copy every label set.
+        let keys: Vec<(&SeriesKey, MetricKind)> =
+            samples.iter().map(|s| (&s.key, s.kind)).collect();
+        let ids = self.inner.resolve(&keys).await?;
         let triples: Vec<(SeriesId, Timestamp, f64)> = samples
             .iter()
             .zip(ids)

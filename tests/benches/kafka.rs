@@ -143,11 +143,11 @@ fn main() -> anyhow::Result<()> {
             anyhow::ensure!(report.rejected == 0, "{} samples refused", report.rejected);
             write_ms.push(t2.elapsed().as_secs_f64() * 1e3);
             let t3 = Instant::now();
-            for d in &docs {
-                store
-                    .put_document(CLUSTER, &d.subject, &d.name, stamp, &d.body)
-                    .await?;
-            }
+            let batch: Vec<(&str, &str, &str)> = docs
+                .iter()
+                .map(|d| (d.subject.as_str(), d.name.as_str(), d.body.as_str()))
+                .collect();
+            store.put_documents(CLUSTER, stamp, &batch).await?;
             docs_ms.push(t3.elapsed().as_secs_f64() * 1e3);
 
             // The notifier's evaluation of every group.
