@@ -227,6 +227,26 @@ fn scram_256_and_512_authenticate_and_refusals_say_why() {
     );
     assert_eq!(lag, Some(2.0));
 
+    // Burrow's cluster module shows the SASL profile the source logged in with: mechanism and
+    // user, never the password (the same search finds the user: the check can see a value).
+    let (code, burrow_module) = get(&server.url("/v3/kafka/s512"));
+    assert_eq!(code, 200, "{burrow_module}");
+    let module: serde_json::Value = serde_json::from_str(&burrow_module).expect("JSON");
+    assert_eq!(
+        module["module"]["client-profile"]["sasl"],
+        serde_json::json!({"name": "s512", "handshake-first": true, "username": "monitor",
+            "mechanism": "SCRAM-SHA-512"})
+    );
+    assert_eq!(
+        module["module"]["client-profile"]["tls"],
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        module["module"]["client-profile"]["client-id"],
+        "kafkascope"
+    );
+    assert!(burrow_module.contains("\"monitor\""), "positive control");
+
     // The refusals in words, naming broker and mechanism, on the targets page and in the log.
     let wrong_text = format!(
         "{}: SASL SCRAM-SHA-512: SaslAuthenticate: the broker refuses the credentials of user",
@@ -268,6 +288,7 @@ fn scram_256_and_512_authenticate_and_refusals_say_why() {
         ("/metrics", &metrics),
         ("/api/v1/events", &events),
         ("/api/v1/query", &up_api),
+        ("/v3/kafka/s512", &burrow_module),
     ] {
         for secret in [PASSWORD, WRONG] {
             assert!(!text.contains(secret), "a password in {what}");
@@ -481,6 +502,17 @@ fn scram_and_plain_over_tls() {
             .find(|r| r.metric == "kafka_brokers")
             .map(|r| r.value);
         assert_eq!(brokers, Some(1.0), "{mechanism}");
+        // The client profile document names the CA file, mechanism and user, not the password.
+        let profile = out
+            .documents
+            .iter()
+            .find(|d| d.name == "kafka_client")
+            .expect("a kafka_client document");
+        let v: serde_json::Value = serde_json::from_str(&profile.body).expect("JSON");
+        assert_eq!(v["tls"]["ca_file"], ca.display().to_string());
+        assert_eq!(v["sasl"]["mechanism"], mechanism);
+        assert_eq!(v["sasl"]["username"], "monitor");
+        assert!(!profile.body.contains(PASSWORD), "{}", profile.body);
         // Negative control: the same path with the wrong password.
         let e = scrape_once(&section(mechanism, &wrong)).unwrap_err();
         assert_eq!(

@@ -1,9 +1,11 @@
 //! The lag engine against Burrow 1.2's captured responses: the evaluator reproduces Burrow's
 //! statuses on Burrow's own windows, and the `/v3/kafka` API — through the real server over a
 //! real SQLite store seeded with the kafka source's series — answers in Burrow's shapes, messages
-//! and HTTP codes.
+//! and HTTP codes. The cluster module's client profile comes from a real poll: `kafkascope serve`
+//! polling a real Tansu.
 
 mod lag_support;
+mod support;
 
 use kafkascope::lag::evaluator::{EvalConfig, Inference, evaluate_group};
 use kafkascope::lag::{ConsumerOffset, PartitionWindow};
@@ -343,4 +345,54 @@ async fn unknown_clusters_groups_and_paths_get_burrows_404s() {
         r#"{"error":true,"message":"invalid request type","result":{}}"#
     );
     env.stop().await;
+}
+
+/// The client profile is what the kafka source uses, published by its polls of a real Tansu
+/// through `kafkascope serve`: the configured client id (or the default), named after the
+/// cluster, no TLS and no SASL when none is configured.
+#[test]
+fn the_cluster_module_shows_the_client_profile_the_source_uses() {
+    use support::kafka::Tansu;
+    use support::server::{Server, get, wait_for};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tansu = Tansu::start(dir.path());
+    let server = Server::start(
+        dir.path(),
+        &format!(
+            "[collector]\ninterval = \"1s\"\n\n[[clusters]]\nname = \"lab\"\n[clusters.kafka]\nbrokers = [\"{0}\"]\ncommits = \"admin-api\"\nclient_id = \"scope-burrow-7\"\n\n[[clusters]]\nname = \"plain\"\n[clusters.kafka]\nbrokers = [\"{0}\"]\ncommits = \"admin-api\"\n",
+            tansu.addr
+        ),
+    );
+    let module = |cluster: &str| {
+        let (code, body) = get(&server.url(&format!("/v3/kafka/{cluster}")));
+        assert_eq!(code, 200, "{body}");
+        serde_json::from_str::<Value>(&body).expect("JSON")
+    };
+    // A configured client id is never empty: an empty one means "not polled yet".
+    let published = |cluster: &str| {
+        let v = module(cluster);
+        (v["module"]["client-profile"]["client-id"] != "").then_some(v)
+    };
+    let lab = wait_for(
+        "lab's client profile",
+        std::time::Duration::from_secs(60),
+        || published("lab"),
+    );
+    let (_, burrow) = fixture("v3_kafka_tansu");
+    same_shape("", &lab, &burrow).unwrap();
+    let profile = &lab["module"]["client-profile"];
+    assert_eq!(
+        profile,
+        &serde_json::json!({"name": "lab", "client-id": "scope-burrow-7", "kafka-version": "",
+            "tls": null, "sasl": null})
+    );
+    assert_eq!(lab["module"]["servers"], serde_json::json!([tansu.addr]));
+    // Without client_id: the source's default.
+    let plain = wait_for(
+        "plain's client profile",
+        std::time::Duration::from_secs(60),
+        || published("plain"),
+    );
+    assert_eq!(plain["module"]["client-profile"]["client-id"], "kafkascope");
+    assert_eq!(plain["module"]["client-profile"]["name"], "plain");
 }

@@ -11,73 +11,18 @@
 //!   the receiver (the server's reply quoted) while the other notifiers keep working;
 //! - no password appears in the server's log.
 
+mod lag_support;
 mod support;
 
 use base64::Engine;
+use lag_support::receiver;
 use serde_json::Value;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::kafka::{Tansu, closed_port, free_loopback_port, python};
 use support::server::{Server, get, wait_for};
-
-#[derive(Clone, Debug)]
-struct Got {
-    method: String,
-    path: String,
-    auth: String,
-    team: String,
-    content_type: String,
-    body: Value,
-}
-
-/// An HTTP receiver on loopback, on its own runtime thread, recording every request.
-fn receiver() -> (String, Arc<Mutex<Vec<Got>>>) {
-    let got: Arc<Mutex<Vec<Got>>> = Default::default();
-    let seen = got.clone();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let app = axum::Router::new().fallback(
-                move |method: axum::http::Method,
-                      uri: axum::http::Uri,
-                      headers: axum::http::HeaderMap,
-                      body: axum::body::Bytes| {
-                    let seen = seen.clone();
-                    async move {
-                        let h = |k: &str| {
-                            headers
-                                .get(k)
-                                .and_then(|v| v.to_str().ok())
-                                .unwrap_or("")
-                                .to_string()
-                        };
-                        seen.lock().unwrap().push(Got {
-                            method: method.to_string(),
-                            path: uri.path().to_string(),
-                            auth: h("authorization"),
-                            team: h("x-team"),
-                            content_type: h("content-type"),
-                            body: serde_json::from_slice(&body).unwrap_or(Value::Null),
-                        });
-                        "ok"
-                    }
-                },
-            );
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(l.local_addr().unwrap()).unwrap();
-            axum::serve(l, app).await.unwrap();
-        });
-    });
-    let addr = rx.recv().expect("receiver address");
-    (format!("http://{addr}"), got)
-}
 
 /// aiosmtpd (tests/support/smtp_server.py), stopped when dropped.
 struct Smtp {
@@ -160,7 +105,7 @@ fn notifiers_open_and_close_incidents_over_http_and_smtp() {
     tansu.tool("commit", &["app-orders", "orders", "0=5"]);
     tansu.tool("commit", &["denied-orders", "orders", "0=5"]);
 
-    let (http, got) = receiver();
+    let (http, got) = receiver(200);
     const HTTP_PASS: &str = "h-pass-7731-secret";
     const SMTP_PASS: &str = "s-pass-9182-secret";
     let smtp = Smtp::start(dir.path(), "kafkascope", SMTP_PASS, false);
@@ -288,10 +233,10 @@ interval = "1s"
             .cloned()
     });
     assert_eq!(open.path, "/open/lab/app-orders", "{open:?}");
-    assert_eq!(open.team, "kafka");
-    assert_eq!(open.content_type, "application/json");
+    assert_eq!(open.header("x-team"), "kafka");
+    assert_eq!(open.header("content-type"), "application/json");
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("alert:{HTTP_PASS}"));
-    assert_eq!(open.auth, format!("Basic {basic}"));
+    assert_eq!(open.header("authorization"), format!("Basic {basic}"));
     assert_eq!(open.body["api_key"], "k-1");
     let event = &open.body["events"][0];
     let id = event["id"].as_str().unwrap().to_string();
@@ -338,7 +283,7 @@ interval = "1s"
         (server.log().matches("notifier=dead-hook").count() >= errors_now + 3).then_some(())
     });
     // One open message per incident: send_interval (http) and send_once (email).
-    let posts: Vec<Got> = got
+    let posts: Vec<lag_support::Received> = got
         .lock()
         .unwrap()
         .iter()
@@ -380,7 +325,7 @@ interval = "1s"
     assert_eq!(close.path, format!("/close/{id}"));
     assert_eq!(close.body["ids"][0], id.as_str());
     assert_eq!(close.body["group"], "app-orders");
-    assert_eq!(close.auth, format!("Basic {basic}"));
+    assert_eq!(close.header("authorization"), format!("Basic {basic}"));
     let closed = wait_for("the close email", Duration::from_secs(60), || {
         smtp.messages().into_iter().find(|m| {
             m["from"] == "kafkascope@example.com"

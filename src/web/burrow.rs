@@ -9,21 +9,27 @@
 //! - any other path under `/v3` is Burrow's catch-all 404.
 //!
 //! Burrow's cluster list is its configured clusters; ours is the clusters with a kafka target or
-//! with Kafka offsets stored. A cluster's "module" describes its kafka target: the brokers and
-//! the poll interval (which refreshes topics and offsets alike); kafkascope has no Burrow client
-//! profiles, so the profile's fields are empty.
+//! with Kafka offsets stored. A cluster's "module" describes its kafka target: the brokers, the
+//! poll interval (which refreshes topics and offsets alike) and the client profile the kafka
+//! source publishes as its `kafka_client` document (client id, TLS CA file, SASL mechanism and
+//! user; never a password). The profile is named after the cluster; `kafka-version` is empty
+//! because the source negotiates each API's version with each broker (ApiVersions) rather than
+//! assuming a Kafka release. Before the source's first successful poll the profile is empty
+//! (client-id `""`, which a configured one never is).
 
 use super::Ctx;
 use crate::lag::evaluator::EvalConfig;
 use crate::lag::storage::{self, GroupData, LagError};
 use crate::lag::{ConsumerOffset, GroupStatus};
 use crate::model::now_ms;
+use crate::sources::kafka::collect::{CLIENT_DOC, CLIENT_SUBJECT};
+use crate::store::StoreError;
 use axum::Router;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
@@ -166,6 +172,7 @@ async fn cluster_list(State(ctx): State<Ctx>, OriginalUri(uri): OriginalUri) -> 
     )
 }
 
+/// Burrow's `httpResponseClientProfile`.
 #[derive(Serialize)]
 struct ClientProfile {
     name: String,
@@ -173,8 +180,89 @@ struct ClientProfile {
     client_id: String,
     #[serde(rename = "kafka-version")]
     kafka_version: String,
-    tls: Option<()>,
-    sasl: Option<()>,
+    tls: Option<TlsProfile>,
+    sasl: Option<SaslProfile>,
+}
+
+/// Burrow's `httpResponseTLSProfile`: file paths only. The kafka source verifies brokers against
+/// its CA file and presents no client certificate.
+#[derive(Serialize)]
+struct TlsProfile {
+    name: String,
+    noverify: bool,
+    certfile: String,
+    keyfile: String,
+    cafile: String,
+}
+
+/// Burrow's `httpResponseSASLProfile` plus the mechanism (Burrow 1.2 configures one but does not
+/// show it; its clients ignore the extra key). No password, ever.
+#[derive(Serialize)]
+struct SaslProfile {
+    name: String,
+    #[serde(rename = "handshake-first")]
+    handshake_first: bool,
+    username: String,
+    mechanism: String,
+}
+
+/// The kafka source's `kafka_client` document (see `sources::kafka::collect::ClientProfile`).
+#[derive(Deserialize)]
+struct ClientDoc {
+    client_id: String,
+    tls: Option<TlsDoc>,
+    sasl: Option<SaslDoc>,
+}
+
+#[derive(Deserialize)]
+struct TlsDoc {
+    ca_file: String,
+}
+
+#[derive(Deserialize)]
+struct SaslDoc {
+    mechanism: String,
+    username: String,
+    handshake_first: bool,
+}
+
+impl ClientProfile {
+    /// Named after the cluster; empty but for the name until the source has published one.
+    fn of(cluster: &str, doc: Option<ClientDoc>) -> Self {
+        let doc = doc.unwrap_or(ClientDoc {
+            client_id: String::new(),
+            tls: None,
+            sasl: None,
+        });
+        ClientProfile {
+            name: cluster.to_string(),
+            client_id: doc.client_id,
+            kafka_version: String::new(),
+            tls: doc.tls.map(|t| TlsProfile {
+                name: cluster.to_string(),
+                noverify: false,
+                certfile: String::new(),
+                keyfile: String::new(),
+                cafile: t.ca_file,
+            }),
+            sasl: doc.sasl.map(|s| SaslProfile {
+                name: cluster.to_string(),
+                handshake_first: s.handshake_first,
+                username: s.username,
+                mechanism: s.mechanism,
+            }),
+        }
+    }
+}
+
+/// The cluster's `kafka_client` document; None when absent or damaged (a damaged row must not
+/// fail the reply).
+async fn client_doc(ctx: &Ctx, cluster: &str) -> Result<Option<ClientDoc>, StoreError> {
+    let docs = ctx.store.documents(cluster, CLIENT_SUBJECT).await?;
+    Ok(docs
+        .into_iter()
+        .find(|(name, _, _)| name == CLIENT_DOC)
+        .and_then(|(_, _, body)| serde_json::from_str(&body).ok()))
 }
 
 #[derive(Serialize)]
@@ -219,6 +307,14 @@ async fn cluster_detail(
         .unwrap_or_default();
     // One poll refreshes metadata and offsets alike; unknown (0) without a target.
     let refresh = target.map_or(0, |t| t.interval_ms / 1000);
+    // Without a kafka target, a stored profile would describe a configuration that is gone.
+    let doc = match target {
+        Some(_) => match client_doc(&ctx, &cluster).await {
+            Ok(d) => d,
+            Err(e) => return failed(e, &uri),
+        },
+        None => None,
+    };
     reply(
         StatusCode::OK,
         "cluster module detail returned",
@@ -226,13 +322,7 @@ async fn cluster_detail(
             module: Module {
                 class_name: "kafka",
                 servers,
-                client_profile: ClientProfile {
-                    name: String::new(),
-                    client_id: String::new(),
-                    kafka_version: String::new(),
-                    tls: None,
-                    sasl: None,
-                },
+                client_profile: ClientProfile::of(&cluster, doc),
                 topic_refresh: refresh,
                 offset_refresh: refresh,
             },

@@ -70,6 +70,7 @@ fn main() -> anyhow::Result<()> {
         topics: NameFilter::default(),
         client_id: "kafkascope-bench".into(),
         tls: None,
+        tls_ca_file: None,
         sasl: None,
     });
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -484,3 +484,71 @@ pub fn same_shape(path: &str, got: &Value, want: &Value) -> Result<(), String> {
         _ => Err(format!("{path}: {got} where Burrow has {want}")),
     }
 }
+
+/// One request an HTTP [`receiver`] got.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub method: String,
+    pub path: String,
+    /// Every header, by lower-case name (the last value of a repeated one).
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// The body as JSON; `null` when it is not JSON.
+    pub body: Value,
+}
+
+impl Received {
+    /// A header's value, "" when absent.
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map_or("", String::as_str)
+    }
+}
+
+/// An HTTP receiver on loopback, on its own runtime thread (so sync and async tests alike can
+/// use it), recording every request and answering `status`.
+pub fn receiver(status: u16) -> (String, Arc<std::sync::Mutex<Vec<Received>>>) {
+    let got: Arc<std::sync::Mutex<Vec<Received>>> = Default::default();
+    let seen = got.clone();
+    let status = axum::http::StatusCode::from_u16(status).expect("an HTTP status code");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let app = axum::Router::new().fallback(
+                move |method: axum::http::Method,
+                      uri: axum::http::Uri,
+                      headers: axum::http::HeaderMap,
+                      body: axum::body::Bytes| {
+                    let seen = seen.clone();
+                    async move {
+                        let headers = headers
+                            .iter()
+                            .filter_map(|(k, v)| {
+                                Some((k.as_str().to_string(), v.to_str().ok()?.to_string()))
+                            })
+                            .collect();
+                        seen.lock().unwrap().push(Received {
+                            method: method.to_string(),
+                            path: uri.path().to_string(),
+                            headers,
+                            body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+                        });
+                        status
+                    }
+                },
+            );
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind the receiver");
+            tx.send(l.local_addr().expect("receiver address"))
+                .expect("send the address");
+            axum::serve(l, app).await.expect("receiver");
+        });
+    });
+    let addr = rx.recv().expect("receiver address");
+    (format!("http://{addr}"), got)
+}

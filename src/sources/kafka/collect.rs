@@ -885,6 +885,43 @@ pub fn documents(
     out
 }
 
+/// Subject and name of the client profile document.
+pub const CLIENT_SUBJECT: &str = "__client__";
+pub const CLIENT_DOC: &str = "kafka_client";
+
+/// How this source connects to its cluster, as configured: the `kafka_client` document, which
+/// Burrow's `client-profile` (`/v3/kafka/{cluster}`) reads. Paths and names only, never the
+/// SASL password (`SaslSettings` is not serialisable, so it cannot slip in).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ClientProfile {
+    pub client_id: String,
+    pub tls: Option<TlsProfile>,
+    pub sasl: Option<SaslProfile>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TlsProfile {
+    pub ca_file: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SaslProfile {
+    pub mechanism: &'static str,
+    pub username: String,
+    /// Our client always sends SaslHandshake before SaslAuthenticate.
+    pub handshake_first: bool,
+}
+
+impl ClientProfile {
+    pub fn document(&self) -> Option<Document> {
+        serde_json::to_string(self).ok().map(|body| Document {
+            subject: CLIENT_SUBJECT.into(),
+            name: CLIENT_DOC.into(),
+            body,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1067,6 +1104,40 @@ mod tests {
         let t: serde_json::Value = serde_json::from_str(&docs[1].body).unwrap();
         assert_eq!(docs[1].subject, "__topics__");
         assert_eq!(t[0]["partitions"][1]["isr"], serde_json::json!([1]));
+    }
+
+    #[test]
+    fn the_client_profile_document_names_mechanism_and_user_never_a_password() {
+        let p = ClientProfile {
+            client_id: "scope-1".into(),
+            tls: Some(TlsProfile {
+                ca_file: "/etc/ca.pem".into(),
+            }),
+            sasl: Some(SaslProfile {
+                mechanism: "SCRAM-SHA-512",
+                username: "monitor".into(),
+                handshake_first: true,
+            }),
+        };
+        let d = p.document().unwrap();
+        assert_eq!(
+            (d.subject.as_str(), d.name.as_str()),
+            ("__client__", "kafka_client")
+        );
+        let v: serde_json::Value = serde_json::from_str(&d.body).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"client_id": "scope-1", "tls": {"ca_file": "/etc/ca.pem"},
+                "sasl": {"mechanism": "SCRAM-SHA-512", "username": "monitor", "handshake_first": true}})
+        );
+        let plain = ClientProfile {
+            client_id: "k".into(),
+            tls: None,
+            sasl: None,
+        };
+        let v: serde_json::Value = serde_json::from_str(&plain.document().unwrap().body).unwrap();
+        assert_eq!(v["tls"], serde_json::Value::Null);
+        assert_eq!(v["sasl"], serde_json::Value::Null);
     }
 
     #[test]

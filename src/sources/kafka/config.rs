@@ -276,6 +276,7 @@ pub(super) fn read(
     };
     let settings = KafkaSettings {
         tls,
+        tls_ca_file: c.tls.as_ref().map(|t| t.ca_file.clone()),
         sasl,
         brokers: c.brokers.iter().map(|b| b.trim().to_string()).collect(),
         commits,

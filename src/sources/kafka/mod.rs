@@ -10,7 +10,8 @@
 //!   whose coordinator moved are found again with FindCoordinator. Requests per poll are
 //!   O(brokers + groups/batch) and written as `kafka_scrape_requests`.
 //! - **Series**: kafka_exporter's names (see [`catalogue`]); documents `kafka_group` per group and
-//!   `kafka_topics`; events from the difference of two polls ([`events`]).
+//!   `kafka_topics`, and `kafka_client` (the client profile: client id, TLS CA file, SASL
+//!   mechanism and user, never the password); events from the difference of two polls ([`events`]).
 //! - **Commits** (`commits`): with the Admin API (OffsetFetch), which carries no commit time, so
 //!   the poll time is the observation time of a committed offset and the group document says
 //!   `commits_source = "admin-api"`; or from `__consumer_offsets` ([`offsets_topic`]): every
@@ -68,6 +69,8 @@ pub struct KafkaSettings {
     pub client_id: String,
     /// TLS to every broker (None: plain TCP).
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// The CA file `tls` trusts, as configured (for the client profile).
+    pub tls_ca_file: Option<std::path::PathBuf>,
     /// SASL on every new broker connection (None: none).
     pub sasl: Option<Arc<client::sasl::SaslSettings>>,
 }
@@ -83,6 +86,8 @@ pub struct KafkaSource {
     previous: Option<Snapshot>,
     states: StateMemory,
     reader: offsets_topic::OffsetsReader,
+    /// Published every poll as the `kafka_client` document.
+    profile: collect::ClientProfile,
 }
 
 impl std::fmt::Debug for KafkaSettings {
@@ -108,6 +113,21 @@ impl std::fmt::Debug for KafkaSource {
 impl KafkaSource {
     pub fn new(s: KafkaSettings) -> Self {
         let target = s.brokers.join(",");
+        let profile = collect::ClientProfile {
+            client_id: s.client_id.clone(),
+            tls: s.tls.as_ref().map(|_| collect::TlsProfile {
+                ca_file: s
+                    .tls_ca_file
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            }),
+            sasl: s.sasl.as_ref().map(|a| collect::SaslProfile {
+                mechanism: a.mechanism.name(),
+                username: a.username.clone(),
+                handshake_first: true,
+            }),
+        };
         KafkaSource {
             info: TargetInfo {
                 source: "kafka",
@@ -123,6 +143,7 @@ impl KafkaSource {
             previous: None,
             states: StateMemory::default(),
             reader: Default::default(),
+            profile,
         }
     }
 
@@ -217,7 +238,8 @@ impl Source for KafkaSource {
             .unwrap_or_default();
         let mut readings = collect::readings(&snap, &mut self.states);
         readings.extend(extra);
-        let documents = collect::documents(&snap, source, note.as_deref());
+        let mut documents = collect::documents(&snap, source, note.as_deref());
+        documents.extend(self.profile.document());
         let warnings = snap.warnings.clone();
         self.previous = Some(snap);
         Ok(ScrapeOutput {
