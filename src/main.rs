@@ -319,6 +319,7 @@ async fn serve(cfg: Config, targets: Vec<PlannedTarget>) -> anyhow::Result<()> {
             .map_err(|(k, m)| anyhow::anyhow!("lag.{k}: {m}"))?,
     );
     kafkascope::lag::notifier::spawn(&cfg.notifiers, store.clone(), targets.clone());
+    kafkascope::lag::recorder::spawn(store.clone(), targets.clone());
     info!(
         targets = targets.snapshot().len(),
         database = %cfg.server.database.display(),

@@ -2,7 +2,8 @@
 //! pages: `/topics` lists the topics with their partitions and the groups reading them, the topic
 //! page shows its partitions' offsets as confluent-kafka produced them and the group's lag, the
 //! overview has a Kafka tile, and the lag engine lists the group, says its status is inferred
-//! (OffsetFetch polling) and answers Burrow's `/v3` API for it.
+//! (OffsetFetch polling) and answers Burrow's `/v3` API for it; the lag recorder writes the
+//! group's largest lag in seconds and status as series, which the overview charts.
 
 mod support;
 
@@ -106,4 +107,60 @@ fn topics_groups_and_burrows_api_show_what_the_broker_holds() {
     assert_eq!(v["error"], false, "{v}");
     assert_eq!(v["status"]["group"], "ledger", "{v}");
     assert_eq!(v["status"]["totallag"], 4, "{v}");
+
+    // The lag recorder writes each group's evaluation as series every poll interval: the largest
+    // lag in seconds (a lower bound here: the commit at 2 is older than the log-end history,
+    // which starts at the first poll, when the log end was already 6), which the overview
+    // charts, and Burrow's status code.
+    let seconds = wait_for(
+        "the recorded lag in seconds",
+        Duration::from_secs(60),
+        || {
+            let r = query(
+                &server.base,
+                "kafka_consumergroup_group_max_lag_seconds{cluster=\"lab\",group=\"ledger\"}",
+            );
+            r.first().map(|(_, v)| *v)
+        },
+    );
+    assert!(seconds.is_finite() && seconds >= 0.0, "{seconds}");
+    // The recorded status is the one Burrow's API gives (1 OK, 2 WARN, 3 ERR); both are read
+    // again until they were taken at the same evaluation.
+    let (recorded, burrow) = wait_for("the recorded status", Duration::from_secs(30), || {
+        let r = query(
+            &server.base,
+            "kafkascope_consumergroup_status{cluster=\"lab\",group=\"ledger\"}",
+        );
+        let (_, body) = get(&format!(
+            "{}/v3/kafka/lab/consumer/ledger/status",
+            server.base
+        ));
+        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+        let burrow = match v["status"]["status"].as_str()? {
+            "OK" => 1.0,
+            "WARN" => 2.0,
+            "ERR" => 3.0,
+            other => panic!("status {other}"),
+        };
+        let recorded = r.first()?.1;
+        (recorded == burrow).then_some((recorded, burrow))
+    });
+    assert!(
+        recorded >= 2.0,
+        "a group with lag is not OK: {recorded} {burrow}"
+    );
+    let none = query(
+        &server.base,
+        "kafka_consumergroup_group_max_lag_seconds{group=\"no-such-group\"}",
+    );
+    assert!(none.is_empty(), "{none:?}");
+    // The overview's key chart of it, once a chart step holds a recorded value.
+    let panel = wait_for("the max lag seconds chart", Duration::from_secs(90), || {
+        let (_, overview) = get(&format!("{}/?range=15m", server.base));
+        let at = overview.find("Max consumer lag in seconds")?;
+        // Up to the next panel's title.
+        let chart = overview[at..].split("</figure>").next()?;
+        chart.contains("<svg").then(|| chart.to_string())
+    });
+    assert!(panel.contains("<path"), "{panel}");
 }

@@ -113,6 +113,49 @@ async fn send_once_deny_lists_and_a_failing_receiver() {
     env.stop().await;
 }
 
+/// `steady` stays 600 records = 60 s behind while committing: Burrow says WARN, under a notifier
+/// whose threshold is ERR. An ERR threshold on lag in seconds below 60 s opens an incident for
+/// it; one above does not (the control).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_threshold_on_lag_in_seconds_opens_an_incident_burrows_rules_would_not() {
+    let env = start().await;
+    let targets = TargetRegistry::default();
+    targets.register(kafka_target(kafkascope::model::now_ms()));
+    let (url, got) = receiver(200);
+    let with = |limit: &str| {
+        let c = Config::parse(
+            &format!(
+                "[lag]\n[[lag.thresholds]]\ngroups = \"^steady$\"\nmax_lag_seconds = \"{limit}\"\nstatus = \"ERR\"\n\n\
+                 [[notifiers]]\nname = \"seconds\"\nurl_open = \"{url}/open\"\nthreshold = \"ERR\"\ngroups_allow = [\"^steady$\"]\n"
+            ),
+            "notify.toml",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        Notifier::new(c.notifiers[0].clone())
+            .expect("notifier")
+            .with_lag_settings(c.lag.settings().expect("lag settings"))
+    };
+    let t = with("5m").tick(&env.store, &targets).await;
+    assert!(t.opened.is_empty(), "60 s is under 5 min: {t:?}");
+    assert!(got.lock().unwrap().is_empty());
+
+    let t = with("30s").tick(&env.store, &targets).await;
+    assert_eq!(t.opened, vec![format!("{CLUSTER}/steady")], "{t:?}");
+    let sent = got
+        .lock()
+        .unwrap()
+        .last()
+        .cloned()
+        .expect("an open message");
+    assert_eq!(sent.body["Result"]["status"], "ERR", "{:?}", sent.body);
+    let evidence = sent.body["Result"]["evidence"].to_string();
+    assert!(
+        evidence.contains("lag time 1 min > threshold 30 s"),
+        "{evidence}"
+    );
+    env.stop().await;
+}
+
 #[test]
 fn notifier_config_errors_name_the_key() {
     for (text, key) in [

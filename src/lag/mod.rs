@@ -9,14 +9,19 @@
 //!   REWIND per partition; OK, WARN, ERR and `complete` per group), each result with the rule that
 //!   decided it;
 //! - [`seconds`]: lag in seconds, interpolated over the stored log-end history;
+//! - [`assess`]: one evaluation of a cluster's groups with lag in seconds, thresholds and rates,
+//!   which every reader (pages, Burrow API, notifiers, recorder) goes through;
 //! - [`settings`]: the `[lag]` section (Burrow's evaluator settings, per-group thresholds);
-//! - [`notifier`]: Burrow's HTTP and email notifiers (incidents, Go templates, SMTP).
+//! - [`notifier`]: Burrow's HTTP and email notifiers (incidents, Go templates, SMTP);
+//! - [`recorder`]: each poll interval, every group's largest lag in seconds and status as series.
 //!
 //! The JSON shapes of [`ConsumerOffset`], [`PartitionStatus`] and [`GroupStatus`] are Burrow 1.2's
 //! (`/v3/kafka/{cluster}/consumer/{group}/status` and `/lag`), field for field.
 
+pub mod assess;
 pub mod evaluator;
 pub mod notifier;
+pub mod recorder;
 pub mod seconds;
 pub mod settings;
 pub mod storage;

@@ -165,7 +165,7 @@ pub fn default_local_config() -> Config {
 /// times end in `ms` without an underscore).
 const CONVENTION_RULES: [&str; 2] = ["prometheus", "host"];
 
-/// The catalogues of every source kind plus the collector's own series, the generic naming
+/// The catalogues of every source kind plus the collector's and the lag recorder's own series, the generic naming
 /// conventions last.
 pub fn catalogues() -> impl Iterator<Item = &'static SourceCatalogue> {
     let generic = |k: &&&SourceKind| CONVENTION_RULES.contains(&k.key);
@@ -175,6 +175,7 @@ pub fn catalogues() -> impl Iterator<Item = &'static SourceCatalogue> {
         .chain(KINDS.iter().filter(generic))
         .map(|k| &k.catalogue)
         .chain(std::iter::once(&crate::collector::CATALOGUE))
+        .chain(std::iter::once(&crate::lag::recorder::CATALOGUE))
 }
 
 /// A catalogue holding every source kind's declarations and the collector's.

@@ -5,8 +5,9 @@
 //! groups each committing every partition of one topic (confluent-kafka, `kafka_tool.py bulk`).
 //! Then: a first poll (connections and ApiVersions included) and ROUNDS steady cycles, each as
 //! the server runs it: poll → readings, documents and events → the store write of the samples
-//! (with `cluster`, as the collector adds it) and of the documents → the evaluation of every
-//! group as the notifier does it (read the windows of all groups, Burrow's rules on each).
+//! (with `cluster`, as the collector adds it) and of the documents → the lag recorder's
+//! evaluation of every group (the windows of all groups, Burrow's rules on each, lag in seconds
+//! over the log-end histories) and its write of each group's max lag seconds and status.
 //! Each part is timed; the store is a real SQLite file in a temporary directory.
 //!
 //! Env: `BENCH_GROUPS` (default 2,000), `BENCH_PARTITIONS` (50), `BENCH_TOPICS` (40),
@@ -19,8 +20,8 @@ mod kafka_support;
 mod common;
 
 use common::env_num;
-use kafkascope::lag::evaluator::{EvalConfig, evaluate_group};
-use kafkascope::lag::storage;
+use kafkascope::lag::recorder;
+use kafkascope::lag::settings::LagSettings;
 use kafkascope::model::{Sample, SeriesKey, now_ms};
 use kafkascope::sources::Source;
 use kafkascope::sources::kafka::config::NameFilter;
@@ -108,7 +109,7 @@ fn main() -> anyhow::Result<()> {
         let mut requests = 0;
         let mut n_readings = 0;
         let mut n_evaluated = 0;
-        let cfg = EvalConfig::default();
+        let settings = LagSettings::default();
         for round in 0..rounds {
             let t = Instant::now();
             let snap = source.poll(timeout).await.map_err(anyhow::Error::msg)?;
@@ -151,30 +152,17 @@ fn main() -> anyhow::Result<()> {
             store.put_documents(CLUSTER, stamp, &batch).await?;
             docs_ms.push(t3.elapsed().as_secs_f64() * 1e3);
 
-            // The notifier's evaluation of every group.
+            // The lag recorder's evaluation of every group (Burrow's rules, lag in seconds over
+            // the log-end histories, thresholds) and its write of the results, as the server
+            // runs it after each poll.
             let t4 = Instant::now();
-            let names = storage::groups(&store, CLUSTER);
-            let now = now_ms();
-            let data = storage::read_groups(
-                &store,
-                CLUSTER,
-                &names,
-                now,
-                &cfg,
-                INTERVAL_MS,
-                storage::Docs::ClusterMode,
-            )
-            .await?;
-            let mut evaluated = 0;
-            for d in data.iter().filter(|d| d.found(now, &cfg)) {
-                let g = evaluate_group(CLUSTER, &d.group, &d.windows, now, &cfg, d.inference());
-                evaluated += usize::from(g.partition_count == partitions);
-            }
+            let rec = recorder::record(&store, CLUSTER, now_ms(), &settings, INTERVAL_MS).await?;
             eval_ms.push(t4.elapsed().as_secs_f64() * 1e3);
             cycle_ms.push(t.elapsed().as_secs_f64() * 1e3);
+            let evaluated = rec.groups;
             anyhow::ensure!(
-                evaluated >= groups,
-                "round {round}: {evaluated} of {groups} groups evaluated with all their partitions"
+                evaluated >= groups && rec.with_seconds >= groups,
+                "round {round}: {rec:?} of {groups} groups evaluated with a lag in seconds"
             );
             n_evaluated = evaluated;
             previous = snap;
@@ -184,7 +172,7 @@ fn main() -> anyhow::Result<()> {
             v[v.len() / 2]
         };
         println!(
-            "steady cycle, median of {rounds}: poll {:.0} ms ({requests} requests), readings + documents + events {:.0} ms, store write of {n_readings} samples {:.0} ms, {} documents {:.0} ms, evaluation of {n_evaluated} groups {:.0} ms; whole cycle {:.0} ms",
+            "steady cycle, median of {rounds}: poll {:.0} ms ({requests} requests), readings + documents + events {:.0} ms, store write of {n_readings} samples {:.0} ms, {} documents {:.0} ms, evaluation and record of {n_evaluated} groups {:.0} ms; whole cycle {:.0} ms",
             med(&mut poll_ms),
             med(&mut convert_ms),
             med(&mut write_ms),

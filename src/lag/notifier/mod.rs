@@ -13,7 +13,6 @@ pub mod smtp;
 pub mod template;
 pub mod value;
 
-use super::evaluator::{EvalConfig, evaluate_group};
 use super::{GroupStatus, Status, storage};
 use crate::config::NotifierConfig;
 use crate::model::now_ms;
@@ -331,6 +330,8 @@ pub struct Notifier {
     templates: Templates,
     sink: Sink,
     incidents: HashMap<(String, String), Incident>,
+    /// Burrow's settings and the `[[lag.thresholds]]` it evaluates with.
+    lag: std::sync::Arc<super::settings::LagSettings>,
 }
 
 /// What one evaluation did, for logs and tests.
@@ -370,8 +371,15 @@ impl Notifier {
             sink,
             incidents: HashMap::new(),
             ids: SharedIds::default(),
+            lag: std::sync::Arc::new(super::settings::current().clone()),
             cfg,
         })
+    }
+
+    /// Evaluates with these `[lag]` settings instead of the server's.
+    pub fn with_lag_settings(mut self, lag: super::settings::LagSettings) -> Notifier {
+        self.lag = std::sync::Arc::new(lag);
+        self
     }
 
     /// Shares incident ids with the other notifiers built with the same `ids`.
@@ -491,7 +499,7 @@ impl Notifier {
     /// Evaluates every wanted group of the store once and sends what changed.
     pub async fn tick(&mut self, store: &Store, targets: &TargetRegistry) -> Tick {
         let mut out = Tick::default();
-        let cfg: EvalConfig = super::settings::current().eval;
+        let settings = self.lag.clone();
         let now = now_ms();
         let snapshot = targets.snapshot();
         let mut seen = std::collections::HashSet::new();
@@ -504,12 +512,13 @@ impl Notifier {
                 continue;
             }
             let interval = storage::interval_of(&snapshot, &cluster);
-            let data = match storage::read_groups(
+            // With lag in seconds, so the `[[lag.thresholds]]` on it apply as on the pages.
+            let evaluated = match super::assess::evaluate(
                 store,
                 &cluster,
-                &groups,
+                Some(groups),
                 now,
-                &cfg,
+                &settings,
                 interval,
                 storage::Docs::ClusterMode,
             )
@@ -521,13 +530,9 @@ impl Notifier {
                     continue;
                 }
             };
-            for d in data.iter().filter(|d| d.found(now, &cfg)) {
-                let mut g =
-                    evaluate_group(&cluster, &d.group, &d.windows, now, &cfg, d.inference());
-                // The `[[lag.thresholds]]` on lag in records (lag in seconds needs the partitions'
-                // log-end histories, which the pages read; the notifier does not).
-                super::settings::current().apply_thresholds(&mut g, None);
-                let key = (cluster.clone(), d.group.clone());
+            for e in evaluated {
+                let g = e.status;
+                let key = (cluster.clone(), e.data.group);
                 seen.insert(key.clone());
                 // Burrow's notifier asks for the status without OK partitions.
                 self.step(key, &g.only_problems(), now, &mut out).await;

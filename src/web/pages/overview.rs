@@ -195,6 +195,15 @@ pub const KEY_PANELS: &[Panel] = &[
         "Records not yet consumed, summed over every group and partition",
     ),
     panel(
+        "Max consumer lag in seconds",
+        "max(kafka_consumergroup_group_max_lag_seconds{{sel}})",
+        "",
+        "",
+        Unit::Seconds,
+        false,
+        "How far behind the worst group is in time: when the log end was at its committed offset",
+    ),
+    panel(
         "Page-cache hit ratio",
         "sum(rate(kafkascope_cachestat_hits_total{{sel}}[{w}])) / (sum(rate(kafkascope_cachestat_hits_total{{sel}}[{w}])) + sum(rate(kafkascope_cachestat_misses_total{{sel}}[{w}])))",
         "",

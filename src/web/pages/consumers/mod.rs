@@ -6,11 +6,13 @@ pub mod group;
 pub mod list;
 
 use super::Ctx;
-use crate::lag::evaluator::{evaluate_group, human_ms};
-use crate::lag::seconds::{History, LagSeconds};
+use crate::lag::Status;
+use crate::lag::assess;
+pub use crate::lag::assess::Evaluated;
+use crate::lag::evaluator::human_ms;
+use crate::lag::seconds::LagSeconds;
 use crate::lag::settings::LagSettings;
-use crate::lag::storage::{self, Docs, GroupData};
-use crate::lag::{Direction, GroupStatus, Rates, Status, group_rates};
+use crate::lag::storage::{self, Docs};
 use crate::store::StoredEvent;
 use crate::web::error::{WebError, WebResult};
 use crate::web::format::{format_number, urlencode};
@@ -18,7 +20,6 @@ use crate::web::sources::{Tile, TileFuture, WebSource};
 use crate::web::timerange::TimeRange;
 use axum::Router;
 use axum::routing::get;
-use std::collections::HashMap;
 
 /// The consumer pages, their navigation entry and overview tile (shown when kafka targets are
 /// configured).
@@ -76,47 +77,6 @@ pub fn rate_text(v: f64) -> String {
     format!("{}/s", format_number(v))
 }
 
-/// One group evaluated at the end of a range, with what its rows and header show.
-pub struct Evaluated {
-    pub cluster: String,
-    pub data: GroupData,
-    pub status: GroupStatus,
-    /// Lag in seconds per partition (topic, partition), at the range's end.
-    pub seconds: HashMap<(String, i32), Option<LagSeconds>>,
-    /// The largest lag in seconds of the group.
-    pub max_seconds: Option<LagSeconds>,
-    pub rates: Option<Rates>,
-    pub direction: Option<Direction>,
-    pub eta_s: Option<f64>,
-}
-
-impl Evaluated {
-    /// The reason of the worst partition (what to read first).
-    pub fn worst_reason(&self) -> String {
-        self.status
-            .partitions
-            .iter()
-            .max_by_key(|p| (p.status, p.current_lag))
-            .filter(|p| p.status > Status::Ok)
-            .map(|p| format!("{} [{}]: {}", p.topic, p.partition, p.reason))
-            .unwrap_or_default()
-    }
-
-    pub fn inferred(&self) -> bool {
-        self.data.inference().inferred()
-    }
-
-    /// The partition closest to losing data (lost records first, then the largest share of
-    /// its retention left to read).
-    pub fn worst_retention(&self) -> Option<(&crate::lag::PartitionStatus, crate::lag::Retention)> {
-        self.status
-            .partitions
-            .iter()
-            .filter_map(|p| Some((p, p.retention?)))
-            .max_by(|a, b| a.1.rank().total_cmp(&b.1.rank()))
-    }
-}
-
 /// The `[lag]` settings of the running config.
 pub fn lag_settings(ctx: &Ctx) -> WebResult<LagSettings> {
     ctx.config
@@ -125,7 +85,8 @@ pub fn lag_settings(ctx: &Ctx) -> WebResult<LagSettings> {
         .map_err(|(k, m)| WebError::Internal(format!("config lag.{k}: {m}")))
 }
 
-/// Evaluates `groups` of `cluster` (every group when None) at `at`.
+/// Evaluates `groups` of `cluster` (every group when None) at `at`, with the running `[lag]`
+/// settings and the cluster's poll interval.
 pub async fn evaluate(
     ctx: &Ctx,
     cluster: &str,
@@ -134,89 +95,10 @@ pub async fn evaluate(
     docs: Docs,
 ) -> WebResult<Vec<Evaluated>> {
     let settings = lag_settings(ctx)?;
-    let cfg = settings.eval;
-    let groups = groups.unwrap_or_else(|| storage::groups(&ctx.store, cluster));
-    if groups.is_empty() {
-        return Ok(Vec::new());
-    }
     let interval = storage::interval_of(&ctx.targets.snapshot(), cluster);
-    let data = storage::read_groups(&ctx.store, cluster, &groups, at, &cfg, interval, docs)
+    assess::evaluate(&ctx.store, cluster, groups, at, &settings, interval, docs)
         .await
-        .map_err(lag_err)?;
-
-    // One history per topic partition, deep enough for the lowest commit of any group on it.
-    let mut lowest: HashMap<(String, i32), i64> = HashMap::new();
-    let mut recent: HashMap<(String, i32), Vec<(i64, i64)>> = HashMap::new();
-    for d in &data {
-        for w in &d.windows {
-            if let Some(last) = w.offsets.last() {
-                let k = (w.topic.clone(), w.partition);
-                let e = lowest.entry(k.clone()).or_insert(last.offset);
-                *e = (*e).min(last.offset);
-                if let Some(r) = d.recent_log_ends.get(&k)
-                    && !recent.contains_key(&k)
-                {
-                    recent.insert(k, r.clone());
-                }
-            }
-        }
-    }
-    let histories: HashMap<(String, i32), History> =
-        storage::histories(&ctx.store, cluster, &recent, &lowest, at)
-            .await
-            .map_err(lag_err)?;
-
-    let mut out = Vec::with_capacity(data.len());
-    for d in data {
-        if !d.found(at, &cfg) {
-            continue;
-        }
-        let mut status = evaluate_group(cluster, &d.group, &d.windows, at, &cfg, d.inference());
-        let mut seconds = HashMap::new();
-        let mut max_seconds: Option<LagSeconds> = None;
-        for w in &d.windows {
-            let Some(last) = w.offsets.last() else {
-                continue;
-            };
-            let k = (w.topic.clone(), w.partition);
-            // As of the newest poll of the partition (the committed offset still stands then),
-            // not of the page's end a few seconds later.
-            let polled = d
-                .recent_log_ends
-                .get(&k)
-                .and_then(|v| v.last())
-                .map_or(last.timestamp, |p| p.0)
-                .max(last.timestamp);
-            let v = histories
-                .get(&k)
-                .and_then(|h| h.lag_seconds(last.offset, polled.min(at)));
-            if let Some(v) = v
-                && max_seconds.is_none_or(|m| v.value() > m.value())
-            {
-                max_seconds = Some(v);
-            }
-            seconds.insert(k, v);
-        }
-        settings.apply_thresholds(&mut status, max_seconds.map(|m| m.value()));
-        let rates = group_rates(&d.windows, |t, p| {
-            d.recent_log_ends
-                .get(&(t.to_string(), p))
-                .map(Vec::as_slice)
-        });
-        let direction = rates.map(|r| r.direction(status.totallag));
-        let eta_s = rates.and_then(|r| r.drain_eta_s(status.totallag));
-        out.push(Evaluated {
-            cluster: cluster.to_string(),
-            data: d,
-            status,
-            seconds,
-            max_seconds,
-            rates,
-            direction,
-            eta_s,
-        });
-    }
-    Ok(out)
+        .map_err(lag_err)
 }
 
 /// Clusters with Kafka offsets stored or a kafka target configured.
