@@ -72,7 +72,7 @@ pub async fn evaluate(
 
     // One history per topic partition, deep enough for the lowest commit of any group on it.
     let mut lowest: HashMap<(String, i32), i64> = HashMap::new();
-    let mut recent: HashMap<(String, i32), Vec<(i64, i64)>> = HashMap::new();
+    let mut recent: HashMap<(String, i32), storage::LogEnds> = HashMap::new();
     for d in &data {
         for w in &d.windows {
             if let Some(last) = w.offsets.last() {
@@ -123,9 +123,7 @@ pub async fn evaluate(
         }
         settings.apply_thresholds(&mut status, max_seconds.map(|m| m.value()));
         let rates = group_rates(&d.windows, |t, p| {
-            d.recent_log_ends
-                .get(&(t.to_string(), p))
-                .map(Vec::as_slice)
+            d.recent_log_ends.get(&(t.to_string(), p)).map(|r| &r[..])
         });
         let direction = rates.map(|r| r.direction(status.totallag));
         let eta_s = rates.and_then(|r| r.drain_eta_s(status.totallag));

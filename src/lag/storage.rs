@@ -420,8 +420,11 @@ pub struct GroupData {
     /// The group's state (`Stable`, `Empty` …): from the document, else the state series.
     pub state: Option<String>,
     /// Log-end history per partition, over the read window (for lag seconds at `at`).
-    pub recent_log_ends: HashMap<(String, i32), Vec<(i64, i64)>>,
+    pub recent_log_ends: HashMap<(String, i32), LogEnds>,
 }
+
+/// A partition's (time, log-end offset) points, shared by every group reading the partition.
+pub type LogEnds = std::sync::Arc<[(i64, i64)]>;
 
 impl GroupData {
     pub fn inference(&self) -> Inference {
@@ -615,6 +618,8 @@ pub async fn read_groups(
         }
     }
 
+    // Converted once per partition, not once per group reading it.
+    let mut shared_log_ends: HashMap<SeriesId, LogEnds> = HashMap::new();
     let mut out = Vec::with_capacity(groups.len());
     for g in groups {
         let doc = match docs {
@@ -630,11 +635,18 @@ pub async fn read_groups(
             if commits.is_empty() {
                 continue;
             }
-            let log_ends: Vec<(i64, i64)> = p
-                .log_end
-                .and_then(|l| samples.get(&l))
-                .map(|v| v.iter().map(|(t, x)| (*t, *x as i64)).collect())
-                .unwrap_or_default();
+            let log_ends: LogEnds = match p.log_end {
+                Some(l) => shared_log_ends
+                    .entry(l)
+                    .or_insert_with(|| {
+                        samples
+                            .get(&l)
+                            .map(|v| v.iter().map(|(t, x)| (*t, *x as i64)).collect())
+                            .unwrap_or_default()
+                    })
+                    .clone(),
+                None => LogEnds::default(),
+            };
             let stored_lag = old_lag
                 .get(&p.committed)
                 .copied()
@@ -728,7 +740,7 @@ type Layers = HashMap<(String, i32), Vec<Vec<(i64, i64)>>>;
 pub async fn histories(
     store: &Store,
     cluster: &str,
-    recent: &HashMap<(String, i32), Vec<(i64, i64)>>,
+    recent: &HashMap<(String, i32), LogEnds>,
     committed: &HashMap<(String, i32), i64>,
     at: i64,
 ) -> Result<HashMap<(String, i32), History>, LagError> {
@@ -747,7 +759,7 @@ pub async fn histories(
         layers
             .entry(k.clone())
             .or_default()
-            .push(recent.get(k).cloned().unwrap_or_default());
+            .push(recent.get(k).map(|r| r.to_vec()).unwrap_or_default());
     }
     // A partition needs an older layer when its commit is below everything the finest has.
     let needs = |layers: &Layers| -> Vec<(String, i32)> {

@@ -167,10 +167,11 @@ pub(crate) struct SeriesSnap {
 
 /// The head part of a query, taken under one read lock so that it is consistent with the
 /// watermark it was taken at.
-pub(crate) struct HeadView {
+/// `T` is what the reader keeps per series: its [`SeriesInfo`] for a chart, its id for raw reads.
+pub(crate) struct HeadView<T = SeriesInfo> {
     pub watermark: Timestamp,
     pub merged_to: Timestamp,
-    pub series: Vec<(SeriesInfo, SeriesSnap)>,
+    pub series: Vec<(T, SeriesSnap)>,
 }
 
 /// Counts for `StoreStats`.
@@ -417,14 +418,20 @@ impl Head {
 
     /// Head samples in `[lo, hi)` of the given series (and the sample before `lo` of each),
     /// with the marks they are consistent with.
-    pub fn view(&self, infos: Vec<SeriesInfo>, lo: Timestamp, hi: Timestamp) -> HeadView {
+    pub fn view<T>(
+        &self,
+        infos: Vec<T>,
+        id: impl Fn(&T) -> SeriesId,
+        lo: Timestamp,
+        hi: Timestamp,
+    ) -> HeadView<T> {
         let s = rd(&self.state);
         let head_lo = lo.max(s.marks.watermark);
         let series = infos
             .into_iter()
             .map(|info| {
                 let snap = if head_lo < hi {
-                    snapshot_series(&s, info.id, head_lo, hi)
+                    snapshot_series(&s, id(&info), head_lo, hi)
                 } else {
                     SeriesSnap::default()
                 };

@@ -77,7 +77,24 @@ fn head_view(inner: &Inner, ids: &[SeriesId], lo: Timestamp, hi: Timestamp) -> H
         let reg = inner.registry();
         ids.iter().filter_map(|&id| reg.info(id).cloned()).collect()
     };
-    inner.head().view(infos, lo, hi)
+    inner.head().view(infos, |i| i.id, lo, hi)
+}
+
+/// [`head_view`] for readers that need only the ids (no copy of each series' labels).
+fn head_view_ids(
+    inner: &Inner,
+    ids: &[SeriesId],
+    lo: Timestamp,
+    hi: Timestamp,
+) -> HeadView<SeriesId> {
+    let known: Vec<SeriesId> = {
+        let reg = inner.registry();
+        ids.iter()
+            .copied()
+            .filter(|&id| reg.info(id).is_some())
+            .collect()
+    };
+    inner.head().view(known, |id| *id, lo, hi)
 }
 
 pub(crate) async fn run(
@@ -317,13 +334,13 @@ pub(crate) async fn raw_samples(
     }
     let too_many = || StoreError::TooManySamples { limit: max_samples };
     let (lo, hi) = (start, end.saturating_add(1));
-    let view = head_view(inner, ids, lo, hi);
+    let view = head_view_ids(inner, ids, lo, hi);
     // The head is in memory: count it before reading any chunk.
     let in_head: usize = view.series.iter().map(|s| s.1.samples.len()).sum();
     if in_head > max_samples {
         return Err(too_many());
     }
-    let mut known: Vec<SeriesId> = view.series.iter().map(|s| s.0.id).collect();
+    let mut known: Vec<SeriesId> = view.series.iter().map(|s| s.0).collect();
     known.sort_unstable();
     known.dedup();
     let w = view.watermark;
@@ -358,9 +375,9 @@ pub(crate) async fn raw_samples(
     })?;
     // Head samples follow the chunk samples of a series: they are all at or above the watermark.
     let mut seen = std::collections::HashSet::new();
-    for (info, snap) in view.series {
-        if seen.insert(info.id) {
-            from_chunks.entry(info.id).or_default().extend(snap.samples);
+    for (id, snap) in view.series {
+        if seen.insert(id) {
+            from_chunks.entry(id).or_default().extend(snap.samples);
         }
     }
     let mut total = 0usize;

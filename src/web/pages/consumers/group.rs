@@ -164,7 +164,7 @@ fn lag_seconds_lines(
     log_end_infos: &[SeriesInfo],
     ranges: &HashMap<SeriesId, SeriesRange>,
     deep: &HashMap<(String, i32), History>,
-    recent: &HashMap<(String, i32), Vec<(i64, i64)>>,
+    recent: &HashMap<(String, i32), crate::lag::storage::LogEnds>,
     to: Timestamp,
 ) -> Vec<SeriesData> {
     let mut lines = Vec::new();
@@ -187,7 +187,7 @@ fn lag_seconds_lines(
                 .map(|h| h.points().to_vec())
                 .unwrap_or_default(),
             bucket_points(&buckets),
-            recent.get(&k).cloned().unwrap_or_default(),
+            recent.get(&k).map(|r| r.to_vec()).unwrap_or_default(),
         ]);
         let values = seconds_series(r, &history, to);
         lines.push(SeriesData::from_values(part_label(c), &values, r.step_ms));
