@@ -730,13 +730,19 @@ pub async fn read_groups(
     Ok(out)
 }
 
+/// Raw log-end points the last hour's layer may read (all partitions together): 1,000
+/// partitions polled every 30 s, or 130 polled every second; beyond it the rollups answer.
+const RAW_HOUR_BUDGET: usize = 500_000;
+
 /// Layers of log-end points per topic partition, coarse to fine.
 type Layers = HashMap<(String, i32), Vec<Vec<(i64, i64)>>>;
 
 /// Log-end histories for lag in seconds at `at`, per topic partition: the recent raw points,
-/// extended with rollups of the last day and of the last 400 days for partitions whose lowest
-/// committed offset (`committed`: the minimum over the groups that read it) is older than the
-/// finer layer, so the history reaches as far back as the store keeps it.
+/// extended for partitions whose lowest committed offset (`committed`: the minimum over the
+/// groups that read it) is older than the finer layer: with the raw points of the last hour
+/// (each poll: precise to a poll interval) while they fit [`RAW_HOUR_BUDGET`], then rollups of the
+/// last day and of the last 400 days (precise to a bucket, 5 min and a day), so the history
+/// reaches as far back as the store keeps it.
 pub async fn histories(
     store: &Store,
     cluster: &str,
@@ -778,6 +784,30 @@ pub async fn histories(
             .filter(|k| log_end.contains_key(k))
             .collect()
     };
+    let want = needs(&layers);
+    if !want.is_empty() {
+        let ids: Vec<SeriesId> = want
+            .iter()
+            .filter_map(|k| log_end.get(k).copied())
+            .collect();
+        match store
+            .raw_samples(&ids, at - 3_600_000, at, RAW_HOUR_BUDGET)
+            .await
+        {
+            Ok(raw) => {
+                let by_id: HashMap<SeriesId, Vec<(i64, f64)>> = ids.into_iter().zip(raw).collect();
+                for k in want {
+                    if let Some(pts) = log_end.get(&k).and_then(|id| by_id.get(id)) {
+                        let pts = pts.iter().map(|(t, v)| (*t, *v as i64)).collect();
+                        layers.entry(k).or_default().insert(0, pts);
+                    }
+                }
+            }
+            // Too many for the budget: the rollups below answer, a bucket coarser.
+            Err(StoreError::TooManySamples { .. }) => {}
+            Err(e) => return Err(store_err("log-end history", cluster)(e)),
+        }
+    }
     for (reach, points) in [(86_400_000i64, 288usize), (400 * 86_400_000, 400)] {
         let want = needs(&layers);
         if want.is_empty() {

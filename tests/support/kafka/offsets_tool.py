@@ -21,7 +21,9 @@ group-coordinator/src/main/resources/common/message/:
 
   run BROKER GROUP TOPIC PLAN    a subscribed consumer: PLAN is a comma list of steps,
                                  `c=N` consume N records and commit, `s=S` sleep S seconds,
-                                 `r` commit the current position again (the same offset);
+                                 `r` commit the current position again (the same offset),
+                                 `b=N` seek N records back and commit (a rewind), `e` seek to
+                                 the earliest offset and commit (a replay);
                                  every commit is also written to __consumer_offsets, with a
                                  GroupMetadata record naming this member and its assignment
   tombstone BROKER GROUP TOPIC PARTITIONS...   offset tombstones, then a group tombstone
@@ -154,6 +156,12 @@ def run(broker, group, topic, plan):
                 sys.exit("consumed %d of %d records" % (got, want))
             commit()
         elif step == "r":
+            commit()
+        elif step.startswith("b=") or step == "e":
+            for p, o in list(positions.items()):
+                low, _ = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+                positions[p] = low if step == "e" else max(low, o - int(step[2:]))
+                c.seek(TopicPartition(topic, p, positions[p]))
             commit()
         elif step.startswith("s="):
             time.sleep(float(step[2:]))
